@@ -1,0 +1,173 @@
+//! Constraints: the supports of distributions and the domains of parameters (Pyro's
+//! `torch.distributions.constraints`).
+
+use std::fmt;
+
+use crate::tensor::{Backend, DynTensor};
+
+/// A region of real space. `check` tests membership per event (the last
+/// [`Constraint::event_dim`] dims are one event).
+///
+/// ```
+/// use pyro::constraints::Constraint;
+/// assert_eq!(Constraint::Positive.check_values(&[1.0, -1.0], &[2]), vec![true, false]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Constraint {
+    /// All reals.
+    Real,
+    /// Reals, with the last `n` dims forming one event (`constraints.independent(real, n)`).
+    RealVector,
+    /// `x > 0`.
+    Positive,
+    /// `x >= 0`.
+    NonNegative,
+    /// `x > lower`.
+    GreaterThan(f32),
+    /// `x >= lower`.
+    GreaterThanEq(f32),
+    /// `x < upper`.
+    LessThan(f32),
+    /// `lower < x < upper` (Pyro's `interval` is open for checking purposes at float
+    /// precision; endpoints are accepted as in torch: `lower <= x <= upper`).
+    Interval(f32, f32),
+    /// `0 <= x <= 1`.
+    UnitInterval,
+    /// Positive vectors that sum to one over the last dim.
+    Simplex,
+    /// Lower-triangular matrices with positive diagonal.
+    LowerCholesky,
+    /// Cholesky factors of correlation matrices (lower triangular, rows of unit norm).
+    CorrCholesky,
+    /// Symmetric positive-definite matrices.
+    PositiveDefinite,
+    /// `x > 0`, mapped through softplus instead of exp by `transform_to`.
+    SoftplusPositive,
+    /// `{0, 1}`.
+    Boolean,
+    /// `{0, 1, 2, ...}`.
+    NonNegativeInteger,
+    /// Integers in `[lower, upper]`.
+    IntegerInterval(i64, i64),
+}
+
+impl fmt::Display for Constraint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Constraint::Real => write!(f, "real"),
+            Constraint::RealVector => write!(f, "real_vector"),
+            Constraint::Positive => write!(f, "positive"),
+            Constraint::NonNegative => write!(f, "nonnegative"),
+            Constraint::GreaterThan(a) => write!(f, "greater_than({a})"),
+            Constraint::GreaterThanEq(a) => write!(f, "greater_than_eq({a})"),
+            Constraint::LessThan(a) => write!(f, "less_than({a})"),
+            Constraint::Interval(a, b) => write!(f, "interval({a}, {b})"),
+            Constraint::UnitInterval => write!(f, "unit_interval"),
+            Constraint::Simplex => write!(f, "simplex"),
+            Constraint::LowerCholesky => write!(f, "lower_cholesky"),
+            Constraint::CorrCholesky => write!(f, "corr_cholesky"),
+            Constraint::PositiveDefinite => write!(f, "positive_definite"),
+            Constraint::SoftplusPositive => write!(f, "softplus_positive"),
+            Constraint::Boolean => write!(f, "boolean"),
+            Constraint::NonNegativeInteger => write!(f, "nonnegative_integer"),
+            Constraint::IntegerInterval(a, b) => write!(f, "integer_interval({a}, {b})"),
+        }
+    }
+}
+
+impl Constraint {
+    /// Number of rightmost dims that form one event of the constraint.
+    pub fn event_dim(&self) -> usize {
+        match self {
+            Constraint::RealVector | Constraint::Simplex => 1,
+            Constraint::LowerCholesky | Constraint::CorrCholesky | Constraint::PositiveDefinite => {
+                2
+            }
+            _ => 0,
+        }
+    }
+
+    /// Whether the constrained set is discrete.
+    pub fn is_discrete(&self) -> bool {
+        matches!(
+            self,
+            Constraint::Boolean | Constraint::NonNegativeInteger | Constraint::IntegerInterval(..)
+        )
+    }
+
+    fn check_scalar(&self, x: f32) -> bool {
+        let int = x == x.floor();
+        match *self {
+            Constraint::Real | Constraint::RealVector => !x.is_nan(),
+            Constraint::Positive | Constraint::SoftplusPositive => x > 0.0,
+            Constraint::NonNegative => x >= 0.0,
+            Constraint::GreaterThan(a) => x > a,
+            Constraint::GreaterThanEq(a) => x >= a,
+            Constraint::LessThan(b) => x < b,
+            Constraint::Interval(a, b) => x >= a && x <= b,
+            Constraint::UnitInterval => (0.0..=1.0).contains(&x),
+            Constraint::Boolean => x == 0.0 || x == 1.0,
+            Constraint::NonNegativeInteger => x >= 0.0 && int,
+            Constraint::IntegerInterval(a, b) => int && x >= a as f32 && x <= b as f32,
+            _ => true,
+        }
+    }
+
+    /// Membership of host values with the given shape; one flag per event.
+    pub fn check_values(&self, v: &[f32], shape: &[usize]) -> Vec<bool> {
+        let ed = self.event_dim().min(shape.len());
+        let event: usize = shape[shape.len() - ed..].iter().product();
+        let event = event.max(1);
+        let mut out = Vec::with_capacity(v.len() / event);
+        for ev in v.chunks(event) {
+            let ok = match self {
+                Constraint::Simplex => {
+                    let s: f32 = ev.iter().sum();
+                    ev.iter().all(|&x| x >= 0.0) && (s - 1.0).abs() < 1e-4 * ev.len() as f32
+                }
+                Constraint::LowerCholesky
+                | Constraint::CorrCholesky
+                | Constraint::PositiveDefinite => {
+                    let n = shape.last().copied().unwrap_or(1);
+                    check_matrix(self, ev, n)
+                }
+                _ => ev.iter().all(|&x| self.check_scalar(x)),
+            };
+            out.push(ok);
+        }
+        out
+    }
+
+    /// Whether every event of `x` satisfies the constraint.
+    pub fn check_all<D: Backend>(&self, x: &DynTensor<D>) -> bool {
+        self.check_values(&x.to_vec(), x.shape())
+            .into_iter()
+            .all(|b| b)
+    }
+}
+
+fn check_matrix(c: &Constraint, m: &[f32], n: usize) -> bool {
+    if m.len() != n * n {
+        return false;
+    }
+    let at = |i: usize, j: usize| m[i * n + j];
+    match c {
+        Constraint::LowerCholesky => (0..n).all(|i| {
+            at(i, i) > 0.0
+                && (i + 1..n).all(|j| at(i, j) == 0.0)
+                && (0..n).all(|j| at(i, j).is_finite())
+        }),
+        Constraint::CorrCholesky => (0..n).all(|i| {
+            let norm: f32 = (0..n).map(|j| at(i, j) * at(i, j)).sum();
+            at(i, i) > 0.0 && (i + 1..n).all(|j| at(i, j) == 0.0) && (norm - 1.0).abs() < 1e-4
+        }),
+        Constraint::PositiveDefinite => {
+            let sym = (0..n).all(|i| {
+                (0..n).all(|j| (at(i, j) - at(j, i)).abs() <= 1e-5 * (1.0 + at(i, j).abs()))
+            });
+            sym && crate::linalg::cholesky_host(&m.iter().map(|&x| x as f64).collect::<Vec<_>>(), n)
+                .is_some()
+        }
+        _ => true,
+    }
+}

@@ -1,0 +1,294 @@
+//! Probability distributions (Pyro's `pyro.distributions`), one file each.
+//!
+//! Every distribution implements the object-safe [`Distribution`] trait over run-time shaped
+//! [`DynTensor`]s, which traces and inference algorithms use, and carries a type parameter `S`
+//! with its value's dfdx shape so that typed code gets typed tensors back
+//! ([`TypedDistribution`]). Shapes follow Pyro: a value has shape
+//! `sample_shape + batch_shape + event_shape`, and `log_prob` returns
+//! `sample_shape + batch_shape`.
+
+use std::any::Any;
+use std::fmt::Debug;
+
+use rand::RngCore;
+use thiserror::Error;
+
+use crate::constraints::Constraint;
+use crate::error::TensorError;
+use crate::tensor::{Backend, DynTensor, Tensor};
+
+mod independent;
+mod normal;
+pub mod param;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use independent::Independent;
+pub use normal::Normal;
+pub use param::{DynShape, Param, ParamMeta, Unplaced};
+
+/// Errors from constructing or using a distribution.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum DistError {
+    /// A parameter is outside its allowed domain (validated on construction).
+    #[error("{dist}: invalid parameter `{param}`: {reason}")]
+    InvalidParameter {
+        /// The distribution.
+        dist: &'static str,
+        /// The parameter's name.
+        param: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A value passed to `log_prob` is outside the support.
+    #[error("{dist}: value outside the support `{support}`: {detail}")]
+    OutOfSupport {
+        /// The distribution.
+        dist: &'static str,
+        /// The support.
+        support: String,
+        /// Which values.
+        detail: String,
+    },
+    /// `rsample` was called on a distribution without a reparameterized sampler.
+    #[error("{dist} has no reparameterized sampler (rsample); use a score-function estimator")]
+    NotReparameterized {
+        /// The distribution.
+        dist: &'static str,
+    },
+    /// A quantity that does not exist for these parameters (the mean of a Cauchy).
+    #[error("{dist}: {what} is undefined")]
+    Undefined {
+        /// The distribution.
+        dist: &'static str,
+        /// The quantity.
+        what: &'static str,
+    },
+    /// A tensor shape problem.
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+}
+
+/// Shorthand result for distributions.
+pub type DistResult<T> = Result<T, DistError>;
+
+/// A boxed distribution on device `D`.
+pub type BoxDist<D> = Box<dyn Distribution<D>>;
+
+/// A probability distribution over `f32` tensors (object-safe, shape-erased).
+///
+/// ```
+/// use pyro::distributions::{Distribution, Normal};
+/// let d = Normal::new(0.0, 2.0).unwrap();
+/// let x = pyro::tensor::DynTensor::scalar(1.0);
+/// let lp = d.log_prob(&x).unwrap().item().unwrap();
+/// let want = -0.5 * (0.5f32).powi(2) - (2.0f32 * (2.0 * std::f32::consts::PI).sqrt()).ln();
+/// assert!((lp - want).abs() < 1e-6);
+/// ```
+pub trait Distribution<D: Backend>: Debug + 'static {
+    /// The distribution's name, for messages.
+    fn name(&self) -> &'static str;
+    /// Shape of independent (not necessarily identical) draws.
+    fn batch_shape(&self) -> &[usize];
+    /// Shape of one event (`[]` for scalar distributions).
+    fn event_shape(&self) -> &[usize];
+    /// The set of values with positive density.
+    fn support(&self) -> Constraint;
+    /// Whether [`Distribution::rsample`] is available (reparameterized sampling).
+    fn has_rsample(&self) -> bool {
+        false
+    }
+    /// Whether values are discrete.
+    fn is_discrete(&self) -> bool {
+        self.support().is_discrete()
+    }
+    /// Draws `sample_shape` independent values, cut from the graph.
+    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>>;
+    /// Draws with a gradient path back to the parameters (reparameterization trick).
+    fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
+        let _ = (sample_shape, rng);
+        Err(DistError::NotReparameterized { dist: self.name() })
+    }
+    /// Log density (or mass) of `value`; shape `sample_shape + batch_shape`.
+    fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>>;
+    /// The mean.
+    fn mean(&self) -> DistResult<DynTensor<D>>;
+    /// The variance.
+    fn variance(&self) -> DistResult<DynTensor<D>>;
+    /// The same distribution with parameters broadcast to a larger batch shape.
+    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>>;
+    /// A boxed copy.
+    fn clone_box(&self) -> BoxDist<D>;
+    /// For downcasting (KL dispatch, inspecting a trace's distributions).
+    fn as_any(&self) -> &dyn Any;
+
+    /// Standard deviation.
+    fn stddev(&self) -> DistResult<DynTensor<D>> {
+        Ok(self.variance()?.sqrt())
+    }
+    /// The shape of one draw: `batch_shape + event_shape`.
+    fn shape(&self) -> Vec<usize> {
+        let mut s = self.batch_shape().to_vec();
+        s.extend_from_slice(self.event_shape());
+        s
+    }
+    /// Samples with the thread's seeded generator ([`crate::set_rng_seed`]).
+    fn sample_global(&self, sample_shape: &[usize]) -> DistResult<DynTensor<D>> {
+        crate::rng::with_rng(|r| self.sample(sample_shape, r))
+    }
+    /// Reparameterized sample with the thread's seeded generator.
+    fn rsample_global(&self, sample_shape: &[usize]) -> DistResult<DynTensor<D>> {
+        crate::rng::with_rng(|r| self.rsample(sample_shape, r))
+    }
+}
+
+impl<D: Backend> Clone for BoxDist<D> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// A distribution whose value type is known at compile time.
+///
+/// ```
+/// use dfdx::prelude::*;
+/// use pyro::distributions::{Normal, TypedDistribution};
+/// let x: pyro::tensor::Tensor<Rank0> = Normal::new(0.0, 1.0).unwrap().draw().unwrap();
+/// assert!(x.array().is_finite());
+/// ```
+pub trait TypedDistribution<D: Backend>: Distribution<D> + Clone {
+    /// The dfdx shape of one value.
+    type Shape: dfdx::shapes::Shape;
+
+    /// One value, cut from the graph, as a typed tensor.
+    fn draw(&self) -> DistResult<Tensor<Self::Shape, D>> {
+        Ok(self.sample_global(&[])?.to_tensor()?)
+    }
+    /// One reparameterized value as a typed tensor.
+    fn rdraw(&self) -> DistResult<Tensor<Self::Shape, D>> {
+        Ok(self.rsample_global(&[])?.to_tensor()?)
+    }
+    /// Log density of a typed value, summed over everything (a scalar).
+    fn log_prob_sum(&self, value: &Tensor<Self::Shape, D>) -> DistResult<DynTensor<D>> {
+        Ok(self.log_prob(&DynTensor::from_tensor(value.clone()))?.sum())
+    }
+}
+
+/// Methods every distribution gets: `to_event`, `expand`.
+pub trait DistributionExt<D: Backend>: Distribution<D> + Sized {
+    /// Treats the rightmost `n` batch dims as event dims (Pyro's `.to_event(n)`).
+    fn to_event(self, n: usize) -> DistResult<Independent<Self, D>> {
+        Independent::new(self, n)
+    }
+}
+impl<D: Backend, T: Distribution<D>> DistributionExt<D> for T {}
+
+// ----- helpers shared by the implementations ----------------------------------------------------
+
+/// Checks a parameter's values on the host when validation is on.
+pub(crate) fn validate_param<D: Backend>(
+    dist: &'static str,
+    param: &'static str,
+    x: &DynTensor<D>,
+    constraint: &Constraint,
+) -> DistResult<()> {
+    if !crate::is_validation_enabled() {
+        return Ok(());
+    }
+    let v = x.to_vec();
+    let flags = constraint.check_values(&v, x.shape());
+    if let Some(i) = flags.iter().position(|ok| !ok) {
+        let ev = v.len() / flags.len().max(1);
+        let shown: Vec<f32> = v[i * ev..(i + 1) * ev].to_vec();
+        return Err(DistError::InvalidParameter {
+            dist,
+            param,
+            reason: format!("{shown:?} (at event {i}) is not in {constraint}"),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a value against the support when validation is on.
+pub(crate) fn validate_value<D: Backend>(
+    dist: &'static str,
+    support: &Constraint,
+    x: &DynTensor<D>,
+) -> DistResult<()> {
+    if !crate::is_validation_enabled() {
+        return Ok(());
+    }
+    let v = x.to_vec();
+    let flags = support.check_values(&v, x.shape());
+    if let Some(i) = flags.iter().position(|ok| !ok) {
+        let ev = v.len() / flags.len().max(1);
+        return Err(DistError::OutOfSupport {
+            dist,
+            support: support.to_string(),
+            detail: format!("value {:?} at event {i}", &v[i * ev..(i + 1) * ev]),
+        });
+    }
+    Ok(())
+}
+
+/// Broadcasts parameters to their common shape.
+pub(crate) fn broadcast_params<D: Backend>(
+    dist: &'static str,
+    params: &[&DynTensor<D>],
+) -> DistResult<(Vec<DynTensor<D>>, Vec<usize>)> {
+    let mut shape: Vec<usize> = vec![];
+    for p in params {
+        shape = crate::tensor::broadcast_shapes(&shape, p.shape()).ok_or_else(|| {
+            DistError::InvalidParameter {
+                dist,
+                param: "shape",
+                reason: format!(
+                    "parameter shapes {:?} do not broadcast",
+                    params
+                        .iter()
+                        .map(|p| p.shape().to_vec())
+                        .collect::<Vec<_>>()
+                ),
+            }
+        })?;
+    }
+    let out = params
+        .iter()
+        .map(|p| p.broadcast_to(&shape))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((out, shape))
+}
+
+/// `sample_shape + batch_shape + event_shape`.
+pub(crate) fn extended_shape(sample: &[usize], batch: &[usize], event: &[usize]) -> Vec<usize> {
+    let mut s = sample.to_vec();
+    s.extend_from_slice(batch);
+    s.extend_from_slice(event);
+    s
+}
+
+/// `n` standard normal draws.
+pub(crate) fn std_normal_vec(n: usize, rng: &mut dyn RngCore) -> Vec<f32> {
+    use rand_distr::Distribution as _;
+    (0..n)
+        .map(|_| rand_distr::StandardNormal.sample(rng))
+        .collect()
+}
+
+/// `n` uniform draws in `(0, 1)` (never exactly 0).
+pub(crate) fn std_uniform_vec(n: usize, rng: &mut dyn RngCore) -> Vec<f32> {
+    use rand::Rng as _;
+    (0..n)
+        .map(|_| {
+            let u: f32 = rng.gen();
+            if u == 0.0 {
+                f32::MIN_POSITIVE
+            } else {
+                u
+            }
+        })
+        .collect()
+}
+
+/// `log(2π)/2`.
+pub(crate) const HALF_LN_2PI: f32 = 0.918_938_5;

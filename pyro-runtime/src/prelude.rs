@@ -1,0 +1,15 @@
+//! Everything a model needs: `use pyro::prelude::*;`.
+
+pub use dfdx::prelude::{AsArray, Device as DfdxDevice, MeanTo, OnesTensor, SampleTensor};
+pub use dfdx::prelude::{
+    Axis, BroadcastTo, Const, Cpu, Rank0, Rank1, Rank2, Rank3, ReshapeTo, SumTo, TensorFrom,
+    TensorFromVec, ZerosTensor,
+};
+pub use dfdx::shapes::{HasShape, Shape};
+
+pub use crate::constraints::Constraint;
+pub use crate::distributions::{
+    BoxDist, DistError, Distribution, DistributionExt, Independent, Normal, TypedDistribution,
+};
+pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};
+pub use crate::{param, plate, sample};

@@ -1,0 +1,711 @@
+//! [`DynTensor`]: a differentiable tensor whose shape is known at run time.
+//!
+//! User code sees typed dfdx tensors; the runtime (traces, distributions, autoguides, MCMC)
+//! holds values of many shapes in one collection, so it works on this shape-erased form
+//! (DESIGN.md §4): a flat dfdx tensor plus its logical shape. Elementwise operations broadcast
+//! with NumPy's rules. Conversion back to a typed tensor checks the shape at run time.
+
+use dfdx::prelude::*;
+use dfdx::shapes::Shape;
+
+use super::backend::{default_device, Backend};
+use super::tape::GradTape;
+use crate::error::{TensorError, TensorResult};
+
+/// The typed tensor of pyro-rs: a dfdx tensor of `f32` on device `D` (CPU by default) that
+/// records onto the shared [`GradTape`].
+pub type Tensor<S, D = Cpu> = dfdx::prelude::Tensor<S, f32, D, GradTape<D>>;
+
+/// The flat storage of a [`DynTensor`].
+pub type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
+
+/// A differentiable `f32` tensor with a run-time shape.
+///
+/// ```
+/// use pyro::tensor::DynTensor;
+/// let x = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+/// let y = x.mul(&DynTensor::scalar(10.0)).unwrap();
+/// assert_eq!(y.shape(), &[2, 2]);
+/// assert_eq!(y.to_vec(), vec![10.0, 20.0, 30.0, 40.0]);
+/// ```
+#[derive(Clone)]
+pub struct DynTensor<D: Backend = Cpu> {
+    data: Flat<D>,
+    shape: Vec<usize>,
+}
+
+impl<D: Backend> std::fmt::Debug for DynTensor<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.to_vec();
+        if v.len() <= 16 {
+            write!(f, "DynTensor{:?}{:?}", self.shape, v)
+        } else {
+            write!(f, "DynTensor{:?}[{} values]", self.shape, v.len())
+        }
+    }
+}
+
+/// Number of elements of a shape.
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// NumPy broadcasting of two shapes, or `None` when they do not broadcast.
+///
+/// ```
+/// assert_eq!(pyro::tensor::broadcast_shapes(&[3, 1], &[4]), Some(vec![3, 4]));
+/// assert_eq!(pyro::tensor::broadcast_shapes(&[3], &[4]), None);
+/// ```
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i < n - a.len() {
+            1
+        } else {
+            a[i - (n - a.len())]
+        };
+        let db = if i < n - b.len() {
+            1
+        } else {
+            b[i - (n - b.len())]
+        };
+        out[i] = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            return None;
+        };
+    }
+    Some(out)
+}
+
+/// Row-major strides of a shape.
+fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// The dfdx node id of a tensor. dfdx keeps ids private; its derived `Debug` output starts with
+/// the id, so we read that prefix and stop formatting right after it.
+pub fn node_id<S: Shape, D: Backend, T: std::fmt::Debug>(
+    t: &dfdx::prelude::Tensor<S, f32, D, T>,
+) -> Option<usize> {
+    struct Prefix(String);
+    impl std::fmt::Write for Prefix {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.push_str(s);
+            if self.0.contains(')') {
+                Err(std::fmt::Error)
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let mut p = Prefix(String::new());
+    let _ = std::fmt::write(&mut p, format_args!("{t:?}"));
+    let start = p.0.find("UniqueId(")? + "UniqueId(".len();
+    let end = start + p.0[start..].find(')')?;
+    p.0[start..end].parse().ok()
+}
+
+/// Whether two tensors are the same node of the graph (dfdx's backward pass needs the two
+/// operands of a binary op to be distinct nodes).
+pub fn same_node<S: Shape, D: Backend>(a: &Tensor<S, D>, b: &Tensor<S, D>) -> bool {
+    match (node_id(a), node_id(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => true, // unknown: be safe
+    }
+}
+
+fn dev_err<E: std::fmt::Debug>(e: E) -> TensorError {
+    TensorError::Device(format!("{e:?}"))
+}
+
+impl<D: Backend> DynTensor<D> {
+    // ----- construction -------------------------------------------------------------------
+
+    /// A tensor from row-major values and a shape; errors if the lengths disagree.
+    pub fn from_vec(values: Vec<f32>, shape: &[usize]) -> TensorResult<Self> {
+        if values.len() != numel(shape) {
+            return Err(TensorError::Shape {
+                what: "DynTensor::from_vec".into(),
+                expected: shape.to_vec(),
+                found: vec![values.len()],
+            });
+        }
+        let dev = default_device::<D>();
+        let n = values.len();
+        let data = dev
+            .try_tensor_from_vec(values, (n,))
+            .map_err(dev_err)?
+            .retaped::<GradTape<D>>();
+        Ok(DynTensor {
+            data,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// A rank-0 tensor.
+    pub fn scalar(value: f32) -> Self {
+        Self::full(&[], value)
+    }
+
+    /// A tensor filled with one value.
+    pub fn full(shape: &[usize], value: f32) -> Self {
+        let n = numel(shape);
+        let dev = default_device::<D>();
+        let data = dev.tensor_from_vec(vec![value; n], (n,)).retaped();
+        DynTensor {
+            data,
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, 0.0)
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, 1.0)
+    }
+
+    /// Wraps a typed tensor (of any tape); the gradient path is kept when its tape is a
+    /// [`GradTape`].
+    pub fn from_tensor<S: Shape, T: Tape<f32, D>>(t: dfdx::prelude::Tensor<S, f32, D, T>) -> Self
+    where
+        GradTape<D>: Merge<T>,
+    {
+        let shape: Vec<usize> = t.shape().concrete().into();
+        let n = numel(&shape);
+        let (t, tape) = t.split_tape();
+        let t = t.put_tape(GradTape::<D>::default().merge(tape));
+        DynTensor {
+            data: t.reshape_like(&(n,)),
+            shape,
+        }
+    }
+
+    /// Wraps a flat tensor with a logical shape.
+    pub fn from_flat(data: Flat<D>, shape: &[usize]) -> TensorResult<Self> {
+        if data.shape().0 != numel(shape) {
+            return Err(TensorError::Shape {
+                what: "DynTensor::from_flat".into(),
+                expected: shape.to_vec(),
+                found: vec![data.shape().0],
+            });
+        }
+        Ok(DynTensor {
+            data,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// The typed view of this tensor; errors naming both shapes when `S` does not fit.
+    ///
+    /// ```
+    /// use dfdx::prelude::*;
+    /// use pyro::tensor::DynTensor;
+    /// let x = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+    /// let t: pyro::tensor::Tensor<Rank1<2>> = x.to_tensor().unwrap();
+    /// assert_eq!(t.array(), [1.0, 2.0]);
+    /// assert!(x.to_tensor::<Rank1<3>>().is_err());
+    /// ```
+    pub fn to_tensor<S: Shape>(&self) -> TensorResult<Tensor<S, D>> {
+        let err = || TensorError::Shape {
+            what: format!("typed view as {}", std::any::type_name::<S>()),
+            expected: vec![],
+            found: self.shape.clone(),
+        };
+        if self.shape.len() != S::NUM_DIMS {
+            return Err(err());
+        }
+        let mut c = S::Concrete::default();
+        for (i, d) in self.shape.iter().enumerate() {
+            c[i] = *d;
+        }
+        let s = S::from_concrete(&c).ok_or_else(err)?;
+        Ok(self.data.clone().reshape_like(&s))
+    }
+
+    // ----- inspection ----------------------------------------------------------------------
+
+    /// The logical shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.shape().0
+    }
+
+    /// The flat dfdx tensor.
+    pub fn flat(&self) -> &Flat<D> {
+        &self.data
+    }
+
+    /// Consumes into the flat dfdx tensor.
+    pub fn into_flat(self) -> Flat<D> {
+        self.data
+    }
+
+    /// Values in row-major order (copied to the host).
+    pub fn to_vec(&self) -> Vec<f32> {
+        self.data.as_vec()
+    }
+
+    /// The single value of a one-element tensor.
+    pub fn item(&self) -> TensorResult<f32> {
+        if self.numel() != 1 {
+            return Err(TensorError::Shape {
+                what: "item".into(),
+                expected: vec![],
+                found: self.shape.clone(),
+            });
+        }
+        Ok(self.to_vec()[0])
+    }
+
+    /// A rank-0 typed tensor from a one-element tensor (for a loss to back-propagate from).
+    pub fn to_scalar_tensor(&self) -> TensorResult<Tensor<Rank0, D>> {
+        if self.numel() != 1 {
+            return Err(TensorError::Shape {
+                what: "scalar loss".into(),
+                expected: vec![],
+                found: self.shape.clone(),
+            });
+        }
+        Ok(self.data.clone().reshape_like(&()))
+    }
+
+    /// The device holding the data.
+    pub fn device(&self) -> D {
+        self.data.device().clone()
+    }
+
+    // ----- gradient control ----------------------------------------------------------------
+
+    /// The same values, cut from the graph (a fresh tensor: no gradient flows back).
+    pub fn detach(&self) -> Self {
+        let d = self.data.retaped::<NoneTape>() * 1.0;
+        DynTensor {
+            data: d.retaped(),
+            shape: self.shape.clone(),
+        }
+    }
+
+    /// A copy that is a distinct node of the graph (a new id) with the same gradient path.
+    pub fn fresh(&self) -> Self {
+        DynTensor {
+            data: self.data.clone() * 1.0,
+            shape: self.shape.clone(),
+        }
+    }
+
+    // ----- shape -----------------------------------------------------------------------------
+
+    /// The same data with another shape of the same size.
+    pub fn reshape(&self, shape: &[usize]) -> TensorResult<Self> {
+        if numel(shape) != self.numel() {
+            return Err(TensorError::Shape {
+                what: "reshape".into(),
+                expected: shape.to_vec(),
+                found: self.shape.clone(),
+            });
+        }
+        Ok(DynTensor {
+            data: self.data.clone(),
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// Broadcasts to `shape` (NumPy rules: leading dims added, size-1 dims repeated).
+    pub fn broadcast_to(&self, shape: &[usize]) -> TensorResult<Self> {
+        if self.shape == shape {
+            return Ok(self.clone());
+        }
+        let ok = broadcast_shapes(&self.shape, shape).is_some_and(|s| s == shape);
+        if !ok {
+            return Err(TensorError::Broadcast {
+                op: "broadcast_to",
+                lhs: self.shape.clone(),
+                rhs: shape.to_vec(),
+            });
+        }
+        let n = numel(shape);
+        if self.numel() == 1 {
+            let s: Tensor<Rank0, D> = self.data.clone().reshape_like(&());
+            let data = s.broadcast_like(&(n,)).reshape_like(&(n,));
+            return Ok(DynTensor {
+                data,
+                shape: shape.to_vec(),
+            });
+        }
+        // General case: gather with precomputed flat indices.
+        let src_strides = strides(&self.shape);
+        let off = shape.len() - self.shape.len();
+        let out_strides = strides(shape);
+        let mut idx = Vec::with_capacity(n);
+        for flat in 0..n {
+            let mut src = 0;
+            for (k, &os) in out_strides.iter().enumerate() {
+                let coord = (flat / os) % shape[k];
+                if k >= off && self.shape[k - off] != 1 {
+                    src += coord * src_strides[k - off];
+                }
+            }
+            idx.push(src);
+        }
+        self.gather_flat(idx, shape)
+    }
+
+    /// Gathers elements by flat index (differentiable; the backward pass scatter-adds).
+    pub fn gather_flat(&self, idx: Vec<usize>, shape: &[usize]) -> TensorResult<Self> {
+        let n = idx.len();
+        if n != numel(shape) {
+            return Err(TensorError::Shape {
+                what: "gather_flat".into(),
+                expected: shape.to_vec(),
+                found: vec![n],
+            });
+        }
+        if let Some(bad) = idx.iter().find(|&&i| i >= self.numel()) {
+            return Err(TensorError::Invalid(format!(
+                "gather_flat: index {bad} out of range for {} elements",
+                self.numel()
+            )));
+        }
+        let dev = self.device();
+        let idx = dev.tensor_from_vec(idx, (n,));
+        let data: Flat<D> = self.data.clone().gather(idx);
+        Ok(DynTensor {
+            data,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// Selects `indices` along dimension `dim` (used by subsampling plates).
+    pub fn index_select(&self, dim: usize, indices: &[usize]) -> TensorResult<Self> {
+        if dim >= self.rank() {
+            return Err(TensorError::Invalid(format!(
+                "index_select: dim {dim} out of range for shape {:?}",
+                self.shape
+            )));
+        }
+        let size = self.shape[dim];
+        if let Some(bad) = indices.iter().find(|&&i| i >= size) {
+            return Err(TensorError::Invalid(format!(
+                "index_select: index {bad} out of range for dim {dim} of size {size}"
+            )));
+        }
+        let outer: usize = self.shape[..dim].iter().product();
+        let inner: usize = self.shape[dim + 1..].iter().product();
+        let mut idx = Vec::with_capacity(outer * indices.len() * inner);
+        for o in 0..outer {
+            for &i in indices {
+                let base = (o * size + i) * inner;
+                idx.extend(base..base + inner);
+            }
+        }
+        let mut shape = self.shape.clone();
+        shape[dim] = indices.len();
+        self.gather_flat(idx, &shape)
+    }
+
+    /// Elements `start..end` of the flat data, as a rank-1 tensor.
+    pub fn slice_flat(&self, start: usize, end: usize) -> TensorResult<Self> {
+        if start > end || end > self.numel() {
+            return Err(TensorError::Invalid(format!(
+                "slice_flat: {start}..{end} out of range for {} elements",
+                self.numel()
+            )));
+        }
+        self.gather_flat((start..end).collect(), &[end - start])
+    }
+
+    /// Concatenates the flat data of several tensors into one rank-1 tensor.
+    pub fn cat_flat(parts: &[Self]) -> TensorResult<Self> {
+        let mut iter = parts.iter();
+        let Some(first) = iter.next() else {
+            return Ok(Self::zeros(&[0]));
+        };
+        let mut acc = first.data.clone();
+        for p in iter {
+            acc = (acc, p.data.clone()).concat_along(Axis::<0>);
+        }
+        let n = acc.shape().0;
+        Ok(DynTensor {
+            data: acc,
+            shape: vec![n],
+        })
+    }
+
+    // ----- elementwise binary with broadcasting --------------------------------------------
+
+    fn binary(
+        &self,
+        rhs: &Self,
+        op: &'static str,
+        f: impl FnOnce(Flat<D>, Flat<D>) -> Flat<D>,
+    ) -> TensorResult<Self> {
+        let shape =
+            broadcast_shapes(&self.shape, &rhs.shape).ok_or_else(|| TensorError::Broadcast {
+                op,
+                lhs: self.shape.clone(),
+                rhs: rhs.shape.clone(),
+            })?;
+        let l = self.broadcast_to(&shape)?;
+        let mut r = rhs.broadcast_to(&shape)?;
+        if same_node(&l.data, &r.data) {
+            // dfdx's backward needs distinct ids for the two operands.
+            r = r.fresh();
+        }
+        Ok(DynTensor {
+            data: f(l.data, r.data),
+            shape,
+        })
+    }
+
+    /// `self + rhs`, broadcasting.
+    pub fn add(&self, rhs: &Self) -> TensorResult<Self> {
+        self.binary(rhs, "add", |a, b| a + b)
+    }
+    /// `self - rhs`, broadcasting.
+    pub fn sub(&self, rhs: &Self) -> TensorResult<Self> {
+        self.binary(rhs, "sub", |a, b| a - b)
+    }
+    /// `self * rhs`, broadcasting.
+    pub fn mul(&self, rhs: &Self) -> TensorResult<Self> {
+        self.binary(rhs, "mul", |a, b| a * b)
+    }
+    /// `self / rhs`, broadcasting.
+    pub fn div(&self, rhs: &Self) -> TensorResult<Self> {
+        self.binary(rhs, "div", |a, b| a / b)
+    }
+    /// Elementwise maximum, broadcasting.
+    pub fn maximum(&self, rhs: &Self) -> TensorResult<Self> {
+        self.binary(rhs, "maximum", |a, b| a.maximum(b))
+    }
+    /// Elementwise minimum, broadcasting.
+    pub fn minimum(&self, rhs: &Self) -> TensorResult<Self> {
+        self.binary(rhs, "minimum", |a, b| a.minimum(b))
+    }
+
+    // ----- elementwise unary -----------------------------------------------------------------
+
+    /// Applies a dfdx op to the flat data, keeping the shape.
+    pub fn map(&self, f: impl FnOnce(Flat<D>) -> Flat<D>) -> Self {
+        DynTensor {
+            data: f(self.data.clone()),
+            shape: self.shape.clone(),
+        }
+    }
+
+    /// `self + c`.
+    pub fn add_scalar(&self, c: f32) -> Self {
+        self.map(|x| x + c)
+    }
+    /// `self * c`.
+    pub fn mul_scalar(&self, c: f32) -> Self {
+        self.map(|x| x * c)
+    }
+    /// `c - self`.
+    pub fn rsub_scalar(&self, c: f32) -> Self {
+        self.map(|x| x.negate() + c)
+    }
+    /// `-self`.
+    pub fn neg(&self) -> Self {
+        self.map(|x| x.negate())
+    }
+    /// `exp(self)`.
+    pub fn exp(&self) -> Self {
+        self.map(|x| x.exp())
+    }
+    /// Natural logarithm.
+    pub fn ln(&self) -> Self {
+        self.map(|x| x.ln())
+    }
+    /// Square root.
+    pub fn sqrt(&self) -> Self {
+        self.map(|x| x.sqrt())
+    }
+    /// Square.
+    pub fn square(&self) -> Self {
+        self.map(|x| x.square())
+    }
+    /// Absolute value.
+    pub fn abs(&self) -> Self {
+        self.map(|x| x.abs())
+    }
+    /// `1 / self`.
+    pub fn recip(&self) -> Self {
+        self.map(|x| x.recip())
+    }
+    /// Logistic sigmoid.
+    pub fn sigmoid(&self) -> Self {
+        self.map(|x| x.sigmoid())
+    }
+    /// Hyperbolic tangent.
+    pub fn tanh(&self) -> Self {
+        self.map(|x| x.tanh())
+    }
+    /// `self ^ p`.
+    pub fn powf(&self, p: f32) -> Self {
+        self.map(|x| x.powf(p))
+    }
+    /// Clamps into `[lo, hi]`.
+    pub fn clamp(&self, lo: f32, hi: f32) -> Self {
+        self.map(|x| x.clamp(lo, hi))
+    }
+
+    // ----- reductions ------------------------------------------------------------------------
+
+    /// Sum of all elements, as a rank-0 tensor.
+    pub fn sum(&self) -> Self {
+        let s: Tensor<Rank0, D> = self.data.clone().sum();
+        DynTensor {
+            data: s.reshape_like(&(1,)),
+            shape: vec![],
+        }
+    }
+
+    /// Sums the trailing `k` dimensions (as `Independent`/`to_event` need).
+    pub fn sum_rightmost(&self, k: usize) -> TensorResult<Self> {
+        if k == 0 {
+            return Ok(self.clone());
+        }
+        if k > self.rank() {
+            return Err(TensorError::Invalid(format!(
+                "sum_rightmost: cannot sum {k} dims of shape {:?}",
+                self.shape
+            )));
+        }
+        let keep = self.rank() - k;
+        let outer: usize = self.shape[..keep].iter().product();
+        let inner: usize = self.shape[keep..].iter().product();
+        let m: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(outer, inner));
+        let s: Tensor<(usize,), D> = m.sum::<(usize,), Axis<1>>();
+        Ok(DynTensor {
+            data: s,
+            shape: self.shape[..keep].to_vec(),
+        })
+    }
+
+    /// Log-sum-exp over the last dimension (numerically stable).
+    pub fn logsumexp_last(&self) -> TensorResult<Self> {
+        let Some((&last, lead)) = self.shape.split_last() else {
+            return Err(TensorError::Invalid("logsumexp_last of a scalar".into()));
+        };
+        let outer = numel(lead);
+        let m: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(outer, last));
+        let s: Tensor<(usize,), D> = m.logsumexp::<(usize,), Axis<1>>();
+        Ok(DynTensor {
+            data: s,
+            shape: lead.to_vec(),
+        })
+    }
+
+    /// Sums so the result has `shape` (the inverse of broadcasting; used by gradients and
+    /// when a log-density must be reduced to a batch shape).
+    pub fn sum_to_shape(&self, shape: &[usize]) -> TensorResult<Self> {
+        if self.shape == shape {
+            return Ok(self.clone());
+        }
+        if broadcast_shapes(shape, &self.shape).as_deref() != Some(&self.shape[..]) {
+            return Err(TensorError::Broadcast {
+                op: "sum_to_shape",
+                lhs: self.shape.clone(),
+                rhs: shape.to_vec(),
+            });
+        }
+        // Multiply by a 0/1 matrix mapping each element to its target slot.
+        let n_out = numel(shape);
+        let off = self.rank() - shape.len();
+        let in_strides = strides(&self.shape);
+        let out_strides = strides(shape);
+        let n_in = self.numel();
+        let mut m = vec![0.0f32; n_in * n_out];
+        for flat in 0..n_in {
+            let mut dst = 0;
+            for (k, &is) in in_strides.iter().enumerate() {
+                let coord = (flat / is) % self.shape[k];
+                if k >= off && shape[k - off] != 1 {
+                    dst += coord * out_strides[k - off];
+                }
+            }
+            m[flat * n_out + dst] = 1.0;
+        }
+        let dev = self.device();
+        let mt: dfdx::prelude::Tensor<(usize, usize), f32, D> =
+            dev.tensor_from_vec(m, (n_in, n_out));
+        let row: Tensor<(Const<1>, usize), D> = self.data.clone().reshape_like(&(Const, n_in));
+        let out: Tensor<(Const<1>, usize), D> = row.matmul(mt);
+        Ok(DynTensor {
+            data: out.reshape_like(&(n_out,)),
+            shape: shape.to_vec(),
+        })
+    }
+
+    // ----- linear algebra --------------------------------------------------------------------
+
+    /// Matrix product of the last two dims, `[..., m, k] x [k, n] -> [..., m, n]`.
+    pub fn matmul(&self, rhs: &Self) -> TensorResult<Self> {
+        let err = || TensorError::Broadcast {
+            op: "matmul",
+            lhs: self.shape.clone(),
+            rhs: rhs.shape.clone(),
+        };
+        if self.rank() < 2 || rhs.rank() != 2 {
+            return Err(err());
+        }
+        let k = self.shape[self.rank() - 1];
+        let (k2, n) = (rhs.shape[0], rhs.shape[1]);
+        if k != k2 {
+            return Err(err());
+        }
+        let m = self.numel() / k.max(1);
+        let a: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(m, k));
+        let mut b_flat = rhs.data.clone();
+        if same_node(&b_flat, &self.data) {
+            b_flat = b_flat * 1.0;
+        }
+        let b: Tensor<(usize, usize), D> = b_flat.reshape_like(&(k, n));
+        let c = a.matmul(b);
+        let mut shape = self.shape.clone();
+        let last = shape.len() - 1;
+        shape[last] = n;
+        Ok(DynTensor {
+            data: c.reshape_like(&(m * n,)),
+            shape,
+        })
+    }
+
+    /// Transpose of a matrix (rank 2).
+    pub fn t(&self) -> TensorResult<Self> {
+        if self.rank() != 2 {
+            return Err(TensorError::Invalid(format!(
+                "t(): expected a matrix, found shape {:?}",
+                self.shape
+            )));
+        }
+        let (r, c) = (self.shape[0], self.shape[1]);
+        let m: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(r, c));
+        let t: Tensor<(usize, usize), D> = m.permute::<_, Axes2<1, 0>>();
+        Ok(DynTensor {
+            data: t.reshape_like(&(r * c,)),
+            shape: vec![c, r],
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! Tensors: the shared gradient tape, the run-time-shaped [`DynTensor`], special functions.
+
+mod backend;
+mod dyn_tensor;
+pub mod special;
+mod tape;
+
+pub use backend::{default_device, Backend};
+pub use dyn_tensor::{broadcast_shapes, node_id, numel, same_node, DynTensor, Flat, Tensor};
+pub use special::Special;
+pub use tape::{is_recording, GradScope, GradTape};

@@ -1,0 +1,229 @@
+//! One shared, thread-local gradient tape (DESIGN.md §3).
+//!
+//! dfdx moves a tape along with each tensor, so a tensor used twice must be split by hand. A
+//! probabilistic program reuses values everywhere, so pyro-rs gives every tensor the zero-sized
+//! [`GradTape`]: its backward operations all land on one thread-local list, in execution order,
+//! while a [`GradScope`] is open. Tensors can then be cloned and used any number of times, and
+//! intermediates can be dropped, with PyTorch semantics. Outside a scope no operation is
+//! recorded (like `torch.no_grad()`).
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+use dfdx::prelude::{Gradients, Merge, NoneTape, OwnedTape, Rank0, Tape, Tensor};
+use dfdx::tensor::{PutTape, SplitTape, Storage, Trace};
+use dfdx::tensor_ops::Backward;
+
+use crate::error::TensorError;
+
+type BackwardOp<D> =
+    Box<dyn FnOnce(&mut Gradients<f32, D>) -> Result<(), <D as dfdx::tensor::HasErr>::Err>>;
+
+struct Recording<D: Storage<f32>> {
+    ops: Vec<BackwardOp<D>>,
+}
+
+thread_local! {
+    /// Stack of open scopes; each entry is a `Recording<D>` for some device `D`.
+    static SCOPES: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The tape type of every pyro-rs tensor: a handle to the thread's current [`GradScope`].
+///
+/// It is zero-sized, `Copy` and merges with itself for free, so tensors carrying it can be
+/// cloned and combined without any bookkeeping by the user.
+///
+/// ```
+/// use pyro::prelude::*;
+/// let dev = pyro::tensor::default_device::<Cpu>();
+/// let x: Tensor<Rank1<3>> = dev.tensor([1.0f32, 2.0, 3.0]).retaped();
+/// let y = x.clone() * 2.0 + x.exp(); // `x` used twice, no manual tape splitting
+/// assert_eq!(y.array().len(), 3);
+/// ```
+pub struct GradTape<D>(PhantomData<fn() -> D>);
+
+impl<D> Default for GradTape<D> {
+    fn default() -> Self {
+        GradTape(PhantomData)
+    }
+}
+impl<D> Clone for GradTape<D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<D> Copy for GradTape<D> {}
+impl<D> std::fmt::Debug for GradTape<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GradTape")
+    }
+}
+impl<D> Merge<GradTape<D>> for GradTape<D> {
+    fn merge(self, _: GradTape<D>) -> Self {
+        self
+    }
+}
+impl<D> Merge<NoneTape> for GradTape<D> {
+    fn merge(self, _: NoneTape) -> Self {
+        self
+    }
+}
+
+impl<D: Storage<f32> + 'static> Tape<f32, D> for GradTape<D> {
+    const OWNS_TAPE: bool = true;
+    fn add_backward_op<F>(&mut self, operation: F)
+    where
+        F: 'static + FnOnce(&mut Gradients<f32, D>) -> Result<(), D::Err>,
+    {
+        SCOPES.with(|scopes| {
+            let mut scopes = scopes.borrow_mut();
+            if let Some(top) = scopes.last_mut() {
+                if let Some(rec) = top.downcast_mut::<Recording<D>>() {
+                    rec.ops.push(Box::new(operation));
+                }
+            }
+        });
+    }
+}
+
+/// Whether a [`GradScope`] is open on this thread, i.e. whether operations are being recorded.
+///
+/// ```
+/// use pyro::tensor::{is_recording, GradScope};
+/// assert!(!is_recording());
+/// let scope = GradScope::<dfdx::prelude::Cpu>::open();
+/// assert!(is_recording());
+/// drop(scope);
+/// assert!(!is_recording());
+/// ```
+pub fn is_recording() -> bool {
+    SCOPES.with(|s| !s.borrow().is_empty())
+}
+
+/// An open recording of backward operations; closing it with [`GradScope::backward`] gives
+/// the gradients. Dropping it discards what was recorded. Scopes nest: operations go to the
+/// innermost open scope.
+///
+/// ```
+/// use pyro::prelude::*;
+/// let dev = pyro::tensor::default_device::<Cpu>();
+/// let w: dfdx::prelude::Tensor<Rank1<2>, f32, Cpu> = dev.tensor([1.0, -2.0]);
+/// let scope = GradScope::<Cpu>::open();
+/// let x = w.retaped::<GradTape<Cpu>>();
+/// let loss = (x.clone().square() + x * 3.0).sum(); // d/dx sum(x^2 + 3x) = 2x + 3
+/// let grads = scope.backward(loss, &[&w]).unwrap();
+/// assert_eq!(grads.get(&w).array(), [5.0, -1.0]);
+/// ```
+pub struct GradScope<D: Storage<f32> + 'static> {
+    depth: usize,
+    _d: PhantomData<fn() -> D>,
+}
+
+impl<D: Storage<f32> + 'static> GradScope<D> {
+    /// Opens a scope: every tensor operation on this thread from now on is recorded.
+    pub fn open() -> Self {
+        let depth = SCOPES.with(|s| {
+            let mut s = s.borrow_mut();
+            s.push(Box::new(Recording::<D> { ops: Vec::new() }));
+            s.len()
+        });
+        GradScope {
+            depth,
+            _d: PhantomData,
+        }
+    }
+
+    /// Number of operations recorded so far.
+    pub fn len(&self) -> usize {
+        SCOPES.with(|s| {
+            s.borrow()
+                .get(self.depth - 1)
+                .and_then(|r| r.downcast_ref::<Recording<D>>())
+                .map_or(0, |r| r.ops.len())
+        })
+    }
+
+    /// Whether nothing was recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn take_ops(&mut self) -> Vec<BackwardOp<D>> {
+        SCOPES.with(|s| {
+            let mut s = s.borrow_mut();
+            // Pop this scope and anything opened inside it and not closed.
+            let mut ops = Vec::new();
+            while s.len() >= self.depth {
+                let top = s.pop().expect("len checked");
+                if s.len() + 1 == self.depth {
+                    if let Ok(rec) = top.downcast::<Recording<D>>() {
+                        ops = rec.ops;
+                    }
+                }
+            }
+            self.depth = 0;
+            ops
+        })
+    }
+
+    /// Closes the scope and back-propagates from the scalar `loss`. Gradients are allocated
+    /// (as zeros) for every tensor in `leaves`, so `grads.get(leaf)` never fails for them, even
+    /// when the loss does not depend on a leaf.
+    pub fn backward<T, S: dfdx::shapes::Shape, LT>(
+        self,
+        loss: Tensor<Rank0, f32, D, T>,
+        leaves: &[&Tensor<S, f32, D, LT>],
+    ) -> Result<Gradients<f32, D>, TensorError>
+    where
+        D: dfdx::tensor_ops::Device<f32>,
+        T: Tape<f32, D>,
+    {
+        self.backward_any(loss, |grads| {
+            for leaf in leaves {
+                grads.try_alloc_for(*leaf)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Like [`GradScope::backward`], with a closure that allocates gradient slots for the
+    /// leaves (of any shapes) before the backward pass runs.
+    pub fn backward_any<T>(
+        mut self,
+        loss: Tensor<Rank0, f32, D, T>,
+        alloc_leaves: impl FnOnce(&mut Gradients<f32, D>) -> Result<(), D::Err>,
+    ) -> Result<Gradients<f32, D>, TensorError>
+    where
+        D: dfdx::tensor_ops::Device<f32>,
+        T: Tape<f32, D>,
+    {
+        let ops = self.take_ops();
+        let mut grads = Gradients::leaky();
+        alloc_leaves(&mut grads).map_err(|e| TensorError::Device(format!("{e:?}")))?;
+        let (loss, _) = loss.split_tape();
+        let (loss, mut tape) = loss.traced(grads).split_tape();
+        for op in ops {
+            tape.add_backward_op(op);
+        }
+        let loss: Tensor<Rank0, f32, D, OwnedTape<f32, D>> = loss.put_tape(tape);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || loss.try_backward())) {
+            Ok(Ok(g)) => Ok(g),
+            Ok(Err(e)) => Err(TensorError::Device(format!("{e:?}"))),
+            Err(_) => Err(TensorError::Backward(
+                "a backward operation failed; the usual cause is one tensor used as both \
+                 operands of a binary op (`x.clone() * x`): use `x.square()` or \
+                 `pyro::tensor::fresh(&x)` for one operand"
+                    .into(),
+            )),
+        }
+    }
+}
+
+impl<D: Storage<f32> + 'static> Drop for GradScope<D> {
+    fn drop(&mut self) {
+        if self.depth > 0 {
+            let _ = self.take_ops();
+        }
+    }
+}
