@@ -276,6 +276,7 @@ pub(crate) fn std_normal_vec(n: usize, rng: &mut dyn RngCore) -> Vec<f32> {
 }
 
 /// `n` uniform draws in `(0, 1)` (never exactly 0).
+#[allow(dead_code)] // used by the samplers built on uniform noise
 pub(crate) fn std_uniform_vec(n: usize, rng: &mut dyn RngCore) -> Vec<f32> {
     use rand::Rng as _;
     (0..n)

@@ -630,30 +630,25 @@ impl<D: Backend> DynTensor<D> {
                 rhs: shape.to_vec(),
             });
         }
-        // Multiply by a 0/1 matrix mapping each element to its target slot.
-        let n_out = numel(shape);
-        let off = self.rank() - shape.len();
-        let in_strides = strides(&self.shape);
-        let out_strides = strides(shape);
-        let n_in = self.numel();
-        let mut m = vec![0.0f32; n_in * n_out];
-        for flat in 0..n_in {
-            let mut dst = 0;
-            for (k, &is) in in_strides.iter().enumerate() {
-                let coord = (flat / is) % self.shape[k];
-                if k >= off && shape[k - off] != 1 {
-                    dst += coord * out_strides[k - off];
-                }
+        // Sum away the extra leading dims, then every dim that the target keeps as size 1.
+        let lead = self.rank() - shape.len();
+        let outer: usize = self.shape[..lead].iter().product();
+        let rest: usize = self.shape[lead..].iter().product();
+        let m: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(outer, rest));
+        let mut data: Flat<D> = m.sum::<(usize,), Axis<0>>();
+        let mut cur: Vec<usize> = self.shape[lead..].to_vec();
+        for k in 0..cur.len() {
+            if shape[k] == 1 && cur[k] != 1 {
+                let a: usize = cur[..k].iter().product();
+                let b: usize = cur[k + 1..].iter().product();
+                let t: Tensor<(usize, usize, usize), D> = data.reshape_like(&(a, cur[k], b));
+                let r: Tensor<(usize, usize), D> = t.sum::<(usize, usize), Axis<1>>();
+                data = r.reshape_like(&(a * b,));
+                cur[k] = 1;
             }
-            m[flat * n_out + dst] = 1.0;
         }
-        let dev = self.device();
-        let mt: dfdx::prelude::Tensor<(usize, usize), f32, D> =
-            dev.tensor_from_vec(m, (n_in, n_out));
-        let row: Tensor<(Const<1>, usize), D> = self.data.clone().reshape_like(&(Const, n_in));
-        let out: Tensor<(Const<1>, usize), D> = row.matmul(mt);
         Ok(DynTensor {
-            data: out.reshape_like(&(n_out,)),
+            data,
             shape: shape.to_vec(),
         })
     }

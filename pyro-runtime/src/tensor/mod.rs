@@ -2,6 +2,8 @@
 
 mod backend;
 mod dyn_tensor;
+#[cfg(test)]
+mod grad_tests;
 pub mod special;
 mod tape;
 

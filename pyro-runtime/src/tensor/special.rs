@@ -96,10 +96,12 @@ pub mod scalar {
 
     /// `log Φ(x)`, accurate in the far left tail.
     pub fn log_ndtr(x: f64) -> f64 {
-        if x > -5.0 {
+        if x >= 0.0 {
             libm::log1p(-0.5 * libm::erfc(x / std::f64::consts::SQRT_2))
+        } else if x > -37.0 {
+            (0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)).ln()
         } else {
-            // Asymptotic expansion of the Mills ratio.
+            // Asymptotic expansion of the Mills ratio (relative error < 1e-20 here).
             let x2 = x * x;
             let mut term = 1.0;
             let mut sum = 1.0;
@@ -196,7 +198,7 @@ impl<D: Backend> Special for DynTensor<D> {
     fn trigamma(&self) -> Self {
         // ψ''(x) by a central difference of ψ' (only used for second-order gradients).
         host_unary(self, |x| {
-            let h = 1e-4 * x.abs().max(1e-2);
+            let h = 1e-5 * x.abs();
             let d = (scalar::trigamma(x + h) - scalar::trigamma(x - h)) / (2.0 * h);
             (scalar::trigamma(x), d)
         })
@@ -254,3 +256,175 @@ typed_special!(
     ndtr,
     log_ndtr
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::GradScope;
+
+    /// Reads `fixtures/special_<name>.txt`: `x ; f(x) ; f'(x)` from scipy.
+    fn fixture(name: &str) -> Vec<(f64, f64, f64)> {
+        let path = format!("{}/fixtures/special_{name}.txt", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| {
+                let v: Vec<f64> = l.split(';').map(|t| t.trim().parse().unwrap()).collect();
+                (v[0], v[1], v[2])
+            })
+            .collect()
+    }
+
+    fn close(got: f64, want: f64, rel: f64) -> bool {
+        (got - want).abs() <= rel * want.abs() + 1e-30 || (got == want)
+    }
+
+    /// Checks value and gradient of `op` (on a tensor, through the tape) against scipy, and
+    /// the f64 scalar derivative against central finite differences of the f64 value.
+    fn check(
+        name: &str,
+        op: fn(&DynTensor<Cpu>) -> DynTensor<Cpu>,
+        f64_fn: Option<fn(f64) -> f64>,
+    ) {
+        let rows = fixture(name);
+        assert!(rows.len() >= 10, "{name}: {} rows", rows.len());
+        let xs: Vec<f32> = rows.iter().map(|r| r.0 as f32).collect();
+        let x = DynTensor::<Cpu>::from_vec(xs.clone(), &[xs.len()]).unwrap();
+        let scope = GradScope::<Cpu>::open();
+        let y = op(&x);
+        let values = y.to_vec();
+        let leaf = x.flat().clone();
+        let grads = scope
+            .backward_any(y.sum().to_scalar_tensor().unwrap(), |g| {
+                g.try_alloc_for(&leaf)
+            })
+            .unwrap();
+        let dydx = grads.get(x.flat()).as_vec();
+        for (i, &(x0, f, df)) in rows.iter().enumerate() {
+            // f32 output: allow a few ulps relative, plus the f32 rounding of tiny values.
+            assert!(
+                close(values[i] as f64, f, 2e-6) || (f.abs() < 1e-37 && values[i].abs() < 1e-37),
+                "{name}({x0}) = {} but scipy says {f}",
+                values[i]
+            );
+            assert!(
+                close(dydx[i] as f64, df, 2e-6) || (df.abs() < 1e-37 && dydx[i].abs() < 1e-37),
+                "{name}'({x0}) = {} but scipy says {df}",
+                dydx[i]
+            );
+            if let Some(g) = f64_fn {
+                let h = 1e-6 * x0.abs().max(1e-3);
+                let fd = (g(x0 + h) - g(x0 - h)) / (2.0 * h);
+                // Rounding error of the difference quotient: a few ulps of f over h.
+                let rounding = 8.0 * f64::EPSILON * f.abs().max(g(x0 + h).abs()) / h;
+                assert!(
+                    (fd - df).abs() <= 1e-4 * df.abs() + rounding,
+                    "{name}: finite difference {fd} vs derivative {df} at {x0}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn softplus() {
+        check("softplus", |x| x.softplus(), Some(scalar::softplus));
+    }
+    #[test]
+    fn log_sigmoid() {
+        check(
+            "log_sigmoid",
+            |x| x.log_sigmoid(),
+            Some(|x| -scalar::softplus(-x)),
+        );
+    }
+    #[test]
+    fn log1p() {
+        check("log1p", |x| x.log1p(), Some(libm::log1p));
+    }
+    #[test]
+    fn expm1() {
+        check("expm1", |x| x.expm1(), Some(libm::expm1));
+    }
+    #[test]
+    fn lgamma() {
+        check("lgamma", |x| x.lgamma(), Some(scalar::lgamma));
+    }
+    #[test]
+    fn digamma() {
+        check("digamma", |x| x.digamma(), Some(scalar::digamma));
+    }
+    #[test]
+    fn trigamma_values() {
+        // The derivative of trigamma is itself a finite difference; check values tightly and
+        // the derivative loosely against scipy's polygamma(2, x).
+        let rows = fixture("trigamma");
+        for (x0, f, df) in rows {
+            assert!(close(scalar::trigamma(x0), f, 1e-9), "trigamma({x0})");
+            let h = 1e-4 * x0.abs();
+            let d = (scalar::trigamma(x0 + h) - scalar::trigamma(x0 - h)) / (2.0 * h);
+            assert!(close(d, df, 1e-3), "trigamma'({x0}) = {d} vs {df}");
+        }
+    }
+    #[test]
+    fn erf() {
+        check("erf", |x| x.erf(), Some(libm::erf));
+    }
+    #[test]
+    fn erfc() {
+        check("erfc", |x| x.erfc(), Some(libm::erfc));
+    }
+    #[test]
+    fn ndtr() {
+        check("ndtr", |x| x.ndtr(), Some(scalar::ndtr));
+    }
+    #[test]
+    fn log_ndtr() {
+        check("log_ndtr", |x| x.log_ndtr(), Some(scalar::log_ndtr));
+    }
+
+    #[test]
+    fn log_ndtr_is_continuous_at_the_switches() {
+        for s in [0.0, -37.0] {
+            let a = scalar::log_ndtr(s + 1e-9);
+            let b = scalar::log_ndtr(s - 1e-9);
+            assert!(
+                (a - b).abs() < 1e-7 * a.abs().max(1e-3),
+                "{a} vs {b} at {s}"
+            );
+        }
+    }
+
+    #[test]
+    fn typed_tensors_get_the_same_functions() {
+        use dfdx::prelude::*;
+        let dev = crate::tensor::default_device::<Cpu>();
+        let x: crate::tensor::Tensor<Rank1<2>> = dev.tensor([0.0f32, 2.0]).retaped();
+        let y = x.softplus();
+        let want = [2f32.ln(), (1.0 + 2f32.exp()).ln()];
+        for (a, b) in y.array().iter().zip(want) {
+            assert!((a - b).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn logsumexp_matches_direct_formula_and_is_stable() {
+        let x = DynTensor::<Cpu>::from_vec(vec![1000.0, 1000.0, -3.0, 0.5, 2.0, -1.0], &[2, 3])
+            .unwrap();
+        let v = x.logsumexp_last().unwrap().to_vec();
+        let want0 = 1000.0 + (2.0 + (-1003.0f64).exp()).ln();
+        let want1 = (0.5f64.exp() + 2f64.exp() + (-1f64).exp()).ln();
+        assert!((v[0] as f64 - want0).abs() < 1e-3, "{}", v[0]);
+        assert!((v[1] as f64 - want1).abs() < 1e-6, "{}", v[1]);
+        // gradient = softmax
+        let scope = GradScope::<Cpu>::open();
+        let s = x.logsumexp_last().unwrap().sum();
+        let leaf = x.flat().clone();
+        let g = scope
+            .backward_any(s.to_scalar_tensor().unwrap(), |g| g.try_alloc_for(&leaf))
+            .unwrap()
+            .get(x.flat())
+            .as_vec();
+        let z: f64 = [0.5f64, 2.0, -1.0].iter().map(|a| a.exp()).sum();
+        assert!((g[0] - 0.5).abs() < 1e-6 && (g[3] as f64 - 0.5f64.exp() / z).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,214 @@
+//! Gradients through the shared tape checked against central finite differences, on graphs
+//! that reuse values, drop intermediates and broadcast.
+
+use dfdx::prelude::*;
+
+use super::*;
+
+type Inputs = Vec<(Vec<f32>, Vec<usize>)>;
+
+/// Analytic gradients of the scalar `f(inputs)` through the tape.
+fn analytic(f: &dyn Fn(&[DynTensor<Cpu>]) -> DynTensor<Cpu>, inputs: &Inputs) -> Vec<Vec<f32>> {
+    let xs: Vec<DynTensor<Cpu>> = inputs
+        .iter()
+        .map(|(v, s)| DynTensor::from_vec(v.clone(), s).unwrap())
+        .collect();
+    let scope = GradScope::<Cpu>::open();
+    let y = f(&xs);
+    let leaves: Vec<Flat<Cpu>> = xs.iter().map(|x| x.flat().clone()).collect();
+    let grads = scope
+        .backward_any(y.to_scalar_tensor().unwrap(), |g| {
+            for l in &leaves {
+                g.try_alloc_for(l)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    xs.iter().map(|x| grads.get(x.flat()).as_vec()).collect()
+}
+
+fn value(f: &dyn Fn(&[DynTensor<Cpu>]) -> DynTensor<Cpu>, inputs: &Inputs) -> f64 {
+    let xs: Vec<DynTensor<Cpu>> = inputs
+        .iter()
+        .map(|(v, s)| DynTensor::from_vec(v.clone(), s).unwrap())
+        .collect();
+    f(&xs).item().unwrap() as f64
+}
+
+fn check_grad(f: &dyn Fn(&[DynTensor<Cpu>]) -> DynTensor<Cpu>, inputs: Inputs) {
+    let g = analytic(f, &inputs);
+    for (k, (vals, _)) in inputs.iter().enumerate() {
+        for i in 0..vals.len() {
+            let h = 1e-2f32 * vals[i].abs().max(0.1);
+            let mut plus = inputs.clone();
+            plus[k].0[i] += h;
+            let mut minus = inputs.clone();
+            minus[k].0[i] -= h;
+            let fd = (value(f, &plus) - value(f, &minus)) / (2.0 * h as f64);
+            let a = g[k][i] as f64;
+            assert!(
+                (a - fd).abs() <= 5e-3 * fd.abs().max(1.0),
+                "input {k}[{i}]: analytic {a} vs finite difference {fd}"
+            );
+        }
+    }
+}
+
+#[test]
+fn reused_values_and_dropped_intermediates() {
+    // f(a, b) = sum(a*b + exp(a)*sigmoid(a) + a/b) with every input used several times.
+    check_grad(
+        &|x| {
+            let (a, b) = (&x[0], &x[1]);
+            let t1 = a.mul(b).unwrap();
+            let t2 = a.exp().mul(&a.sigmoid()).unwrap();
+            let t3 = a.div(b).unwrap();
+            drop(a.square()); // an intermediate that is dropped must not matter
+            t1.add(&t2).unwrap().add(&t3).unwrap().sum()
+        },
+        vec![
+            (vec![0.3, -0.7, 1.2], vec![3]),
+            (vec![1.5, 0.8, -2.0], vec![3]),
+        ],
+    );
+}
+
+#[test]
+fn same_node_as_both_operands() {
+    // a * a and a + a are the same graph node on both sides; the gradient is 2a and 2.
+    check_grad(
+        &|x| {
+            x[0].mul(&x[0])
+                .unwrap()
+                .add(&x[0].add(&x[0]).unwrap())
+                .unwrap()
+                .sum()
+        },
+        vec![(vec![0.5, -1.5], vec![2])],
+    );
+}
+
+#[test]
+fn broadcasting_scalars_rows_and_columns() {
+    check_grad(
+        &|x| {
+            // [2,1] * [3] -> [2,3]; plus a scalar; then a weighted sum.
+            let m = x[0].mul(&x[1]).unwrap().add(&x[2]).unwrap();
+            let w = DynTensor::from_vec(vec![1.0, 2.0, 3.0, -1.0, 0.5, 4.0], &[2, 3]).unwrap();
+            m.mul(&w).unwrap().sum()
+        },
+        vec![
+            (vec![0.4, -1.1], vec![2, 1]),
+            (vec![1.0, 2.0, -0.5], vec![3]),
+            (vec![0.25], vec![]),
+        ],
+    );
+}
+
+#[test]
+fn reductions_indexing_and_matmul() {
+    check_grad(
+        &|x| {
+            let a = &x[0]; // [2,3]
+            let s = a.sum_rightmost(1).unwrap(); // [2]
+            let sel = a.index_select(1, &[2, 0, 2]).unwrap(); // [2,3]
+            let mm = a.matmul(&x[1]).unwrap(); // [2,3]x[3,2] -> [2,2]
+            let back = sel.sum_to_shape(&[3]).unwrap(); // [3]
+            let cat = DynTensor::cat_flat(&[s.clone(), back, mm.clone()]).unwrap();
+            let piece = cat.slice_flat(1, 7).unwrap();
+            piece
+                .square()
+                .sum()
+                .add(&mm.t().unwrap().exp().sum())
+                .unwrap()
+        },
+        vec![
+            (vec![0.1, -0.2, 0.3, 0.5, 0.4, -0.6], vec![2, 3]),
+            (vec![0.2, 0.1, -0.3, 0.7, 0.05, -0.4], vec![3, 2]),
+        ],
+    );
+}
+
+#[test]
+fn special_functions_compose() {
+    check_grad(
+        &|x| {
+            let a = &x[0];
+            a.softplus()
+                .add(&a.lgamma())
+                .unwrap()
+                .mul(&a.log_sigmoid())
+                .unwrap()
+                .add(&a.erf())
+                .unwrap()
+                .sum()
+        },
+        vec![(vec![0.6, 1.7, 3.2], vec![3])],
+    );
+}
+
+#[test]
+fn typed_tensors_can_be_cloned_and_reused() {
+    // PyTorch-style code on typed dfdx tensors: x reused four times, no tape handling.
+    let dev = default_device::<Cpu>();
+    let w: dfdx::prelude::Tensor<Rank1<3>, f32, Cpu> = dev.tensor([0.5, -1.0, 2.0]);
+    let scope = GradScope::<Cpu>::open();
+    let x = w.retaped::<GradTape<Cpu>>();
+    let y = x.clone().exp() * x.clone().sin() + x.clone() * 3.0 - x.square();
+    let loss = y.sum();
+    let g = scope.backward(loss, &[&w]).unwrap().get(&w).array();
+    for (i, &v) in [0.5f32, -1.0, 2.0].iter().enumerate() {
+        let want = v.exp() * (v.sin() + v.cos()) + 3.0 - 2.0 * v;
+        assert!((g[i] - want).abs() < 1e-5, "{} vs {want}", g[i]);
+    }
+}
+
+#[test]
+fn nothing_is_recorded_outside_a_scope() {
+    assert!(!is_recording());
+    let a = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+    let _ = a.exp().mul(&a).unwrap();
+    let scope = GradScope::<Cpu>::open();
+    assert!(scope.is_empty());
+    let _ = a.exp();
+    assert!(!scope.is_empty());
+}
+
+#[test]
+fn backward_error_instead_of_panic_for_same_node_typed_operands() {
+    let dev = default_device::<Cpu>();
+    let w: dfdx::prelude::Tensor<Rank1<2>, f32, Cpu> = dev.tensor([1.0, 2.0]);
+    let scope = GradScope::<Cpu>::open();
+    let x = w.retaped::<GradTape<Cpu>>();
+    let loss = (x.clone() * x).sum();
+    let err = scope.backward(loss, &[&w]).unwrap_err();
+    assert!(matches!(err, crate::error::TensorError::Backward(_)));
+}
+
+#[test]
+fn shape_errors_are_typed() {
+    let a = DynTensor::<Cpu>::zeros(&[2, 3]);
+    let b = DynTensor::<Cpu>::zeros(&[4]);
+    assert!(matches!(
+        a.add(&b),
+        Err(crate::error::TensorError::Broadcast { op: "add", .. })
+    ));
+    assert!(a.reshape(&[5]).is_err());
+    assert!(a.index_select(1, &[3]).is_err());
+    assert!(a.index_select(2, &[0]).is_err());
+    assert!(a.to_tensor::<Rank2<3, 2>>().is_err());
+    assert!(a.to_tensor::<Rank2<2, 3>>().is_ok());
+}
+
+#[test]
+fn broadcast_to_follows_numpy() {
+    let a = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0], &[2, 1]).unwrap();
+    let b = a.broadcast_to(&[3, 2, 2]).unwrap();
+    assert_eq!(
+        b.to_vec(),
+        vec![1., 1., 2., 2., 1., 1., 2., 2., 1., 1., 2., 2.]
+    );
+    let s = b.sum_to_shape(&[2, 1]).unwrap();
+    assert_eq!(s.to_vec(), vec![6.0, 12.0]);
+    assert!(a.broadcast_to(&[3]).is_err());
+}
