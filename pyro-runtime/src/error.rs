@@ -38,3 +38,105 @@ pub enum TensorError {
 
 /// Shorthand result of tensor operations.
 pub type TensorResult<T> = Result<T, TensorError>;
+
+/// The error type of models, handlers and inference. Every variant names the site at fault
+/// where there is one.
+#[derive(Debug, Clone, Error)]
+pub enum PyroError {
+    /// A distribution could not be built or used at a site.
+    #[error("site `{site}`: {source}")]
+    Distribution {
+        /// The site's name.
+        site: String,
+        /// What the distribution reported.
+        source: crate::distributions::DistError,
+    },
+    /// A tensor operation failed at a site.
+    #[error("site `{site}`: {source}")]
+    SiteTensor {
+        /// The site's name.
+        site: String,
+        /// What the tensor operation reported.
+        source: TensorError,
+    },
+    /// A tensor operation failed outside any site.
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+    /// Two sample sites with the same name in one trace.
+    #[error("multiple sample sites named `{0}` in one trace; give each site a unique name (inside a loop, use a sequential plate or a run-time name such as format!(\"x_{{i}}\"))")]
+    DuplicateSite(String),
+    /// A log-probability was NaN or infinite.
+    #[error("site `{site}`: log-probability is {value} (check the observed value and the distribution's parameters)")]
+    NonFiniteLogProb {
+        /// The site's name.
+        site: String,
+        /// The offending value (NaN, inf or -inf).
+        value: f32,
+    },
+    /// A distribution's batch shape does not fit the enclosing plate.
+    #[error("site `{site}`: batch shape {batch_shape:?} does not broadcast with plate `{plate}` of size {size} at dim {dim}")]
+    PlateShape {
+        /// The site.
+        site: String,
+        /// The plate.
+        plate: String,
+        /// The plate's dim (negative, counted from the right of the batch shape).
+        dim: i32,
+        /// The plate's (subsample) size.
+        size: usize,
+        /// The distribution's batch shape.
+        batch_shape: Vec<usize>,
+    },
+    /// Plates were set up inconsistently (a dim in use, a bad size, ...).
+    #[error("plate `{plate}`: {reason}")]
+    Plate {
+        /// The plate.
+        plate: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A guide/model or replay mismatch found at run time.
+    #[error("site `{site}`: {reason}")]
+    SiteMismatch {
+        /// The site.
+        site: String,
+        /// What does not match.
+        reason: String,
+    },
+    /// A handler was given invalid arguments.
+    #[error("{handler}: {reason}")]
+    Handler {
+        /// The handler.
+        handler: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The parameter store reported an error.
+    #[error("param `{site}`: {reason}")]
+    Param {
+        /// The parameter.
+        site: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Raised by the `escape` handler to leave the program at a site; caught by the
+    /// handler's caller.
+    #[error("escaped at site `{site}`")]
+    NonlocalExit {
+        /// The site where the program was left.
+        site: String,
+    },
+}
+
+impl PyroError {
+    /// Attaches a site name to a distribution error.
+    pub fn at_site(site: &str, e: crate::distributions::DistError) -> Self {
+        PyroError::Distribution {
+            site: site.to_string(),
+            source: e,
+        }
+    }
+}
+
+/// Shorthand result of models, handlers and inference.
+pub type PyroResult<T> = Result<T, PyroError>;

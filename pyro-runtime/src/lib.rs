@@ -17,12 +17,21 @@ pub mod constraints;
 pub mod distributions;
 pub mod error;
 pub mod linalg;
+pub mod poutine;
 pub mod prelude;
+pub mod primitives;
 pub mod rng;
 pub mod tensor;
 mod validation;
 
+pub use error::{PyroError, PyroResult};
+pub use poutine::{plate, plate_stack, subsample};
+pub use primitives::{
+    clear_param_store, deterministic, factor, observe, param, param_with, sample, sample_with,
+};
 pub use rng::set_rng_seed;
-pub use validation::{enable_validation, is_validation_enabled};
+pub use tensor::DefaultDevice;
 
+/// The site macros; outside a `#[model]`/`#[guide]` function they are a compile error.
 pub use pyro_macros::{param, plate, sample};
+pub use validation::{enable_validation, is_validation_enabled};

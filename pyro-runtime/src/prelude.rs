@@ -12,4 +12,3 @@ pub use crate::distributions::{
     BoxDist, DistError, Distribution, DistributionExt, Independent, Normal, TypedDistribution,
 };
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};
-pub use crate::{param, plate, sample};

@@ -22,10 +22,14 @@ mod normal;
 pub mod param;
 #[cfg(test)]
 pub(crate) mod testing;
+mod unit;
 
 pub use independent::Independent;
 pub use normal::Normal;
 pub use param::{DynShape, Param, ParamMeta, Unplaced};
+pub use unit::Unit;
+
+crate::site_dist!(Normal[S], Unit[]);
 
 /// Errors from constructing or using a distribution.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -73,7 +77,7 @@ pub enum DistError {
 pub type DistResult<T> = Result<T, DistError>;
 
 /// A boxed distribution on device `D`.
-pub type BoxDist<D> = Box<dyn Distribution<D>>;
+pub type BoxDist<D = crate::tensor::DefaultDevice> = Box<dyn Distribution<D>>;
 
 /// A probability distribution over `f32` tensors (object-safe, shape-erased).
 ///

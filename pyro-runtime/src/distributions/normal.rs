@@ -3,7 +3,6 @@
 use std::any::Any;
 use std::marker::PhantomData;
 
-use dfdx::prelude::Cpu;
 use rand::RngCore;
 
 use super::param::{Dev2, Param, ParamMeta, Shape2};
@@ -19,7 +18,7 @@ use super::*;
 /// assert!(Normal::new(0.0, -1.0).is_err()); // scale must be positive
 /// ```
 #[derive(Debug, Clone)]
-pub struct Normal<S = dfdx::shapes::Rank0, D: Backend = Cpu> {
+pub struct Normal<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
     loc: DynTensor<D>,
     scale: DynTensor<D>,
     batch_shape: Vec<usize>,
@@ -148,6 +147,7 @@ impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Normal<S, D> {
 mod tests {
     use super::*;
     use crate::distributions::testing::*;
+    use dfdx::prelude::Cpu;
 
     #[test]
     fn log_prob_matches_scipy() {

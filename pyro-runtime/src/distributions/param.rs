@@ -130,7 +130,7 @@ impl JoinDev<Cpu> for Cpu {
     type Out = Cpu;
 }
 impl ResolveDev for Unplaced {
-    type Out = Cpu;
+    type Out = crate::tensor::DefaultDevice;
 }
 impl ResolveDev for Cpu {
     type Out = Cpu;

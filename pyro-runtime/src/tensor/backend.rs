@@ -14,6 +14,19 @@ use std::collections::HashMap;
 pub trait Backend: dfdx::tensor_ops::Device<f32> + Default + 'static {}
 impl<D: dfdx::tensor_ops::Device<f32> + Default + 'static> Backend for D {}
 
+/// The device user-facing APIs use when none is named: `Cpu`, or `Cuda` when the crate is
+/// built with the `cuda` feature. (Runtime types stay generic over [`Backend`].)
+///
+/// ```
+/// let dev = pyro::tensor::default_device::<pyro::DefaultDevice>();
+/// # let _ = dev;
+/// ```
+#[cfg(not(feature = "cuda"))]
+pub type DefaultDevice = dfdx::prelude::Cpu;
+/// The device user-facing APIs use when none is named (the `cuda` feature is on).
+#[cfg(feature = "cuda")]
+pub type DefaultDevice = dfdx::prelude::Cuda;
+
 thread_local! {
     static DEVICES: RefCell<HashMap<TypeId, Box<dyn Any>>> = RefCell::new(HashMap::new());
 }

@@ -14,7 +14,7 @@ use crate::error::{TensorError, TensorResult};
 
 /// The typed tensor of pyro-rs: a dfdx tensor of `f32` on device `D` (CPU by default) that
 /// records onto the shared [`GradTape`].
-pub type Tensor<S, D = Cpu> = dfdx::prelude::Tensor<S, f32, D, GradTape<D>>;
+pub type Tensor<S, D = super::DefaultDevice> = dfdx::prelude::Tensor<S, f32, D, GradTape<D>>;
 
 /// The flat storage of a [`DynTensor`].
 pub type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
@@ -29,7 +29,7 @@ pub type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
 /// assert_eq!(y.to_vec(), vec![10.0, 20.0, 30.0, 40.0]);
 /// ```
 #[derive(Clone)]
-pub struct DynTensor<D: Backend = Cpu> {
+pub struct DynTensor<D: Backend = super::DefaultDevice> {
     data: Flat<D>,
     shape: Vec<usize>,
 }
@@ -263,6 +263,9 @@ impl<D: Backend> DynTensor<D> {
 
     /// Values in row-major order (copied to the host).
     pub fn to_vec(&self) -> Vec<f32> {
+        if self.numel() == 0 {
+            return Vec::new(); // dfdx's iterators do not handle empty tensors
+        }
         self.data.as_vec()
     }
 
@@ -345,6 +348,10 @@ impl<D: Backend> DynTensor<D> {
             });
         }
         let n = numel(shape);
+        if n == 0 {
+            // dfdx's strided iterators do not handle empty tensors.
+            return Ok(Self::zeros(shape));
+        }
         if self.numel() == 1 {
             let s: Tensor<Rank0, D> = self.data.clone().reshape_like(&());
             let data = s.broadcast_like(&(n,)).reshape_like(&(n,));
@@ -380,6 +387,9 @@ impl<D: Backend> DynTensor<D> {
                 expected: shape.to_vec(),
                 found: vec![n],
             });
+        }
+        if n == 0 {
+            return Ok(Self::zeros(shape));
         }
         if let Some(bad) = idx.iter().find(|&&i| i >= self.numel()) {
             return Err(TensorError::Invalid(format!(
@@ -466,6 +476,9 @@ impl<D: Backend> DynTensor<D> {
                 lhs: self.shape.clone(),
                 rhs: rhs.shape.clone(),
             })?;
+        if numel(&shape) == 0 {
+            return Ok(Self::zeros(&shape));
+        }
         let l = self.broadcast_to(&shape)?;
         let mut r = rhs.broadcast_to(&shape)?;
         if same_node(&l.data, &r.data) {
@@ -501,6 +514,28 @@ impl<D: Backend> DynTensor<D> {
     /// Elementwise minimum, broadcasting.
     pub fn minimum(&self, rhs: &Self) -> TensorResult<Self> {
         self.binary(rhs, "minimum", |a, b| a.minimum(b))
+    }
+
+    /// Keeps elements where `keep` is true and puts exact zeros elsewhere (no NaN from
+    /// `-inf * 0`); gradients flow only through kept elements.
+    pub fn where_mask(&self, keep: &[bool]) -> TensorResult<Self> {
+        let n = self.numel();
+        if keep.len() != n {
+            return Err(TensorError::Shape {
+                what: "where_mask".into(),
+                expected: self.shape.clone(),
+                found: vec![keep.len()],
+            });
+        }
+        let dev = self.device();
+        let flags: Vec<f32> = keep.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect();
+        let cond = dev.tensor_from_vec(flags, (n,)).gt(0.5);
+        let zeros: dfdx::prelude::Tensor<(usize,), f32, D> = dev.zeros_like(&(n,));
+        let data = cond.choose(self.data.clone(), zeros);
+        Ok(DynTensor {
+            data,
+            shape: self.shape.clone(),
+        })
     }
 
     // ----- elementwise unary -----------------------------------------------------------------

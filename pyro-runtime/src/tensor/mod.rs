@@ -7,7 +7,7 @@ mod grad_tests;
 pub mod special;
 mod tape;
 
-pub use backend::{default_device, Backend};
+pub use backend::{default_device, Backend, DefaultDevice};
 pub use dyn_tensor::{broadcast_shapes, node_id, numel, same_node, DynTensor, Flat, Tensor};
 pub use special::Special;
 pub use tape::{is_recording, GradScope, GradTape};

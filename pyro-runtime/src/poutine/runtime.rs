@@ -1,0 +1,171 @@
+//! The handler stack: a thread-local list of messengers that every primitive call passes
+//! through (DESIGN.md §5, after Pyro's minipyro and NumPyro's handlers).
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+use super::message::{Message, SiteKind};
+use crate::error::{PyroError, PyroResult};
+use crate::tensor::Backend;
+
+/// An effect handler. `process` runs innermost handler first, before the default behaviour;
+/// `postprocess` runs after it over the same handlers, outermost first. Methods take `&self`
+/// (handlers keep their state in `Cell`/`RefCell`) so a handler may itself send messages.
+pub trait Messenger<D: Backend>: 'static {
+    /// Called on the way in.
+    fn process(&self, msg: &mut Message<D>) -> PyroResult<()> {
+        let _ = msg;
+        Ok(())
+    }
+    /// Called on the way out, once the value is set.
+    fn postprocess(&self, msg: &mut Message<D>) -> PyroResult<()> {
+        let _ = msg;
+        Ok(())
+    }
+}
+
+thread_local! {
+    /// Outermost first. Each entry is an `Rc<dyn Messenger<D>>` for some `D`.
+    static STACK: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Pops its handler from the stack when dropped (also on `?` and panics).
+///
+/// ```
+/// use pyro::poutine::{push_handler, stack_depth, ScaleMessenger};
+/// {
+///     let _guard = push_handler::<dfdx::prelude::Cpu, _>(ScaleMessenger::new(2.0).unwrap());
+///     assert_eq!(stack_depth(), 1);
+/// }
+/// assert_eq!(stack_depth(), 0);
+/// ```
+#[must_use = "the handler is popped when the guard is dropped"]
+pub struct HandlerGuard<D: Backend> {
+    depth: usize,
+    _d: PhantomData<fn() -> D>,
+}
+
+impl<D: Backend> Drop for HandlerGuard<D> {
+    fn drop(&mut self) {
+        STACK.with(|s| {
+            let mut s = s.borrow_mut();
+            s.truncate(self.depth.saturating_sub(1));
+        });
+    }
+}
+
+/// Pushes a handler; it stays active until the guard is dropped.
+pub fn push_handler<D: Backend, M: Messenger<D>>(m: M) -> HandlerGuard<D> {
+    push_rc(Rc::new(m))
+}
+
+/// Pushes a shared handler (so the caller can read its state afterwards).
+pub fn push_rc<D: Backend>(m: Rc<dyn Messenger<D>>) -> HandlerGuard<D> {
+    let depth = STACK.with(|s| {
+        let mut s = s.borrow_mut();
+        s.push(Box::new(m));
+        s.len()
+    });
+    HandlerGuard {
+        depth,
+        _d: PhantomData,
+    }
+}
+
+/// Number of active handlers (of any device).
+pub fn stack_depth() -> usize {
+    STACK.with(|s| s.borrow().len())
+}
+
+/// Whether any handler is active (Pyro's `am_i_wrapped`).
+pub fn am_i_wrapped() -> bool {
+    stack_depth() > 0
+}
+
+fn snapshot<D: Backend>() -> Vec<Rc<dyn Messenger<D>>> {
+    STACK.with(|s| {
+        s.borrow()
+            .iter()
+            .filter_map(|b| b.downcast_ref::<Rc<dyn Messenger<D>>>().cloned())
+            .collect()
+    })
+}
+
+/// Sends `msg` through the stack: `process` innermost first (stopping at `stop`), the
+/// default behaviour, then `postprocess` over the handlers that processed it.
+pub fn apply_stack<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
+    let stack = snapshot::<D>();
+    let mut processed = 0;
+    for h in stack.iter().rev() {
+        processed += 1;
+        h.process(msg)?;
+        if msg.stop {
+            break;
+        }
+    }
+    default_process(msg)?;
+    for h in &stack[stack.len() - processed..] {
+        h.postprocess(msg)?;
+    }
+    Ok(())
+}
+
+/// What happens when no handler set the value.
+fn default_process<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
+    if msg.done || msg.value.is_some() {
+        if msg.kind == SiteKind::Sample && msg.is_observed {
+            validate_observed(msg)?;
+        }
+        msg.done = true;
+        return Ok(());
+    }
+    match msg.kind {
+        SiteKind::Sample => {
+            let dist = msg.dist.as_ref().ok_or_else(|| PyroError::SiteMismatch {
+                site: msg.name.clone(),
+                reason: "sample site without a distribution".into(),
+            })?;
+            let v = crate::rng::with_rng(|r| {
+                if dist.has_rsample() {
+                    dist.rsample(&[], r)
+                } else {
+                    dist.sample(&[], r)
+                }
+            })
+            .map_err(|e| PyroError::at_site(&msg.name, e))?;
+            msg.value = Some(v);
+        }
+        SiteKind::Param => {
+            let v = crate::primitives::param_default(msg)?;
+            msg.value = Some(v);
+        }
+    }
+    msg.done = true;
+    Ok(())
+}
+
+fn validate_observed<D: Backend>(msg: &Message<D>) -> PyroResult<()> {
+    if !crate::is_validation_enabled() {
+        return Ok(());
+    }
+    if let (Some(dist), Some(v)) = (&msg.dist, &msg.value) {
+        if msg.infer.deterministic {
+            return Ok(());
+        }
+        let support = dist.support();
+        let flags = support.check_values(&v.to_vec(), v.shape());
+        if let Some(i) = flags.iter().position(|ok| !ok) {
+            return Err(PyroError::at_site(
+                &msg.name,
+                crate::distributions::DistError::OutOfSupport {
+                    dist: dist.name(),
+                    support: support.to_string(),
+                    detail: format!("observed value at event {i} of shape {:?}", v.shape()),
+                },
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! `trace`: records every site the program visits.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::message::{expand_flags, Frame, InferConfig, Mask, Message, SiteKind};
+use super::runtime::{push_rc, Messenger};
+use super::Program;
+use crate::constraints::Constraint;
+use crate::distributions::BoxDist;
+use crate::error::{PyroError, PyroResult};
+use crate::tensor::{Backend, DynTensor};
+
+/// One recorded site.
+#[derive(Debug, Clone)]
+pub struct Site<D: Backend> {
+    /// Sample or param.
+    pub kind: SiteKind,
+    /// The name.
+    pub name: String,
+    /// The distribution (sample sites).
+    pub dist: Option<BoxDist<D>>,
+    /// The value.
+    pub value: DynTensor<D>,
+    /// Whether the value was observed.
+    pub is_observed: bool,
+    /// Log-probability multiplier.
+    pub scale: f32,
+    /// Log-probability mask.
+    pub mask: Option<Mask>,
+    /// Enclosing plates, outermost first.
+    pub cond_indep_stack: Vec<Frame>,
+    /// Inference configuration.
+    pub infer: InferConfig,
+    /// Constraint of a param site.
+    pub constraint: Option<Constraint>,
+    /// Elementwise log-probability (unscaled, masked entries zero), once computed.
+    pub log_prob: Option<DynTensor<D>>,
+    /// Scaled and masked sum of `log_prob`, once computed.
+    pub log_prob_sum: Option<DynTensor<D>>,
+}
+
+impl<D: Backend> Site<D> {
+    fn from_message(msg: &Message<D>) -> PyroResult<Self> {
+        let value = msg.value.clone().ok_or_else(|| PyroError::SiteMismatch {
+            site: msg.name.clone(),
+            reason: "site has no value".into(),
+        })?;
+        Ok(Site {
+            kind: msg.kind,
+            name: msg.name.clone(),
+            dist: msg.dist.clone(),
+            value,
+            is_observed: msg.is_observed,
+            scale: msg.scale,
+            mask: msg.mask.clone(),
+            cond_indep_stack: msg.cond_indep_stack.clone(),
+            infer: msg.infer.clone(),
+            constraint: msg.param.as_ref().map(|p| p.constraint.clone()),
+            log_prob: None,
+            log_prob_sum: None,
+        })
+    }
+
+    /// Whether the site contributes a density (sample, not deterministic, mask not all off).
+    pub fn has_density(&self) -> bool {
+        self.kind == SiteKind::Sample && !self.infer.deterministic
+    }
+
+    /// Elementwise log-probability with the mask applied (masked entries are exactly zero),
+    /// not yet scaled. Errors name the site.
+    pub fn masked_log_prob(&self) -> PyroResult<DynTensor<D>> {
+        let dist = self.dist.as_ref().ok_or_else(|| PyroError::SiteMismatch {
+            site: self.name.clone(),
+            reason: "sample site without a distribution".into(),
+        })?;
+        let lp = dist
+            .log_prob(&self.value)
+            .map_err(|e| PyroError::at_site(&self.name, e))?;
+        let site_err = |e| PyroError::SiteTensor {
+            site: self.name.clone(),
+            source: e,
+        };
+        match &self.mask {
+            None | Some(Mask::All(true)) => Ok(lp),
+            Some(Mask::All(false)) => Ok(DynTensor::zeros(lp.shape())),
+            Some(Mask::Elements { flags, shape }) => {
+                let out_shape =
+                    crate::tensor::broadcast_shapes(lp.shape(), shape).ok_or_else(|| {
+                        site_err(crate::error::TensorError::Broadcast {
+                            op: "mask",
+                            lhs: lp.shape().to_vec(),
+                            rhs: shape.clone(),
+                        })
+                    })?;
+                let lp = lp.broadcast_to(&out_shape).map_err(site_err)?;
+                let f = expand_flags(flags, shape, &out_shape);
+                Ok(lp.where_mask(&f).map_err(site_err)?)
+            }
+        }
+    }
+}
+
+/// An execution trace: the sites a program visited, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Trace<D: Backend = dfdx::prelude::Cpu> {
+    sites: Vec<Site<D>>,
+    index: HashMap<String, usize>,
+}
+
+impl<D: Backend> Trace<D> {
+    /// An empty trace.
+    pub fn new() -> Self {
+        Trace {
+            sites: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    /// Adds a site; a second site with the same name is an error naming it.
+    pub fn add(&mut self, site: Site<D>) -> PyroResult<()> {
+        if self.index.contains_key(&site.name) {
+            return Err(PyroError::DuplicateSite(site.name));
+        }
+        self.index.insert(site.name.clone(), self.sites.len());
+        self.sites.push(site);
+        Ok(())
+    }
+
+    /// The site called `name`.
+    pub fn get(&self, name: &str) -> Option<&Site<D>> {
+        self.index.get(name).map(|&i| &self.sites[i])
+    }
+
+    /// Mutable access to the site called `name`.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Site<D>> {
+        self.index.get(name).map(|&i| &mut self.sites[i])
+    }
+
+    /// Whether a site is called `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// All sites in execution order.
+    pub fn sites(&self) -> &[Site<D>] {
+        &self.sites
+    }
+
+    /// Site names in execution order.
+    pub fn names(&self) -> Vec<&str> {
+        self.sites.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// Number of sites.
+    pub fn len(&self) -> usize {
+        self.sites.len()
+    }
+
+    /// Whether the trace is empty.
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty()
+    }
+
+    /// Latent sample sites (not observed, with a density).
+    pub fn stochastic_nodes(&self) -> impl Iterator<Item = &Site<D>> {
+        self.sites
+            .iter()
+            .filter(|s| s.kind == SiteKind::Sample && !s.is_observed && !s.infer.deterministic)
+    }
+
+    /// Observed sample sites.
+    pub fn observation_nodes(&self) -> impl Iterator<Item = &Site<D>> {
+        self.sites
+            .iter()
+            .filter(|s| s.kind == SiteKind::Sample && s.is_observed && !s.infer.deterministic)
+    }
+
+    /// Param sites.
+    pub fn param_nodes(&self) -> impl Iterator<Item = &Site<D>> {
+        self.sites.iter().filter(|s| s.kind == SiteKind::Param)
+    }
+
+    /// Computes every sample site's masked log-probability and its scaled sum. A NaN or
+    /// infinite sum is an error naming the site.
+    pub fn compute_log_prob(&mut self) -> PyroResult<()> {
+        for site in &mut self.sites {
+            if !site.has_density() || site.log_prob.is_some() {
+                continue;
+            }
+            let lp = site.masked_log_prob()?;
+            let total = lp.sum().mul_scalar(site.scale);
+            let v = total.item()?;
+            if !v.is_finite() {
+                return Err(PyroError::NonFiniteLogProb {
+                    site: site.name.clone(),
+                    value: v,
+                });
+            }
+            site.log_prob = Some(lp);
+            site.log_prob_sum = Some(total);
+        }
+        Ok(())
+    }
+
+    /// The sum over sample sites of scaled, masked log-probabilities (a rank-0 tensor on
+    /// the graph).
+    pub fn log_prob_sum(&mut self) -> PyroResult<DynTensor<D>> {
+        self.compute_log_prob()?;
+        let mut total = DynTensor::scalar(0.0);
+        for site in &self.sites {
+            if let Some(s) = &site.log_prob_sum {
+                total = total.add(s)?;
+            }
+        }
+        Ok(total)
+    }
+
+    /// The values of all sample sites, by name.
+    pub fn values(&self) -> HashMap<String, DynTensor<D>> {
+        self.sites
+            .iter()
+            .filter(|s| s.kind == SiteKind::Sample)
+            .map(|s| (s.name.clone(), s.value.clone()))
+            .collect()
+    }
+
+    /// A table of the sites and their shapes (like Pyro's `trace.format_shapes()`).
+    pub fn format_shapes(&self) -> String {
+        let mut out = String::from("site            kind    observed  value shape\n");
+        for s in &self.sites {
+            out.push_str(&format!(
+                "{:<15} {:<7} {:<9} {:?}\n",
+                s.name,
+                match s.kind {
+                    SiteKind::Sample => "sample",
+                    SiteKind::Param => "param",
+                },
+                s.is_observed,
+                s.value.shape()
+            ));
+        }
+        out
+    }
+}
+
+/// The messenger behind [`trace`]: records each site on the way out.
+#[derive(Default)]
+pub struct TraceMessenger<D: Backend> {
+    trace: RefCell<Trace<D>>,
+}
+
+impl<D: Backend> TraceMessenger<D> {
+    /// A messenger with an empty trace.
+    pub fn new() -> Self {
+        TraceMessenger {
+            trace: RefCell::new(Trace::new()),
+        }
+    }
+
+    /// Takes the recorded trace.
+    pub fn take(&self) -> Trace<D> {
+        std::mem::take(&mut *self.trace.borrow_mut())
+    }
+}
+
+impl<D: Backend> Messenger<D> for TraceMessenger<D> {
+    fn postprocess(&self, msg: &mut Message<D>) -> PyroResult<()> {
+        let site = Site::from_message(msg)?;
+        // Param sites may repeat (a param read twice); the first read is kept.
+        if site.kind == SiteKind::Param && self.trace.borrow().contains(&site.name) {
+            return Ok(());
+        }
+        self.trace.borrow_mut().add(site)
+    }
+}
+
+/// Wraps a program so that running it records a [`Trace`] (Pyro's `poutine.trace`).
+///
+/// ```
+/// use pyro::prelude::*;
+/// use pyro::poutine;
+/// let model = |_: ()| -> pyro::PyroResult<DynTensor> {
+///     pyro::sample("x", Normal::new(0.0, 1.0))
+/// };
+/// let tr = poutine::trace(model).get_trace(()).unwrap();
+/// assert_eq!(tr.names(), vec!["x"]);
+/// ```
+pub fn trace<P>(program: P) -> TraceHandler<P, dfdx::prelude::Cpu> {
+    TraceHandler::new(program)
+}
+
+/// See [`trace`].
+pub struct TraceHandler<P, D: Backend> {
+    program: P,
+    _d: std::marker::PhantomData<fn() -> D>,
+}
+
+impl<P, D: Backend> TraceHandler<P, D> {
+    /// Wraps `program` (any device).
+    pub fn new(program: P) -> Self {
+        TraceHandler {
+            program,
+            _d: std::marker::PhantomData,
+        }
+    }
+
+    /// Runs the program and returns its output and trace.
+    pub fn run_traced<A>(&self, args: A) -> PyroResult<(P::Output, Trace<D>)>
+    where
+        P: Program<A>,
+    {
+        let m = Rc::new(TraceMessenger::<D>::new());
+        let out = {
+            let _g = push_rc::<D>(m.clone());
+            self.program.call(args)?
+        };
+        Ok((out, m.take()))
+    }
+
+    /// Runs the program and returns its trace.
+    pub fn get_trace<A>(&self, args: A) -> PyroResult<Trace<D>>
+    where
+        P: Program<A>,
+    {
+        Ok(self.run_traced(args)?.1)
+    }
+}
+
+impl<A, P: Program<A>, D: Backend> Program<A> for TraceHandler<P, D> {
+    type Output = P::Output;
+    fn call(&self, args: A) -> PyroResult<P::Output> {
+        Ok(self.run_traced(args)?.0)
+    }
+}
