@@ -17,15 +17,26 @@ use crate::constraints::Constraint;
 use crate::error::TensorError;
 use crate::tensor::{Backend, DynTensor, Tensor};
 
+mod bernoulli;
+mod binomial;
+mod categorical;
+mod delta;
+mod host_eval;
 mod independent;
 mod normal;
 pub mod param;
+mod poisson;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use bernoulli::Bernoulli;
+pub use binomial::Binomial;
+pub use categorical::{CatShape, Categorical, DropLastDim};
+pub use delta::Delta;
 pub use independent::Independent;
 pub use normal::Normal;
 pub use param::{DynShape, Param, ParamMeta, Unplaced};
+pub use poisson::Poisson;
 
 /// Errors from constructing or using a distribution.
 #[derive(Debug, Clone, PartialEq, Error)]
