@@ -9,6 +9,7 @@ pub use dfdx::shapes::{HasShape, Shape};
 
 pub use crate::constraints::Constraint;
 pub use crate::distributions::{
-    BoxDist, DistError, Distribution, DistributionExt, Independent, Normal, TypedDistribution,
+    Bernoulli, Binomial, BoxDist, Categorical, Delta, DistError, Distribution, DistributionExt,
+    Independent, Normal, Poisson, TypedDistribution,
 };
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};

@@ -17,19 +17,38 @@ use crate::constraints::Constraint;
 use crate::error::TensorError;
 use crate::tensor::{Backend, DynTensor, Tensor};
 
+mod bernoulli;
+mod binomial;
+mod categorical;
+mod delta;
+mod host_eval;
 mod independent;
 mod normal;
 pub mod param;
+mod poisson;
 #[cfg(test)]
 pub(crate) mod testing;
 mod unit;
 
+pub use bernoulli::Bernoulli;
+pub use binomial::Binomial;
+pub use categorical::{CatShape, Categorical, DropLastDim};
+pub use delta::Delta;
 pub use independent::Independent;
 pub use normal::Normal;
 pub use param::{DynShape, Param, ParamMeta, Unplaced};
+pub use poisson::Poisson;
 pub use unit::Unit;
 
-crate::site_dist!(Normal[S], Unit[]);
+crate::site_dist!(
+    Normal[S],
+    Unit[],
+    Bernoulli[S],
+    Binomial[S],
+    Categorical[S],
+    Delta[S],
+    Poisson[S],
+);
 
 /// Errors from constructing or using a distribution.
 #[derive(Debug, Clone, PartialEq, Error)]
