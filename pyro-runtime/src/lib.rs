@@ -17,11 +17,13 @@ pub mod constraints;
 pub mod distributions;
 pub mod error;
 pub mod linalg;
+pub mod params;
 pub mod prelude;
 pub mod rng;
 pub mod tensor;
 mod validation;
 
+pub use params::clear_param_store;
 pub use rng::set_rng_seed;
 pub use validation::{enable_validation, is_validation_enabled};
 

@@ -11,5 +11,6 @@ pub use crate::constraints::Constraint;
 pub use crate::distributions::{
     BoxDist, DistError, Distribution, DistributionExt, Independent, Normal, TypedDistribution,
 };
+pub use crate::params::{ParamInit, ParamStore};
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};
 pub use crate::{param, plate, sample};
