@@ -17,6 +17,7 @@ pub mod constraints;
 pub mod distributions;
 pub mod error;
 pub mod linalg;
+pub mod params;
 pub mod poutine;
 pub mod prelude;
 pub mod primitives;
@@ -25,10 +26,9 @@ pub mod tensor;
 mod validation;
 
 pub use error::{PyroError, PyroResult};
+pub use params::clear_param_store;
 pub use poutine::{plate, plate_stack, subsample};
-pub use primitives::{
-    clear_param_store, deterministic, factor, observe, param, param_with, sample, sample_with,
-};
+pub use primitives::{deterministic, factor, observe, param, param_with, sample, sample_with};
 pub use rng::set_rng_seed;
 pub use tensor::DefaultDevice;
 

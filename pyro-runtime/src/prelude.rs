@@ -12,4 +12,5 @@ pub use crate::distributions::{
     Bernoulli, Binomial, BoxDist, Categorical, Delta, DistError, Distribution, DistributionExt,
     Independent, Normal, Poisson, TypedDistribution,
 };
+pub use crate::params::{ParamInit, ParamStore};
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};

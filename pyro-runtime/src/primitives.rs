@@ -3,9 +3,6 @@
 //! functions (draw from the prior, return the observation); inside handlers they send a
 //! [`Message`] through the stack.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use crate::constraints::Constraint;
 use crate::distributions::{BoxDist, DistError, Distribution};
 use crate::error::{PyroError, PyroResult};
@@ -299,25 +296,15 @@ pub fn param_with<D: Backend>(
     })
 }
 
-// TODO(merge): replaced by the parameter store of `crate::params`.
-thread_local! {
-    static STORE: RefCell<HashMap<String, Box<dyn std::any::Any>>> = RefCell::new(HashMap::new());
-}
-
-/// Clears the parameter store.
-pub fn clear_param_store() {
-    STORE.with(|s| s.borrow_mut().clear());
-}
-
-/// The default behaviour of a param message: read the store, creating the entry from the
-/// initializer the first time.
+/// The default behaviour of a param message: read the thread's parameter store, creating
+/// the entry from the initializer the first time.
 pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynTensor<D>> {
     let name = msg.name.clone();
-    if let Some(v) = STORE.with(|s| {
-        s.borrow()
-            .get(&name)
-            .and_then(|b| b.downcast_ref::<DynTensor<D>>().cloned())
-    }) {
+    let err = |e: crate::params::ParamStoreError| PyroError::Param {
+        site: name.clone(),
+        reason: e.to_string(),
+    };
+    if let Some(v) = crate::params::get_param::<D>(&name).map_err(err)? {
         return Ok(v);
     }
     let spec = msg.param.as_mut().ok_or_else(|| PyroError::Param {
@@ -325,7 +312,7 @@ pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynT
         reason: "param message without a spec".into(),
     })?;
     let init = std::mem::replace(&mut spec.init, ParamInit::None);
-    let v = match init {
+    let value = match init {
         ParamInit::Value(v) => v,
         ParamInit::Lazy(f) => f(),
         ParamInit::None => {
@@ -335,6 +322,6 @@ pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynT
             })
         }
     };
-    STORE.with(|s| s.borrow_mut().insert(name, Box::new(v.clone())));
-    Ok(v)
+    let (constraint, event_dim) = (spec.constraint.clone(), spec.event_dim);
+    crate::params::param::<D>(&name, value, constraint, event_dim).map_err(err)
 }

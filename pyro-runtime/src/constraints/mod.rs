@@ -75,6 +75,105 @@ impl fmt::Display for Constraint {
     }
 }
 
+/// The error of parsing a [`Constraint`] from text that is not the [`Display`](fmt::Display)
+/// form of one.
+///
+/// ```
+/// use pyro::constraints::Constraint;
+/// let err = "interval(0)".parse::<Constraint>().unwrap_err();
+/// assert_eq!(err.text, "interval(0)");
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("cannot parse constraint `{text}`: {reason}")]
+pub struct ParseConstraintError {
+    /// The text that was parsed.
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Parses the [`Display`](fmt::Display) form back (`"positive"`, `"interval(0, 1.5)"`,
+/// `"integer_interval(0, 9)"`); `c.to_string().parse() == Ok(c)` for every constraint without
+/// a NaN bound (NaN bounds are rejected). Surrounding whitespace is ignored.
+///
+/// ```
+/// use pyro::constraints::Constraint;
+/// let c = Constraint::Interval(-1.0, 2.5);
+/// assert_eq!(c.to_string().parse::<Constraint>(), Ok(c));
+/// assert_eq!(" real ".parse::<Constraint>(), Ok(Constraint::Real));
+/// assert!("sphere".parse::<Constraint>().is_err());
+/// ```
+impl std::str::FromStr for Constraint {
+    type Err = ParseConstraintError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason: String| ParseConstraintError {
+            text: s.to_string(),
+            reason,
+        };
+        let t = s.trim();
+        let (name, args): (&str, Vec<&str>) = match t.find('(') {
+            None => (t, Vec::new()),
+            Some(i) => {
+                let inner = t[i + 1..]
+                    .strip_suffix(')')
+                    .ok_or_else(|| err("missing closing `)`".into()))?;
+                (t[..i].trim(), inner.split(',').map(str::trim).collect())
+            }
+        };
+        let float = |i: usize| -> Result<f32, ParseConstraintError> {
+            let v: f32 = args[i]
+                .parse()
+                .map_err(|_| err(format!("bound `{}` is not a number", args[i])))?;
+            if v.is_nan() {
+                return Err(err("a bound is NaN".into()));
+            }
+            Ok(v)
+        };
+        let int = |i: usize| -> Result<i64, ParseConstraintError> {
+            args[i]
+                .parse()
+                .map_err(|_| err(format!("bound `{}` is not an integer", args[i])))
+        };
+        let arity = |n: usize| -> Result<(), ParseConstraintError> {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(err(format!(
+                    "`{name}` takes {n} argument(s), found {}",
+                    args.len()
+                )))
+            }
+        };
+        let unit = |c: Constraint| -> Result<Constraint, ParseConstraintError> {
+            arity(0)?;
+            Ok(c)
+        };
+        match name {
+            "real" => unit(Constraint::Real),
+            "real_vector" => unit(Constraint::RealVector),
+            "positive" => unit(Constraint::Positive),
+            "nonnegative" => unit(Constraint::NonNegative),
+            "unit_interval" => unit(Constraint::UnitInterval),
+            "simplex" => unit(Constraint::Simplex),
+            "lower_cholesky" => unit(Constraint::LowerCholesky),
+            "corr_cholesky" => unit(Constraint::CorrCholesky),
+            "positive_definite" => unit(Constraint::PositiveDefinite),
+            "softplus_positive" => unit(Constraint::SoftplusPositive),
+            "boolean" => unit(Constraint::Boolean),
+            "nonnegative_integer" => unit(Constraint::NonNegativeInteger),
+            "greater_than" => arity(1).and_then(|_| Ok(Constraint::GreaterThan(float(0)?))),
+            "greater_than_eq" => arity(1).and_then(|_| Ok(Constraint::GreaterThanEq(float(0)?))),
+            "less_than" => arity(1).and_then(|_| Ok(Constraint::LessThan(float(0)?))),
+            "interval" => arity(2).and_then(|_| Ok(Constraint::Interval(float(0)?, float(1)?))),
+            "integer_interval" => {
+                arity(2).and_then(|_| Ok(Constraint::IntegerInterval(int(0)?, int(1)?)))
+            }
+            _ => Err(err(format!("unknown constraint `{name}`"))),
+        }
+    }
+}
+
 impl Constraint {
     /// Number of rightmost dims that form one event of the constraint.
     pub fn event_dim(&self) -> usize {

@@ -3,7 +3,6 @@
 use std::any::Any;
 use std::marker::PhantomData;
 
-use dfdx::prelude::Cpu;
 use rand::RngCore;
 
 use super::host_eval::uniform_f64;
@@ -288,6 +287,7 @@ impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Bernoulli<S, D
 mod tests {
     use super::*;
     use crate::distributions::testing::*;
+    use dfdx::prelude::Cpu;
 
     fn boxed(d: DistResult<Bernoulli<DynShape, Cpu>>) -> DistResult<BoxDist<Cpu>> {
         d.map(|d| Box::new(d) as BoxDist<Cpu>)

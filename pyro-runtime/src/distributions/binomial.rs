@@ -3,7 +3,6 @@
 use std::any::Any;
 use std::marker::PhantomData;
 
-use dfdx::prelude::Cpu;
 use rand::RngCore;
 
 use super::bernoulli::{logit_of_probs, ParamKind};
@@ -425,6 +424,7 @@ impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Binomial<S, D>
 mod tests {
     use super::*;
     use crate::distributions::testing::*;
+    use dfdx::prelude::Cpu;
 
     fn pmf(n: u64, p: f64) -> impl Fn(u64) -> f64 {
         move |k| {

@@ -4,7 +4,6 @@
 use std::any::Any;
 use std::marker::PhantomData;
 
-use dfdx::prelude::Cpu;
 use dfdx::shapes::Dim;
 use rand::RngCore;
 
@@ -474,6 +473,7 @@ impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Categorical<S,
 mod tests {
     use super::*;
     use crate::distributions::testing::*;
+    use dfdx::prelude::Cpu;
 
     fn vec_param(p: &[f32]) -> DynTensor<Cpu> {
         DynTensor::from_vec(p.to_vec(), &[p.len()]).unwrap()

@@ -3,7 +3,6 @@
 use std::any::Any;
 use std::marker::PhantomData;
 
-use dfdx::prelude::Cpu;
 use rand::RngCore;
 
 use super::host_eval::broadcast_index;
@@ -278,6 +277,7 @@ impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Delta<S, D> {
 mod tests {
     use super::*;
     use crate::distributions::testing::*;
+    use dfdx::prelude::Cpu;
 
     #[test]
     fn sample_is_v_with_sample_shape() {

@@ -3,7 +3,6 @@
 use std::any::Any;
 use std::marker::PhantomData;
 
-use dfdx::prelude::Cpu;
 use rand::RngCore;
 
 use super::host_eval::{broadcast_index, linearized, require_finite, uniform_f64, xlogy};
@@ -248,6 +247,7 @@ impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Poisson<S, D> 
 mod tests {
     use super::*;
     use crate::distributions::testing::*;
+    use dfdx::prelude::Cpu;
 
     fn pmf(rate: f64) -> impl Fn(u64) -> f64 {
         move |k| {
