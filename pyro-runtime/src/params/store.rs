@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 
-use dfdx::prelude::Cpu;
-
 use crate::constraints::Constraint;
 use crate::error::TensorResult;
 use crate::tensor::{node_id, Backend, DynTensor};
