@@ -9,6 +9,10 @@ pub use dfdx::shapes::{HasShape, Shape};
 
 pub use crate::constraints::Constraint;
 pub use crate::distributions::{
+    Beta, Cauchy, Exponential, Gamma, HalfCauchy, HalfNormal, InverseGamma, Laplace, LogNormal,
+    StudentT, Uniform,
+};
+pub use crate::distributions::{
     BoxDist, DistError, Distribution, DistributionExt, Independent, Normal, TypedDistribution,
 };
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};

@@ -17,15 +17,39 @@ use crate::constraints::Constraint;
 use crate::error::TensorError;
 use crate::tensor::{Backend, DynTensor, Tensor};
 
+mod beta;
+mod cauchy;
+mod exponential;
+mod gamma;
+mod half_cauchy;
+mod half_normal;
+mod host_eval;
+mod implicit;
 mod independent;
+mod inverse_gamma;
+mod laplace;
+mod log_normal;
 mod normal;
 pub mod param;
+mod student_t;
 #[cfg(test)]
 pub(crate) mod testing;
+mod uniform;
 
+pub use beta::Beta;
+pub use cauchy::Cauchy;
+pub use exponential::Exponential;
+pub use gamma::Gamma;
+pub use half_cauchy::HalfCauchy;
+pub use half_normal::HalfNormal;
 pub use independent::Independent;
+pub use inverse_gamma::InverseGamma;
+pub use laplace::Laplace;
+pub use log_normal::LogNormal;
 pub use normal::Normal;
 pub use param::{DynShape, Param, ParamMeta, Unplaced};
+pub use student_t::StudentT;
+pub use uniform::Uniform;
 
 /// Errors from constructing or using a distribution.
 #[derive(Debug, Clone, PartialEq, Error)]
