@@ -9,8 +9,9 @@ pub use dfdx::shapes::{HasShape, Shape};
 
 pub use crate::constraints::Constraint;
 pub use crate::distributions::{
-    Bernoulli, Binomial, BoxDist, Categorical, Delta, DistError, Distribution, DistributionExt,
-    Independent, Normal, Poisson, TypedDistribution,
+    Bernoulli, Beta, Binomial, BoxDist, Categorical, Cauchy, Delta, DistError, Distribution,
+    DistributionExt, Exponential, Gamma, HalfCauchy, HalfNormal, Independent, InverseGamma,
+    Laplace, LogNormal, Normal, Poisson, StudentT, TypedDistribution, Uniform,
 };
 pub use crate::params::{ParamInit, ParamStore};
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};

@@ -1,26 +1,26 @@
-//! Global switch for argument and support validation (Pyro's `pyro.enable_validation`).
-//! On by default in debug builds, off in release builds.
+//! Switch for argument and support validation (Pyro's `pyro.enable_validation`). On by
+//! default in debug builds, off in release builds. The switch is per thread, so a test or a
+//! worker thread can change it without affecting others.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::cell::Cell;
 
-// 0 = default (follow debug_assertions), 1 = on, 2 = off.
-static STATE: AtomicU8 = AtomicU8::new(0);
+thread_local! {
+    // None = default (follow debug_assertions).
+    static STATE: Cell<Option<bool>> = const { Cell::new(None) };
+}
 
-/// Turns validation of distribution parameters and observed values on or off.
+/// Turns validation of distribution parameters and observed values on or off for this
+/// thread.
 ///
 /// ```
 /// pyro::enable_validation(true);
 /// assert!(pyro::is_validation_enabled());
 /// ```
 pub fn enable_validation(on: bool) {
-    STATE.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+    STATE.with(|s| s.set(Some(on)));
 }
 
-/// Whether validation is on.
+/// Whether validation is on for this thread.
 pub fn is_validation_enabled() -> bool {
-    match STATE.load(Ordering::Relaxed) {
-        1 => true,
-        2 => false,
-        _ => cfg!(debug_assertions),
-    }
+    STATE.with(|s| s.get()).unwrap_or(cfg!(debug_assertions))
 }

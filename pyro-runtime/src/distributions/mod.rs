@@ -18,26 +18,50 @@ use crate::error::TensorError;
 use crate::tensor::{Backend, DynTensor, Tensor};
 
 mod bernoulli;
+mod beta;
 mod binomial;
 mod categorical;
+mod cauchy;
 mod delta;
+mod exponential;
+mod gamma;
+mod half_cauchy;
+mod half_normal;
 mod host_eval;
+mod host_map;
+mod implicit;
 mod independent;
+mod inverse_gamma;
+mod laplace;
+mod log_normal;
 mod normal;
 pub mod param;
 mod poisson;
+mod student_t;
 #[cfg(test)]
 pub(crate) mod testing;
+mod uniform;
 mod unit;
 
 pub use bernoulli::Bernoulli;
+pub use beta::Beta;
 pub use binomial::Binomial;
 pub use categorical::{CatShape, Categorical, DropLastDim};
+pub use cauchy::Cauchy;
 pub use delta::Delta;
+pub use exponential::Exponential;
+pub use gamma::Gamma;
+pub use half_cauchy::HalfCauchy;
+pub use half_normal::HalfNormal;
 pub use independent::Independent;
+pub use inverse_gamma::InverseGamma;
+pub use laplace::Laplace;
+pub use log_normal::LogNormal;
 pub use normal::Normal;
 pub use param::{DynShape, Param, ParamMeta, Unplaced};
 pub use poisson::Poisson;
+pub use student_t::StudentT;
+pub use uniform::Uniform;
 pub use unit::Unit;
 
 crate::site_dist!(
@@ -48,6 +72,17 @@ crate::site_dist!(
     Categorical[S],
     Delta[S],
     Poisson[S],
+    Beta[S],
+    Cauchy[S],
+    Exponential[S],
+    Gamma[S],
+    HalfCauchy[S],
+    HalfNormal[S],
+    InverseGamma[S],
+    Laplace[S],
+    LogNormal[S],
+    StudentT[S],
+    Uniform[S],
 );
 
 /// Errors from constructing or using a distribution.

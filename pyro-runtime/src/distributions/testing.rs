@@ -373,3 +373,189 @@ fn chi_square_accepts_the_right_pmf_and_rejects_a_wrong_one() {
     let c = chi_square(&xs, wrong);
     assert!(c.stat > c.crit, "{c:?}");
 }
+
+/// [`check_sampler`] without the moment part, for heavy-tailed distributions whose sample
+/// moments do not settle (Cauchy, HalfCauchy, StudentT with small df): 10^5 draws, KS
+/// statistic against the 0.1% critical value.
+pub fn check_sampler_ks(d: &dyn super::Distribution<Cpu>, cdf: impl Fn(f64) -> f64) {
+    let n = 100_000;
+    let mut rng = StdRng::seed_from_u64(4321);
+    let xs = d.sample(&[n], &mut rng).unwrap().to_vec();
+    assert!(xs.iter().all(|x| !x.is_nan()), "{}: NaN draw", d.name());
+    let mut xs: Vec<f64> = xs.into_iter().map(|x| x as f64).collect();
+    let ks = ks_statistic(&mut xs, cdf);
+    let crit = 1.95 / (n as f64).sqrt();
+    assert!(ks < crit, "{}: KS statistic {ks} >= {crit}", d.name());
+}
+
+/// Compares `mean()` and `variance()` with `fixtures/<name>_moments.txt` (rows
+/// `params ; mean variance ; 0`): `nan` means the quantity must be `DistError::Undefined`,
+/// `inf` that it must be `+inf`, anything else must agree to 1e-5 relative.
+pub fn check_moments_fixture(name: &str, build: impl Fn(&[f32]) -> DistResult<BoxDist<Cpu>>) {
+    let file = format!("{name}_moments");
+    let rows = load_fixture(&file);
+    assert!(!rows.is_empty(), "{file}: no rows");
+    for r in rows {
+        let d = build(&r.params).unwrap_or_else(|e| panic!("{file} {:?}: {e}", r.params));
+        for (what, got, want) in [
+            ("mean", d.mean(), r.value[0] as f64),
+            ("variance", d.variance(), r.value[1] as f64),
+        ] {
+            if want.is_nan() {
+                assert!(
+                    matches!(got, Err(super::DistError::Undefined { .. })),
+                    "{file} {:?}: {what} should be undefined, got {got:?}",
+                    r.params
+                );
+                continue;
+            }
+            let got = got
+                .unwrap_or_else(|e| panic!("{file} {:?}: {what}: {e}", r.params))
+                .to_vec();
+            assert_eq!(got.len(), 1, "{file}: {what} has shape != batch shape []");
+            let got = got[0] as f64;
+            if want.is_infinite() {
+                assert_eq!(got, want, "{file} {:?}: {what}", r.params);
+            } else {
+                assert!(
+                    (got - want).abs() <= 1e-5 * want.abs().max(1e-30),
+                    "{file} {:?}: {what} {got}, scipy {want}",
+                    r.params
+                );
+            }
+        }
+    }
+}
+
+/// Checks the analytic partial derivatives of a host kernel `f(p) -> (value, partials)`
+/// (as used with `host_map`) against central differences in `f64` at `point`.
+pub fn check_partials<const N: usize>(f: impl Fn([f64; N]) -> (f64, [f64; N]), point: [f64; N]) {
+    let (_, g) = f(point);
+    for i in 0..N {
+        let h = 1e-6 * point[i].abs().max(1e-3);
+        let mut hi = point;
+        let mut lo = point;
+        hi[i] += h;
+        lo[i] -= h;
+        let fd = (f(hi).0 - f(lo).0) / (2.0 * h);
+        assert!(
+            (g[i] - fd).abs() <= 1e-6 * fd.abs().max(1.0),
+            "partial {i} at {point:?}: analytic {}, finite difference {fd}",
+            g[i]
+        );
+    }
+}
+
+/// Statistical check of a reparameterized gradient that cannot be compared with finite
+/// differences at fixed noise (implicit reparameterization): every parameter is a leaf of
+/// shape `[n]` (one copy per draw), one batch of `n` draws is taken, and the per-draw
+/// gradients `d f(x_i) / dθ_i` (θ = parameter `which`) must average to `want`, the derivative
+/// of `E[f(x)]`, within 4 standard errors.
+pub fn check_mean_grad(
+    theta: &[f32],
+    which: usize,
+    f: impl Fn(&DynTensor<Cpu>) -> DynTensor<Cpu>,
+    want: f64,
+    build: impl Fn(&[DynTensor<Cpu>]) -> DistResult<BoxDist<Cpu>>,
+) {
+    let n = 20_000;
+    let leaves: Vec<DynTensor<Cpu>> = theta.iter().map(|&t| DynTensor::full(&[n], t)).collect();
+    let scope = GradScope::<Cpu>::open();
+    let d = build(&leaves).unwrap();
+    let mut rng = StdRng::seed_from_u64(2024);
+    let x = d.rsample(&[], &mut rng).unwrap();
+    assert_eq!(x.shape(), &[n]);
+    let loss = f(&x).sum();
+    let flat = leaves[which].flat().clone();
+    let grads = scope
+        .backward_any(loss.to_scalar_tensor().unwrap(), |g| {
+            g.try_alloc_for(&flat)?;
+            Ok(())
+        })
+        .unwrap();
+    let g: Vec<f64> = grads
+        .get(&flat)
+        .as_vec()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    assert!(g.iter().all(|v| v.is_finite()), "non-finite gradient");
+    let m = g.iter().sum::<f64>() / n as f64;
+    let var = g.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+    let se = (var / n as f64).sqrt();
+    assert!(
+        (m - want).abs() <= 4.0 * se + 1e-6 * want.abs(),
+        "{}: mean gradient {m} ± {se}, want {want}",
+        d.name()
+    );
+}
+
+/// The regularized incomplete beta function `I_x(a, b)` in `f64` (continued fraction,
+/// evaluated on the side of `(a+1)/(a+b+2)` where it converges fast), for test cdfs.
+pub fn betainc(a: f64, b: f64, x: f64) -> f64 {
+    use crate::tensor::special::scalar::lgamma;
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    if x > (a + 1.0) / (a + b + 2.0) {
+        return 1.0 - betainc(b, a, 1.0 - x);
+    }
+    // x^a (1-x)^b / (a B(a, b)) times the continued fraction 1/(1+ d1/(1+ d2/(1+ ...))).
+    let front = (a * x.ln() + b * (1.0 - x).ln() + lgamma(a + b) - lgamma(a) - lgamma(b)).exp() / a;
+    const TINY: f64 = 1e-300;
+    let guard = |v: f64| if v.abs() < TINY { TINY } else { v };
+    let mut c = 1.0;
+    let mut d = 1.0 / guard(1.0 - (a + b) * x / (a + 1.0));
+    let mut h = d;
+    for m in 1..10_000 {
+        let m = m as f64;
+        // Even step.
+        let num = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
+        d = 1.0 / guard(1.0 + num * d);
+        c = guard(1.0 + num / c);
+        h *= d * c;
+        // Odd step.
+        let num = -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
+        d = 1.0 / guard(1.0 + num * d);
+        c = guard(1.0 + num / c);
+        let del = d * c;
+        h *= del;
+        if (del - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    front * h
+}
+
+/// The cdf of Student's t with `df` degrees of freedom (standard location and scale).
+pub fn student_t_cdf(df: f64, t: f64) -> f64 {
+    let tail = 0.5 * betainc(0.5 * df, 0.5, df / (df + t * t));
+    if t > 0.0 {
+        1.0 - tail
+    } else {
+        tail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn betainc_matches_scipy() {
+        let rows = load_fixture("betainc");
+        assert!(rows.len() >= 20);
+        for r in rows {
+            let (a, b, x) = (r.params[0] as f64, r.params[1] as f64, r.value[0] as f64);
+            let got = betainc(a, b, x);
+            assert!(
+                (got - r.log_prob).abs() <= 1e-12 + 1e-9 * r.log_prob,
+                "I_{x}({a}, {b}) = {got}, scipy {}",
+                r.log_prob
+            );
+        }
+    }
+}

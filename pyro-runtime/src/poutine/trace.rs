@@ -319,6 +319,34 @@ impl<P, D: Backend> TraceHandler<P, D> {
         Ok((out, m.take()))
     }
 
+    /// Runs the program and returns its result together with the trace recorded so far,
+    /// even when the program failed or escaped (Pyro keeps the partial trace on the
+    /// trace messenger after a `NonlocalExit`).
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::poutine;
+    /// let model = |_: ()| {
+    ///     pyro::sample("a", Normal::new(0.0, 1.0))?;
+    ///     pyro::sample("b", Normal::new(0.0, 1.0))
+    /// };
+    /// let (res, tr) = poutine::trace(poutine::escape(model, |m| m.name == "b"))
+    ///     .get_partial_trace(());
+    /// assert!(res.is_err());
+    /// assert_eq!(tr.names(), vec!["a"]);
+    /// ```
+    pub fn get_partial_trace<A>(&self, args: A) -> (PyroResult<P::Output>, Trace<D>)
+    where
+        P: Program<A>,
+    {
+        let m = Rc::new(TraceMessenger::<D>::new());
+        let out = {
+            let _g = push_rc::<D>(m.clone());
+            self.program.call(args)
+        };
+        (out, m.take())
+    }
+
     /// Runs the program and returns its trace.
     pub fn get_trace<A>(&self, args: A) -> PyroResult<Trace<D>>
     where

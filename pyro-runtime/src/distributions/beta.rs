@@ -1,0 +1,362 @@
+//! The beta distribution, with implicitly reparameterized sampling.
+
+use std::any::Any;
+use std::marker::PhantomData;
+
+use rand::RngCore;
+
+use super::host_map::{host_map, linearize, xlogy};
+use super::implicit::log_standard_gammas;
+use super::param::{Dev2, Param, ParamMeta, Shape2};
+use super::*;
+use crate::tensor::special::scalar::{digamma, lgamma, sigmoid};
+
+/// `Beta(concentration1, concentration0)`: density
+/// `x^{α-1} (1-x)^{β-1} / B(α, β)` on `0 <= x <= 1` (α = concentration1, β = concentration0).
+///
+/// `rsample` is reparameterized: `x = g_α / (g_α + g_β)` for independent standard gamma draws,
+/// each differentiated implicitly (see the `implicit` module); the ratio is formed from
+/// `ln g` in `f64`, so tiny concentrations do not give `0/0`. Draws are clamped into
+/// `[tiny, 1 - 2^-24]`, as torch clamps them.
+///
+/// ```
+/// use pyro::distributions::{Distribution, Beta};
+/// let d = Beta::new(2.0, 6.0).unwrap();
+/// assert_eq!(d.mean().unwrap().item().unwrap(), 0.25);
+/// assert!(Beta::new(2.0, 0.0).is_err()); // concentration0 must be positive
+/// ```
+#[derive(Debug, Clone)]
+pub struct Beta<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
+    concentration1: DynTensor<D>,
+    concentration0: DynTensor<D>,
+    batch_shape: Vec<usize>,
+    _s: PhantomData<fn() -> S>,
+}
+
+impl Beta {
+    /// Builds a beta from parameters of any accepted kind (`f32`, typed tensor or
+    /// `DynTensor`); their shapes broadcast. Errors when a parameter is not positive (with
+    /// validation on).
+    ///
+    /// ```
+    /// let d = pyro::distributions::Beta::new(2.0, 0.5).unwrap();
+    /// assert_eq!(d.concentration1().item().unwrap(), 2.0);
+    /// ```
+    pub fn new<A, R>(
+        concentration1: A,
+        concentration0: R,
+    ) -> DistResult<Beta<Shape2<A, R>, Dev2<A, R>>>
+    where
+        A: ParamMeta + Param<Dev2<A, R>>,
+        R: ParamMeta + Param<Dev2<A, R>>,
+        A::Shape: param::JoinShape<R::Shape>,
+        A::Dev: param::JoinDev<R::Dev>,
+        <A::Dev as param::JoinDev<R::Dev>>::Out: param::ResolveDev,
+    {
+        Beta::build(concentration1.into_dyn(), concentration0.into_dyn())
+    }
+}
+
+impl<D: Backend> Beta<DynShape, D> {
+    /// Builds from run-time shaped parameters.
+    ///
+    /// ```
+    /// use pyro::distributions::{Distribution, Beta};
+    /// use pyro::tensor::DynTensor;
+    /// let a = DynTensor::<dfdx::prelude::Cpu>::ones(&[3]);
+    /// let d = Beta::from_dyn(a, DynTensor::scalar(1.0)).unwrap();
+    /// assert_eq!(d.batch_shape(), &[3]);
+    /// ```
+    pub fn from_dyn(
+        concentration1: DynTensor<D>,
+        concentration0: DynTensor<D>,
+    ) -> DistResult<Self> {
+        Self::build(concentration1, concentration0)
+    }
+}
+
+impl<S, D: Backend> Beta<S, D> {
+    fn build(concentration1: DynTensor<D>, concentration0: DynTensor<D>) -> DistResult<Self> {
+        validate_param(
+            "Beta",
+            "concentration1",
+            &concentration1,
+            &Constraint::Positive,
+        )?;
+        validate_param(
+            "Beta",
+            "concentration0",
+            &concentration0,
+            &Constraint::Positive,
+        )?;
+        let (p, batch_shape) = broadcast_params("Beta", &[&concentration1, &concentration0])?;
+        let mut p = p.into_iter();
+        Ok(Beta {
+            concentration1: p.next().unwrap_or(concentration1),
+            concentration0: p.next().unwrap_or(concentration0),
+            batch_shape,
+            _s: PhantomData,
+        })
+    }
+
+    /// The first concentration α (the exponent of `x`).
+    ///
+    /// ```
+    /// let d = pyro::distributions::Beta::new(4.0, 1.0).unwrap();
+    /// assert_eq!(d.concentration1().item().unwrap(), 4.0);
+    /// ```
+    pub fn concentration1(&self) -> &DynTensor<D> {
+        &self.concentration1
+    }
+
+    /// The second concentration β (the exponent of `1 - x`).
+    ///
+    /// ```
+    /// let d = pyro::distributions::Beta::new(4.0, 2.5).unwrap();
+    /// assert_eq!(d.concentration0().item().unwrap(), 2.5);
+    /// ```
+    pub fn concentration0(&self) -> &DynTensor<D> {
+        &self.concentration0
+    }
+
+    /// The same distribution with parameters broadcast to `batch_shape`.
+    ///
+    /// ```
+    /// use pyro::distributions::{Distribution, Beta};
+    /// let d = Beta::new(1.0, 1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
+    /// assert_eq!(d.batch_shape(), &[4]);
+    /// ```
+    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Beta<S2, D>> {
+        Ok(Beta {
+            concentration1: self.concentration1.broadcast_to(batch_shape)?,
+            concentration0: self.concentration0.broadcast_to(batch_shape)?,
+            batch_shape: batch_shape.to_vec(),
+            _s: PhantomData,
+        })
+    }
+
+    /// Draws of shape `sample_shape + batch_shape`, on the graph with the implicit
+    /// derivatives `dx/dα = x(1-x) d ln g_α/dα` and `dx/dβ = -x(1-x) d ln g_β/dβ` when
+    /// `with_grad` (and a scope is open).
+    fn generate(
+        &self,
+        sample_shape: &[usize],
+        rng: &mut dyn RngCore,
+        with_grad: bool,
+    ) -> DistResult<DynTensor<D>> {
+        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
+        let a = self.concentration1.broadcast_to(&shape)?;
+        let b = self.concentration0.broadcast_to(&shape)?;
+        let with_grad = with_grad && crate::tensor::is_recording();
+        let (ln_ga, da) = log_standard_gammas(&a.to_vec(), rng, with_grad);
+        let (ln_gb, db) = log_standard_gammas(&b.to_vec(), rng, with_grad);
+        let hi = 1.0 - f64::from(f32::EPSILON) / 2.0;
+        let x: Vec<f64> = ln_ga
+            .iter()
+            .zip(&ln_gb)
+            .map(|(la, lb)| sigmoid(la - lb).clamp(f32::MIN_POSITIVE as f64, hi))
+            .collect();
+        let partials = da.zip(db).map(|(da, db)| {
+            let w: Vec<f64> = x.iter().map(|x| x * (1.0 - x)).collect();
+            vec![
+                w.iter().zip(&da).map(|(w, d)| w * d).collect::<Vec<f64>>(),
+                w.iter().zip(&db).map(|(w, d)| -w * d).collect(),
+            ]
+        });
+        linearize(&[&a, &b], &shape, &x, partials.as_deref())
+    }
+}
+
+/// `log p(x)` and its partials with respect to `(α, β, x)`, in `f64`.
+pub(crate) fn beta_log_prob([a, b, x]: [f64; 3]) -> (f64, [f64; 3]) {
+    if !(0.0..=1.0).contains(&x) {
+        return (f64::NEG_INFINITY, [0.0; 3]);
+    }
+    let y = 1.0 - x;
+    let lbeta = lgamma(a) + lgamma(b) - lgamma(a + b);
+    let v = xlogy(a - 1.0, x) + xlogy(b - 1.0, y) - lbeta;
+    let psi = digamma(a + b);
+    let dx_a = if a == 1.0 { 0.0 } else { (a - 1.0) / x };
+    let dx_b = if b == 1.0 { 0.0 } else { (b - 1.0) / y };
+    (
+        v,
+        [
+            x.ln() - digamma(a) + psi,
+            y.ln() - digamma(b) + psi,
+            dx_a - dx_b,
+        ],
+    )
+}
+
+impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Beta<S, D> {
+    fn name(&self) -> &'static str {
+        "Beta"
+    }
+    fn batch_shape(&self) -> &[usize] {
+        &self.batch_shape
+    }
+    fn event_shape(&self) -> &[usize] {
+        &[]
+    }
+    fn support(&self) -> Constraint {
+        Constraint::UnitInterval
+    }
+    fn has_rsample(&self) -> bool {
+        true
+    }
+    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
+        Ok(self.generate(sample_shape, rng, false)?.detach())
+    }
+    fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
+        self.generate(sample_shape, rng, true)
+    }
+    fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
+        validate_value("Beta", &Constraint::UnitInterval, value)?;
+        host_map(
+            "Beta::log_prob",
+            [&self.concentration1, &self.concentration0, value],
+            beta_log_prob,
+        )
+    }
+    fn mean(&self) -> DistResult<DynTensor<D>> {
+        let total = self.concentration1.add(&self.concentration0)?;
+        Ok(self.concentration1.div(&total)?)
+    }
+    fn variance(&self) -> DistResult<DynTensor<D>> {
+        // αβ / ((α + β)² (α + β + 1))
+        let total = self.concentration1.add(&self.concentration0)?;
+        let num = self.concentration1.mul(&self.concentration0)?;
+        let den = total.square().mul(&total.add_scalar(1.0))?;
+        Ok(num.div(&den)?)
+    }
+    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
+        Ok(Box::new(self.expand::<S>(batch_shape)?))
+    }
+    fn clone_box(&self) -> BoxDist<D> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Beta<S, D> {
+    type Shape = S;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distributions::testing::*;
+    use dfdx::prelude::Cpu;
+
+    fn boxed(p: &[f32]) -> DistResult<BoxDist<Cpu>> {
+        Beta::new(p[0], p[1]).map(|d| Box::new(d) as BoxDist<Cpu>)
+    }
+
+    #[test]
+    fn log_prob_matches_scipy() {
+        check_fixture("beta", boxed);
+    }
+
+    #[test]
+    fn log_prob_partials_match_finite_differences() {
+        for p in [
+            [2.5, 1.3, 0.7],
+            [0.3, 4.0, 0.01],
+            [40.0, 0.5, 0.9],
+            [1.0, 2.0, 0.3],
+        ] {
+            check_partials(beta_log_prob, p);
+        }
+    }
+
+    #[test]
+    fn mean_and_variance_match_scipy() {
+        check_moments_fixture("beta", boxed);
+    }
+
+    #[test]
+    fn sampler_moments_and_ks() {
+        for (a, b) in [(2.5f32, 1.5f32), (0.3, 0.7)] {
+            let d = Beta::new(a, b).unwrap();
+            let (a, b) = (a as f64, b as f64);
+            let (m, s) = (a / (a + b), a + b);
+            check_sampler(&d, m, a * b / (s * s * (s + 1.0)), |x| betainc(a, b, x));
+        }
+    }
+
+    #[test]
+    fn tiny_concentrations_give_draws_inside_the_support() {
+        use rand::SeedableRng;
+        let d = Beta::new(0.01, 0.01).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        let x = d.sample(&[2000], &mut rng).unwrap().to_vec();
+        assert!(x.iter().all(|&x| x > 0.0 && x < 1.0));
+        // About half the mass sits at each end.
+        let low = x.iter().filter(|&&x| x < 0.5).count();
+        assert!((800..1200).contains(&low), "{low}");
+    }
+
+    #[test]
+    fn rsample_concentration_gradients_are_unbiased() {
+        // d/dα E[x] = β / (α + β)², d/dβ E[x] = -α / (α + β)².
+        let build = |p: &[DynTensor<Cpu>]| {
+            Beta::from_dyn(p[0].clone(), p[1].clone()).map(|d| Box::new(d) as BoxDist<Cpu>)
+        };
+        for (a, b) in [(0.5f32, 2.0f32), (3.0, 1.5)] {
+            let (a64, b64) = (a as f64, b as f64);
+            let s2 = (a64 + b64).powi(2);
+            check_mean_grad(&[a, b], 0, |x| x.clone(), b64 / s2, build);
+            check_mean_grad(&[a, b], 1, |x| x.clone(), -a64 / s2, build);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_parameters_and_values() {
+        crate::enable_validation(true);
+        let e = Beta::new(-1.0, 1.0).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DistError::InvalidParameter {
+                    param: "concentration1",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = Beta::new(1.0, 0.0).unwrap_err();
+        assert!(matches!(
+            e,
+            DistError::InvalidParameter {
+                param: "concentration0",
+                ..
+            }
+        ));
+        let d = Beta::new(2.0, 1.0).unwrap();
+        let e = d.log_prob(&DynTensor::scalar(1.5)).unwrap_err();
+        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
+    }
+
+    #[test]
+    fn expand_and_typed_shapes() {
+        use dfdx::prelude::*;
+        use rand::SeedableRng;
+        let dev = crate::tensor::default_device::<Cpu>();
+        let a: crate::tensor::Tensor<(usize,)> =
+            dev.tensor_from_vec(vec![0.5, 1.0, 2.0], (3,)).retaped();
+        let d = Beta::new(a, 1.0).unwrap();
+        assert_eq!(d.batch_shape(), &[3]);
+        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
+        assert_eq!(x.shape().0, 3);
+        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
+        assert_eq!(e.batch_shape(), &[2, 3]);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let s = e.sample(&[4], &mut rng).unwrap();
+        assert_eq!(s.shape(), &[4, 2, 3]);
+        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
+        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        assert!(d.expand::<(usize,)>(&[4]).is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! The exponential distribution.
+
+use std::any::Any;
+use std::marker::PhantomData;
+
+use rand::RngCore;
+
+use super::host_map::{masked_log_prob, open_uniform_f64};
+use super::param::{Dev1, Param, ParamMeta, Shape1};
+use super::*;
+
+/// `Exponential(rate)`: density `rate · exp(-rate · x)` on `x >= 0`.
+///
+/// ```
+/// use pyro::distributions::{Distribution, Exponential};
+/// let d = Exponential::new(2.0).unwrap();
+/// assert_eq!(d.mean().unwrap().item().unwrap(), 0.5);
+/// assert_eq!(d.variance().unwrap().item().unwrap(), 0.25);
+/// assert!(Exponential::new(-1.0).is_err()); // rate must be positive
+/// ```
+#[derive(Debug, Clone)]
+pub struct Exponential<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
+    rate: DynTensor<D>,
+    batch_shape: Vec<usize>,
+    _s: PhantomData<fn() -> S>,
+}
+
+impl Exponential {
+    /// Builds a exponential from a parameter of any accepted kind (`f32`, typed tensor or
+    /// `DynTensor`). Errors when `rate <= 0` (with validation on).
+    ///
+    /// ```
+    /// let d = pyro::distributions::Exponential::new(0.5).unwrap();
+    /// assert_eq!(d.rate().item().unwrap(), 0.5);
+    /// ```
+    pub fn new<R>(rate: R) -> DistResult<Exponential<Shape1<R>, Dev1<R>>>
+    where
+        R: ParamMeta + Param<Dev1<R>>,
+        R::Dev: param::ResolveDev,
+    {
+        Exponential::build(rate.into_dyn())
+    }
+}
+
+impl<D: Backend> Exponential<DynShape, D> {
+    /// Builds from a run-time shaped parameter.
+    ///
+    /// ```
+    /// use pyro::distributions::{Distribution, Exponential};
+    /// use pyro::tensor::DynTensor;
+    /// let d = Exponential::from_dyn(DynTensor::<dfdx::prelude::Cpu>::ones(&[2])).unwrap();
+    /// assert_eq!(d.batch_shape(), &[2]);
+    /// ```
+    pub fn from_dyn(rate: DynTensor<D>) -> DistResult<Self> {
+        Self::build(rate)
+    }
+}
+
+impl<S, D: Backend> Exponential<S, D> {
+    fn build(rate: DynTensor<D>) -> DistResult<Self> {
+        validate_param("Exponential", "rate", &rate, &Constraint::Positive)?;
+        let batch_shape = rate.shape().to_vec();
+        Ok(Exponential {
+            rate,
+            batch_shape,
+            _s: PhantomData,
+        })
+    }
+
+    /// The rate parameter (the inverse of the mean).
+    ///
+    /// ```
+    /// let d = pyro::distributions::Exponential::new(3.0).unwrap();
+    /// assert_eq!(d.rate().item().unwrap(), 3.0);
+    /// ```
+    pub fn rate(&self) -> &DynTensor<D> {
+        &self.rate
+    }
+
+    /// The same distribution with parameters broadcast to `batch_shape`.
+    ///
+    /// ```
+    /// use pyro::distributions::{Distribution, Exponential};
+    /// let d = Exponential::new(1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
+    /// assert_eq!(d.batch_shape(), &[4]);
+    /// ```
+    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Exponential<S2, D>> {
+        Ok(Exponential {
+            rate: self.rate.broadcast_to(batch_shape)?,
+            batch_shape: batch_shape.to_vec(),
+            _s: PhantomData,
+        })
+    }
+
+    /// `-ln u` for uniform `u`: standard exponential draws.
+    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
+        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
+        let eps: Vec<f32> = open_uniform_f64(numel(&shape), rng)
+            .into_iter()
+            .map(|u| -u.ln() as f32)
+            .collect();
+        Ok(DynTensor::from_vec(eps, &shape)?)
+    }
+}
+
+use crate::tensor::numel;
+
+impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Exponential<S, D> {
+    fn name(&self) -> &'static str {
+        "Exponential"
+    }
+    fn batch_shape(&self) -> &[usize] {
+        &self.batch_shape
+    }
+    fn event_shape(&self) -> &[usize] {
+        &[]
+    }
+    fn support(&self) -> Constraint {
+        Constraint::NonNegative
+    }
+    fn has_rsample(&self) -> bool {
+        true
+    }
+    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
+        Ok(self.rsample(sample_shape, rng)?.detach())
+    }
+    fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
+        let eps = self.noise(sample_shape, rng)?;
+        Ok(eps.div(&self.rate)?)
+    }
+    fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
+        validate_value("Exponential", &Constraint::NonNegative, value)?;
+        masked_log_prob(value, &Constraint::NonNegative, 0.0, |v| {
+            Ok(self.rate.ln().sub(&v.mul(&self.rate)?)?)
+        })
+    }
+    fn mean(&self) -> DistResult<DynTensor<D>> {
+        Ok(self.rate.recip())
+    }
+    fn variance(&self) -> DistResult<DynTensor<D>> {
+        Ok(self.rate.square().recip())
+    }
+    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
+        Ok(Box::new(self.expand::<S>(batch_shape)?))
+    }
+    fn clone_box(&self) -> BoxDist<D> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Exponential<S, D> {
+    type Shape = S;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distributions::testing::*;
+    use dfdx::prelude::Cpu;
+
+    fn boxed(p: &[f32]) -> DistResult<BoxDist<Cpu>> {
+        Exponential::new(p[0]).map(|d| Box::new(d) as BoxDist<Cpu>)
+    }
+
+    #[test]
+    fn log_prob_matches_scipy() {
+        check_fixture("exponential", boxed);
+    }
+
+    #[test]
+    fn mean_and_variance_match_scipy() {
+        check_moments_fixture("exponential", boxed);
+    }
+
+    #[test]
+    fn sampler_moments_and_ks() {
+        let d = Exponential::new(1.7).unwrap();
+        let r = 1.7f32 as f64;
+        check_sampler(&d, 1.0 / r, 1.0 / (r * r), |x| -libm::expm1(-r * x));
+    }
+
+    #[test]
+    fn rsample_gradients_match_finite_differences() {
+        check_rsample_grad(&[0.8], |p| {
+            Exponential::new(&p[0]).map(|d| Box::new(d) as BoxDist<Cpu>)
+        });
+    }
+
+    #[test]
+    fn rejects_bad_parameters_and_values() {
+        crate::enable_validation(true);
+        for bad in [0.0, -2.0, f32::NAN] {
+            let e = Exponential::new(bad).unwrap_err();
+            assert!(
+                matches!(e, DistError::InvalidParameter { param: "rate", .. }),
+                "{e}"
+            );
+        }
+        let d = Exponential::new(1.0).unwrap();
+        let e = d.log_prob(&DynTensor::scalar(-0.5)).unwrap_err();
+        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
+    }
+
+    #[test]
+    fn expand_and_typed_shapes() {
+        use dfdx::prelude::*;
+        use rand::SeedableRng;
+        let dev = crate::tensor::default_device::<Cpu>();
+        let r: crate::tensor::Tensor<(usize,)> =
+            dev.tensor_from_vec(vec![0.5, 1.0, 2.0], (3,)).retaped();
+        let d = Exponential::new(r).unwrap();
+        assert_eq!(d.batch_shape(), &[3]);
+        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
+        assert_eq!(x.shape().0, 3);
+        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
+        assert_eq!(e.batch_shape(), &[2, 3]);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let s = e.sample(&[4], &mut rng).unwrap();
+        assert_eq!(s.shape(), &[4, 2, 3]);
+        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
+        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        assert!(d.expand::<(usize,)>(&[4]).is_err());
+    }
+}

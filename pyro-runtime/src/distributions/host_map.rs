@@ -1,0 +1,222 @@
+//! Host-evaluated functions of several tensors, put back on the gradient graph by
+//! linearisation, and support masks for values outside a distribution's support.
+//!
+//! [`host_map`] generalises [`crate::tensor::special::host_unary`] to `N` inputs: for inputs
+//! `x_1..x_N` (broadcast to one shape) and a host function returning `f(x0)` and its partial
+//! derivatives `g_i(x0)` in `f64`, the output is `f(x0) + Σ_i (x_i - x0_i) g_i(x0)` with `x0_i`
+//! constant copies. Its value is exactly `f(x0)` (each `x_i - x0_i` is exactly zero) and its
+//! gradient is exactly the given partials. [`linearize`] is the same with precomputed values
+//! and partials (used by the implicit reparameterized samplers).
+
+use super::DistResult;
+use crate::constraints::Constraint;
+use crate::error::TensorError;
+use crate::tensor::{broadcast_shapes, is_recording, Backend, DynTensor};
+
+/// Evaluates `f` elementwise in `f64` over the broadcast inputs; `f` returns the value and
+/// the partial derivative with respect to each input. Non-finite partials become zero (as in
+/// `host_unary`); non-finite values (`-inf` log-densities) are kept.
+#[allow(clippy::needless_range_loop)] // `j` indexes every input at once
+pub(crate) fn host_map<D: Backend, const N: usize>(
+    op: &'static str,
+    inputs: [&DynTensor<D>; N],
+    f: impl Fn([f64; N]) -> (f64, [f64; N]),
+) -> DistResult<DynTensor<D>> {
+    let mut shape: Vec<usize> = vec![];
+    for x in &inputs {
+        shape = broadcast_shapes(&shape, x.shape()).ok_or_else(|| TensorError::Broadcast {
+            op,
+            lhs: shape.clone(),
+            rhs: x.shape().to_vec(),
+        })?;
+    }
+    let xs = inputs
+        .iter()
+        .map(|x| x.broadcast_to(&shape))
+        .collect::<Result<Vec<_>, _>>()?;
+    let host: Vec<Vec<f32>> = xs.iter().map(|x| x.to_vec()).collect();
+    let n = crate::tensor::numel(&shape);
+    let recording = is_recording();
+    let mut vals = Vec::with_capacity(n);
+    let mut grads: Vec<Vec<f64>> = vec![Vec::with_capacity(if recording { n } else { 0 }); N];
+    for j in 0..n {
+        let args: [f64; N] = std::array::from_fn(|i| host[i][j] as f64);
+        let (v, g) = f(args);
+        vals.push(v);
+        if recording {
+            for i in 0..N {
+                grads[i].push(g[i]);
+            }
+        }
+    }
+    let refs: Vec<&DynTensor<D>> = xs.iter().collect();
+    linearize(&refs, &shape, &vals, recording.then_some(&grads[..]))
+}
+
+/// `values + Σ_i (inputs_i - inputs_i.detached) * partials_i`, all of shape `shape` (the
+/// inputs must already have it). With `partials == None` (or no open gradient scope) the
+/// result is a constant.
+pub(crate) fn linearize<D: Backend>(
+    inputs: &[&DynTensor<D>],
+    shape: &[usize],
+    values: &[f64],
+    partials: Option<&[Vec<f64>]>,
+) -> DistResult<DynTensor<D>> {
+    let n = values.len();
+    let dev = crate::tensor::default_device::<D>();
+    let c: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+    let partials = match partials {
+        Some(p) if is_recording() => p,
+        _ => return Ok(DynTensor::from_vec(c, shape)?),
+    };
+    let mut acc = dev
+        .tensor_from_vec(c, (n,))
+        .retaped::<crate::tensor::GradTape<D>>();
+    for (x, g) in inputs.iter().zip(partials) {
+        debug_assert_eq!(x.shape(), shape, "linearize: input not broadcast");
+        let x0 = dev.tensor_from_vec(x.to_vec(), (n,));
+        let d: Vec<f32> = g
+            .iter()
+            .map(|&v| if v.is_finite() { v as f32 } else { 0.0 })
+            .collect();
+        let d = dev.tensor_from_vec(d, (n,));
+        acc = acc + (x.flat().clone() - x0) * d;
+    }
+    Ok(DynTensor::from_flat(acc, shape)?)
+}
+
+/// `a * ln(x)` with the convention `0 * ln(0) = 0` (torch's `xlogy`).
+pub(crate) fn xlogy(a: f64, x: f64) -> f64 {
+    if a == 0.0 && !x.is_nan() {
+        0.0
+    } else {
+        a * x.ln()
+    }
+}
+
+/// Evaluates `lp` on `value` so that entries outside `support` give `-inf` instead of NaN
+/// (torch's behaviour for out-of-support values when validation is off). When every entry
+/// is inside (the usual case, and the only case with validation on) this is just
+/// `lp(value)`. Otherwise the outside entries are replaced by `inside` (a point of the
+/// support) before `lp` sees them, and `-inf` is added at those positions.
+pub(crate) fn masked_log_prob<D: Backend>(
+    value: &DynTensor<D>,
+    support: &Constraint,
+    inside: f32,
+    lp: impl FnOnce(&DynTensor<D>) -> DistResult<DynTensor<D>>,
+) -> DistResult<DynTensor<D>> {
+    let v = value.to_vec();
+    let ok = support.check_values(&v, value.shape());
+    if ok.iter().all(|&b| b) {
+        return lp(value);
+    }
+    let keep: Vec<f32> = ok.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
+    let repl: Vec<f32> = ok.iter().map(|&b| if b { 0.0 } else { inside }).collect();
+    let mask: Vec<f32> = ok
+        .iter()
+        .map(|&b| if b { 0.0 } else { f32::NEG_INFINITY })
+        .collect();
+    let shape = value.shape();
+    let safe = value
+        .clamp(-f32::MAX, f32::MAX)
+        .mul(&DynTensor::from_vec(keep, shape)?)?
+        .add(&DynTensor::from_vec(repl, shape)?)?;
+    Ok(lp(&safe)?.add(&DynTensor::from_vec(mask, shape)?)?)
+}
+
+/// `x` where `cond` holds, the constant `c` elsewhere (`cond` evaluated on the host per
+/// element of `x`). Gradients flow only through the kept entries.
+pub(crate) fn where_host<D: Backend>(
+    x: &DynTensor<D>,
+    cond: impl Fn(f32) -> bool,
+    c: f32,
+) -> DistResult<DynTensor<D>> {
+    let v = x.to_vec();
+    if v.iter().all(|&t| cond(t)) {
+        return Ok(x.clone());
+    }
+    let shape = x.shape();
+    let keep: Vec<f32> = v.iter().map(|&t| if cond(t) { 1.0 } else { 0.0 }).collect();
+    let fill: Vec<f32> = v.iter().map(|&t| if cond(t) { 0.0 } else { c }).collect();
+    let kept = x
+        .clamp(-f32::MAX, f32::MAX)
+        .mul(&DynTensor::from_vec(keep, shape)?)?;
+    Ok(kept.add(&DynTensor::from_vec(fill, shape)?)?)
+}
+
+/// `n` uniform draws in the open interval `(0, 1)` in `f64` (finer than `f32` near 0, so
+/// transforms such as `-ln u` or `tan(π(u - 1/2))` reach further into the tails).
+pub(crate) fn open_uniform_f64(n: usize, rng: &mut dyn rand::RngCore) -> Vec<f64> {
+    use rand::Rng as _;
+    (0..n)
+        .map(|_| {
+            let u: f64 = rng.gen();
+            if u == 0.0 {
+                f64::MIN_POSITIVE
+            } else {
+                u
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::GradScope;
+    use dfdx::prelude::Cpu;
+
+    fn grad_of(x: &DynTensor<Cpu>, y: &DynTensor<Cpu>, scope: GradScope<Cpu>) -> Vec<f32> {
+        let f = x.flat().clone();
+        let g = scope
+            .backward_any(y.sum().to_scalar_tensor().unwrap(), |g| {
+                g.try_alloc_for(&f)?;
+                Ok(())
+            })
+            .unwrap();
+        g.get(&f).as_vec()
+    }
+
+    #[test]
+    fn host_map_values_and_partials_are_exact() {
+        // f(a, b) = a² b + sin b, evaluated with broadcasting a: [2], b: [].
+        let a = DynTensor::<Cpu>::from_vec(vec![1.5, -2.0], &[2]).unwrap();
+        let b = DynTensor::<Cpu>::scalar(0.7);
+        let scope = GradScope::<Cpu>::open();
+        let y = host_map("test", [&a, &b], |[a, b]| {
+            (a * a * b + b.sin(), [2.0 * a * b, a * a + b.cos()])
+        })
+        .unwrap();
+        let v = y.to_vec();
+        let want = |a: f64| (a * a * 0.7f32 as f64 + (0.7f32 as f64).sin()) as f32;
+        assert_eq!(v, vec![want(1.5), want(-2.0)]);
+        let ga = grad_of(&a, &y, scope);
+        let b0 = 0.7f32 as f64;
+        assert!((ga[0] as f64 - 2.0 * 1.5 * b0).abs() < 1e-6);
+        assert!((ga[1] as f64 + 2.0 * 2.0 * b0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn masked_log_prob_gives_minus_inf_outside() {
+        let x = DynTensor::<Cpu>::from_vec(vec![2.0, -1.0, f32::NEG_INFINITY], &[3]).unwrap();
+        let lp = masked_log_prob(&x, &Constraint::Positive, 1.0, |v| Ok(v.ln())).unwrap();
+        let v = lp.to_vec();
+        assert!((v[0] - 2f32.ln()).abs() < 1e-7);
+        assert_eq!(v[1], f32::NEG_INFINITY);
+        assert_eq!(v[2], f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn where_host_replaces_failing_entries() {
+        let x = DynTensor::<Cpu>::from_vec(vec![3.0, 1.0], &[2]).unwrap();
+        let y = where_host(&x, |t| t > 2.0, f32::INFINITY).unwrap();
+        assert_eq!(y.to_vec(), vec![3.0, f32::INFINITY]);
+    }
+
+    #[test]
+    fn xlogy_convention() {
+        assert_eq!(xlogy(0.0, 0.0), 0.0);
+        assert_eq!(xlogy(1.0, 0.0), f64::NEG_INFINITY);
+        assert!((xlogy(2.0, 3.0) - 2.0 * 3f64.ln()).abs() < 1e-15);
+    }
+}
