@@ -1,10 +1,8 @@
 //! `y = loc + scale * x`.
 
-use dfdx::prelude::Cpu;
-
 use super::{validate_inverse_input, BoxTransform, Transform, TransformError, TransformResult};
 use crate::constraints::Constraint;
-use crate::tensor::{broadcast_shapes, Backend, DynTensor};
+use crate::tensor::{broadcast_shapes, Backend, DefaultDevice, DynTensor};
 
 /// `y = loc + scale * x` with `loc` and `scale` broadcasting against `x` (Pyro's
 /// `AffineTransform`); `log |dy/dx| = log |scale|`, summed over `event_dim` rightmost dims
@@ -20,14 +18,14 @@ use crate::tensor::{broadcast_shapes, Backend, DynTensor};
 /// assert!(AffineTransform::new(0.0, 0.0).is_err());
 /// ```
 #[derive(Debug, Clone)]
-pub struct AffineTransform<D: Backend = Cpu> {
+pub struct AffineTransform<D: Backend = DefaultDevice> {
     loc: DynTensor<D>,
     scale: DynTensor<D>,
     event_dim: usize,
 }
 
 impl AffineTransform {
-    /// An affine map with scalar `loc` and `scale` on the CPU; errors when `scale` is zero or
+    /// An affine map with scalar `loc` and `scale` on the default device; errors when `scale` is zero or
     /// either is not finite.
     pub fn new(loc: f32, scale: f32) -> TransformResult<Self> {
         AffineTransform::from_dyn(DynTensor::scalar(loc), DynTensor::scalar(scale))
@@ -167,6 +165,7 @@ mod tests {
     use super::super::testing::*;
     use super::*;
     use crate::tensor::GradScope;
+    use dfdx::prelude::Cpu;
 
     #[test]
     fn round_trips_with_broadcast_parameters() {

@@ -18,6 +18,11 @@
 //!   with respect to the `n(n+1)/2` lower-triangular entries.
 //! - [`CorrCholeskyTransform`] maps `[..., n(n-1)/2] -> [..., n, n]`; its log-det is that of the
 //!   map to the strictly lower part of the output.
+//! - [`PositiveDefiniteTransform`] maps `[..., n, n]` to `L Lᵀ`; its log-det is taken from the
+//!   lower entries of `x` to the lower triangle of `y`.
+//! - [`SoftmaxTransform`] is not a bijection and has no log-det (a typed error).
+//! - `inverse` checks its input against the codomain when validation is on
+//!   ([`crate::enable_validation`]) and returns [`TransformError::OutOfDomain`] instead of NaN.
 //!
 //! ```
 //! use pyro::constraints::Constraint;
