@@ -23,6 +23,7 @@ pub mod prelude;
 pub mod primitives;
 pub mod rng;
 pub mod tensor;
+pub mod transforms;
 mod validation;
 
 pub use error::{PyroError, PyroResult};

@@ -15,3 +15,4 @@ pub use crate::distributions::{
 };
 pub use crate::params::{ParamInit, ParamStore};
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};
+pub use crate::transforms::{biject_to, transform_to, BoxTransform, Transform, TransformError};
