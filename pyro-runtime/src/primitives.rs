@@ -8,7 +8,7 @@ use crate::distributions::{BoxDist, DistError, Distribution};
 use crate::error::{PyroError, PyroResult};
 use crate::poutine::message::{InferConfig, Message, ParamInit, ParamSpec};
 use crate::poutine::runtime::apply_stack;
-use crate::tensor::{Backend, DynTensor};
+use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
 /// What `sample` accepts as a distribution: a distribution, a boxed one, or the `Result`
 /// of a validating constructor (its error is then reported with the site's name).
@@ -192,11 +192,16 @@ fn sample_partially_observed<D: Backend>(
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| pyro::factor("penalty", DynTensor::<pyro::DefaultDevice>::scalar(-2.5));
+/// let model = |_: ()| pyro::factor("penalty", DynTensor::scalar(-2.5));
 /// let mut tr = poutine::trace(model).get_trace(()).unwrap();
 /// assert_eq!(tr.log_prob_sum().unwrap().item().unwrap(), -2.5);
 /// ```
-pub fn factor<D: Backend>(name: &str, log_factor: DynTensor<D>) -> PyroResult<()> {
+pub fn factor(name: &str, log_factor: DynTensor<DefaultDevice>) -> PyroResult<()> {
+    factor_on(name, log_factor)
+}
+
+/// [`factor`] on any device.
+pub fn factor_on<D: Backend>(name: &str, log_factor: DynTensor<D>) -> PyroResult<()> {
     let unit = crate::distributions::Unit::new(log_factor);
     let value = unit
         .sample(&[], &mut rand::rngs::mock::StepRng::new(0, 0))
@@ -232,7 +237,16 @@ pub fn factor<D: Backend>(name: &str, log_factor: DynTensor<D>) -> PyroResult<()
 /// let x = tr.get("x").unwrap().value.item().unwrap();
 /// assert_eq!(tr.get("x2").unwrap().value.item().unwrap(), x * x);
 /// ```
-pub fn deterministic<D: Backend>(
+pub fn deterministic(
+    name: &str,
+    value: DynTensor<DefaultDevice>,
+    event_dim: usize,
+) -> PyroResult<DynTensor<DefaultDevice>> {
+    deterministic_on(name, value, event_dim)
+}
+
+/// [`deterministic`] on any device.
+pub fn deterministic_on<D: Backend>(
     name: &str,
     value: DynTensor<D>,
     event_dim: usize,
@@ -260,22 +274,32 @@ pub fn deterministic<D: Backend>(
 /// ```
 /// use pyro::prelude::*;
 /// pyro::clear_param_store();
-/// let p = pyro::param("p", DynTensor::<pyro::DefaultDevice>::scalar(0.5), Constraint::UnitInterval).unwrap();
+/// let p = pyro::param("p", DynTensor::scalar(0.5), Constraint::UnitInterval).unwrap();
 /// assert!((p.item().unwrap() - 0.5).abs() < 1e-6);
-/// let again = pyro::param("p", DynTensor::<pyro::DefaultDevice>::scalar(0.9), Constraint::UnitInterval).unwrap();
+/// let again = pyro::param("p", DynTensor::scalar(0.9), Constraint::UnitInterval).unwrap();
 /// assert!((again.item().unwrap() - 0.5).abs() < 1e-6); // the stored value wins
 /// ```
-pub fn param<D: Backend>(
+pub fn param(
     name: &str,
-    init: DynTensor<D>,
+    init: DynTensor<DefaultDevice>,
     constraint: Constraint,
-) -> PyroResult<DynTensor<D>> {
+) -> PyroResult<DynTensor<DefaultDevice>> {
     param_with(name, ParamInit::Value(init), constraint, None)
 }
 
 /// [`param`] with a lazy initializer (called only when the parameter does not exist yet)
 /// and an explicit `event_dim`.
-pub fn param_with<D: Backend>(
+pub fn param_with(
+    name: &str,
+    init: ParamInit<DefaultDevice>,
+    constraint: Constraint,
+    event_dim: Option<usize>,
+) -> PyroResult<DynTensor<DefaultDevice>> {
+    param_on(name, init, constraint, event_dim)
+}
+
+/// [`param_with`] on any device.
+pub fn param_on<D: Backend>(
     name: &str,
     init: ParamInit<D>,
     constraint: Constraint,
