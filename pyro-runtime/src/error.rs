@@ -119,6 +119,22 @@ pub enum PyroError {
         /// What is wrong.
         reason: String,
     },
+    /// A transform failed at a site (autoguides, constrained parameters).
+    #[error("site `{site}`: {source}")]
+    Transform {
+        /// The site.
+        site: String,
+        /// What the transform reported.
+        source: crate::transforms::TransformError,
+    },
+    /// An inference algorithm was configured wrongly.
+    #[error("{algorithm}: {reason}")]
+    Config {
+        /// The algorithm.
+        algorithm: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// Raised by the `escape` handler to leave the program at a site; caught by the
     /// handler's caller.
     #[error("escaped at site `{site}`")]

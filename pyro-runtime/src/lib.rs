@@ -16,6 +16,7 @@
 pub mod constraints;
 pub mod distributions;
 pub mod error;
+pub mod infer;
 pub mod linalg;
 pub mod params;
 pub mod poutine;

@@ -1,0 +1,191 @@
+//! Evidence lower bounds: [`TraceElbo`] (Pyro's `Trace_ELBO`) and [`TraceMeanFieldElbo`].
+
+use std::rc::Rc;
+
+use super::check::check_model_guide;
+use crate::error::{PyroError, PyroResult};
+use crate::poutine::{push_rc, Program, ReplayMessenger, Trace, TraceMessenger};
+use crate::tensor::{Backend, DynTensor};
+
+/// What one ELBO evaluation produces.
+#[derive(Debug, Clone)]
+pub struct ElboEstimate<D: Backend> {
+    /// The loss (negative ELBO estimate), a plain number.
+    pub loss: f32,
+    /// A differentiable surrogate whose gradient is an unbiased estimate of the loss's
+    /// gradient (reparameterized where the guide allows it, score-function terms elsewhere).
+    pub surrogate: DynTensor<D>,
+    /// Names of the param sites seen in the model and guide traces.
+    pub params: Vec<String>,
+}
+
+/// A variational objective over a model and a guide.
+pub trait Elbo<D: Backend> {
+    /// Estimates the loss and its differentiable surrogate. When `check` is set, the traces
+    /// are checked for agreement first (SVI does this on its first step).
+    fn estimate<A: Clone, M: Program<A>, G: Program<A>>(
+        &self,
+        model: &M,
+        guide: &G,
+        args: A,
+        check: bool,
+    ) -> PyroResult<ElboEstimate<D>>;
+}
+
+/// Runs the guide, then the model with the guide's latent values replayed; returns both
+/// traces (Pyro's `get_importance_trace`).
+pub fn importance_traces<D: Backend, A: Clone, M: Program<A>, G: Program<A>>(
+    model: &M,
+    guide: &G,
+    args: A,
+) -> PyroResult<(Trace<D>, Trace<D>)> {
+    let guide_trace = {
+        let tm = Rc::new(TraceMessenger::<D>::new());
+        let _g = push_rc::<D>(tm.clone());
+        guide.call(args.clone())?;
+        drop(_g);
+        tm.take()
+    };
+    let guide_trace = Rc::new(guide_trace);
+    let model_trace = {
+        let tm = Rc::new(TraceMessenger::<D>::new());
+        let _g = push_rc::<D>(tm.clone());
+        let _r = push_rc::<D>(Rc::new(ReplayMessenger::new(guide_trace.clone())));
+        model.call(args)?;
+        drop(_r);
+        drop(_g);
+        tm.take()
+    };
+    let guide_trace = Rc::try_unwrap(guide_trace).unwrap_or_else(|rc| (*rc).clone());
+    Ok((model_trace, guide_trace))
+}
+
+fn param_names<D: Backend>(traces: &[&Trace<D>], out: &mut Vec<String>) {
+    for t in traces {
+        for p in t.param_nodes() {
+            if !out.contains(&p.name) {
+                out.push(p.name.clone());
+            }
+        }
+    }
+}
+
+/// Pyro's `Trace_ELBO`: the ELBO estimated with `num_particles` independent draws from the
+/// guide. Sites whose guide distribution has `rsample` use the reparameterization gradient;
+/// the others get a score-function (REINFORCE) term weighted by the particle's detached
+/// `log p - log q` (no baseline, no Rao–Blackwellization over plates).
+///
+/// ```
+/// use pyro::infer::TraceElbo;
+/// let elbo = TraceElbo { num_particles: 4, ..Default::default() };
+/// assert_eq!(elbo.num_particles, 4);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TraceElbo {
+    /// Draws averaged per estimate.
+    pub num_particles: usize,
+}
+
+impl Default for TraceElbo {
+    fn default() -> Self {
+        TraceElbo { num_particles: 1 }
+    }
+}
+
+impl<D: Backend> Elbo<D> for TraceElbo {
+    fn estimate<A: Clone, M: Program<A>, G: Program<A>>(
+        &self,
+        model: &M,
+        guide: &G,
+        args: A,
+        check: bool,
+    ) -> PyroResult<ElboEstimate<D>> {
+        estimate_particles(self.num_particles, model, guide, args, check, |mt, gt| {
+            trace_elbo_particle(mt, gt)
+        })
+    }
+}
+
+pub(crate) fn estimate_particles<D: Backend, A: Clone, M: Program<A>, G: Program<A>>(
+    num_particles: usize,
+    model: &M,
+    guide: &G,
+    args: A,
+    check: bool,
+    particle: impl Fn(&mut Trace<D>, &mut Trace<D>) -> PyroResult<(DynTensor<D>, DynTensor<D>)>,
+) -> PyroResult<ElboEstimate<D>> {
+    if num_particles == 0 {
+        return Err(PyroError::Config {
+            algorithm: "ELBO",
+            reason: "num_particles must be at least 1".into(),
+        });
+    }
+    let mut elbo_sum = 0.0f64;
+    let mut surrogate: Option<DynTensor<D>> = None;
+    let mut params = Vec::new();
+    for i in 0..num_particles {
+        let (mut mt, mut gt) = importance_traces::<D, _, _, _>(model, guide, args.clone())?;
+        if check && i == 0 {
+            check_model_guide(&mt, &gt)?;
+        }
+        param_names(&[&mt, &gt], &mut params);
+        let (elbo, sur) = particle(&mut mt, &mut gt)?;
+        elbo_sum += elbo.item()? as f64;
+        surrogate = Some(match surrogate {
+            None => sur,
+            Some(s) => s.add(&sur)?,
+        });
+    }
+    let n = num_particles as f32;
+    let surrogate = surrogate
+        .unwrap_or_else(|| DynTensor::scalar(0.0))
+        .mul_scalar(-1.0 / n);
+    let loss = (-elbo_sum / num_particles as f64) as f32;
+    if !loss.is_finite() {
+        return Err(PyroError::Config {
+            algorithm: "ELBO",
+            reason: format!("the loss is {loss} although every site's log-probability is finite"),
+        });
+    }
+    Ok(ElboEstimate {
+        loss,
+        surrogate,
+        params,
+    })
+}
+
+/// One particle of `Trace_ELBO`: returns (elbo value, surrogate elbo).
+fn trace_elbo_particle<D: Backend>(
+    mt: &mut Trace<D>,
+    gt: &mut Trace<D>,
+) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
+    mt.compute_log_prob()?;
+    gt.compute_log_prob()?;
+    let mut log_p = DynTensor::scalar(0.0);
+    for s in mt.sites() {
+        if let Some(lp) = &s.log_prob_sum {
+            log_p = log_p.add(lp)?;
+        }
+    }
+    let mut surrogate = log_p.clone();
+    let mut log_q = DynTensor::scalar(0.0);
+    let mut score_terms: Vec<DynTensor<D>> = Vec::new();
+    for s in gt.sites() {
+        let Some(lq) = &s.log_prob_sum else { continue };
+        log_q = log_q.add(lq)?;
+        let reparam = s.dist.as_ref().is_some_and(|d| d.has_rsample());
+        if reparam {
+            surrogate = surrogate.sub(lq)?;
+        } else {
+            score_terms.push(lq.clone());
+        }
+    }
+    let elbo = log_p.sub(&log_q)?;
+    if !score_terms.is_empty() {
+        let log_r = elbo.detach();
+        for t in score_terms {
+            surrogate = surrogate.add(&t.mul(&log_r)?)?;
+        }
+    }
+    Ok((elbo, surrogate))
+}

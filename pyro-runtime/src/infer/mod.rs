@@ -1,0 +1,7 @@
+//! Inference: ELBOs, SVI, autoguides and Predictive (Pyro's `pyro.infer`).
+
+mod check;
+mod elbo;
+
+pub use check::check_model_guide;
+pub use elbo::{importance_traces, Elbo, ElboEstimate, TraceElbo};
