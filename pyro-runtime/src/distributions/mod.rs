@@ -17,13 +17,24 @@ use crate::constraints::Constraint;
 use crate::error::TensorError;
 use crate::tensor::{Backend, DynTensor, Tensor};
 
+mod dirichlet;
+mod implicit_gamma;
 mod independent;
+pub mod kl;
+mod low_rank_multivariate_normal;
+mod multivariate_normal;
 mod normal;
 pub mod param;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+pub(crate) mod testing_mv;
 
+//pub use dirichlet::Dirichlet;
 pub use independent::Independent;
+//pub use kl::kl_divergence;
+pub use low_rank_multivariate_normal::LowRankMultivariateNormal;
+pub use multivariate_normal::MultivariateNormal;
 pub use normal::Normal;
 pub use param::{DynShape, Param, ParamMeta, Unplaced};
 
@@ -67,6 +78,17 @@ pub enum DistError {
     /// A tensor shape problem.
     #[error(transparent)]
     Tensor(#[from] TensorError),
+    /// No analytic KL divergence is known for this pair of distributions.
+    #[error("no analytic KL divergence KL({p} || {q}) is implemented")]
+    NoKl {
+        /// The first distribution.
+        p: &'static str,
+        /// The second distribution.
+        q: &'static str,
+    },
+    /// A linear-algebra failure (a matrix that is not positive definite, a singular factor).
+    #[error(transparent)]
+    Linalg(#[from] crate::linalg::LinalgError),
 }
 
 /// Shorthand result for distributions.
@@ -121,6 +143,12 @@ pub trait Distribution<D: Backend>: Debug + 'static {
     fn clone_box(&self) -> BoxDist<D>;
     /// For downcasting (KL dispatch, inspecting a trace's distributions).
     fn as_any(&self) -> &dyn Any;
+    /// A copy whose concrete type has its compile-time shape marker erased (`X<DynShape, D>`),
+    /// so that generic code ([`kl_divergence`]) can downcast one type per family with
+    /// `as_any`. `None` (the default) means `self.as_any()` is already that type.
+    fn erased(&self) -> Option<BoxDist<D>> {
+        None
+    }
 
     /// Standard deviation.
     fn stddev(&self) -> DistResult<DynTensor<D>> {
