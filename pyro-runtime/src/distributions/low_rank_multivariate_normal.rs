@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use dfdx::prelude::Cpu;
 use rand::RngCore;
 
-use super::multivariate_normal::check_event;
+use super::vector_event::{broadcast_index, check_event};
 use super::param::{Dev3, JoinDev, Param, ParamMeta, ResolveDev, Shape1};
 use super::*;
 use crate::linalg::{self, cholesky_host, solve_lower_host, solve_lower_t_host};
@@ -108,31 +108,6 @@ fn invalid(param: &'static str, reason: String) -> DistError {
         param,
         reason,
     }
-}
-
-/// For each flat index of `dst`, the flat index of `src` it reads when `src` is broadcast to
-/// `dst` (NumPy rules; `src` must broadcast to `dst`).
-fn broadcast_index(src: &[usize], dst: &[usize]) -> Vec<usize> {
-    let off = dst.len() - src.len();
-    let strides = |s: &[usize]| {
-        let mut st = vec![1; s.len()];
-        for i in (0..s.len().saturating_sub(1)).rev() {
-            st[i] = st[i + 1] * s[i + 1];
-        }
-        st
-    };
-    let (ss, ds) = (strides(src), strides(dst));
-    (0..numel(dst))
-        .map(|f| {
-            let mut s = 0;
-            for k in off..dst.len() {
-                if src[k - off] != 1 {
-                    s += (f / ds[k]) % dst[k] * ss[k - off];
-                }
-            }
-            s
-        })
-        .collect()
 }
 
 /// One factorised covariance on the host.

@@ -29,8 +29,9 @@ pub mod param;
 pub(crate) mod testing;
 #[cfg(test)]
 pub(crate) mod testing_mv;
+mod vector_event;
 
-//pub use dirichlet::Dirichlet;
+pub use dirichlet::Dirichlet;
 pub use independent::Independent;
 //pub use kl::kl_divergence;
 pub use low_rank_multivariate_normal::LowRankMultivariateNormal;

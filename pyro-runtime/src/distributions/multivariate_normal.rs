@@ -7,6 +7,7 @@ use dfdx::prelude::Cpu;
 use rand::RngCore;
 
 use super::param::{Dev2, JoinDev, Param, ParamMeta, ResolveDev, Shape1};
+use super::vector_event::check_event;
 use super::*;
 use crate::linalg::{self, LinalgError};
 use crate::tensor::numel;
@@ -300,22 +301,6 @@ pub(crate) fn identity<D: Backend>(n: usize) -> DistResult<DynTensor<D>> {
         e[i * n + i] = 1.0;
     }
     Ok(DynTensor::from_vec(e, &[n, n])?)
-}
-
-/// Checks that a value's last dim is the event size `n`.
-pub(crate) fn check_event<D: Backend>(
-    dist: &'static str,
-    value: &DynTensor<D>,
-    n: usize,
-) -> DistResult<()> {
-    if value.shape().last() != Some(&n) {
-        return Err(DistError::Tensor(crate::error::TensorError::Shape {
-            what: format!("{dist}.log_prob value (last dim is the event dim)"),
-            expected: vec![n],
-            found: value.shape().to_vec(),
-        }));
-    }
-    Ok(())
 }
 
 impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for MultivariateNormal<S, D> {
