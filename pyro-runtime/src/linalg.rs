@@ -11,6 +11,7 @@ mod error;
 pub(crate) mod test_util;
 mod triangular;
 
+pub(crate) use batched::broadcast_index;
 pub use batched::{diag_embed, diagonal, matmul, matvec, transpose};
 pub use cholesky::cholesky;
 pub use error::{LinalgError, LinalgResult};
@@ -36,7 +37,7 @@ pub fn cholesky_host(a: &[f64], n: usize) -> Option<Vec<f64>> {
                 s -= l[i * n + k] * l[j * n + k];
             }
             if i == j {
-                if !(s > 0.0) || !s.is_finite() {
+                if s <= 0.0 || !s.is_finite() {
                     return None;
                 }
                 l[i * n + i] = s.sqrt();

@@ -9,6 +9,9 @@ pub use dfdx::shapes::{HasShape, Shape};
 
 pub use crate::constraints::Constraint;
 pub use crate::distributions::{
+    kl_divergence, Dirichlet, LowRankMultivariateNormal, MultivariateNormal,
+};
+pub use crate::distributions::{
     BoxDist, DistError, Distribution, DistributionExt, Independent, Normal, TypedDistribution,
 };
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};

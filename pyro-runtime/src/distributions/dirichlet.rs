@@ -7,8 +7,8 @@ use dfdx::prelude::Cpu;
 use rand::RngCore;
 
 use super::implicit_gamma::{dlogx_dalpha, log_gamma_draw};
-use super::vector_event::{broadcast_index, check_event};
 use super::param::{Dev1, Param, ParamMeta, ResolveDev, Shape1};
+use super::vector_event::{broadcast_index, check_event};
 use super::*;
 use crate::tensor::special::scalar::{digamma, lgamma};
 use crate::tensor::{broadcast_shapes, is_recording, numel};
@@ -32,7 +32,7 @@ const NAME: &str = "Dirichlet";
 /// let d = Dirichlet::new(a).unwrap();
 /// let m = d.mean().unwrap().to_vec();
 /// assert!((m[2] - 0.5).abs() < 1e-7);
-/// let x = DynTensor::from_vec(vec![0.2, 0.3, 0.5], &[3]).unwrap();
+/// let x = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![0.2, 0.3, 0.5], &[3]).unwrap();
 /// // Γ(6)/(Γ(1)Γ(2)Γ(3)) · 0.3 · 0.5² = 60 · 0.075
 /// let lp = d.log_prob(&x).unwrap().item().unwrap();
 /// assert!((lp - 4.5f32.ln()).abs() < 1e-5);
@@ -111,9 +111,11 @@ impl<S, D: Backend> Dirichlet<S, D> {
     /// The same distribution with its concentration broadcast to `batch_shape`.
     pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Dirichlet<S2, D>> {
         Ok(Dirichlet {
-            concentration: self
-                .concentration
-                .broadcast_to(&extended_shape(&[], batch_shape, &self.event_shape))?,
+            concentration: self.concentration.broadcast_to(&extended_shape(
+                &[],
+                batch_shape,
+                &self.event_shape,
+            ))?,
             batch_shape: batch_shape.to_vec(),
             event_shape: self.event_shape.clone(),
             _s: PhantomData,
@@ -284,6 +286,7 @@ impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Dirichlet<S, D
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index-heavy numeric checks
 mod tests {
     use super::*;
     use crate::distributions::implicit_gamma::log_x_at_same_quantile;
@@ -428,7 +431,8 @@ mod tests {
             let want1 = if j == 1 { trigamma(a[1]) } else { 0.0 } - trigamma(a0);
             for (series, want) in [(&g_mean[j], want0), (&g_mean[3 + j], want1)] {
                 let m = series.iter().sum::<f64>() / batches as f64;
-                let v = series.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (batches as f64 - 1.0);
+                let v =
+                    series.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (batches as f64 - 1.0);
                 let se = (v / batches as f64).sqrt();
                 assert!(
                     (m - want).abs() <= 4.0 * se + 1e-4,
@@ -447,7 +451,10 @@ mod tests {
             DynTensor::<Cpu>::from_vec(alpha.clone(), &[3]).unwrap(),
         ];
         let g = analytic_grads(&leaves, |p| {
-            Dirichlet::from_dyn(p[1].clone()).unwrap().log_prob(&p[0]).unwrap()
+            Dirichlet::from_dyn(p[1].clone())
+                .unwrap()
+                .log_prob(&p[0])
+                .unwrap()
         });
         // The density as a function on R^K (the gradient in x is the ambient one).
         let host = |p: &[Vec<f64>]| {
@@ -485,7 +492,11 @@ mod tests {
         for s in 0..4 {
             for b in 0..2 {
                 let single = dirichlet(&[[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]][b]);
-                let xe = DynTensor::<Cpu>::from_vec(xv[(s * 2 + b) * 3..(s * 2 + b + 1) * 3].to_vec(), &[3]).unwrap();
+                let xe = DynTensor::<Cpu>::from_vec(
+                    xv[(s * 2 + b) * 3..(s * 2 + b + 1) * 3].to_vec(),
+                    &[3],
+                )
+                .unwrap();
                 let want = single.log_prob(&xe).unwrap().item().unwrap();
                 assert_eq!(lp.to_vec()[s * 2 + b], want);
             }
@@ -501,15 +512,24 @@ mod tests {
         let bad = DynTensor::<Cpu>::from_vec(vec![1.0, -0.5], &[2]).unwrap();
         assert!(matches!(
             Dirichlet::new(bad),
-            Err(DistError::InvalidParameter { param: "concentration", .. })
+            Err(DistError::InvalidParameter {
+                param: "concentration",
+                ..
+            })
         ));
         assert!(matches!(
             Dirichlet::new(DynTensor::<Cpu>::scalar(1.0)),
-            Err(DistError::InvalidParameter { param: "concentration", .. })
+            Err(DistError::InvalidParameter {
+                param: "concentration",
+                ..
+            })
         ));
         let d = dirichlet(&[1.0, 2.0]);
         let off = DynTensor::<Cpu>::from_vec(vec![0.5, 0.6], &[2]).unwrap();
-        assert!(matches!(d.log_prob(&off), Err(DistError::OutOfSupport { .. })));
+        assert!(matches!(
+            d.log_prob(&off),
+            Err(DistError::OutOfSupport { .. })
+        ));
         assert!(matches!(
             d.log_prob(&DynTensor::from_vec(vec![0.2, 0.3, 0.5], &[3]).unwrap()),
             Err(DistError::Tensor(_))

@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use dfdx::prelude::Cpu;
 use rand::RngCore;
 
-use super::vector_event::{broadcast_index, check_event};
 use super::param::{Dev3, JoinDev, Param, ParamMeta, ResolveDev, Shape1};
+use super::vector_event::{broadcast_index, check_event};
 use super::*;
 use crate::linalg::{self, cholesky_host, solve_lower_host, solve_lower_t_host};
 use crate::tensor::{broadcast_shapes, is_recording, numel};
@@ -29,8 +29,8 @@ const NAME: &str = "LowRankMultivariateNormal";
 /// use pyro::distributions::{Distribution, LowRankMultivariateNormal};
 /// use pyro::tensor::DynTensor;
 /// let loc = DynTensor::<dfdx::prelude::Cpu>::zeros(&[2]);
-/// let w = DynTensor::from_vec(vec![1.0, 1.0], &[2, 1]).unwrap();
-/// let d = DynTensor::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+/// let w = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 1.0], &[2, 1]).unwrap();
+/// let d = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
 /// let mvn = LowRankMultivariateNormal::new(&loc, w, d).unwrap();
 /// assert_eq!(mvn.variance().unwrap().to_vec(), vec![2.0, 3.0]);
 /// // Σ = [[2, 1], [1, 3]], det 5.
@@ -57,8 +57,8 @@ impl LowRankMultivariateNormal {
     /// use pyro::distributions::LowRankMultivariateNormal;
     /// use pyro::tensor::DynTensor;
     /// let loc = DynTensor::<dfdx::prelude::Cpu>::zeros(&[2]);
-    /// let w = DynTensor::zeros(&[2, 1]);
-    /// let d = DynTensor::from_vec(vec![1.0, 0.0], &[2]).unwrap();
+    /// let w = DynTensor::<dfdx::prelude::Cpu>::zeros(&[2, 1]);
+    /// let d = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 0.0], &[2]).unwrap();
     /// assert!(LowRankMultivariateNormal::new(&loc, w, d).is_err());
     /// ```
     #[allow(clippy::type_complexity)]
@@ -87,8 +87,8 @@ impl<D: Backend> LowRankMultivariateNormal<DynShape, D> {
     /// use pyro::tensor::DynTensor;
     /// let d = LowRankMultivariateNormal::from_dyn(
     ///     DynTensor::<dfdx::prelude::Cpu>::zeros(&[5, 3]),
-    ///     DynTensor::zeros(&[3, 2]),
-    ///     DynTensor::ones(&[3]),
+    ///     DynTensor::<dfdx::prelude::Cpu>::zeros(&[3, 2]),
+    ///     DynTensor::<dfdx::prelude::Cpu>::ones(&[3]),
     /// )
     /// .unwrap();
     /// assert_eq!(d.batch_shape(), &[5]);
@@ -119,7 +119,11 @@ struct Factor {
 }
 
 impl<S, D: Backend> LowRankMultivariateNormal<S, D> {
-    fn build(loc: DynTensor<D>, cov_factor: DynTensor<D>, cov_diag: DynTensor<D>) -> DistResult<Self> {
+    fn build(
+        loc: DynTensor<D>,
+        cov_factor: DynTensor<D>,
+        cov_diag: DynTensor<D>,
+    ) -> DistResult<Self> {
         validate_param(NAME, "loc", &loc, &Constraint::Real)?;
         validate_param(NAME, "cov_factor", &cov_factor, &Constraint::Real)?;
         validate_param(NAME, "cov_diag", &cov_diag, &Constraint::Positive)?;
@@ -133,7 +137,10 @@ impl<S, D: Backend> LowRankMultivariateNormal<S, D> {
         if ws.len() < 2 || ws[ws.len() - 2] != n {
             return Err(invalid(
                 "cov_factor",
-                format!("shape {ws:?} is not [..., {n}, rank] (loc has shape {:?})", loc.shape()),
+                format!(
+                    "shape {ws:?} is not [..., {n}, rank] (loc has shape {:?})",
+                    loc.shape()
+                ),
             ));
         }
         let r = ws[ws.len() - 1];
@@ -141,7 +148,10 @@ impl<S, D: Backend> LowRankMultivariateNormal<S, D> {
         if ds.last() != Some(&n) {
             return Err(invalid(
                 "cov_diag",
-                format!("shape {ds:?} is not [..., {n}] (loc has shape {:?})", loc.shape()),
+                format!(
+                    "shape {ds:?} is not [..., {n}] (loc has shape {:?})",
+                    loc.shape()
+                ),
             ));
         }
         let batch_shape = broadcast_shapes(loc_batch, &ws[..ws.len() - 2])
@@ -192,8 +202,8 @@ impl<S, D: Backend> LowRankMultivariateNormal<S, D> {
     /// use pyro::tensor::DynTensor;
     /// let d = LowRankMultivariateNormal::new(
     ///     DynTensor::<dfdx::prelude::Cpu>::zeros(&[2]),
-    ///     DynTensor::from_vec(vec![1.0, 2.0], &[2, 1]).unwrap(),
-    ///     DynTensor::from_vec(vec![0.5, 0.5], &[2]).unwrap(),
+    ///     DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 2.0], &[2, 1]).unwrap(),
+    ///     DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![0.5, 0.5], &[2]).unwrap(),
     /// )
     /// .unwrap();
     /// assert_eq!(d.covariance_matrix().unwrap().to_vec(), vec![1.5, 2.0, 2.0, 4.5]);
@@ -217,11 +227,11 @@ impl<S, D: Backend> LowRankMultivariateNormal<S, D> {
     /// use pyro::tensor::DynTensor;
     /// let d = LowRankMultivariateNormal::new(
     ///     DynTensor::<dfdx::prelude::Cpu>::zeros(&[2]),
-    ///     DynTensor::from_vec(vec![1.0, 2.0], &[2, 1]).unwrap(),
-    ///     DynTensor::from_vec(vec![0.5, 0.5], &[2]).unwrap(),
+    ///     DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 2.0], &[2, 1]).unwrap(),
+    ///     DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![0.5, 0.5], &[2]).unwrap(),
     /// )
     /// .unwrap();
-    /// let x = DynTensor::from_vec(vec![0.3, -0.2], &[2]).unwrap();
+    /// let x = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![0.3, -0.2], &[2]).unwrap();
     /// let a = d.log_prob(&x).unwrap().item().unwrap();
     /// let b = d.to_multivariate_normal().unwrap().log_prob(&x).unwrap().item().unwrap();
     /// assert!((a - b).abs() < 1e-5);
@@ -231,10 +241,15 @@ impl<S, D: Backend> LowRankMultivariateNormal<S, D> {
     }
 
     /// The same distribution with parameters broadcast to `batch_shape`.
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<LowRankMultivariateNormal<S2, D>> {
+    pub fn expand<S2>(
+        &self,
+        batch_shape: &[usize],
+    ) -> DistResult<LowRankMultivariateNormal<S2, D>> {
         let (n, r) = self.dims();
         Ok(LowRankMultivariateNormal {
-            loc: self.loc.broadcast_to(&extended_shape(&[], batch_shape, &[n]))?,
+            loc: self
+                .loc
+                .broadcast_to(&extended_shape(&[], batch_shape, &[n]))?,
             cov_factor: self
                 .cov_factor
                 .broadcast_to(&extended_shape(&[], batch_shape, &[n, r]))?,
@@ -415,6 +430,7 @@ impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for LowRankMultiva
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index-heavy numeric checks
 mod tests {
     use super::*;
     use crate::distributions::testing_mv::*;
@@ -447,8 +463,11 @@ mod tests {
     fn tensors(loc: &[f32], w: &[f32], d: &[f32], n: usize) -> [DynTensor<Cpu>; 3] {
         let r = w.len() / n;
         [
-            DynTensor::from_vec(loc.to_vec(), &[loc.len() / n, n][(loc.len() == n) as usize..])
-                .unwrap(),
+            DynTensor::from_vec(
+                loc.to_vec(),
+                &[loc.len() / n, n][(loc.len() == n) as usize..],
+            )
+            .unwrap(),
             DynTensor::from_vec(w.to_vec(), &[n, r]).unwrap(),
             DynTensor::from_vec(d.to_vec(), &[n]).unwrap(),
         ]
@@ -509,12 +528,18 @@ mod tests {
         for record_value in [false, true] {
             // Values agree with and without recording.
             let scope = record_value.then(crate::tensor::GradScope::<Cpu>::open);
-            let dist =
-                LowRankMultivariateNormal::new(&leaves[1], &leaves[2], &leaves[3]).unwrap();
+            let dist = LowRankMultivariateNormal::new(&leaves[1], &leaves[2], &leaves[3]).unwrap();
             let lp = dist.log_prob(&leaves[0]).unwrap().item().unwrap() as f64;
             drop(scope);
-            let want = host_log_prob(&f64s(&x), &f64s(&loc), &host_cov(&f64s(&w), &f64s(&d), 3, 2));
-            assert!((lp - want).abs() < 1e-6 * want.abs().max(1.0), "{lp} vs {want}");
+            let want = host_log_prob(
+                &f64s(&x),
+                &f64s(&loc),
+                &host_cov(&f64s(&w), &f64s(&d), 3, 2),
+            );
+            assert!(
+                (lp - want).abs() < 1e-6 * want.abs().max(1.0),
+                "{lp} vs {want}"
+            );
         }
         let g = analytic_grads(&leaves, |p| {
             LowRankMultivariateNormal::new(&p[1], &p[2], &p[3])
@@ -577,7 +602,7 @@ mod tests {
         assert_eq!(lt.shape(), &[4, 3]);
         let dist = LowRankMultivariateNormal::new(lt, wt, dt).unwrap();
         assert_eq!(dist.batch_shape(), &[4]);
-        let x = random_host(&mut rng, 2 * 1 * 3);
+        let x = random_host(&mut rng, 2 * 3);
         let xt = DynTensor::<Cpu>::from_vec(x.clone(), &[2, 1, 3]).unwrap();
         let lp = dist.log_prob(&xt).unwrap();
         assert_eq!(lp.shape(), &[2, 4]);
@@ -598,7 +623,11 @@ mod tests {
         let mut r = rand::rngs::StdRng::seed_from_u64(0);
         assert_eq!(dist.sample(&[5], &mut r).unwrap().shape(), &[5, 4, 3]);
         assert_eq!(
-            dist.expand::<DynShape>(&[2, 4]).unwrap().log_prob(&xt).unwrap().shape(),
+            dist.expand::<DynShape>(&[2, 4])
+                .unwrap()
+                .log_prob(&xt)
+                .unwrap()
+                .shape(),
             &[2, 4]
         );
     }
@@ -624,11 +653,15 @@ mod tests {
             "cov_factor"
         );
         assert_eq!(
-            param(LowRankMultivariateNormal::new(&loc, &w, DynTensor::<Cpu>::ones(&[3])).unwrap_err()),
+            param(
+                LowRankMultivariateNormal::new(&loc, &w, DynTensor::<Cpu>::ones(&[3])).unwrap_err()
+            ),
             "cov_diag"
         );
         assert_eq!(
-            param(LowRankMultivariateNormal::new(DynTensor::<Cpu>::scalar(0.0), &w, &d).unwrap_err()),
+            param(
+                LowRankMultivariateNormal::new(DynTensor::<Cpu>::scalar(0.0), &w, &d).unwrap_err()
+            ),
             "loc"
         );
         let nan_w = DynTensor::<Cpu>::from_vec(vec![f32::NAN, 0.0], &[2, 1]).unwrap();

@@ -33,7 +33,7 @@ mod vector_event;
 
 pub use dirichlet::Dirichlet;
 pub use independent::Independent;
-//pub use kl::kl_divergence;
+pub use kl::kl_divergence;
 pub use low_rank_multivariate_normal::LowRankMultivariateNormal;
 pub use multivariate_normal::MultivariateNormal;
 pub use normal::Normal;
@@ -147,6 +147,13 @@ pub trait Distribution<D: Backend>: Debug + 'static {
     /// A copy whose concrete type has its compile-time shape marker erased (`X<DynShape, D>`),
     /// so that generic code ([`kl_divergence`]) can downcast one type per family with
     /// `as_any`. `None` (the default) means `self.as_any()` is already that type.
+    ///
+    /// ```
+    /// use pyro::distributions::{Distribution, DynShape, Normal};
+    /// let d = Normal::new(0.0, 1.0).unwrap(); // a Normal<Rank0>
+    /// let e = d.erased().unwrap();
+    /// assert!(e.as_any().downcast_ref::<Normal<DynShape>>().is_some());
+    /// ```
     fn erased(&self) -> Option<BoxDist<D>> {
         None
     }
@@ -305,6 +312,7 @@ pub(crate) fn std_normal_vec(n: usize, rng: &mut dyn RngCore) -> Vec<f32> {
 }
 
 /// `n` uniform draws in `(0, 1)` (never exactly 0).
+#[allow(dead_code)] // for the distribution families written alongside
 pub(crate) fn std_uniform_vec(n: usize, rng: &mut dyn RngCore) -> Vec<f32> {
     use rand::Rng as _;
     (0..n)

@@ -26,7 +26,7 @@ const NAME: &str = "MultivariateNormal";
 /// use pyro::distributions::{Distribution, MultivariateNormal};
 /// use pyro::tensor::DynTensor;
 /// let loc = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, -1.0], &[2]).unwrap();
-/// let cov = DynTensor::from_vec(vec![4.0, 2.0, 2.0, 5.0], &[2, 2]).unwrap();
+/// let cov = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![4.0, 2.0, 2.0, 5.0], &[2, 2]).unwrap();
 /// let d = MultivariateNormal::from_covariance(&loc, cov).unwrap();
 /// assert_eq!(d.event_shape(), &[2]);
 /// assert_eq!(d.scale_tril().to_vec(), vec![2.0, 0.0, 1.0, 2.0]);
@@ -73,7 +73,7 @@ impl MultivariateNormal {
         /// use pyro::distributions::MultivariateNormal;
         /// use pyro::tensor::DynTensor;
         /// let loc = DynTensor::<dfdx::prelude::Cpu>::zeros(&[2]);
-        /// let bad = DynTensor::from_vec(vec![1.0, 0.5, 0.0, 1.0], &[2, 2]).unwrap();
+        /// let bad = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 0.5, 0.0, 1.0], &[2, 2]).unwrap();
         /// assert!(MultivariateNormal::new(&loc, bad).is_err()); // not lower triangular
         /// ```
         new,
@@ -89,7 +89,7 @@ impl MultivariateNormal {
         /// use pyro::distributions::MultivariateNormal;
         /// use pyro::tensor::DynTensor;
         /// let loc = DynTensor::<dfdx::prelude::Cpu>::zeros(&[2]);
-        /// let cov = DynTensor::from_vec(vec![1.0, 2.0, 2.0, 1.0], &[2, 2]).unwrap();
+        /// let cov = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 2.0, 2.0, 1.0], &[2, 2]).unwrap();
         /// assert!(MultivariateNormal::from_covariance(&loc, cov).is_err());
         /// ```
         from_covariance,
@@ -105,7 +105,7 @@ impl MultivariateNormal {
         /// use pyro::distributions::{Distribution, MultivariateNormal};
         /// use pyro::tensor::DynTensor;
         /// let loc = DynTensor::<dfdx::prelude::Cpu>::zeros(&[2]);
-        /// let prec = DynTensor::from_vec(vec![0.25, 0.0, 0.0, 4.0], &[2, 2]).unwrap();
+        /// let prec = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![0.25, 0.0, 0.0, 4.0], &[2, 2]).unwrap();
         /// let d = MultivariateNormal::from_precision(&loc, prec).unwrap();
         /// let v = d.variance().unwrap().to_vec();
         /// assert!((v[0] - 4.0).abs() < 1e-5 && (v[1] - 0.25).abs() < 1e-6);
@@ -123,7 +123,7 @@ impl<D: Backend> MultivariateNormal<DynShape, D> {
     /// use pyro::distributions::{Distribution, MultivariateNormal};
     /// use pyro::tensor::DynTensor;
     /// let loc = DynTensor::<dfdx::prelude::Cpu>::zeros(&[4, 3]);
-    /// let l = DynTensor::from_vec(vec![1.0, 0.0, 0.0, 0.5, 1.0, 0.0, 0.0, 0.0, 2.0], &[3, 3]).unwrap();
+    /// let l = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 0.0, 0.0, 0.5, 1.0, 0.0, 0.0, 0.0, 2.0], &[3, 3]).unwrap();
     /// let d = MultivariateNormal::from_dyn(loc, l).unwrap();
     /// assert_eq!(d.batch_shape(), &[4]);
     /// ```
@@ -167,7 +167,10 @@ impl<S, D: Backend> MultivariateNormal<S, D> {
         if ls.len() < 2 || ls[ls.len() - 1] != n || ls[ls.len() - 2] != n {
             return Err(invalid(
                 "scale_tril",
-                format!("shape {ls:?} is not [..., {n}, {n}] (loc has shape {:?})", loc.shape()),
+                format!(
+                    "shape {ls:?} is not [..., {n}, {n}] (loc has shape {:?})",
+                    loc.shape()
+                ),
             ));
         }
         validate_param(NAME, "scale_tril", &scale_tril, &Constraint::LowerCholesky)?;
@@ -195,13 +198,23 @@ impl<S, D: Backend> MultivariateNormal<S, D> {
     }
 
     fn build_covariance(loc: DynTensor<D>, cov: DynTensor<D>) -> DistResult<Self> {
-        validate_param(NAME, "covariance_matrix", &cov, &Constraint::PositiveDefinite)?;
+        validate_param(
+            NAME,
+            "covariance_matrix",
+            &cov,
+            &Constraint::PositiveDefinite,
+        )?;
         let l = linalg::cholesky(&cov).map_err(linalg_param("covariance_matrix"))?;
         Self::build(loc, l)
     }
 
     fn build_precision(loc: DynTensor<D>, prec: DynTensor<D>) -> DistResult<Self> {
-        validate_param(NAME, "precision_matrix", &prec, &Constraint::PositiveDefinite)?;
+        validate_param(
+            NAME,
+            "precision_matrix",
+            &prec,
+            &Constraint::PositiveDefinite,
+        )?;
         // Σ = P⁻¹ = (Lₚ⁻¹)ᵀ Lₚ⁻¹, then its Cholesky factor; all differentiable.
         let lp = linalg::cholesky(&prec).map_err(linalg_param("precision_matrix"))?;
         let n = *prec.shape().last().expect("cholesky checked the shape");
@@ -234,7 +247,7 @@ impl<S, D: Backend> MultivariateNormal<S, D> {
     /// use pyro::distributions::MultivariateNormal;
     /// use pyro::tensor::DynTensor;
     /// let loc = DynTensor::<dfdx::prelude::Cpu>::zeros(&[2]);
-    /// let l = DynTensor::from_vec(vec![2.0, 0.0, 1.0, 2.0], &[2, 2]).unwrap();
+    /// let l = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![2.0, 0.0, 1.0, 2.0], &[2, 2]).unwrap();
     /// let d = MultivariateNormal::new(&loc, l).unwrap();
     /// assert_eq!(d.covariance_matrix().unwrap().to_vec(), vec![4.0, 2.0, 2.0, 5.0]);
     /// ```
@@ -251,7 +264,7 @@ impl<S, D: Backend> MultivariateNormal<S, D> {
     /// use pyro::distributions::MultivariateNormal;
     /// use pyro::tensor::DynTensor;
     /// let loc = DynTensor::<dfdx::prelude::Cpu>::zeros(&[2]);
-    /// let l = DynTensor::from_vec(vec![2.0, 0.0, 0.0, 0.5], &[2, 2]).unwrap();
+    /// let l = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![2.0, 0.0, 0.0, 0.5], &[2, 2]).unwrap();
     /// let d = MultivariateNormal::new(&loc, l).unwrap();
     /// assert_eq!(d.precision_matrix().unwrap().to_vec(), vec![0.25, 0.0, 0.0, 4.0]);
     /// ```
@@ -303,7 +316,9 @@ pub(crate) fn identity<D: Backend>(n: usize) -> DistResult<DynTensor<D>> {
     Ok(DynTensor::from_vec(e, &[n, n])?)
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for MultivariateNormal<S, D> {
+impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D>
+    for MultivariateNormal<S, D>
+{
     fn name(&self) -> &'static str {
         NAME
     }
@@ -363,6 +378,7 @@ impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for MultivariateNo
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index-heavy numeric checks
 mod tests {
     use super::*;
     use crate::distributions::testing_mv::*;
@@ -391,7 +407,9 @@ mod tests {
         let d: Vec<f64> = x.iter().zip(loc).map(|(a, b)| a - b).collect();
         let z = solve_lower_host(l, &d, n, 1);
         let hld: f64 = (0..n).map(|i| l[i * n + i].ln()).sum();
-        -0.5 * z.iter().map(|v| v * v).sum::<f64>() - hld - 0.5 * n as f64 * (2.0 * std::f64::consts::PI).ln()
+        -0.5 * z.iter().map(|v| v * v).sum::<f64>()
+            - hld
+            - 0.5 * n as f64 * (2.0 * std::f64::consts::PI).ln()
     }
 
     #[test]
@@ -643,11 +661,20 @@ mod tests {
             other => panic!("unexpected {other}"),
         };
         let upper = m(vec![1.0, 0.5, 0.0, 1.0]);
-        assert_eq!(param(MultivariateNormal::new(&loc, upper).unwrap_err()), "scale_tril");
+        assert_eq!(
+            param(MultivariateNormal::new(&loc, upper).unwrap_err()),
+            "scale_tril"
+        );
         let neg = m(vec![-1.0, 0.0, 0.0, 1.0]);
-        assert_eq!(param(MultivariateNormal::new(&loc, neg).unwrap_err()), "scale_tril");
+        assert_eq!(
+            param(MultivariateNormal::new(&loc, neg).unwrap_err()),
+            "scale_tril"
+        );
         let wrong = DynTensor::<Cpu>::from_vec(vec![1.0; 9], &[3, 3]).unwrap();
-        assert_eq!(param(MultivariateNormal::new(&loc, wrong).unwrap_err()), "scale_tril");
+        assert_eq!(
+            param(MultivariateNormal::new(&loc, wrong).unwrap_err()),
+            "scale_tril"
+        );
         let indefinite = m(vec![1.0, 2.0, 2.0, 1.0]);
         assert_eq!(
             param(MultivariateNormal::from_covariance(&loc, &indefinite).unwrap_err()),

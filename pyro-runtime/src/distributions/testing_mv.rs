@@ -85,7 +85,10 @@ pub fn check_projection_ks(xs: &[Vec<f64>], a: &[f64], cdf: impl Fn(f64) -> f64)
     let n = p.len() as f64;
     let ks = ks_statistic(&mut p, cdf);
     let crit = 1.95 / n.sqrt();
-    assert!(ks < crit, "KS statistic {ks} >= {crit} for projection {a:?}");
+    assert!(
+        ks < crit,
+        "KS statistic {ks} >= {crit} for projection {a:?}"
+    );
 }
 
 /// `KL(p || q)` against the Monte Carlo estimate `E_p[log p - log q]` with 10^5 draws
@@ -94,7 +97,11 @@ pub fn check_kl_mc(p: &dyn Distribution<Cpu>, q: &dyn Distribution<Cpu>, kl: &Dy
     let n = 100_000;
     let mut rng = StdRng::seed_from_u64(4321);
     let x = p.sample(&[n], &mut rng).unwrap();
-    let diff = p.log_prob(&x).unwrap().sub(&q.log_prob(&x).unwrap()).unwrap();
+    let diff = p
+        .log_prob(&x)
+        .unwrap()
+        .sub(&q.log_prob(&x).unwrap())
+        .unwrap();
     let nb = diff.numel() / n;
     let kv = kl.broadcast_to(&diff.shape()[1..]).unwrap().to_vec();
     let dv = diff.to_vec();

@@ -2,7 +2,8 @@
 //! host-side bookkeeping of broadcasting values against batched parameters.
 
 use super::{DistError, DistResult};
-use crate::tensor::{numel, Backend, DynTensor};
+pub(crate) use crate::linalg::broadcast_index;
+use crate::tensor::{Backend, DynTensor};
 
 /// Checks that a value's last dim is the event size `n`.
 pub(crate) fn check_event<D: Backend>(
@@ -18,31 +19,6 @@ pub(crate) fn check_event<D: Backend>(
         }));
     }
     Ok(())
-}
-
-/// For each flat index of `dst`, the flat index of `src` it reads when `src` is broadcast to
-/// `dst` (NumPy rules; `src` must broadcast to `dst`).
-pub(crate) fn broadcast_index(src: &[usize], dst: &[usize]) -> Vec<usize> {
-    let off = dst.len() - src.len();
-    let strides = |s: &[usize]| {
-        let mut st = vec![1; s.len()];
-        for i in (0..s.len().saturating_sub(1)).rev() {
-            st[i] = st[i + 1] * s[i + 1];
-        }
-        st
-    };
-    let (ss, ds) = (strides(src), strides(dst));
-    (0..numel(dst))
-        .map(|f| {
-            let mut s = 0;
-            for k in off..dst.len() {
-                if src[k - off] != 1 {
-                    s += (f / ds[k]) % dst[k] * ss[k - off];
-                }
-            }
-            s
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ pub fn diag_embed<D: Backend>(v: &DynTensor<D>) -> LinalgResult<DynTensor<D>> {
 /// ```
 /// use pyro::tensor::DynTensor;
 /// let a = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[1, 2, 2]).unwrap();
-/// let b = DynTensor::from_vec(vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0], &[2, 2, 2]).unwrap();
+/// let b = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0], &[2, 2, 2]).unwrap();
 /// let c = pyro::linalg::matmul(&a, &b).unwrap();
 /// assert_eq!(c.shape(), &[2, 2, 2]);
 /// assert_eq!(c.to_vec(), vec![1.0, 2.0, 3.0, 4.0, 2.0, 1.0, 4.0, 3.0]);
@@ -171,7 +171,7 @@ pub fn matmul<D: Backend>(a: &DynTensor<D>, b: &DynTensor<D>) -> LinalgResult<Dy
 /// ```
 /// use pyro::tensor::DynTensor;
 /// let a = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
-/// let v = DynTensor::from_vec(vec![1.0, 1.0, 0.0, 1.0], &[2, 2]).unwrap();
+/// let v = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 1.0, 0.0, 1.0], &[2, 2]).unwrap();
 /// assert_eq!(pyro::linalg::matvec(&a, &v).unwrap().to_vec(), vec![3.0, 7.0, 2.0, 4.0]);
 /// ```
 pub fn matvec<D: Backend>(a: &DynTensor<D>, v: &DynTensor<D>) -> LinalgResult<DynTensor<D>> {
@@ -199,11 +199,95 @@ pub fn matvec<D: Backend>(a: &DynTensor<D>, v: &DynTensor<D>) -> LinalgResult<Dy
         out_shape.push(m);
         return Ok(rows.matmul(&a.t()?)?.reshape(&out_shape)?);
     }
+    let batch = broadcast_shapes(&ba, vb).ok_or_else(|| LinalgError::Shape {
+        op: "matvec",
+        what: "vector",
+        shape: v.shape().to_vec(),
+        expected: format!("batch dims broadcastable with the matrix {:?}", a.shape()),
+    })?;
+    let (na, nf) = (numel(&ba), numel(&batch));
+    if na * 8 <= nf {
+        // Few matrices, many vectors: one product per distinct matrix.
+        return matvec_grouped(a, v, &ba, &batch, m, k);
+    }
     let col = v.reshape(&with_last2(vb, k, 1))?;
     let out = matmul(a, &col)?;
     let mut shape = out.shape().to_vec();
     shape.pop();
     Ok(out.reshape(&shape)?)
+}
+
+/// [`matvec`] for `na` matrices shared by many vectors: the vectors that use matrix `i` are
+/// gathered into the rows of one matrix, multiplied by `Aᵢᵀ`, and scattered back in order.
+fn matvec_grouped<D: Backend>(
+    a: &DynTensor<D>,
+    v: &DynTensor<D>,
+    ba: &[usize],
+    batch: &[usize],
+    m: usize,
+    k: usize,
+) -> LinalgResult<DynTensor<D>> {
+    let nf = numel(batch);
+    let mut vs = batch.to_vec();
+    vs.push(k);
+    let v = v.broadcast_to(&vs)?;
+    let which = broadcast_index(ba, batch);
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); numel(ba)];
+    for (f, &i) in which.iter().enumerate() {
+        groups[i].push(f);
+    }
+    let mut parts = Vec::with_capacity(groups.len());
+    let mut position = vec![0usize; nf]; // where row f lands in the concatenation
+    let mut next = 0;
+    for (i, rows) in groups.iter().enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let idx: Vec<usize> = rows
+            .iter()
+            .flat_map(|&f| (f * k..(f + 1) * k).collect::<Vec<_>>())
+            .collect();
+        let vi = v.gather_flat(idx, &[rows.len(), k])?;
+        let ai = a.gather_flat((i * m * k..(i + 1) * m * k).collect(), &[m, k])?;
+        parts.push(vi.matmul(&ai.t()?)?);
+        for &f in rows {
+            position[f] = next;
+            next += 1;
+        }
+    }
+    let cat = DynTensor::cat_flat(&parts)?;
+    let order: Vec<usize> = position
+        .iter()
+        .flat_map(|&p| (p * m..(p + 1) * m).collect::<Vec<_>>())
+        .collect();
+    let mut shape = batch.to_vec();
+    shape.push(m);
+    Ok(cat.gather_flat(order, &shape)?)
+}
+
+/// For each flat index of `dst`, the flat index of `src` it reads when `src` is broadcast to
+/// `dst` (NumPy rules; `src` must broadcast to `dst`).
+pub(crate) fn broadcast_index(src: &[usize], dst: &[usize]) -> Vec<usize> {
+    let off = dst.len() - src.len();
+    let strides = |s: &[usize]| {
+        let mut st = vec![1; s.len()];
+        for i in (0..s.len().saturating_sub(1)).rev() {
+            st[i] = st[i + 1] * s[i + 1];
+        }
+        st
+    };
+    let (ss, ds) = (strides(src), strides(dst));
+    (0..numel(dst))
+        .map(|f| {
+            let mut s = 0;
+            for k in off..dst.len() {
+                if src[k - off] != 1 {
+                    s += (f / ds[k]) % dst[k] * ss[k - off];
+                }
+            }
+            s
+        })
+        .collect()
 }
 
 // ----- products with host constants -------------------------------------------------------
@@ -320,6 +404,7 @@ pub(crate) fn tri_mask<D: Backend>(n: usize, below: f32, diag: f32) -> LinalgRes
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index-heavy numeric checks
 mod tests {
     use super::*;
     use crate::linalg::test_util::*;
@@ -421,6 +506,36 @@ mod tests {
                 crate::linalg::matmul_host(&f64s(&a2v), &f64s(&vv[s * 3..s * 3 + 3]), 3, 3, 1);
             assert_close(&got2[s * 3..s * 3 + 3], &want, 1e-5);
         }
+    }
+
+    /// Few matrices shared by many vectors (the grouped path), values and gradients.
+    #[test]
+    fn matvec_with_shared_matrices() {
+        let mut rng = seeded(4);
+        let a = random_tensor(&mut rng, &[2, 1, 3, 2]);
+        let v = random_tensor(&mut rng, &[5, 2, 4, 2]);
+        let mv = matvec(&a, &v).unwrap();
+        assert_eq!(mv.shape(), &[5, 2, 4, 3]);
+        let (av, vv, got) = (a.to_vec(), v.to_vec(), mv.to_vec());
+        for s in 0..5 {
+            for b in 0..2 {
+                for j in 0..4 {
+                    let f = (s * 2 + b) * 4 + j;
+                    let want = crate::linalg::matmul_host(
+                        &f64s(&av[b * 6..b * 6 + 6]),
+                        &f64s(&vv[f * 2..f * 2 + 2]),
+                        3,
+                        2,
+                        1,
+                    );
+                    assert_close(&got[f * 3..f * 3 + 3], &want, 1e-5);
+                }
+            }
+        }
+        let w = random_host(&mut rng, 5 * 2 * 4 * 3);
+        check_grads(&[a, v], |x| {
+            weighted_sum(&matvec(&x[0], &x[1]).unwrap(), &w)
+        });
     }
 
     #[test]

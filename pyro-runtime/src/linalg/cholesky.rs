@@ -40,7 +40,8 @@ pub fn cholesky<D: Backend>(a: &DynTensor<D>) -> LinalgResult<DynTensor<D>> {
             .iter()
             .map(|&x| x as f64)
             .collect();
-        let lb = cholesky_host(&m, n).ok_or(LinalgError::NotPositiveDefinite { op: OP, index: b })?;
+        let lb =
+            cholesky_host(&m, n).ok_or(LinalgError::NotPositiveDefinite { op: OP, index: b })?;
         let ib = inverse_lower_host(&lb, n);
         let overflow = |x: &f64| !(*x as f32).is_finite();
         if lb.iter().any(overflow) || ib.iter().any(overflow) {
@@ -76,6 +77,7 @@ pub fn cholesky<D: Backend>(a: &DynTensor<D>) -> LinalgResult<DynTensor<D>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index-heavy numeric checks
 mod tests {
     use super::*;
     use crate::linalg::test_util::*;

@@ -26,7 +26,9 @@ pub enum LinalgError {
         index: usize,
     },
     /// A triangular matrix has a zero or non-finite diagonal entry.
-    #[error("{op}: triangular matrix {index} of the batch is singular (zero or non-finite diagonal)")]
+    #[error(
+        "{op}: triangular matrix {index} of the batch is singular (zero or non-finite diagonal)"
+    )]
     Singular {
         /// The operation.
         op: &'static str,

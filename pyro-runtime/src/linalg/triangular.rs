@@ -5,6 +5,7 @@
 //! evaluation point), so values are exactly `X₀` and gradients exactly those of `L⁻¹ B`
 //! (`dX = L⁻¹ (dB - dL X)`), in both `L` and `B`.
 
+use super::batched::broadcast_index;
 use super::batched::{
     constant, displacement, mat_dims, mul_const_left, mul_const_right, square_dims, transpose,
     tri_mask, HostMats,
@@ -15,9 +16,14 @@ use crate::tensor::{broadcast_shapes, is_recording, numel, Backend, DynTensor};
 
 const OP: &str = "solve_triangular_lower";
 
-/// Host copies of a batch of lower-triangular matrices and their inverses; errors when one is
-/// singular.
-fn factors(lv: &[f32], nb: usize, n: usize) -> LinalgResult<(Vec<f64>, Vec<f64>)> {
+/// Host copies of a batch of lower-triangular matrices and (when `with_inverse`) their
+/// inverses; errors when one is singular.
+fn factors(
+    lv: &[f32],
+    nb: usize,
+    n: usize,
+    with_inverse: bool,
+) -> LinalgResult<(Vec<f64>, Vec<f64>)> {
     let mut l = Vec::with_capacity(nb * n * n);
     let mut li = Vec::with_capacity(nb * n * n);
     for b in 0..nb {
@@ -31,12 +37,14 @@ fn factors(lv: &[f32], nb: usize, n: usize) -> LinalgResult<(Vec<f64>, Vec<f64>)
                 return Err(LinalgError::Singular { op: OP, index: b });
             }
         }
-        let inv = inverse_lower_host(&m, n);
-        if inv.iter().any(|x| !(*x as f32).is_finite()) {
-            return Err(LinalgError::NotFinite { op: OP, index: b });
+        if with_inverse {
+            let inv = inverse_lower_host(&m, n);
+            if inv.iter().any(|x| !(*x as f32).is_finite()) {
+                return Err(LinalgError::NotFinite { op: OP, index: b });
+            }
+            li.extend(inv);
         }
         l.extend(m);
-        li.extend(inv);
     }
     Ok((l, li))
 }
@@ -67,7 +75,7 @@ fn check_finite(x: &[f64], index: usize) -> LinalgResult<()> {
 /// ```
 /// use pyro::tensor::DynTensor;
 /// let l = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![2.0, 0.0, 1.0, 4.0], &[2, 2]).unwrap();
-/// let b = DynTensor::from_vec(vec![2.0, 4.0, 5.0, 6.0], &[2, 2]).unwrap();
+/// let b = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![2.0, 4.0, 5.0, 6.0], &[2, 2]).unwrap();
 /// let x = pyro::linalg::solve_triangular_lower(&l, &b).unwrap();
 /// assert_eq!(x.to_vec(), vec![1.0, 2.0, 1.0, 1.0]);
 /// ```
@@ -98,14 +106,7 @@ pub fn solve_triangular_lower<D: Backend>(
         shape: b.shape().to_vec(),
         expected: format!("batch dims broadcastable with L {:?}", l.shape()),
     })?;
-    let mut ls = batch.clone();
-    ls.extend([n, n]);
-    let mut bs = batch.clone();
-    bs.extend([n, m]);
-    let nb = numel(&batch);
-    let l = l.broadcast_to(&ls)?.reshape(&[nb, n, n])?;
-    let b = b.broadcast_to(&bs)?.reshape(&[nb, n, m])?;
-    Ok(solve_batched(&l, &b, n, m)?.reshape(&bs)?)
+    solve_batched(l, b, &lb, &bb, &batch, n, m)
 }
 
 /// Solves `L x = b` for lower-triangular `L: [..., n, n]` and vectors `b: [..., n]`; batch
@@ -114,7 +115,7 @@ pub fn solve_triangular_lower<D: Backend>(
 /// ```
 /// use pyro::tensor::DynTensor;
 /// let l = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![2.0, 0.0, 1.0, 4.0], &[2, 2]).unwrap();
-/// let b = DynTensor::from_vec(vec![2.0, 5.0, 4.0, 6.0], &[2, 2]).unwrap(); // two vectors
+/// let b = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![2.0, 5.0, 4.0, 6.0], &[2, 2]).unwrap(); // two vectors
 /// let x = pyro::linalg::solve_triangular_lower_vec(&l, &b).unwrap();
 /// assert_eq!(x.to_vec(), vec![1.0, 1.0, 2.0, 1.0]);
 /// ```
@@ -158,7 +159,8 @@ fn solve_rows<D: Backend>(
     rows: &DynTensor<D>,
     n: usize,
 ) -> LinalgResult<DynTensor<D>> {
-    let (lh, li) = factors(&l.to_vec(), 1, n)?;
+    let recording = is_recording();
+    let (lh, li) = factors(&l.to_vec(), 1, n, recording)?;
     let rv = rows.to_vec();
     let nr = rv.len() / n.max(1);
     let mut x0 = vec![0.0f64; nr * n];
@@ -171,7 +173,7 @@ fn solve_rows<D: Backend>(
     }
     check_finite(&x0, 0)?;
     let value = constant::<D>(&x0, rows.shape())?;
-    if !is_recording() {
+    if !recording {
         return Ok(value);
     }
     let dl = displacement(l)?.mul(&tri_mask(n, 1.0, 1.0)?)?;
@@ -195,36 +197,49 @@ fn solve_rows<D: Backend>(
     Ok(value.add(&dx)?)
 }
 
-/// A batch of `L: [nb, n, n]` and `B: [nb, n, m]`.
+/// Batched `L: [lb..., n, n]` and `B: [bb..., n, m]` over the broadcast batch `batch`: one
+/// factorisation per distinct `L`, one solve per batch element.
 fn solve_batched<D: Backend>(
     l: &DynTensor<D>,
     b: &DynTensor<D>,
+    lb: &[usize],
+    bb: &[usize],
+    batch: &[usize],
     n: usize,
     m: usize,
 ) -> LinalgResult<DynTensor<D>> {
-    let nb = l.shape()[0];
-    let (lh, li) = factors(&l.to_vec(), nb, n)?;
+    let recording = is_recording();
+    let nb = numel(batch);
+    let (lh, li) = factors(&l.to_vec(), numel(lb), n, recording)?;
+    let (lidx, bidx) = (broadcast_index(lb, batch), broadcast_index(bb, batch));
     let bv = b.to_vec();
     let mut x0 = vec![0.0f64; nb * n * m];
     let mut col = vec![0.0f64; n];
     let mut sol = vec![0.0f64; n];
     for k in 0..nb {
+        let (lk, bk) = (lidx[k], bidx[k]);
         for c in 0..m {
             for i in 0..n {
-                col[i] = bv[k * n * m + i * m + c] as f64;
+                col[i] = bv[bk * n * m + i * m + c] as f64;
             }
-            forward_subst(&lh[k * n * n..(k + 1) * n * n], &col, n, &mut sol);
+            forward_subst(&lh[lk * n * n..(lk + 1) * n * n], &col, n, &mut sol);
             for i in 0..n {
                 x0[k * n * m + i * m + c] = sol[i];
             }
         }
         check_finite(&x0[k * n * m..(k + 1) * n * m], k)?;
     }
-    let value = constant::<D>(&x0, b.shape())?;
-    if !is_recording() {
+    let mut shape = batch.to_vec();
+    shape.extend([n, m]);
+    let value = constant::<D>(&x0, &shape)?;
+    if !recording {
         return Ok(value);
     }
-    let dl = displacement(l)?.mul(&tri_mask(n, 1.0, 1.0)?)?;
+    let mut ls = batch.to_vec();
+    ls.extend([n, n]);
+    let l = l.broadcast_to(&ls)?.reshape(&[nb, n, n])?;
+    let b = b.broadcast_to(&shape)?.reshape(&[nb, n, m])?;
+    let dl = displacement(&l)?.mul(&tri_mask(n, 1.0, 1.0)?)?;
     let x0m = HostMats {
         data: x0,
         batch: nb,
@@ -232,17 +247,21 @@ fn solve_batched<D: Backend>(
         cols: m,
     };
     let lim = HostMats {
-        data: li,
+        data: lidx
+            .iter()
+            .flat_map(|&k| li[k * n * n..(k + 1) * n * n].iter().copied())
+            .collect(),
         batch: nb,
         rows: n,
         cols: n,
     };
-    let resid = displacement(b)?.sub(&mul_const_right(&dl, &x0m)?)?;
+    let resid = displacement(&b)?.sub(&mul_const_right(&dl, &x0m)?)?;
     let dx = mul_const_left(&lim, &resid)?;
-    Ok(value.add(&dx)?)
+    Ok(value.add(&dx.reshape(&shape)?)?)
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index-heavy numeric checks
 mod tests {
     use super::*;
     use crate::linalg::test_util::*;
@@ -319,11 +338,7 @@ mod tests {
                     assert_close(&xv[k * 3 * m..(k + 1) * 3 * m], &want, 1e-5);
                     // And L X = B.
                     let back = matmul_host(&f64s(&lv[lk * 9..lk * 9 + 9]), &want, 3, 3, m);
-                    assert_close(
-                        &bt.to_vec()[bk * 3 * m..(bk + 1) * 3 * m],
-                        &back,
-                        1e-5,
-                    );
+                    assert_close(&bt.to_vec()[bk * 3 * m..(bk + 1) * 3 * m], &back, 1e-5);
                 }
             }
         }
@@ -332,8 +347,13 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() {
         let mut rng = seeded(21);
-        for (nl, nb, n, m) in [(1, 1, 1, 1), (1, 1, 3, 2), (1, 4, 3, 2), (3, 3, 3, 2), (2, 1, 4, 1)]
-        {
+        for (nl, nb, n, m) in [
+            (1, 1, 1, 1),
+            (1, 1, 3, 2),
+            (1, 4, 3, 2),
+            (3, 3, 3, 2),
+            (2, 1, 4, 1),
+        ] {
             let lshape = if nl == 1 { vec![n, n] } else { vec![nl, n, n] };
             let bshape = if nb == 1 { vec![n, m] } else { vec![nb, n, m] };
             let mut lv = batch_of_trils(&mut rng, nl, n);
