@@ -460,14 +460,16 @@ mod tests {
             - 0.5 * n as f64 * (2.0 * std::f64::consts::PI).ln()
     }
 
+    /// `loc` is `[n]`, or `[b, n]` when it holds `b` vectors; `W` is `[n, r]`, `d` is `[n]`.
     fn tensors(loc: &[f32], w: &[f32], d: &[f32], n: usize) -> [DynTensor<Cpu>; 3] {
         let r = w.len() / n;
+        let loc_shape = if loc.len() == n {
+            vec![n]
+        } else {
+            vec![loc.len() / n, n]
+        };
         [
-            DynTensor::from_vec(
-                loc.to_vec(),
-                &[loc.len() / n, n][(loc.len() == n) as usize..],
-            )
-            .unwrap(),
+            DynTensor::from_vec(loc.to_vec(), &loc_shape).unwrap(),
             DynTensor::from_vec(w.to_vec(), &[n, r]).unwrap(),
             DynTensor::from_vec(d.to_vec(), &[n]).unwrap(),
         ]

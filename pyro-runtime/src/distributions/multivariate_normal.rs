@@ -651,6 +651,46 @@ mod tests {
         }
     }
 
+    /// Through from_precision (Cholesky, triangular inverse, product, Cholesky), along
+    /// symmetric directions of the precision matrix.
+    #[test]
+    fn from_precision_gradients_match_finite_differences() {
+        let (loc, l) = example();
+        let x = vec![0.3f32, -1.0, 2.0];
+        let l64 = f64s(&l);
+        let prec = matmul_host(&l64, &transpose_host(&l64, 3, 3), 3, 3, 3);
+        let prec32: Vec<f32> = prec.iter().map(|&v| v as f32).collect();
+        let leaf = [DynTensor::<Cpu>::from_vec(prec32.clone(), &[3, 3]).unwrap()];
+        let xl = DynTensor::<Cpu>::from_vec(x.clone(), &[3]).unwrap();
+        let locl = DynTensor::<Cpu>::from_vec(loc.clone(), &[3]).unwrap();
+        let g = analytic_grads(&leaf, |p| {
+            MultivariateNormal::from_precision(&locl, &p[0])
+                .unwrap()
+                .log_prob(&xl)
+                .unwrap()
+        });
+        let host = |p: &[Vec<f64>]| {
+            // Σ = P⁻¹ = Lₚ⁻ᵀ Lₚ⁻¹
+            let li = crate::linalg::inverse_lower_host(&cholesky_host(&p[0], 3).unwrap(), 3);
+            let cov = matmul_host(&transpose_host(&li, 3, 3), &li, 3, 3, 3);
+            host_log_prob(&f64s(&x), &f64s(&loc), &cholesky_host(&cov, 3).unwrap())
+        };
+        let point = vec![f64s(&prec32)];
+        for i in 0..3 {
+            for j in 0..=i {
+                let mut dir = vec![0.0; 9];
+                dir[i * 3 + j] = 1.0;
+                dir[j * 3 + i] = 1.0;
+                let fd = fd_host(&host, &point, 0, &dir, 1e-6);
+                let an: f64 = g[0].iter().zip(&dir).map(|(a, b)| a * b).sum();
+                assert!(
+                    (an - fd).abs() <= 1e-3 * fd.abs().max(1.0),
+                    "precision ({i},{j}): analytic {an}, fd {fd}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn invalid_parameters_are_named() {
         crate::enable_validation(true);
