@@ -1,5 +1,21 @@
 //! Small dense linear algebra on the host (`f64`, row-major), used by the multivariate
-//! distributions, constraints and transforms.
+//! distributions, constraints and transforms, and its differentiable counterparts on
+//! [`DynTensor`](crate::tensor::DynTensor)s ([`cholesky`], [`solve_triangular_lower`],
+//! batched [`matmul`], ...), which compute on the host in `f64` and put the result back on the
+//! graph by linearisation at the evaluation point (exact values, exact gradients).
+
+mod batched;
+mod cholesky;
+mod error;
+#[cfg(test)]
+pub(crate) mod test_util;
+mod triangular;
+
+pub(crate) use batched::broadcast_index;
+pub use batched::{diag_embed, diagonal, matmul, matvec, transpose};
+pub use cholesky::cholesky;
+pub use error::{LinalgError, LinalgResult};
+pub use triangular::{solve_triangular_lower, solve_triangular_lower_vec};
 
 /// Cholesky factor `L` (row-major, lower) of a symmetric positive-definite `n x n` matrix, or
 /// `None` when the matrix is not positive definite.

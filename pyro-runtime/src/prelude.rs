@@ -9,6 +9,9 @@ pub use dfdx::shapes::{HasShape, Shape};
 
 pub use crate::constraints::Constraint;
 pub use crate::distributions::{
+    kl_divergence, Dirichlet, LowRankMultivariateNormal, MultivariateNormal,
+};
+pub use crate::distributions::{
     Bernoulli, Beta, Binomial, BoxDist, Categorical, Cauchy, Delta, DistError, Distribution,
     DistributionExt, Exponential, Gamma, HalfCauchy, HalfNormal, Independent, InverseGamma,
     Laplace, LogNormal, Normal, Poisson, StudentT, TypedDistribution, Uniform,

@@ -113,6 +113,10 @@ impl<T: Distribution<D> + Clone, D: Backend> Distribution<D> for Independent<T, 
     fn as_any(&self) -> &dyn Any {
         self
     }
+    fn erased(&self) -> Option<BoxDist<D>> {
+        let base = self.base.erased().unwrap_or_else(|| self.base.clone_box());
+        Some(Box::new(Independent::new(base, self.n).ok()?))
+    }
 }
 
 impl<D: Backend> Distribution<D> for BoxDist<D> {
@@ -160,5 +164,8 @@ impl<D: Backend> Distribution<D> for BoxDist<D> {
     }
     fn as_any(&self) -> &dyn Any {
         (**self).as_any()
+    }
+    fn erased(&self) -> Option<BoxDist<D>> {
+        (**self).erased()
     }
 }

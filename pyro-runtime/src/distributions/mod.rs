@@ -23,6 +23,7 @@ mod binomial;
 mod categorical;
 mod cauchy;
 mod delta;
+mod dirichlet;
 mod exponential;
 mod gamma;
 mod half_cauchy;
@@ -30,18 +31,25 @@ mod half_normal;
 mod host_eval;
 mod host_map;
 mod implicit;
+mod implicit_gamma;
 mod independent;
 mod inverse_gamma;
+pub mod kl;
 mod laplace;
 mod log_normal;
+mod low_rank_multivariate_normal;
+mod multivariate_normal;
 mod normal;
 pub mod param;
 mod poisson;
 mod student_t;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+pub(crate) mod testing_mv;
 mod uniform;
 mod unit;
+mod vector_event;
 
 pub use bernoulli::Bernoulli;
 pub use beta::Beta;
@@ -49,14 +57,18 @@ pub use binomial::Binomial;
 pub use categorical::{CatShape, Categorical, DropLastDim};
 pub use cauchy::Cauchy;
 pub use delta::Delta;
+pub use dirichlet::Dirichlet;
 pub use exponential::Exponential;
 pub use gamma::Gamma;
 pub use half_cauchy::HalfCauchy;
 pub use half_normal::HalfNormal;
 pub use independent::Independent;
 pub use inverse_gamma::InverseGamma;
+pub use kl::kl_divergence;
 pub use laplace::Laplace;
 pub use log_normal::LogNormal;
+pub use low_rank_multivariate_normal::LowRankMultivariateNormal;
+pub use multivariate_normal::MultivariateNormal;
 pub use normal::Normal;
 pub use param::{DynShape, Param, ParamMeta, Unplaced};
 pub use poisson::Poisson;
@@ -83,6 +95,9 @@ crate::site_dist!(
     LogNormal[S],
     StudentT[S],
     Uniform[S],
+    Dirichlet[S],
+    MultivariateNormal[S],
+    LowRankMultivariateNormal[S],
 );
 
 /// Errors from constructing or using a distribution.
@@ -125,6 +140,17 @@ pub enum DistError {
     /// A tensor shape problem.
     #[error(transparent)]
     Tensor(#[from] TensorError),
+    /// No analytic KL divergence is known for this pair of distributions.
+    #[error("no analytic KL divergence KL({p} || {q}) is implemented")]
+    NoKl {
+        /// The first distribution.
+        p: &'static str,
+        /// The second distribution.
+        q: &'static str,
+    },
+    /// A linear-algebra failure (a matrix that is not positive definite, a singular factor).
+    #[error(transparent)]
+    Linalg(#[from] crate::linalg::LinalgError),
 }
 
 /// Shorthand result for distributions.
@@ -179,6 +205,19 @@ pub trait Distribution<D: Backend>: Debug + 'static {
     fn clone_box(&self) -> BoxDist<D>;
     /// For downcasting (KL dispatch, inspecting a trace's distributions).
     fn as_any(&self) -> &dyn Any;
+    /// A copy whose concrete type has its compile-time shape marker erased (`X<DynShape, D>`),
+    /// so that generic code ([`kl_divergence`]) can downcast one type per family with
+    /// `as_any`. `None` (the default) means `self.as_any()` is already that type.
+    ///
+    /// ```
+    /// use pyro::distributions::{Distribution, DynShape, Normal};
+    /// let d = Normal::new(0.0, 1.0).unwrap(); // a Normal<Rank0>
+    /// let e = d.erased().unwrap();
+    /// assert!(e.as_any().downcast_ref::<Normal<DynShape>>().is_some());
+    /// ```
+    fn erased(&self) -> Option<BoxDist<D>> {
+        None
+    }
 
     /// Standard deviation.
     fn stddev(&self) -> DistResult<DynTensor<D>> {
