@@ -113,6 +113,76 @@ pub mod scalar {
         }
     }
 
+    /// The standard normal quantile function Φ⁻¹(p) (`scipy.special.ndtri`): Acklam's
+    /// rational approximation refined by two Newton steps on `erfc`.
+    pub fn ndtri(p: f64) -> f64 {
+        if p.is_nan() || !(0.0..=1.0).contains(&p) {
+            return f64::NAN;
+        }
+        if p == 0.0 {
+            return f64::NEG_INFINITY;
+        }
+        if p == 1.0 {
+            return f64::INFINITY;
+        }
+        const A: [f64; 6] = [
+            -3.969683028665376e1,
+            2.209460984245205e2,
+            -2.759285104469687e2,
+            1.383577518672690e2,
+            -3.066479806614716e1,
+            2.506628277459239,
+        ];
+        const B: [f64; 5] = [
+            -5.447609879822406e1,
+            1.615858368580409e2,
+            -1.556989798598866e2,
+            6.680131188771972e1,
+            -1.328068155288572e1,
+        ];
+        const C: [f64; 6] = [
+            -7.784894002430293e-3,
+            -3.223964580411365e-1,
+            -2.400758277161838,
+            -2.549732539343734,
+            4.374664141464968,
+            2.938163982698783,
+        ];
+        const E: [f64; 4] = [
+            7.784695709041462e-3,
+            3.224671290700398e-1,
+            2.445134137142996,
+            3.754408661907416,
+        ];
+        let tail = |q: f64| {
+            (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+                / ((((E[0] * q + E[1]) * q + E[2]) * q + E[3]) * q + 1.0)
+        };
+        let mut x = if p < 0.02425 {
+            tail((-2.0 * p.ln()).sqrt())
+        } else if p > 1.0 - 0.02425 {
+            -tail((-2.0 * (1.0 - p).ln()).sqrt())
+        } else {
+            let q = p - 0.5;
+            let r = q * q;
+            (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+                / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+        };
+        for _ in 0..2 {
+            // Newton on Φ(x) - p, in the tail-accurate form for p < 1/2.
+            let err = if p < 0.5 {
+                ndtr(x) - p
+            } else {
+                (1.0 - p) - 0.5 * libm::erfc(x / std::f64::consts::SQRT_2)
+            };
+            let d = normal_pdf(x);
+            if d > 0.0 && d.is_finite() {
+                x -= err / d;
+            }
+        }
+        x
+    }
+
     /// Standard normal density.
     pub fn normal_pdf(x: f64) -> f64 {
         (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
@@ -380,6 +450,19 @@ mod tests {
     #[test]
     fn log_ndtr() {
         check("log_ndtr", |x| x.log_ndtr(), Some(scalar::log_ndtr));
+    }
+
+    #[test]
+    fn ndtri_matches_scipy_in_f64() {
+        for (p, x, _) in fixture("ndtri") {
+            let got = scalar::ndtri(p);
+            assert!((got - x).abs() <= 1e-12 * x.abs().max(1e-3), "ndtri({p}) = {got}, scipy {x}");
+            // And it inverts ndtr where ndtr is representable.
+            if (1e-300..0.5).contains(&p) {
+                assert!((scalar::ndtr(got) - p).abs() <= 1e-12 * p, "ndtr(ndtri({p}))");
+            }
+        }
+        assert!(scalar::ndtri(-0.1).is_nan() && scalar::ndtri(0.0) == f64::NEG_INFINITY);
     }
 
     #[test]

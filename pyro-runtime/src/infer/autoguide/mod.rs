@@ -1,0 +1,60 @@
+//! Automatic guides built from a model's prototype trace (Pyro's `pyro.infer.autoguide`).
+//!
+//! Every autoguide is a [`Program`](crate::poutine::Program) taking the model's arguments:
+//! the first call runs the model once (hidden from outer handlers) to find its latent sites,
+//! and creates the guide's parameters in the parameter store.
+
+mod continuous;
+mod delta;
+mod init;
+mod normal;
+mod prototype;
+
+use std::collections::HashMap;
+
+pub use continuous::{
+    AutoDiagonalNormal, AutoLaplaceApproximation, AutoLowRankMultivariateNormal,
+    AutoMultivariateNormal,
+};
+pub use delta::AutoDelta;
+pub use init::InitLoc;
+pub use normal::AutoNormal;
+pub use prototype::{LatentSite, Prototype};
+
+use crate::error::{PyroError, PyroResult};
+use crate::tensor::{Backend, DynTensor};
+
+/// What every autoguide offers once it has been called (or set up).
+pub trait AutoGuide<D: Backend> {
+    /// The posterior median of each latent site (constrained space).
+    fn median(&self) -> PyroResult<HashMap<String, DynTensor<D>>>;
+    /// Marginal posterior quantiles of each latent site: a leading dim of `qs.len()`.
+    fn quantiles(&self, qs: &[f32]) -> PyroResult<HashMap<String, DynTensor<D>>>;
+    /// `n` independent posterior draws of every latent site at once: a leading dim of `n`.
+    fn sample_posterior(&self, n: usize) -> PyroResult<HashMap<String, DynTensor<D>>>;
+}
+
+pub(crate) fn not_set_up(who: &'static str) -> PyroError {
+    PyroError::Config {
+        algorithm: who,
+        reason: "the guide has not been run yet: call it (or run an SVI step) with the model's \
+                 arguments first, so it can trace the model"
+            .into(),
+    }
+}
+
+/// Elementwise standard normal quantiles of `qs`, as a `[qs.len()]` host vector.
+pub(crate) fn normal_quantiles(qs: &[f32]) -> PyroResult<Vec<f32>> {
+    qs.iter()
+        .map(|&q| {
+            if q > 0.0 && q < 1.0 {
+                Ok(crate::tensor::special::scalar::ndtri(q as f64) as f32)
+            } else {
+                Err(PyroError::Config {
+                    algorithm: "quantiles",
+                    reason: format!("quantile {q} is not in (0, 1)"),
+                })
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,222 @@
+//! `AutoNormal`: an independent normal per latent element, in unconstrained space.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+use super::init::InitLoc;
+use super::prototype::{LatentSite, Prototype};
+use super::{normal_quantiles, not_set_up, AutoGuide};
+use crate::constraints::Constraint;
+use crate::distributions::{Delta, Distribution, DistributionExt, Normal};
+use crate::error::{PyroError, PyroResult};
+use crate::poutine::{InferConfig, ParamInit, Program};
+use crate::primitives::{param_on, sample_with, SampleOptions};
+use crate::tensor::{Backend, DefaultDevice, DynTensor};
+
+/// Pyro's `AutoNormal`: for each latent site, `loc` and `scale` parameters
+/// (`AutoNormal.locs.<site>`, `AutoNormal.scales.<site>`, scale through softplus) of a
+/// normal in the site's unconstrained space, mapped into its support with `biject_to`.
+///
+/// ```
+/// use pyro::prelude::*;
+/// use pyro::infer::autoguide::{AutoGuide, AutoNormal};
+/// use pyro::poutine::Program;
+/// pyro::clear_param_store();
+/// let model = |_: ()| pyro::sample("s", LogNormal::new(0.0, 1.0));
+/// let guide = AutoNormal::new(model);
+/// guide.call(()).unwrap();
+/// let m = guide.median().unwrap();
+/// assert!((m["s"].item().unwrap() - 1.0).abs() < 1e-6); // init_to_feasible: exp(0)
+/// ```
+pub struct AutoNormal<M, D: Backend = DefaultDevice> {
+    model: M,
+    prefix: String,
+    init_loc: InitLoc<D>,
+    init_scale: f32,
+    proto: RefCell<Option<Rc<Prototype<D>>>>,
+    _d: PhantomData<fn() -> D>,
+}
+
+impl<M> AutoNormal<M> {
+    /// An AutoNormal guide for `model` (init to feasible, init_scale 0.1).
+    pub fn new(model: M) -> Self {
+        Self::on_device(model)
+    }
+}
+
+impl<M, D: Backend> AutoNormal<M, D> {
+    /// The same on any device.
+    pub fn on_device(model: M) -> Self {
+        AutoNormal {
+            model,
+            prefix: "AutoNormal".into(),
+            init_loc: InitLoc::Feasible,
+            init_scale: 0.1,
+            proto: RefCell::new(None),
+            _d: PhantomData,
+        }
+    }
+
+    /// Sets the initialization strategy of the locations.
+    pub fn init_loc(mut self, init: InitLoc<D>) -> Self {
+        self.init_loc = init;
+        self
+    }
+
+    /// Sets the initial scale (must be positive).
+    pub fn init_scale(mut self, scale: f32) -> Self {
+        self.init_scale = scale;
+        self
+    }
+
+    /// Sets the prefix of the parameter names.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_string();
+        self
+    }
+
+    /// The prototype, once the guide has been run.
+    pub fn prototype(&self) -> Option<Rc<Prototype<D>>> {
+        self.proto.borrow().clone()
+    }
+
+    fn setup<A>(&self, args: A) -> PyroResult<Rc<Prototype<D>>>
+    where
+        M: Program<A>,
+    {
+        if let Some(p) = self.proto.borrow().as_ref() {
+            return Ok(p.clone());
+        }
+        if !(self.init_scale > 0.0 && self.init_scale.is_finite()) {
+            return Err(PyroError::Config {
+                algorithm: "AutoNormal",
+                reason: format!("init_scale must be positive, got {}", self.init_scale),
+            });
+        }
+        let p = Rc::new(Prototype::from_model(&self.model, args, "AutoNormal")?);
+        *self.proto.borrow_mut() = Some(p.clone());
+        Ok(p)
+    }
+
+    fn loc_name(&self, site: &LatentSite<D>) -> String {
+        format!("{}.locs.{}", self.prefix, site.name)
+    }
+
+    fn scale_name(&self, site: &LatentSite<D>) -> String {
+        format!("{}.scales.{}", self.prefix, site.name)
+    }
+
+    fn loc_and_scale(&self, site: &LatentSite<D>) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
+        let loc_name = self.loc_name(site);
+        let exists = crate::params::with_param_store_on::<D, _>(|s| s.contains(&loc_name))
+            .map_err(|e| PyroError::Param {
+                site: loc_name.clone(),
+                reason: e.to_string(),
+            })?;
+        let init = if exists {
+            ParamInit::None
+        } else {
+            let value = self.init_loc.init(site)?;
+            let u = site.transform.inverse(&value).map_err(|e| PyroError::Transform {
+                site: site.name.clone(),
+                source: e,
+            })?;
+            ParamInit::Value(u)
+        };
+        let loc = param_on::<D>(&loc_name, init, Constraint::Real, Some(site.u_event_dim))?;
+        let scale = param_on::<D>(
+            &self.scale_name(site),
+            ParamInit::Value(DynTensor::full(&site.u_shape, self.init_scale)),
+            Constraint::SoftplusPositive,
+            Some(site.u_event_dim),
+        )?;
+        Ok((loc, scale))
+    }
+
+    fn stored(&self, name: &str) -> PyroResult<DynTensor<D>> {
+        crate::params::get_param::<D>(name)
+            .map_err(|e| PyroError::Param {
+                site: name.into(),
+                reason: e.to_string(),
+            })?
+            .ok_or_else(|| not_set_up("AutoNormal"))
+    }
+}
+
+impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
+    type Output = HashMap<String, DynTensor<D>>;
+
+    fn call(&self, args: A) -> PyroResult<Self::Output> {
+        let proto = self.setup(args)?;
+        let mut out = HashMap::with_capacity(proto.sites.len());
+        for site in &proto.sites {
+            let (loc, scale) = self.loc_and_scale(site)?;
+            let base = Normal::from_dyn(loc, scale)
+                .and_then(|n| n.to_event(site.u_event_dim))
+                .map_err(|e| PyroError::at_site(&site.name, e))?;
+            let u = sample_with(
+                &format!("{}_unconstrained", site.name),
+                base,
+                SampleOptions {
+                    infer: InferConfig {
+                        is_auxiliary: true,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )?;
+            let (value, log_density) = site.constrain(&u)?;
+            let delta = Delta::from_dyn(value, log_density, site.event_dim);
+            let v = crate::sample(&site.name, delta)?;
+            out.insert(site.name.clone(), v);
+        }
+        Ok(out)
+    }
+}
+
+impl<M, D: Backend> AutoGuide<D> for AutoNormal<M, D> {
+    fn median(&self) -> PyroResult<HashMap<String, DynTensor<D>>> {
+        let proto = self.prototype().ok_or_else(|| not_set_up("AutoNormal"))?;
+        let mut out = HashMap::new();
+        for site in &proto.sites {
+            let loc = self.stored(&self.loc_name(site))?;
+            let (v, _) = site.constrain(&loc.detach())?;
+            out.insert(site.name.clone(), v);
+        }
+        Ok(out)
+    }
+
+    fn quantiles(&self, qs: &[f32]) -> PyroResult<HashMap<String, DynTensor<D>>> {
+        let proto = self.prototype().ok_or_else(|| not_set_up("AutoNormal"))?;
+        let z = normal_quantiles(qs)?;
+        let zt = DynTensor::<D>::from_vec(z, &[qs.len()])?;
+        let mut out = HashMap::new();
+        for site in &proto.sites {
+            let loc = self.stored(&self.loc_name(site))?.detach();
+            let scale = self.stored(&self.scale_name(site))?.detach();
+            let mut zshape = vec![qs.len()];
+            zshape.extend(std::iter::repeat_n(1, loc.rank()));
+            let u = zt.reshape(&zshape)?.mul(&scale)?.add(&loc)?;
+            let (v, _) = site.constrain(&u)?;
+            out.insert(site.name.clone(), v);
+        }
+        Ok(out)
+    }
+
+    fn sample_posterior(&self, n: usize) -> PyroResult<HashMap<String, DynTensor<D>>> {
+        let proto = self.prototype().ok_or_else(|| not_set_up("AutoNormal"))?;
+        let mut out = HashMap::new();
+        for site in &proto.sites {
+            let loc = self.stored(&self.loc_name(site))?.detach();
+            let scale = self.stored(&self.scale_name(site))?.detach();
+            let d = Normal::from_dyn(loc, scale).map_err(|e| PyroError::at_site(&site.name, e))?;
+            let u = crate::rng::with_rng(|r| d.sample(&[n], r))
+                .map_err(|e| PyroError::at_site(&site.name, e))?;
+            let (v, _) = site.constrain(&u)?;
+            out.insert(site.name.clone(), v);
+        }
+        Ok(out)
+    }
+}
