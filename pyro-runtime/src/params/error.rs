@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::constraints::Constraint;
 use crate::error::TensorError;
+use crate::transforms::TransformError;
 
 /// An error of the parameter store. Every variant names the parameter at fault, and those of
 /// [`ParamStore::save`](super::ParamStore::save) / [`ParamStore::load`](super::ParamStore::load)
@@ -27,8 +28,8 @@ pub enum ParamStoreError {
         /// The parameter's name.
         name: String,
     },
-    /// The constraint has no bijection to unconstrained space in the param store yet (or has
-    /// invalid bounds, such as an empty interval).
+    /// `transform_to` has no map onto the constraint (a discrete constraint), or the
+    /// constraint has unusable bounds (an empty interval, an infinite bound).
     #[error("parameter `{name}`: constraint `{constraint}` is not supported by the param store: {reason}")]
     UnsupportedConstraint {
         /// The parameter's name.
@@ -50,17 +51,46 @@ pub enum ParamStoreError {
         /// Its position in row-major order.
         index: usize,
     },
-    /// A value maps to a non-finite unconstrained value (NaN or infinite input, or a value on
-    /// an open boundary such as `0` for `positive`).
+    /// An event of a value handed in lies outside an event-shaped constraint (`simplex`,
+    /// `lower_cholesky`, `corr_cholesky`, `positive_definite`), whose membership is decided
+    /// for a whole vector or matrix rather than value by value.
+    #[error("parameter `{name}`: event {event} ({}) is outside the constraint `{constraint}`", preview(.values))]
+    EventOutOfSupport {
+        /// The parameter's name.
+        name: String,
+        /// Its constraint.
+        constraint: Constraint,
+        /// The position of the first offending event among the value's events (row-major
+        /// over the batch dims).
+        event: usize,
+        /// That event's values, row-major.
+        values: Vec<f32>,
+    },
+    /// The constraint's transform cannot take a value of this shape (a `simplex` value with
+    /// no dims, a non-square `lower_cholesky` value) or failed on it.
+    #[error("parameter `{name}`: transform_to(`{constraint}`) failed: {source}")]
+    Transform {
+        /// The parameter's name.
+        name: String,
+        /// Its constraint.
+        constraint: Constraint,
+        /// The transform's error (boxed: it is large).
+        #[source]
+        source: Box<TransformError>,
+    },
+    /// A value maps to a non-finite unconstrained value (an infinite input, or a value on
+    /// an open boundary such as `0` for `nonnegative` or a zero in a `simplex` value).
     #[error("parameter `{name}`: value {value} at flat index {index} has no finite unconstrained value under `{constraint}`")]
     NonFinite {
         /// The parameter's name.
         name: String,
         /// Its constraint.
         constraint: Constraint,
-        /// The offending (constrained) value.
+        /// The offending constrained value; for a transform that changes the shape
+        /// (`corr_cholesky`) the non-finite unconstrained value.
         value: f32,
-        /// Its position in row-major order.
+        /// Its position in the unconstrained leaf, row-major (the same position in the value
+        /// unless the transform changes the shape).
         index: usize,
     },
     /// A new value does not have the shape of the stored parameter.
@@ -243,6 +273,21 @@ pub enum ParamStoreError {
         /// Its shape in the file.
         in_file: Vec<usize>,
     },
+}
+
+/// At most eight values of an event, for messages.
+fn preview(values: &[f32]) -> String {
+    const MAX: usize = 8;
+    let shown: Vec<String> = values.iter().take(MAX).map(|v| v.to_string()).collect();
+    if values.len() > MAX {
+        format!(
+            "values [{}, ...] ({} in all)",
+            shown.join(", "),
+            values.len()
+        )
+    } else {
+        format!("values [{}]", shown.join(", "))
+    }
 }
 
 /// Shorthand result of the parameter store.

@@ -6,7 +6,8 @@
 //! safetensors reader (e.g. Python's `safetensors.torch.load_file`):
 //!
 //! - one `F32` tensor per parameter, named by the parameter, holding its **unconstrained**
-//!   value with its shape (row-major, little-endian);
+//!   value with its shape (row-major, little-endian; the leaf's shape, which differs from the
+//!   value's for `corr_cholesky`: `[..., n(n-1)/2]` for `[..., n, n]`);
 //! - the header's `__metadata__` string map holds
 //!   - `format` = `pyro-rs/param-store/1`,
 //!   - `constraint:<name>` = the constraint's `Display` form (`positive`, `interval(0, 1)`;
@@ -28,8 +29,8 @@ use safetensors::SafeTensors;
 use crate::constraints::Constraint;
 use crate::tensor::{Backend, DynTensor};
 
-use super::bijection::Bijection;
 use super::error::{ParamResult, ParamStoreError};
+use super::link::Link;
 use super::store::{overwrite_leaf, Entry, ParamStore};
 
 const FORMAT_KEY: &str = "format";
@@ -45,12 +46,12 @@ fn meta_key(kind: &str, name: &str) -> String {
 }
 
 /// One parameter read from a file and fully checked.
-struct Loaded {
+struct Loaded<D: Backend> {
     name: String,
     shape: Vec<usize>,
     values: Vec<f32>,
     constraint: Constraint,
-    bijection: Bijection,
+    link: Link<D>,
     event_dim: Option<usize>,
     index: usize,
 }
@@ -138,8 +139,8 @@ impl<D: Backend> ParamStore<D> {
     /// is unchanged. Errors name the file and, where there is one, the parameter: a missing or
     /// unreadable file, a truncated file, a file that is not safetensors, a tensor that is not
     /// `F32` or holds NaN/infinite values, missing, unknown or malformed metadata, a constraint
-    /// that cannot be parsed or has no bijection in the store, and a shape that differs from
-    /// the stored parameter's.
+    /// that cannot be parsed, has no transform (a discrete one) or does not fit the tensor's
+    /// shape, and a shape that differs from the stored parameter's.
     ///
     /// ```
     /// use pyro::params::{ParamStore, ParamStoreError};
@@ -158,7 +159,7 @@ impl<D: Backend> ParamStore<D> {
             op: "read",
             source,
         })?;
-        let loaded = parse_file(path, &bytes)?;
+        let loaded = parse_file::<D>(path, &bytes)?;
 
         // Check against the store and build new leaves; no mutation yet.
         let mut new_leaves = Vec::with_capacity(loaded.len());
@@ -192,7 +193,7 @@ impl<D: Backend> ParamStore<D> {
                     name: l.name,
                     unconstrained,
                     constraint: l.constraint,
-                    bijection: l.bijection,
+                    link: l.link,
                     event_dim: l.event_dim,
                 }),
                 None => {
@@ -200,7 +201,7 @@ impl<D: Backend> ParamStore<D> {
                     let e = &mut self.entries[i];
                     overwrite_leaf(&mut e.unconstrained, &l.values);
                     e.constraint = l.constraint;
-                    e.bijection = l.bijection;
+                    e.link = l.link;
                     e.event_dim = l.event_dim;
                 }
             }
@@ -241,7 +242,7 @@ fn map_safetensors_error(path: &Path, e: SafeTensorError) -> ParamStoreError {
 }
 
 /// Parses and checks a whole file; the result is sorted by insertion index.
-fn parse_file(path: &Path, bytes: &[u8]) -> ParamResult<Vec<Loaded>> {
+fn parse_file<D: Backend>(path: &Path, bytes: &[u8]) -> ParamResult<Vec<Loaded<D>>> {
     // The safetensors parser can panic on crafted headers (an offset sum that overflows), so
     // it runs under catch_unwind; a panic becomes a typed error.
     let parsed = std::panic::catch_unwind(|| {
@@ -347,8 +348,12 @@ fn parse_file(path: &Path, bytes: &[u8]) -> ParamResult<Vec<Loaded>> {
             reason,
         };
         let constraint: Constraint = text.parse().map_err(|e| bad_constraint(format!("{e}")))?;
-        let bijection = Bijection::for_constraint(&name, &constraint)
-            .map_err(|e| bad_constraint(format!("{e}")))?;
+        let link =
+            Link::<D>::new(&name, &constraint).map_err(|e| bad_constraint(format!("{e}")))?;
+        // The rank event_dim is checked against is the constrained value's.
+        let constrained_shape = link
+            .constrained_shape(&shape)
+            .map_err(|e| bad_constraint(format!("does not fit the stored shape: {e}")))?;
 
         let (key, text) = get(EVENT_DIM)?;
         let event_dim = if text == "none" {
@@ -357,11 +362,11 @@ fn parse_file(path: &Path, bytes: &[u8]) -> ParamResult<Vec<Loaded>> {
             let k: usize = text
                 .parse()
                 .map_err(|_| bad(key.clone(), text, "not a number or `none`".into()))?;
-            if k > shape.len() {
+            if k > constrained_shape.len() {
                 return Err(bad(
                     key,
                     text,
-                    format!("exceeds the rank of the shape {shape:?}"),
+                    format!("exceeds the rank of the value's shape {constrained_shape:?}"),
                 ));
             }
             Some(k)
@@ -401,12 +406,15 @@ fn parse_file(path: &Path, bytes: &[u8]) -> ParamResult<Vec<Loaded>> {
                 index: i,
             });
         }
+        // The leaf must map forward (it will be read): try it once.
+        link.check_leaf(&values, &shape)
+            .map_err(|e| bad_constraint(format!("does not fit the stored shape: {e}")))?;
         out.push(Loaded {
             name,
             shape,
             values,
             constraint,
-            bijection,
+            link,
             event_dim,
             index,
         });
@@ -649,6 +657,62 @@ mod tests {
         r2.load(&path).unwrap();
         assert_eq!(r2.get("loc").unwrap().to_vec(), vec![4.0]);
         assert_eq!(dir.entries(), ["params.safetensors"]);
+    }
+
+    /// Event-shaped parameters survive save/load: a batch of simplex rows, a lower-Cholesky
+    /// factor and a correlation factor (whose file tensor has the leaf's shape [3], not the
+    /// value's [3, 3]).
+    #[test]
+    fn save_load_round_trip_of_event_shaped_params() {
+        let dir = TempDir::new("events");
+        let path = dir.file("p.safetensors");
+        let simplex = [0.2f32, 0.3, 0.5, 0.05, 0.9, 0.05];
+        let lower = [1.5f32, 0.0, 0.0, -0.4, 0.2, 0.0, 2.0, 0.7, 3.0];
+        let corr = [1.0f32, 0.0, 0.0, 0.6, 0.8, 0.0, 0.0, 0.6, 0.8];
+        let mut s = ParamStore::<Cpu>::new();
+        s.param("probs", t(&simplex, &[2, 3]), Constraint::Simplex, Some(1))
+            .unwrap();
+        s.param(
+            "scale_tril",
+            t(&lower, &[3, 3]),
+            Constraint::LowerCholesky,
+            None,
+        )
+        .unwrap();
+        s.param("corr", t(&corr, &[3, 3]), Constraint::CorrCholesky, Some(2))
+            .unwrap();
+        s.save(&path).unwrap();
+
+        let bytes = std::fs::read(&path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(st.tensor("probs").unwrap().shape(), &[2, 3]);
+        assert_eq!(st.tensor("scale_tril").unwrap().shape(), &[3, 3]);
+        assert_eq!(st.tensor("corr").unwrap().shape(), &[3]);
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let m = meta.metadata().clone().unwrap();
+        assert_eq!(m["constraint:probs"], "simplex");
+        assert_eq!(m["constraint:scale_tril"], "lower_cholesky");
+        assert_eq!(m["constraint:corr"], "corr_cholesky");
+
+        let mut r = ParamStore::<Cpu>::new();
+        r.load(&path).unwrap();
+        assert_eq!(without_ids(snapshot(&r)), without_ids(snapshot(&s)));
+        assert_eq!(r.event_dim("corr"), Some(Some(2)));
+        for (name, init, shape) in [
+            ("probs", &simplex[..], &[2usize, 3][..]),
+            ("scale_tril", &lower[..], &[3, 3][..]),
+            ("corr", &corr[..], &[3, 3][..]),
+        ] {
+            let v = r.get(name).unwrap();
+            assert_eq!(v.shape(), shape, "{name}");
+            assert_eq!(v.to_vec(), s.get(name).unwrap().to_vec(), "{name}");
+            for (a, b) in v.to_vec().iter().zip(init) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                    "{name}: {a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -916,12 +980,24 @@ mod tests {
             assert!(matches!(e, ParamStoreError::UnknownMetadata { key: ref k, .. } if k == key));
         }
 
-        // Unparsable and unsupported constraints.
-        for text in ["positiv", "interval(0, 1", "simplex", "interval(2, 1)"] {
+        // Unparsable and unsupported constraints, and constraints whose transform cannot take
+        // the stored shape (lower_cholesky and positive_definite need square matrices,
+        // corr_cholesky a last dim n(n-1)/2, softmax at least one dim).
+        for (text, shape) in [
+            ("positiv", vec![1]),
+            ("interval(0, 1", vec![1]),
+            ("boolean", vec![1]),
+            ("interval(2, 1)", vec![1]),
+            ("lower_cholesky", vec![1]),
+            ("positive_definite", vec![1]),
+            ("corr_cholesky", vec![2]),
+            ("simplex", vec![]),
+        ] {
             let p = dir.file("constraint.safetensors");
+            let n: usize = shape.iter().product();
             write_raw(
                 &p,
-                &[("w", Dtype::F32, vec![1], f32_bytes(&[0.5]))],
+                &[("w", Dtype::F32, shape, f32_bytes(&vec![0.5; n]))],
                 Some(good_meta("w", text)),
             );
             let e = load_fails(&p, Some("w"));

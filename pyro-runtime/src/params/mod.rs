@@ -4,7 +4,10 @@
 //! A parameter is stored as an **unconstrained** leaf tensor together with its
 //! [`Constraint`](crate::constraints::Constraint) and `event_dim`; reading it gives the
 //! constrained value `transform_to(constraint)(leaf)`, computed on the gradient tape, so the
-//! gradient of a loss reaches the leaf, which is what optimizers update. Each thread has a
+//! gradient of a loss reaches the leaf, which is what optimizers update. Every constraint that
+//! [`transform_to`](crate::transforms::transform_to) maps onto can be used, the event-shaped
+//! ones (`simplex`, `lower_cholesky`, `corr_cholesky`, `positive_definite`) included; their
+//! leaf may have another shape than the value (see [`ParamStore`]). Each thread has a
 //! default store (like Pyro's global one), reached through [`param`], [`get_param`],
 //! [`with_param_store`] and [`clear_param_store`]; [`ParamStore`]
 //! can also be used on its own. Stores are saved to and loaded from safetensors files
@@ -25,10 +28,10 @@
 //! assert_eq!(grads.get(leaf.flat()).as_vec(), vec![1.0, 1.0]);
 //! ```
 
-mod bijection;
 mod error;
 mod global;
 pub mod io;
+mod link;
 mod store;
 
 pub use error::{ParamResult, ParamStoreError};

@@ -6,8 +6,8 @@ use crate::constraints::Constraint;
 use crate::error::TensorResult;
 use crate::tensor::{node_id, Backend, DynTensor};
 
-use super::bijection::{inverse_values, to_unconstrained, Bijection};
 use super::error::{ParamResult, ParamStoreError};
+use super::link::Link;
 
 /// The initial value of a parameter, in the constrained space: a tensor, or a closure that is
 /// only called when the parameter does not exist yet (Pyro's `pyro.param(name, lambda: ...)`).
@@ -99,20 +99,40 @@ pub(crate) struct Entry<D: Backend> {
     pub(crate) name: String,
     pub(crate) unconstrained: DynTensor<D>,
     pub(crate) constraint: Constraint,
-    pub(crate) bijection: Bijection,
+    /// `transform_to(constraint)`; the leaf's shape has been checked against it.
+    pub(crate) link: Link<D>,
     pub(crate) event_dim: Option<usize>,
 }
 
 impl<D: Backend> Entry<D> {
     fn constrained(&self) -> DynTensor<D> {
-        self.bijection.forward(&self.unconstrained)
+        self.link.forward(&self.unconstrained)
     }
 }
 
 /// A store of named parameters (Pyro's `ParamStoreDict`). Each parameter is kept as an
 /// **unconstrained** leaf tensor plus its [`Constraint`] and `event_dim`; reading it gives the
-/// constrained value `transform_to(constraint)(leaf)`, computed on the graph, so inside a
+/// constrained value `transform_to(constraint)(leaf)`
+/// ([`transform_to`](crate::transforms::transform_to)), computed on the graph, so inside a
 /// [`GradScope`](crate::tensor::GradScope) gradients reach the leaf.
+///
+/// Every constraint `transform_to` supports can be used. For the event-shaped ones the leaf
+/// may have another shape than the value: a `corr_cholesky` value `[..., n, n]` is stored as
+/// `[..., n(n-1)/2]`; `simplex` (softmax, not a bijection) stores `log x`, and
+/// `lower_cholesky` / `positive_definite` store an `[..., n, n]` leaf whose strictly upper part
+/// is zero and unused.
+///
+/// ```
+/// use pyro::prelude::*;
+/// use pyro::params::ParamStore;
+/// let mut store = ParamStore::<Cpu>::new();
+/// let l = DynTensor::from_vec(vec![1.0, 0.0, 0.6, 0.8], &[2, 2]).unwrap();
+/// store.param("corr", l, Constraint::CorrCholesky, None).unwrap();
+/// let leaf = store.get_unconstrained("corr").unwrap();
+/// assert_eq!(leaf.shape(), &[1]); // one partial correlation, atanh(0.6)
+/// assert!((leaf.to_vec()[0] - 0.6f32.atanh()).abs() < 1e-5);
+/// assert_eq!(store.get("corr").unwrap().shape(), &[2, 2]);
+/// ```
 ///
 /// The leaf keeps its dfdx tensor id for as long as the parameter exists: writes through
 /// [`set`](Self::set) (same shape), [`replace_unconstrained`](Self::replace_unconstrained) and
@@ -179,6 +199,18 @@ fn check_event_dim(name: &str, event_dim: Option<usize>, shape: &[usize]) -> Par
     }
 }
 
+/// A fresh leaf (a new dfdx tensor id) of the given values and shape.
+fn new_leaf<D: Backend>(
+    name: &str,
+    values: Vec<f32>,
+    shape: &[usize],
+) -> ParamResult<DynTensor<D>> {
+    DynTensor::from_vec(values, shape).map_err(|source| ParamStoreError::Tensor {
+        name: name.to_string(),
+        source,
+    })
+}
+
 /// Copies `values` into `leaf` in place: same dfdx tensor id, new data (copy-on-write, so
 /// clones of the old leaf held elsewhere keep their values).
 pub(crate) fn overwrite_leaf<D: Backend>(leaf: &mut DynTensor<D>, values: &[f32]) {
@@ -243,8 +275,9 @@ impl<D: Backend> ParamStore<D> {
     /// (used when a plate subsamples the parameter); `None` means "not declared".
     ///
     /// Errors name the parameter: an init outside the constraint, one with no finite
-    /// unconstrained value (e.g. `0` for `positive`), a constraint without a bijection in
-    /// the store yet, `event_dim` above the init's rank, a failing lazy init.
+    /// unconstrained value (e.g. `0` for `nonnegative`), a shape the constraint's transform
+    /// cannot take, a discrete constraint (no transform), `event_dim` above the init's rank,
+    /// a failing lazy init.
     ///
     /// ```
     /// use pyro::prelude::*;
@@ -281,13 +314,13 @@ impl<D: Backend> ParamStore<D> {
         constraint: Constraint,
         event_dim: Option<usize>,
     ) -> ParamResult<()> {
-        let leaf = Self::make_leaf(name, constrained, &constraint, event_dim)?;
-        let bijection = Bijection::for_constraint(name, &constraint)?;
+        let link = Link::new(name, &constraint)?;
+        let leaf = Self::make_leaf(name, constrained, &constraint, &link, event_dim)?;
         self.push(Entry {
             name: name.to_string(),
             unconstrained: leaf,
             constraint,
-            bijection,
+            link,
             event_dim,
         });
         Ok(())
@@ -298,18 +331,17 @@ impl<D: Backend> ParamStore<D> {
         self.entries.push(entry);
     }
 
+    /// A new leaf holding `transform_to(constraint).inv(constrained)`, checked.
     fn make_leaf(
         name: &str,
         constrained: &DynTensor<D>,
         constraint: &Constraint,
+        link: &Link<D>,
         event_dim: Option<usize>,
     ) -> ParamResult<DynTensor<D>> {
         check_event_dim(name, event_dim, constrained.shape())?;
-        let u = to_unconstrained(name, constraint, constrained)?;
-        DynTensor::from_vec(u, constrained.shape()).map_err(|source| ParamStoreError::Tensor {
-            name: name.to_string(),
-            source,
-        })
+        let u = link.to_unconstrained(name, constraint, constrained)?;
+        new_leaf(name, u.values, &u.shape)
     }
 
     /// The constrained value of a parameter (on the graph, like [`param`](Self::param)), or
@@ -339,9 +371,11 @@ impl<D: Backend> ParamStore<D> {
     }
 
     /// Sets the constrained value of a parameter (Pyro's `param_store[name] = value`). An
-    /// existing parameter keeps its constraint and `event_dim`; with an unchanged shape it also
-    /// keeps its leaf's id (the values are copied in), with a new shape it gets a new leaf. A
-    /// new name is created with constraint `real` and no `event_dim`, as in Pyro.
+    /// existing parameter keeps its constraint and `event_dim`; when the new value's
+    /// unconstrained image has the leaf's shape it also keeps its leaf's id (the values are
+    /// copied in), otherwise it gets a new leaf. A new name is created with constraint `real`
+    /// and no `event_dim`, as in Pyro. Errors as for [`param`](Self::param); on error
+    /// nothing changes.
     ///
     /// ```
     /// use pyro::prelude::*;
@@ -355,11 +389,12 @@ impl<D: Backend> ParamStore<D> {
         let Some(e) = self.entry_mut(name) else {
             return self.insert_new(name, value, Constraint::Real, None);
         };
-        if e.unconstrained.shape() == value.shape() {
-            let u = inverse_values(name, &e.constraint, &e.bijection, &value.to_vec())?;
-            overwrite_leaf(&mut e.unconstrained, &u);
+        let u = e.link.to_unconstrained(name, &e.constraint, value)?;
+        if e.unconstrained.shape() == u.shape.as_slice() {
+            overwrite_leaf(&mut e.unconstrained, &u.values);
         } else {
-            e.unconstrained = Self::make_leaf(name, value, &e.constraint, e.event_dim)?;
+            check_event_dim(name, e.event_dim, value.shape())?;
+            e.unconstrained = new_leaf(name, u.values, &u.shape)?;
         }
         Ok(())
     }
@@ -677,9 +712,16 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, ParamStoreError::EventDim { event_dim: 2, .. }));
         let e = s
-            .param("c", t(&[0.3], &[1]), Constraint::Simplex, None)
+            .param("c", t(&[0.3], &[1]), Constraint::Boolean, None)
             .unwrap_err();
         assert!(matches!(e, ParamStoreError::UnsupportedConstraint { .. }));
+        let e = s
+            .param("c", t(&[0.3, 0.3], &[2]), Constraint::Simplex, None)
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            ParamStoreError::EventOutOfSupport { event: 0, .. }
+        ));
         assert!(s.is_empty());
     }
 
@@ -726,6 +768,148 @@ mod tests {
                 let fd = (f[0] - f[1]) / (2.0 * h);
                 assert!(
                     (g[i] - fd).abs() <= 3e-3 * (1.0 + fd.abs()),
+                    "{c}: grad[{i}] = {}, finite difference {fd}",
+                    g[i]
+                );
+            }
+        }
+    }
+
+    /// (constraint, constrained init, its shape, leaf shape).
+    type EventCase = (Constraint, Vec<f32>, Vec<usize>, Vec<usize>);
+
+    /// The event-shaped constraints.
+    fn event_cases() -> Vec<EventCase> {
+        // A correlation Cholesky factor: rows of unit norm, positive diagonal.
+        let (a, b) = (0.6f32, -0.48f32);
+        let c = (1.0 - b * b - 0.36f32 * 0.36).sqrt();
+        vec![
+            // Two simplex rows (a batch of 2 events).
+            (
+                Constraint::Simplex,
+                vec![0.2, 0.3, 0.5, 0.05, 0.9, 0.05],
+                vec![2, 3],
+                vec![2, 3],
+            ),
+            (
+                Constraint::LowerCholesky,
+                vec![1.5, 0.0, 0.0, -0.4, 0.2, 0.0, 2.0, 0.7, 3.0],
+                vec![3, 3],
+                vec![3, 3],
+            ),
+            (
+                Constraint::CorrCholesky,
+                vec![1.0, 0.0, 0.0, a, 0.8, 0.0, b, 0.36, c],
+                vec![3, 3],
+                vec![3],
+            ),
+            (
+                Constraint::PositiveDefinite,
+                vec![4.0, 1.0, 1.0, 2.0],
+                vec![2, 2],
+                vec![2, 2],
+            ),
+        ]
+    }
+
+    /// A value of every event-shaped constraint comes back from the store (through its
+    /// unconstrained leaf, of the transform's inverse shape) to 1e-5.
+    #[test]
+    fn event_shaped_params_return_their_init() {
+        for (c, init, shape, leaf_shape) in event_cases() {
+            let mut s = ParamStore::<Cpu>::new();
+            let ed = Some(c.event_dim());
+            let got = s.param("p", t(&init, &shape), c.clone(), ed).unwrap();
+            assert_eq!(got.shape(), &shape[..], "{c}");
+            assert_eq!(s.get_unconstrained("p").unwrap().shape(), &leaf_shape[..]);
+            assert_eq!(s.event_dim("p"), Some(ed));
+            assert!(c.check_all(&got), "{c}: {:?}", got.to_vec());
+            for (g, x) in got.to_vec().iter().zip(&init) {
+                assert!((g - x).abs() <= 1e-5 * (1.0 + x.abs()), "{c}: {g} vs {x}");
+            }
+            // The leaf of lower_cholesky / positive_definite is zero above the diagonal.
+            if leaf_shape.len() == 2 && c != Constraint::Simplex {
+                let n = leaf_shape[1];
+                let u = s.get_unconstrained("p").unwrap().to_vec();
+                for i in 0..n {
+                    for j in i + 1..n {
+                        assert_eq!(u[i * n + j], 0.0, "{c}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// `set` on event-shaped parameters: a value of the same leaf shape keeps the leaf's id,
+    /// another size gets a new leaf, a bad value is a typed error and changes nothing.
+    #[test]
+    fn set_event_shaped_params() {
+        let mut s = ParamStore::<Cpu>::new();
+        let (c, init, shape, _) = event_cases().swap_remove(2); // corr_cholesky 3 x 3
+        s.param("L", t(&init, &shape), c, Some(2)).unwrap();
+        let id = node_id(s.get_unconstrained("L").unwrap().flat());
+        let eye = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        s.set("L", &t(&eye, &[3, 3])).unwrap();
+        assert_eq!(node_id(s.get_unconstrained("L").unwrap().flat()), id);
+        assert_eq!(s.get_unconstrained("L").unwrap().to_vec(), vec![0.0; 3]);
+        let back = s.get("L").unwrap().to_vec();
+        assert!(back.iter().zip(eye).all(|(a, b)| (a - b).abs() < 1e-6));
+        // Not a correlation factor (second row has norm 2): rejected, nothing changed.
+        let bad = [1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0];
+        let e = s.set("L", &t(&bad, &[3, 3])).unwrap_err();
+        assert!(
+            matches!(e, ParamStoreError::EventOutOfSupport { ref name, event: 0, .. } if name == "L"),
+            "{e}"
+        );
+        assert_eq!(s.get_unconstrained("L").unwrap().to_vec(), vec![0.0; 3]);
+        // A 2 x 2 factor: a new leaf of shape [1].
+        s.set("L", &t(&[1.0, 0.0, 0.6, 0.8], &[2, 2])).unwrap();
+        let leaf = s.get_unconstrained("L").unwrap();
+        assert_eq!(leaf.shape(), &[1]);
+        assert_ne!(node_id(leaf.flat()), id);
+        assert!((leaf.to_vec()[0] as f64 - 0.6f64.atanh()).abs() < 1e-5);
+        // The smallest case: a 1 x 1 factor, stored as an empty leaf.
+        s.set("L", &t(&[1.0], &[1, 1])).unwrap();
+        assert_eq!(s.get_unconstrained("L").unwrap().shape(), &[0]);
+        assert_eq!(s.get("L").unwrap().to_vec(), vec![1.0]);
+    }
+
+    /// d loss / d leaf through the event-shaped transforms (softmax, lower-Cholesky,
+    /// corr-Cholesky with its change of shape, positive-definite) against central finite
+    /// differences of the same loss evaluated through the store.
+    #[test]
+    fn gradient_reaches_event_shaped_leaves() {
+        for (c, init, shape, leaf_shape) in event_cases() {
+            let n: usize = shape.iter().product();
+            // loss(x) = sum(w * x^2) with distinct weights, so every entry matters.
+            let w: Vec<f32> = (0..n).map(|i| 0.5 + 0.3 * i as f32).collect();
+            let loss_of = |x: &DynTensor<Cpu>| x.square().mul(&t(&w, &shape)).unwrap().sum();
+            let mut s = ParamStore::<Cpu>::new();
+            s.param("p", t(&init, &shape), c.clone(), None).unwrap();
+            let leaf = s.get_unconstrained("p").unwrap().clone();
+            let scope = GradScope::<Cpu>::open();
+            let loss = loss_of(&s.get("p").unwrap()).to_scalar_tensor().unwrap();
+            let grads = scope
+                .backward_any(loss, |g| {
+                    g.try_alloc_for(leaf.flat())?;
+                    Ok(())
+                })
+                .unwrap();
+            let g = grads.get(leaf.flat()).as_vec();
+            let u0 = leaf.to_vec();
+            assert_eq!(g.len(), u0.len());
+            for i in 0..u0.len() {
+                let h = 1e-2f32;
+                let mut f = [0.0f32; 2];
+                for (k, sign) in [1.0f32, -1.0].into_iter().enumerate() {
+                    let mut u = u0.clone();
+                    u[i] += sign * h;
+                    s.replace_unconstrained("p", &t(&u, &leaf_shape)).unwrap();
+                    f[k] = loss_of(&s.get("p").unwrap()).item().unwrap();
+                }
+                let fd = (f[0] - f[1]) / (2.0 * h);
+                assert!(
+                    (g[i] - fd).abs() <= 5e-3 * (1.0 + fd.abs()),
                     "{c}: grad[{i}] = {}, finite difference {fd}",
                     g[i]
                 );
