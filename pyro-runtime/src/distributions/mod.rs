@@ -78,6 +78,7 @@ pub use unit::Unit;
 
 crate::site_dist!(
     Normal[S],
+    Independent[T],
     Unit[],
     Bernoulli[S],
     Binomial[S],

@@ -1,5 +1,6 @@
 //! Inference: ELBOs, SVI, autoguides and Predictive (Pyro's `pyro.infer`).
 
+pub mod autoguide;
 mod check;
 mod elbo;
 

@@ -456,10 +456,16 @@ mod tests {
     fn ndtri_matches_scipy_in_f64() {
         for (p, x, _) in fixture("ndtri") {
             let got = scalar::ndtri(p);
-            assert!((got - x).abs() <= 1e-12 * x.abs().max(1e-3), "ndtri({p}) = {got}, scipy {x}");
+            assert!(
+                (got - x).abs() <= 1e-12 * x.abs().max(1e-3),
+                "ndtri({p}) = {got}, scipy {x}"
+            );
             // And it inverts ndtr where ndtr is representable.
             if (1e-300..0.5).contains(&p) {
-                assert!((scalar::ndtr(got) - p).abs() <= 1e-12 * p, "ndtr(ndtri({p}))");
+                assert!(
+                    (scalar::ndtr(got) - p).abs() <= 1e-12 * p,
+                    "ndtr(ndtri({p}))"
+                );
             }
         }
         assert!(scalar::ndtri(-0.1).is_nan() && scalar::ndtri(0.0) == f64::NEG_INFINITY);

@@ -12,7 +12,7 @@ use crate::tensor::{Backend, DynTensor};
 ///
 /// ```
 /// use pyro::infer::autoguide::InitLoc;
-/// let init = InitLoc::Median { num_samples: 15 };
+/// let init = InitLoc::<pyro::DefaultDevice>::Median { num_samples: 15 };
 /// assert!(matches!(init, InitLoc::Median { .. }));
 /// ```
 #[derive(Debug, Clone)]
@@ -62,8 +62,9 @@ impl<D: Backend> InitLoc<D> {
                 }
                 _ => median(site, 15),
             },
-            InitLoc::Sample => crate::rng::with_rng(|r| site.dist.sample(&[], r))
-                .map_err(|e| site_err(site, e)),
+            InitLoc::Sample => {
+                crate::rng::with_rng(|r| site.dist.sample(&[], r)).map_err(|e| site_err(site, e))
+            }
             InitLoc::Uniform { radius } => {
                 let r = *radius;
                 let vals: Vec<f32> = crate::rng::with_rng(|rng| {
@@ -90,11 +91,14 @@ impl<D: Backend> InitLoc<D> {
 
 fn feasible<D: Backend>(site: &LatentSite<D>) -> PyroResult<DynTensor<D>> {
     let zeros = DynTensor::zeros(&site.u_shape);
-    site.transform.forward(&zeros).map_err(|e| site_err(site, e))
+    site.transform
+        .forward(&zeros)
+        .map_err(|e| site_err(site, e))
 }
 
 fn median<D: Backend>(site: &LatentSite<D>, n: usize) -> PyroResult<DynTensor<D>> {
-    let draws = crate::rng::with_rng(|r| site.dist.sample(&[n], r)).map_err(|e| site_err(site, e))?;
+    let draws =
+        crate::rng::with_rng(|r| site.dist.sample(&[n], r)).map_err(|e| site_err(site, e))?;
     let v = draws.to_vec();
     let m = v.len() / n;
     let mut out = Vec::with_capacity(m);

@@ -119,10 +119,13 @@ impl<M, D: Backend> AutoNormal<M, D> {
             ParamInit::None
         } else {
             let value = self.init_loc.init(site)?;
-            let u = site.transform.inverse(&value).map_err(|e| PyroError::Transform {
-                site: site.name.clone(),
-                source: e,
-            })?;
+            let u = site
+                .transform
+                .inverse(&value)
+                .map_err(|e| PyroError::Transform {
+                    site: site.name.clone(),
+                    source: e,
+                })?;
             ParamInit::Value(u)
         };
         let loc = param_on::<D>(&loc_name, init, Constraint::Real, Some(site.u_event_dim))?;

@@ -48,7 +48,10 @@ impl<D: Backend> LatentSite<D> {
             source: e,
         };
         let value = self.transform.forward(u).map_err(err)?;
-        let ladj = self.transform.log_abs_det_jacobian(u, &value).map_err(err)?;
+        let ladj = self
+            .transform
+            .log_abs_det_jacobian(u, &value)
+            .map_err(err)?;
         let batch_rank = value.rank().saturating_sub(self.event_dim);
         // Sample dims lead: a value of rank r has r - shape.len() of them.
         let extra = ladj.rank().saturating_sub(batch_rank);
@@ -97,7 +100,10 @@ impl<D: Backend> Prototype<D> {
                     ),
                 });
             }
-            if s.cond_indep_stack.iter().any(|f| f.subsample_size != f.size) {
+            if s.cond_indep_stack
+                .iter()
+                .any(|f| f.subsample_size != f.size)
+            {
                 return Err(PyroError::Config {
                     algorithm: who,
                     reason: format!(
@@ -113,10 +119,12 @@ impl<D: Backend> Prototype<D> {
                 source: e,
             })?;
             let shape = s.value.shape().to_vec();
-            let u_shape = transform.inverse_shape(&shape).map_err(|e| PyroError::Transform {
-                site: s.name.clone(),
-                source: e,
-            })?;
+            let u_shape = transform
+                .inverse_shape(&shape)
+                .map_err(|e| PyroError::Transform {
+                    site: s.name.clone(),
+                    source: e,
+                })?;
             let event_dim = dist.event_shape().len();
             let u_event_dim = (event_dim + u_shape.len()).saturating_sub(shape.len());
             let u_numel: usize = u_shape.iter().product();
@@ -165,10 +173,13 @@ impl<D: Backend> Prototype<D> {
     pub fn pack_constrained(&self, values: &[DynTensor<D>]) -> PyroResult<DynTensor<D>> {
         let mut parts = Vec::with_capacity(values.len());
         for (site, v) in self.sites.iter().zip(values) {
-            let u = site.transform.inverse(v).map_err(|e| PyroError::Transform {
-                site: site.name.clone(),
-                source: e,
-            })?;
+            let u = site
+                .transform
+                .inverse(v)
+                .map_err(|e| PyroError::Transform {
+                    site: site.name.clone(),
+                    source: e,
+                })?;
             parts.push(u);
         }
         Ok(DynTensor::cat_flat(&parts)?)

@@ -1,0 +1,566 @@
+//! Autoguides over one packed vector of all latent sites in unconstrained space (Pyro's
+//! `AutoContinuous` family): diagonal normal, full-rank and low-rank multivariate normal,
+//! and the Laplace approximation.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::init::InitLoc;
+use super::prototype::Prototype;
+use super::{normal_quantiles, not_set_up, AutoGuide};
+use crate::constraints::Constraint;
+use crate::distributions::{
+    BoxDist, Delta, Distribution, DistributionExt, LowRankMultivariateNormal, MultivariateNormal,
+    Normal,
+};
+use crate::error::{PyroError, PyroResult};
+use crate::poutine::{InferConfig, ParamInit, Program};
+use crate::primitives::{param_on, sample_with, SampleOptions};
+use crate::tensor::{Backend, DefaultDevice, DynTensor};
+
+/// The posterior family over the packed latent vector.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Family {
+    Diagonal,
+    FullRank,
+    LowRank(usize),
+    Map,
+}
+
+/// Shared machinery of the `AutoContinuous` guides.
+struct Continuous<M, D: Backend> {
+    model: M,
+    who: &'static str,
+    prefix: String,
+    family: Family,
+    init_loc: InitLoc<D>,
+    init_scale: f32,
+    proto: RefCell<Option<Rc<Prototype<D>>>>,
+}
+
+fn param_err(name: &str, e: impl std::fmt::Display) -> PyroError {
+    PyroError::Param {
+        site: name.into(),
+        reason: e.to_string(),
+    }
+}
+
+impl<M, D: Backend> Continuous<M, D> {
+    fn new(model: M, who: &'static str, family: Family) -> Self {
+        Continuous {
+            model,
+            who,
+            prefix: who.to_string(),
+            family,
+            init_loc: InitLoc::Median { num_samples: 15 },
+            init_scale: 0.1,
+            proto: RefCell::new(None),
+        }
+    }
+
+    fn name(&self, part: &str) -> String {
+        format!("{}.{part}", self.prefix)
+    }
+
+    fn setup<A>(&self, args: A) -> PyroResult<Rc<Prototype<D>>>
+    where
+        M: Program<A>,
+    {
+        if let Some(p) = self.proto.borrow().as_ref() {
+            return Ok(p.clone());
+        }
+        if !(self.init_scale > 0.0 && self.init_scale.is_finite()) {
+            return Err(PyroError::Config {
+                algorithm: self.who,
+                reason: format!("init_scale must be positive, got {}", self.init_scale),
+            });
+        }
+        let p = Prototype::from_model(&self.model, args, self.who)?;
+        if p.latent_dim == 0 {
+            return Err(PyroError::Config {
+                algorithm: self.who,
+                reason: "the model has no latent sites".into(),
+            });
+        }
+        let p = Rc::new(p);
+        *self.proto.borrow_mut() = Some(p.clone());
+        Ok(p)
+    }
+
+    fn rank(&self, latent_dim: usize) -> usize {
+        match self.family {
+            Family::LowRank(0) => ((latent_dim as f64).sqrt().round() as usize).max(1),
+            Family::LowRank(r) => r,
+            _ => 0,
+        }
+    }
+
+    fn exists(&self, name: &str) -> PyroResult<bool> {
+        crate::params::with_param_store_on::<D, _>(|s| s.contains(name))
+            .map_err(|e| param_err(name, e))
+    }
+
+    /// The posterior over the packed latent vector, creating its parameters on first use.
+    fn posterior(&self, proto: &Prototype<D>) -> PyroResult<BoxDist<D>> {
+        let n = proto.latent_dim;
+        let loc_name = self.name("loc");
+        let init = if self.exists(&loc_name)? {
+            ParamInit::None
+        } else {
+            let values = proto
+                .sites
+                .iter()
+                .map(|s| self.init_loc.init(s))
+                .collect::<PyroResult<Vec<_>>>()?;
+            ParamInit::Value(proto.pack_constrained(&values)?)
+        };
+        let loc = param_on::<D>(&loc_name, init, Constraint::Real, Some(1))?;
+        let who = self.who;
+        let dist_err = move |e| PyroError::at_site(who, e);
+        Ok(match self.family {
+            Family::Diagonal => {
+                let scale = param_on::<D>(
+                    &self.name("scale"),
+                    ParamInit::Value(DynTensor::full(&[n], self.init_scale)),
+                    Constraint::SoftplusPositive,
+                    Some(1),
+                )?;
+                Box::new(
+                    Normal::from_dyn(loc, scale)
+                        .and_then(|d| d.to_event(1))
+                        .map_err(dist_err)?,
+                )
+            }
+            Family::FullRank => {
+                let mut eye = vec![0.0; n * n];
+                for i in 0..n {
+                    eye[i * n + i] = self.init_scale;
+                }
+                let tril = param_on::<D>(
+                    &self.name("scale_tril"),
+                    ParamInit::Value(DynTensor::from_vec(eye, &[n, n])?),
+                    Constraint::LowerCholesky,
+                    Some(2),
+                )?;
+                Box::new(MultivariateNormal::from_dyn(loc, tril).map_err(dist_err)?)
+            }
+            Family::LowRank(_) => {
+                let r = self.rank(n);
+                let f_name = self.name("cov_factor");
+                let init = if self.exists(&f_name)? {
+                    ParamInit::None
+                } else {
+                    let sd = 1.0 / (r as f32).sqrt();
+                    let v: Vec<f32> = crate::rng::with_rng(|rng| {
+                        use rand_distr::Distribution as _;
+                        (0..n * r)
+                            .map(|_| {
+                                let z: f32 = rand_distr::StandardNormal.sample(rng);
+                                sd * z
+                            })
+                            .collect::<Vec<f32>>()
+                    });
+                    ParamInit::Value(DynTensor::from_vec(v, &[n, r])?)
+                };
+                let factor = param_on::<D>(&f_name, init, Constraint::Real, None)?;
+                let scale = param_on::<D>(
+                    &self.name("scale"),
+                    ParamInit::Value(DynTensor::full(&[n], 0.5f32.sqrt() * self.init_scale)),
+                    Constraint::SoftplusPositive,
+                    Some(1),
+                )?;
+                let cov_factor = factor.mul(&scale.reshape(&[n, 1])?)?;
+                let cov_diag = scale.square();
+                Box::new(
+                    LowRankMultivariateNormal::from_dyn(loc, cov_factor, cov_diag)
+                        .map_err(dist_err)?,
+                )
+            }
+            Family::Map => {
+                Box::new(Delta::from_dyn(loc, DynTensor::scalar(0.0), 1).map_err(dist_err)?)
+            }
+        })
+    }
+
+    fn run<A>(&self, args: A) -> PyroResult<HashMap<String, DynTensor<D>>>
+    where
+        M: Program<A>,
+    {
+        let proto = self.setup(args)?;
+        let posterior = self.posterior(&proto)?;
+        let latent = sample_with(
+            &format!("_{}_latent", self.prefix),
+            posterior,
+            SampleOptions {
+                infer: InferConfig {
+                    is_auxiliary: true,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )?;
+        let parts = proto.unpack(&latent)?;
+        let mut out = HashMap::with_capacity(parts.len());
+        for (site, u) in proto.sites.iter().zip(parts) {
+            let (value, log_density) = site.constrain(&u)?;
+            let delta = Delta::from_dyn(value, log_density, site.event_dim);
+            out.insert(site.name.clone(), crate::sample(&site.name, delta)?);
+        }
+        Ok(out)
+    }
+
+    fn stored(&self, part: &str) -> PyroResult<DynTensor<D>> {
+        let name = self.name(part);
+        crate::params::get_param::<D>(&name)
+            .map_err(|e| param_err(&name, e))?
+            .ok_or_else(|| not_set_up(self.who))
+            .map(|t| t.detach())
+    }
+
+    fn proto(&self) -> PyroResult<Rc<Prototype<D>>> {
+        self.proto
+            .borrow()
+            .clone()
+            .ok_or_else(|| not_set_up(self.who))
+    }
+
+    /// Per-site constrained values of a packed unconstrained tensor `[..., latent_dim]`.
+    fn constrain_all(
+        &self,
+        proto: &Prototype<D>,
+        packed: &DynTensor<D>,
+    ) -> PyroResult<HashMap<String, DynTensor<D>>> {
+        let parts = proto.unpack(packed)?;
+        let mut out = HashMap::new();
+        for (site, u) in proto.sites.iter().zip(parts) {
+            out.insert(site.name.clone(), site.constrain(&u)?.0);
+        }
+        Ok(out)
+    }
+
+    /// Marginal standard deviations of the packed latent vector.
+    fn marginal_sd(&self, n: usize) -> PyroResult<DynTensor<D>> {
+        Ok(match self.family {
+            Family::Diagonal => self.stored("scale")?,
+            Family::FullRank => {
+                let l = self.stored("scale_tril")?.to_vec();
+                let sd: Vec<f32> = (0..n)
+                    .map(|i| (0..n).map(|j| l[i * n + j].powi(2)).sum::<f32>().sqrt())
+                    .collect();
+                DynTensor::from_vec(sd, &[n])?
+            }
+            Family::LowRank(_) => {
+                let r = self.rank(n);
+                let f = self.stored("cov_factor")?.to_vec();
+                let s = self.stored("scale")?.to_vec();
+                let sd: Vec<f32> = (0..n)
+                    .map(|i| {
+                        let w: f32 = (0..r).map(|k| (f[i * r + k] * s[i]).powi(2)).sum();
+                        (w + s[i] * s[i]).sqrt()
+                    })
+                    .collect();
+                DynTensor::from_vec(sd, &[n])?
+            }
+            Family::Map => DynTensor::zeros(&[n]),
+        })
+    }
+
+    fn median(&self) -> PyroResult<HashMap<String, DynTensor<D>>> {
+        let proto = self.proto()?;
+        self.constrain_all(&proto, &self.stored("loc")?)
+    }
+
+    fn quantiles(&self, qs: &[f32]) -> PyroResult<HashMap<String, DynTensor<D>>> {
+        let proto = self.proto()?;
+        let n = proto.latent_dim;
+        let z = DynTensor::<D>::from_vec(normal_quantiles(qs)?, &[qs.len(), 1])?;
+        let sd = self.marginal_sd(n)?;
+        let u = z.mul(&sd)?.add(&self.stored("loc")?)?;
+        self.constrain_all(&proto, &u)
+    }
+
+    fn sample_posterior(&self, k: usize) -> PyroResult<HashMap<String, DynTensor<D>>> {
+        let proto = self.proto()?;
+        let posterior = self.posterior(&proto)?;
+        let packed = crate::rng::with_rng(|r| posterior.sample(&[k], r))
+            .map_err(|e| PyroError::at_site(self.who, e))?;
+        self.constrain_all(&proto, &packed.detach())
+    }
+}
+
+macro_rules! continuous_guide {
+    ($(#[$doc:meta])* $name:ident, $family:expr) => {
+        $(#[$doc])*
+        pub struct $name<M, D: Backend = DefaultDevice> {
+            inner: Continuous<M, D>,
+        }
+
+        impl<M> $name<M> {
+            /// A guide for `model` (Pyro's defaults: init to the prior median, init_scale 0.1).
+            pub fn new(model: M) -> Self {
+                Self::on_device(model)
+            }
+        }
+
+        impl<M, D: Backend> $name<M, D> {
+            /// The same on any device.
+            pub fn on_device(model: M) -> Self {
+                $name {
+                    inner: Continuous::new(model, stringify!($name), $family),
+                }
+            }
+
+            /// Sets the initialization strategy.
+            pub fn init_loc(mut self, init: InitLoc<D>) -> Self {
+                self.inner.init_loc = init;
+                self
+            }
+
+            /// Sets the initial scale (must be positive).
+            pub fn init_scale(mut self, scale: f32) -> Self {
+                self.inner.init_scale = scale;
+                self
+            }
+
+            /// Sets the prefix of the parameter names.
+            pub fn prefix(mut self, prefix: &str) -> Self {
+                self.inner.prefix = prefix.to_string();
+                self
+            }
+
+            /// The prototype, once the guide has been run.
+            pub fn prototype(&self) -> Option<Rc<Prototype<D>>> {
+                self.inner.proto.borrow().clone()
+            }
+        }
+
+        impl<A: Clone, M: Program<A>, D: Backend> Program<A> for $name<M, D> {
+            type Output = HashMap<String, DynTensor<D>>;
+            fn call(&self, args: A) -> PyroResult<Self::Output> {
+                self.inner.run(args)
+            }
+        }
+
+        impl<M, D: Backend> AutoGuide<D> for $name<M, D> {
+            fn median(&self) -> PyroResult<HashMap<String, DynTensor<D>>> {
+                self.inner.median()
+            }
+            fn quantiles(&self, qs: &[f32]) -> PyroResult<HashMap<String, DynTensor<D>>> {
+                self.inner.quantiles(qs)
+            }
+            fn sample_posterior(&self, n: usize) -> PyroResult<HashMap<String, DynTensor<D>>> {
+                self.inner.sample_posterior(n)
+            }
+        }
+    };
+}
+
+continuous_guide!(
+    /// Pyro's `AutoDiagonalNormal`: a normal with diagonal covariance over all latent sites
+    /// packed into one unconstrained vector (`AutoDiagonalNormal.loc`, `.scale`).
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::infer::autoguide::{AutoDiagonalNormal, AutoGuide};
+    /// use pyro::poutine::Program;
+    /// pyro::clear_param_store();
+    /// let model = |_: ()| {
+    ///     pyro::sample("a", Normal::new(0.0, 1.0))?;
+    ///     pyro::sample("b", Exponential::new(1.0))
+    /// };
+    /// let guide = AutoDiagonalNormal::new(model);
+    /// let draw = guide.call(()).unwrap();
+    /// assert!(draw["b"].item().unwrap() > 0.0);
+    /// assert_eq!(guide.prototype().unwrap().latent_dim, 2);
+    /// ```
+    AutoDiagonalNormal,
+    Family::Diagonal
+);
+
+continuous_guide!(
+    /// Pyro's `AutoMultivariateNormal`: a full-covariance normal over the packed latent
+    /// vector (`AutoMultivariateNormal.loc`, `.scale_tril`).
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::infer::autoguide::{AutoGuide, AutoMultivariateNormal};
+    /// use pyro::poutine::Program;
+    /// pyro::clear_param_store();
+    /// let model = |_: ()| pyro::sample("a", Normal::new(0.0, 1.0));
+    /// let guide = AutoMultivariateNormal::new(model).init_loc(InitLoc::Feasible);
+    /// guide.call(()).unwrap();
+    /// let q = guide.quantiles(&[0.5]).unwrap();
+    /// # use pyro::infer::autoguide::InitLoc;
+    /// assert_eq!(q["a"].to_vec(), vec![0.0]);
+    /// ```
+    AutoMultivariateNormal,
+    Family::FullRank
+);
+
+continuous_guide!(
+    /// Pyro's `AutoLowRankMultivariateNormal`: covariance `W Wᵀ + diag(d)` of rank
+    /// `round(√latent_dim)` over the packed latent vector.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::infer::autoguide::{AutoGuide, AutoLowRankMultivariateNormal};
+    /// use pyro::poutine::Program;
+    /// pyro::clear_param_store();
+    /// let model = |_: ()| pyro::plate("p", 4).run(|_| pyro::sample("a", Normal::new(0.0, 1.0)));
+    /// let guide = AutoLowRankMultivariateNormal::new(model);
+    /// let s = guide.call(()).unwrap();
+    /// assert_eq!(s["a"].shape(), &[4]);
+    /// ```
+    AutoLowRankMultivariateNormal,
+    Family::LowRank(0)
+);
+
+continuous_guide!(
+    /// Pyro's `AutoLaplaceApproximation`: a MAP point estimate of the packed latent vector;
+    /// [`AutoLaplaceApproximation::laplace_approximation`] then fits a multivariate normal
+    /// from the loss's Hessian at that point.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::infer::autoguide::{AutoGuide, AutoLaplaceApproximation};
+    /// use pyro::poutine::Program;
+    /// pyro::clear_param_store();
+    /// let model = |_: ()| pyro::sample("a", Normal::new(3.0, 1.0));
+    /// let guide = AutoLaplaceApproximation::new(model).init_loc(InitLoc::Feasible);
+    /// guide.call(()).unwrap();
+    /// assert_eq!(guide.median().unwrap()["a"].item().unwrap(), 0.0); // init_to_feasible
+    /// # use pyro::infer::autoguide::InitLoc;
+    /// ```
+    AutoLaplaceApproximation,
+    Family::Map
+);
+
+impl<M, D: Backend> AutoLowRankMultivariateNormal<M, D> {
+    /// Sets the rank of the covariance factor.
+    pub fn rank(mut self, rank: usize) -> Self {
+        self.inner.family = Family::LowRank(rank.max(1));
+        self
+    }
+}
+
+impl<M: Clone, D: Backend> AutoLaplaceApproximation<M, D> {
+    /// Fits `N(loc, H⁻¹)` where `loc` is the current MAP estimate and `H` is the Hessian of
+    /// the loss `-log p(x, z)` in unconstrained space at `loc` (central differences of exact
+    /// gradients). Returns an `AutoMultivariateNormal` whose parameters are set accordingly.
+    pub fn laplace_approximation<A: Clone>(
+        &self,
+        args: A,
+    ) -> PyroResult<AutoMultivariateNormal<M, D>>
+    where
+        M: Program<A>,
+    {
+        let proto = self.inner.setup(args.clone())?;
+        let n = proto.latent_dim;
+        let loc = self.inner.stored("loc")?.to_vec();
+        let grad_at = |u: &[f32]| -> PyroResult<Vec<f64>> {
+            neg_log_joint_grad::<D, A, M>(&self.inner.model, &proto, u, args.clone())
+        };
+        let mut h = vec![0.0f64; n * n];
+        for j in 0..n {
+            let step = 1e-3 * (loc[j].abs() as f64).max(1.0);
+            let mut up = loc.clone();
+            up[j] += step as f32;
+            let mut down = loc.clone();
+            down[j] -= step as f32;
+            let (gu, gd) = (grad_at(&up)?, grad_at(&down)?);
+            let denom = (up[j] - down[j]) as f64;
+            for i in 0..n {
+                h[i * n + j] = (gu[i] - gd[i]) / denom;
+            }
+        }
+        // Symmetrize, invert through the Cholesky factor.
+        for i in 0..n {
+            for j in 0..i {
+                let s = 0.5 * (h[i * n + j] + h[j * n + i]);
+                h[i * n + j] = s;
+                h[j * n + i] = s;
+            }
+        }
+        let lh = crate::linalg::cholesky_host(&h, n).ok_or_else(|| PyroError::Config {
+            algorithm: "AutoLaplaceApproximation",
+            reason: "the Hessian at the MAP point is not positive definite (run more MAP steps)"
+                .into(),
+        })?;
+        let inv_l = crate::linalg::inverse_lower_host(&lh, n);
+        let cov = crate::linalg::matmul_host(
+            &crate::linalg::transpose_host(&inv_l, n, n),
+            &inv_l,
+            n,
+            n,
+            n,
+        );
+        let scale_tril =
+            crate::linalg::cholesky_host(&cov, n).ok_or_else(|| PyroError::Config {
+                algorithm: "AutoLaplaceApproximation",
+                reason: "the inverse Hessian is not positive definite".into(),
+            })?;
+        let gaussian = AutoMultivariateNormal::<M, D>::on_device(self.inner.model.clone());
+        let set = |name: &str, v: DynTensor<D>| {
+            crate::params::with_param_store_on::<D, _>(|s| s.remove(name)).ok();
+            param_on::<D>(name, ParamInit::Value(v), Constraint::Real, None).map(|_| ())
+        };
+        set(
+            &gaussian.inner.name("loc"),
+            DynTensor::from_vec(loc.clone(), &[n])?,
+        )?;
+        crate::params::with_param_store_on::<D, _>(|s| {
+            s.remove(&gaussian.inner.name("scale_tril"))
+        })
+        .ok();
+        param_on::<D>(
+            &gaussian.inner.name("scale_tril"),
+            ParamInit::Value(DynTensor::from_vec(
+                scale_tril.iter().map(|&x| x as f32).collect(),
+                &[n, n],
+            )?),
+            Constraint::LowerCholesky,
+            Some(2),
+        )?;
+        *gaussian.inner.proto.borrow_mut() = Some(proto.clone());
+        Ok(gaussian)
+    }
+}
+
+/// Gradient of `-log p(x, z(u)) - log|det ∂z/∂u|` with respect to the packed unconstrained
+/// latent `u`.
+fn neg_log_joint_grad<D: Backend, A, M: Program<A>>(
+    model: &M,
+    proto: &Prototype<D>,
+    u: &[f32],
+    args: A,
+) -> PyroResult<Vec<f64>> {
+    use crate::poutine::{push_rc, SubstituteMessenger, TraceMessenger};
+    let n = proto.latent_dim;
+    let scope = crate::tensor::GradScope::<D>::open();
+    let packed = DynTensor::<D>::from_vec(u.to_vec(), &[n])?;
+    let parts = proto.unpack(&packed)?;
+    let mut values = HashMap::new();
+    let mut log_det = DynTensor::<D>::scalar(0.0);
+    for (site, part) in proto.sites.iter().zip(parts) {
+        let (v, neg_ladj) = site.constrain(&part)?;
+        log_det = log_det.sub(&neg_ladj.sum())?;
+        values.insert(site.name.clone(), v);
+    }
+    let tm = Rc::new(TraceMessenger::<D>::new());
+    {
+        let _t = push_rc::<D>(tm.clone());
+        let _s = push_rc::<D>(Rc::new(SubstituteMessenger::new(values)));
+        model.call(args)?;
+    }
+    let mut trace = tm.take();
+    let loss = trace.log_prob_sum()?.add(&log_det)?.neg();
+    let leaf = packed.flat().clone();
+    let grads = scope.backward_any(loss.to_scalar_tensor()?, |g| g.try_alloc_for(&leaf))?;
+    Ok(grads
+        .get(packed.flat())
+        .as_vec()
+        .into_iter()
+        .map(|g| g as f64)
+        .collect())
+}

@@ -1,0 +1,149 @@
+//! `AutoDelta`: a point estimate (MAP) per latent site.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::init::InitLoc;
+use super::prototype::{LatentSite, Prototype};
+use super::{not_set_up, AutoGuide};
+use crate::distributions::Delta;
+use crate::error::{PyroError, PyroResult};
+use crate::poutine::{ParamInit, Program};
+use crate::primitives::param_on;
+use crate::tensor::{Backend, DefaultDevice, DynTensor};
+
+/// Pyro's `AutoDelta`: each latent site is a learnable point (`AutoDelta.<site>`, in the
+/// site's support), so SVI finds the MAP estimate.
+///
+/// ```
+/// use pyro::prelude::*;
+/// use pyro::infer::autoguide::{AutoDelta, AutoGuide};
+/// use pyro::poutine::Program;
+/// pyro::clear_param_store();
+/// let model = |_: ()| pyro::sample("p", Beta::new(2.0, 2.0));
+/// let guide = AutoDelta::new(model).init_loc(InitLoc::Feasible);
+/// guide.call(()).unwrap();
+/// # use pyro::infer::autoguide::InitLoc;
+/// assert!((guide.median().unwrap()["p"].item().unwrap() - 0.5).abs() < 1e-6);
+/// ```
+pub struct AutoDelta<M, D: Backend = DefaultDevice> {
+    model: M,
+    prefix: String,
+    init_loc: InitLoc<D>,
+    proto: RefCell<Option<Rc<Prototype<D>>>>,
+}
+
+impl<M> AutoDelta<M> {
+    /// An AutoDelta guide for `model` (Pyro's default: init to the prior median).
+    pub fn new(model: M) -> Self {
+        Self::on_device(model)
+    }
+}
+
+impl<M, D: Backend> AutoDelta<M, D> {
+    /// The same on any device.
+    pub fn on_device(model: M) -> Self {
+        AutoDelta {
+            model,
+            prefix: "AutoDelta".into(),
+            init_loc: InitLoc::Median { num_samples: 15 },
+            proto: RefCell::new(None),
+        }
+    }
+
+    /// Sets the initialization strategy.
+    pub fn init_loc(mut self, init: InitLoc<D>) -> Self {
+        self.init_loc = init;
+        self
+    }
+
+    /// Sets the prefix of the parameter names.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_string();
+        self
+    }
+
+    fn name(&self, site: &LatentSite<D>) -> String {
+        format!("{}.{}", self.prefix, site.name)
+    }
+
+    fn proto(&self) -> PyroResult<Rc<Prototype<D>>> {
+        self.proto
+            .borrow()
+            .clone()
+            .ok_or_else(|| not_set_up("AutoDelta"))
+    }
+}
+
+impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoDelta<M, D> {
+    type Output = HashMap<String, DynTensor<D>>;
+
+    fn call(&self, args: A) -> PyroResult<Self::Output> {
+        let existing = self.proto.borrow().clone();
+        let proto = match existing {
+            Some(p) => p,
+            None => {
+                let p = Rc::new(Prototype::from_model(&self.model, args, "AutoDelta")?);
+                *self.proto.borrow_mut() = Some(p.clone());
+                p
+            }
+        };
+        let mut out = HashMap::new();
+        for site in &proto.sites {
+            let name = self.name(site);
+            let exists = crate::params::with_param_store_on::<D, _>(|s| s.contains(&name))
+                .map_err(|e| PyroError::Param {
+                    site: name.clone(),
+                    reason: e.to_string(),
+                })?;
+            let init = if exists {
+                ParamInit::None
+            } else {
+                ParamInit::Value(self.init_loc.init(site)?)
+            };
+            let value = param_on::<D>(&name, init, site.support.clone(), Some(site.event_dim))?;
+            let delta = Delta::from_dyn(value, DynTensor::scalar(0.0), site.event_dim);
+            out.insert(site.name.clone(), crate::sample(&site.name, delta)?);
+        }
+        Ok(out)
+    }
+}
+
+impl<M, D: Backend> AutoGuide<D> for AutoDelta<M, D> {
+    fn median(&self) -> PyroResult<HashMap<String, DynTensor<D>>> {
+        let proto = self.proto()?;
+        let mut out = HashMap::new();
+        for site in &proto.sites {
+            let name = self.name(site);
+            let v = crate::params::get_param::<D>(&name)
+                .map_err(|e| PyroError::Param {
+                    site: name.clone(),
+                    reason: e.to_string(),
+                })?
+                .ok_or_else(|| not_set_up("AutoDelta"))?;
+            out.insert(site.name.clone(), v.detach());
+        }
+        Ok(out)
+    }
+
+    fn quantiles(&self, qs: &[f32]) -> PyroResult<HashMap<String, DynTensor<D>>> {
+        let mut m = self.median()?;
+        for v in m.values_mut() {
+            let mut shape = vec![qs.len()];
+            shape.extend_from_slice(v.shape());
+            *v = v.broadcast_to(&shape)?;
+        }
+        Ok(m)
+    }
+
+    fn sample_posterior(&self, n: usize) -> PyroResult<HashMap<String, DynTensor<D>>> {
+        let mut m = self.median()?;
+        for v in m.values_mut() {
+            let mut shape = vec![n];
+            shape.extend_from_slice(v.shape());
+            *v = v.broadcast_to(&shape)?;
+        }
+        Ok(m)
+    }
+}
