@@ -15,9 +15,10 @@ use crate::tensor::{Backend, DynTensor};
 /// let init = InitLoc::<pyro::DefaultDevice>::Median { num_samples: 15 };
 /// assert!(matches!(init, InitLoc::Median { .. }));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum InitLoc<D: Backend = crate::tensor::DefaultDevice> {
     /// The point that maps to zero in unconstrained space (`init_to_feasible`).
+    #[default]
     Feasible,
     /// The elementwise median of prior draws (`init_to_median`).
     Median {
@@ -35,12 +36,6 @@ pub enum InitLoc<D: Backend = crate::tensor::DefaultDevice> {
     },
     /// Given values by name, `Feasible` for the other sites (`init_to_value`).
     Value(HashMap<String, DynTensor<D>>),
-}
-
-impl<D: Backend> Default for InitLoc<D> {
-    fn default() -> Self {
-        InitLoc::Feasible
-    }
 }
 
 fn site_err(site: &LatentSite<impl Backend>, e: impl std::fmt::Display) -> PyroError {
