@@ -3,6 +3,8 @@
 pub mod autoguide;
 mod check;
 mod elbo;
+mod predictive;
 
 pub use check::check_model_guide;
 pub use elbo::{importance_traces, Elbo, ElboEstimate, TraceElbo};
+pub use predictive::{NoGuide, Predictive};
