@@ -25,7 +25,7 @@ fn data(pairs: &[(&str, DynTensor<Dev>)]) -> HashMap<String, DynTensor<Dev>> {
 }
 
 /// z ~ N(0, 1); x ~ N(z, 1) observed at 0.5.
-fn model(_: ()) -> PyroResult<DynTensor<Dev>> {
+fn model() -> PyroResult<DynTensor<Dev>> {
     let z = pyro::sample("z", Normal::new(0.0, 1.0))?;
     pyro::observe("x", Normal::new(&z, 1.0), s(0.5))?;
     Ok(z)
@@ -63,7 +63,7 @@ fn trace_records_sites_in_order_with_their_fields() {
 
 #[test]
 fn trace_rejects_duplicate_site_names() {
-    let dup = |_: ()| {
+    let dup = || {
         pyro::sample("a", Normal::new(0.0, 1.0))?;
         pyro::sample("a", Normal::new(0.0, 1.0))
     };
@@ -76,7 +76,7 @@ fn trace_rejects_duplicate_site_names() {
 
 #[test]
 fn replay_takes_latent_values_and_keeps_observations() {
-    let guide_tr = poutine::trace(|_: ()| pyro::sample("z", Normal::new(3.0, 0.1)))
+    let guide_tr = poutine::trace(|| pyro::sample("z", Normal::new(3.0, 0.1)))
         .get_trace(())
         .unwrap();
     let zg = guide_tr.get("z").unwrap().value.item().unwrap();
@@ -89,7 +89,7 @@ fn replay_takes_latent_values_and_keeps_observations() {
 
 #[test]
 fn replay_of_an_observed_site_is_an_error_naming_it() {
-    let tr = poutine::trace(|_: ()| pyro::observe("z", Normal::new(0.0, 1.0), s(1.0)))
+    let tr = poutine::trace(|| pyro::observe("z", Normal::new(0.0, 1.0), s(1.0)))
         .get_trace(())
         .unwrap();
     let err = poutine::replay(model, &tr).call(()).unwrap_err();
@@ -101,7 +101,7 @@ fn replay_of_an_observed_site_is_an_error_naming_it() {
 
 #[test]
 fn condition_observes_and_composes_inside_replay_inside_trace() {
-    let guide_tr = poutine::trace(|_: ()| pyro::sample("z", Normal::new(3.0, 0.1)))
+    let guide_tr = poutine::trace(|| pyro::sample("z", Normal::new(3.0, 0.1)))
         .get_trace(())
         .unwrap();
     // condition wins over replay for z: the conditioned site is observed, replay skips it.
@@ -128,7 +128,7 @@ fn uncondition_makes_observed_sites_latent() {
 #[test]
 fn substitute_fixes_samples_and_params_without_observing() {
     pyro::clear_param_store();
-    let m = |_: ()| {
+    let m = || {
         let w = pyro::param("w", s(1.0), Constraint::Real)?;
         let z = pyro::sample("z", Normal::new(0.0, 1.0))?;
         Ok((w, z))
@@ -143,7 +143,7 @@ fn substitute_fixes_samples_and_params_without_observing() {
 
 #[test]
 fn do_intervenes_without_observing_the_original_site() {
-    let m = |_: ()| {
+    let m = || {
         let z = pyro::sample("z", Normal::new(0.0, 1.0))?;
         pyro::sample("x", Normal::new(&z, 0.01))
     };
@@ -164,7 +164,7 @@ fn do_intervenes_without_observing_the_original_site() {
 #[test]
 fn block_hides_by_name_type_and_all() {
     pyro::clear_param_store();
-    let m = |_: ()| {
+    let m = || {
         pyro::param("p", s(0.5), Constraint::UnitInterval)?;
         pyro::sample("a", Normal::new(0.0, 1.0))?;
         pyro::observe("b", Normal::new(0.0, 1.0), s(0.0))
@@ -273,7 +273,7 @@ fn scale_multiplies_log_probabilities_and_nests() {
 
 #[test]
 fn mask_zeroes_masked_elements_exactly() {
-    let m = |_: ()| {
+    let m = || {
         pyro::plate("d", 3)
             .run(|_| pyro::observe("y", Normal::new(0.0, 1.0), t(&[0.0, 1.0, 100.0], &[3])))
     };
@@ -292,7 +292,7 @@ fn mask_zeroes_masked_elements_exactly() {
 #[test]
 fn lift_turns_params_into_prior_samples() {
     pyro::clear_param_store();
-    let m = |_: ()| pyro::param("w", s(1.0), Constraint::Real);
+    let m = || pyro::param("w", s(1.0), Constraint::Real);
     let priors: HashMap<String, BoxDist> = [(
         "w".to_string(),
         Box::new(Normal::new(-4.0, 0.01).unwrap()) as BoxDist,
@@ -341,7 +341,7 @@ fn escape_leaves_at_the_site_and_keeps_the_partial_trace() {
     );
 }
 
-fn pets(_: ()) -> PyroResult<()> {
+fn pets() -> PyroResult<()> {
     let dogs = pyro::sample("dogs_std", HalfNormal::new(1.0))?;
     let cats = pyro::sample("cats_std", HalfNormal::new(1.0))?;
     pyro::observe("dog", Normal::new(0.0, &dogs), s(0.3))?;
@@ -376,7 +376,7 @@ fn equalize_shares_the_first_sample_value() {
 #[test]
 fn equalize_params_by_regular_expression() {
     pyro::clear_param_store();
-    let m = |_: ()| {
+    let m = || {
         let a = pyro::param("a_shift", s(1.0), Constraint::Real)?;
         let b = pyro::param("b_shift", s(2.0), Constraint::Real)?;
         let c = pyro::param("scale", s(3.0), Constraint::Positive)?;
@@ -397,7 +397,7 @@ fn equalize_params_by_regular_expression() {
 #[test]
 fn observed_value_outside_the_support_names_the_site() {
     pyro::enable_validation(true);
-    let m = |_: ()| pyro::observe("flip", Bernoulli::new(0.5), s(2.0));
+    let m = || pyro::observe("flip", Bernoulli::new(0.5), s(2.0));
     let err = poutine::trace(m).get_trace(()).unwrap_err();
     assert!(err.to_string().contains("flip"), "{err}");
 }
@@ -405,7 +405,7 @@ fn observed_value_outside_the_support_names_the_site() {
 #[test]
 fn non_finite_log_probability_names_the_site() {
     pyro::enable_validation(false);
-    let m = |_: ()| pyro::observe("y", Normal::new(0.0, 1.0), s(f32::INFINITY));
+    let m = || pyro::observe("y", Normal::new(0.0, 1.0), s(f32::INFINITY));
     let mut tr = poutine::trace(m).get_trace(()).unwrap();
     pyro::enable_validation(true);
     let err = tr.log_prob_sum().unwrap_err();
@@ -418,7 +418,7 @@ fn non_finite_log_probability_names_the_site() {
 #[test]
 fn bad_distribution_arguments_name_the_site() {
     pyro::enable_validation(true);
-    let m = |_: ()| pyro::sample("sigma_site", Normal::new(0.0, -2.0));
+    let m = || pyro::sample("sigma_site", Normal::new(0.0, -2.0));
     let err = poutine::trace(m).get_trace(()).unwrap_err();
     assert!(
         matches!(err, PyroError::Distribution { ref site, .. } if site == "sigma_site"),

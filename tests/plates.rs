@@ -7,7 +7,7 @@ use pyro::{PyroError, PyroResult};
 
 type Dev = pyro::DefaultDevice;
 
-fn coin(_: ()) -> PyroResult<DynTensor<Dev>> {
+fn coin() -> PyroResult<DynTensor<Dev>> {
     pyro::sample("flip", Bernoulli::new(0.5))
 }
 
@@ -15,7 +15,7 @@ fn coin(_: ()) -> PyroResult<DynTensor<Dev>> {
 fn coin_flip_is_fair() {
     pyro::set_rng_seed(10);
     let n = 4000;
-    let heads: f32 = (0..n).map(|_| coin(()).unwrap().item().unwrap()).sum();
+    let heads: f32 = (0..n).map(|_| coin().unwrap().item().unwrap()).sum();
     let freq = heads as f64 / n as f64;
     // 4 standard errors of a fair coin's frequency.
     assert!(
@@ -35,14 +35,14 @@ fn learnable_coin(flip: f32) -> PyroResult<DynTensor<Dev>> {
 #[test]
 fn learnable_coin_has_a_param_site_and_gradients_reach_its_leaf() {
     pyro::clear_param_store();
-    let tr = poutine::trace(learnable_coin).get_trace(1.0).unwrap();
+    let tr = poutine::trace(learnable_coin).get_trace((1.0,)).unwrap();
     assert_eq!(tr.get("p").unwrap().kind, SiteKind::Param);
     assert!(tr.get("flip").unwrap().is_observed);
     // d/du log Bernoulli(1 | sigmoid(u)) = 1 - p, with u the unconstrained leaf.
     let leaf =
         pyro::params::with_param_store(|s| s.get_unconstrained("p").unwrap().clone()).unwrap();
     let scope = GradScope::<Dev>::open();
-    let mut tr = poutine::trace(learnable_coin).get_trace(1.0).unwrap();
+    let mut tr = poutine::trace(learnable_coin).get_trace((1.0,)).unwrap();
     let lp = tr.log_prob_sum().unwrap();
     let flat = leaf.flat().clone();
     let grads = scope
@@ -54,8 +54,7 @@ fn learnable_coin_has_a_param_site_and_gradients_reach_its_leaf() {
 
 #[test]
 fn one_hundred_flips_in_a_plate() {
-    let model =
-        |_: ()| pyro::plate("flips", 100).run(|_| pyro::sample("flip", Bernoulli::new(0.5)));
+    let model = || pyro::plate("flips", 100).run(|_| pyro::sample("flip", Bernoulli::new(0.5)));
     let tr = poutine::trace(model).get_trace(()).unwrap();
     let site = tr.get("flip").unwrap();
     assert_eq!(site.value.shape(), &[100]);
@@ -69,7 +68,7 @@ fn subsampled_plate_scales_the_log_probability_by_size_over_batch() {
     let data =
         DynTensor::<Dev>::from_vec((0..1000).map(|i| (i % 7) as f32 * 0.1).collect(), &[1000])
             .unwrap();
-    let model = |_: ()| {
+    let model = || {
         pyro::plate("data", 1000).subsample_size(100).run(|p| {
             assert_eq!(p.indices().len(), 100);
             let batch = p.subsample(&data, 0)?;
@@ -102,7 +101,7 @@ fn subsampled_plate_scales_the_log_probability_by_size_over_batch() {
 
 #[test]
 fn x_and_y_plates_at_dims_minus_one_and_minus_two() {
-    let model = |_: ()| -> PyroResult<_> {
+    let model = || -> PyroResult<_> {
         let x_axis = pyro::plate("x_axis", 320).dim(-1).enter()?;
         let y_axis = pyro::plate("y_axis", 200).dim(-2).enter()?;
         drop(y_axis);
@@ -118,7 +117,7 @@ fn x_and_y_plates_at_dims_minus_one_and_minus_two() {
         })?;
         Ok((a, b, c))
     };
-    let (a, b, c) = model(()).unwrap();
+    let (a, b, c) = model().unwrap();
     assert_eq!(a.shape(), &[320]);
     assert_eq!(b.shape(), &[200, 1]);
     assert_eq!(c.shape(), &[200, 320]);
@@ -179,7 +178,7 @@ fn a_batch_shape_that_does_not_fit_the_plate_names_site_plate_dim_and_sizes() {
 
 #[test]
 fn sequential_plate_gives_each_iteration_its_own_frame() {
-    let model = |_: ()| {
+    let model = || {
         for i in pyro::plate("seq", 3).iter()? {
             pyro::sample(&format!("x_{i}"), Normal::new(0.0, 1.0))?;
         }
@@ -197,7 +196,7 @@ fn sequential_plate_gives_each_iteration_its_own_frame() {
 
 #[test]
 fn sequential_plate_with_subsampling_scales() {
-    let model = |_: ()| {
+    let model = || {
         let mut seen = vec![];
         for i in pyro::plate("seq", 10).subsample_size(2).iter()? {
             pyro::sample(&format!("x_{i}"), Normal::new(0.0, 1.0))?;
@@ -242,7 +241,7 @@ fn plate_stack_nests_plates_rightmost_last() {
 
 #[test]
 fn factor_and_deterministic_sites() {
-    let model = |_: ()| {
+    let model = || {
         let z = pyro::sample("z", Normal::new(0.0, 1.0))?;
         pyro::deterministic("z2", z.square(), 0)?;
         pyro::factor("f", DynTensor::scalar(-3.0))?;
@@ -262,7 +261,7 @@ fn factor_and_deterministic_sites() {
 fn obs_mask_splits_observed_and_latent_parts() {
     use pyro::primitives::SampleOptions;
     let obs = DynTensor::<Dev>::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap();
-    let model = |_: ()| {
+    let model = || {
         pyro::plate("d", 3).run(|_| {
             pyro::sample_with(
                 "y",

@@ -192,7 +192,7 @@ fn sample_partially_observed<D: Backend>(
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| pyro::factor("penalty", DynTensor::scalar(-2.5));
+/// let model = || pyro::factor("penalty", DynTensor::scalar(-2.5));
 /// let mut tr = poutine::trace(model).get_trace(()).unwrap();
 /// assert_eq!(tr.log_prob_sum().unwrap().item().unwrap(), -2.5);
 /// ```
@@ -229,7 +229,7 @@ pub fn factor_on<D: Backend>(name: &str, log_factor: DynTensor<D>) -> PyroResult
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| {
+/// let model = || {
 ///     let x = pyro::sample("x", Normal::new(0.0, 1.0))?;
 ///     pyro::deterministic("x2", x.square(), 0)
 /// };

@@ -14,12 +14,12 @@ use crate::tensor::Backend;
 /// use pyro::prelude::*;
 /// use pyro::poutine;
 /// use pyro::infer::check_model_guide;
-/// let model = |_: ()| pyro::sample("z", Normal::new(0.0, 1.0));
-/// let guide = |_: ()| pyro::sample("w", Normal::new(0.0, 1.0));
+/// let model = || pyro::sample("z", Normal::new(0.0, 1.0));
+/// let guide = || pyro::sample("w", Normal::new(0.0, 1.0));
 /// let mt = poutine::trace(model).get_trace(()).unwrap();
 /// let gt = poutine::trace(guide).get_trace(()).unwrap();
 /// let err = check_model_guide(&mt, &gt).unwrap_err();
-/// assert!(err.to_string().contains("`z`"));
+/// assert!(err.to_string().contains("`w`")); // the guide site unknown to the model
 /// ```
 pub fn check_model_guide<D: Backend>(model: &Trace<D>, guide: &Trace<D>) -> PyroResult<()> {
     for site in guide.sites() {

@@ -24,7 +24,7 @@ enum Source<G, D: Backend> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::infer::Predictive;
-/// let model = |_: ()| {
+/// let model = || {
 ///     let z = pyro::sample("z", Normal::new(0.0, 1.0))?;
 ///     pyro::sample("x", Normal::new(&z, 1.0))
 /// };
@@ -77,10 +77,14 @@ impl<M, D: Backend> Predictive<M, NoGuide, D> {
     pub fn with_samples_on(model: M, samples: HashMap<String, DynTensor<D>>) -> PyroResult<Self> {
         let mut n = None;
         for (name, v) in &samples {
-            let k = v.shape().first().copied().ok_or_else(|| PyroError::SiteMismatch {
-                site: name.clone(),
-                reason: "posterior samples need a leading sample dimension".into(),
-            })?;
+            let k = v
+                .shape()
+                .first()
+                .copied()
+                .ok_or_else(|| PyroError::SiteMismatch {
+                    site: name.clone(),
+                    reason: "posterior samples need a leading sample dimension".into(),
+                })?;
             if n.is_some_and(|m| m != k) {
                 return Err(PyroError::SiteMismatch {
                     site: name.clone(),
@@ -181,7 +185,9 @@ impl<M, G, D: Backend> Predictive<M, G, D> {
         for i in 0..self.num_samples {
             let trace = self.one_run(i, args.clone())?;
             for site in trace.sites() {
-                if site.kind != SiteKind::Sample || site.infer.is_auxiliary || !self.wanted(&site.name)
+                if site.kind != SiteKind::Sample
+                    || site.infer.is_auxiliary
+                    || !self.wanted(&site.name)
                 {
                     continue;
                 }

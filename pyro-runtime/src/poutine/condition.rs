@@ -42,7 +42,7 @@ impl<D: Backend> Messenger<D> for ConditionMessenger<D> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| pyro::sample("z", Normal::new(0.0, 1.0));
+/// let model = || pyro::sample("z", Normal::new(0.0, 1.0));
 /// let data = [("z".to_string(), DynTensor::scalar(0.5))].into_iter().collect();
 /// let tr = poutine::trace(poutine::condition(model, data)).get_trace(()).unwrap();
 /// let z = tr.get("z").unwrap();
@@ -78,7 +78,7 @@ impl<D: Backend> Messenger<D> for UnconditionMessenger {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| pyro::observe("y", Normal::new(0.0, 1.0), DynTensor::scalar(3.0));
+/// let model = || pyro::observe("y", Normal::new(0.0, 1.0), DynTensor::scalar(3.0));
 /// let tr = poutine::trace(poutine::uncondition(model)).get_trace(()).unwrap();
 /// assert!(!tr.get("y").unwrap().is_observed);
 /// ```

@@ -70,7 +70,7 @@ impl<D: Backend> Messenger<D> for DoMessenger<D> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine::{self, Program};
-/// let model = |_: ()| {
+/// let model = || {
 ///     let z = pyro::sample("z", Normal::new(0.0, 1.0))?;
 ///     pyro::sample("x", Normal::new(&z, 0.1))
 /// };

@@ -90,7 +90,7 @@ impl<D: Backend> Messenger<D> for EqualizeMessenger<D> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine::{self, SiteKind};
-/// let model = |_: ()| {
+/// let model = || {
 ///     let a = pyro::sample("dogs_std", Normal::new(0.0, 1.0))?;
 ///     let b = pyro::sample("cats_std", Normal::new(0.0, 1.0))?;
 ///     Ok((a, b))

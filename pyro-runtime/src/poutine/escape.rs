@@ -42,7 +42,7 @@ impl<D: Backend> Messenger<D> for EscapeMessenger<D> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine::{self, Program};
-/// let model = |_: ()| {
+/// let model = || {
 ///     pyro::sample("a", Normal::new(0.0, 1.0))?;
 ///     pyro::sample("b", Normal::new(0.0, 1.0))
 /// };

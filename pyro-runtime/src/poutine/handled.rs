@@ -7,12 +7,16 @@ use crate::error::PyroResult;
 use crate::tensor::{Backend, DefaultDevice};
 
 /// A probabilistic program: a function of its arguments that may fail (Pyro's "model" or
-/// "guide" callable). Every `Fn(A) -> PyroResult<R>` is one.
+/// "guide" callable). Arguments travel as a tuple, like Pyro's `*args`: every
+/// `Fn() -> PyroResult<R>` is a `Program<()>`, every `Fn(A, B) -> PyroResult<R>` a
+/// `Program<(A, B)>`, up to six arguments.
 ///
 /// ```
 /// use pyro::poutine::Program;
-/// let f = |x: f32| -> pyro::PyroResult<f32> { Ok(x * 2.0) };
-/// assert_eq!(f.call(2.0).unwrap(), 4.0);
+/// let f = |x: f32, y: f32| -> pyro::PyroResult<f32> { Ok(x * y) };
+/// assert_eq!(f.call((2.0, 3.0)).unwrap(), 6.0);
+/// let g = || -> pyro::PyroResult<i32> { Ok(1) };
+/// assert_eq!(g.call(()).unwrap(), 1);
 /// ```
 pub trait Program<A> {
     /// What the program returns.
@@ -21,12 +25,24 @@ pub trait Program<A> {
     fn call(&self, args: A) -> PyroResult<Self::Output>;
 }
 
-impl<A, R, F: Fn(A) -> PyroResult<R>> Program<A> for F {
-    type Output = R;
-    fn call(&self, args: A) -> PyroResult<R> {
-        self(args)
-    }
+macro_rules! program_for_fn {
+    ($($arg:ident),*) => {
+        impl<$($arg,)* R, F: Fn($($arg),*) -> PyroResult<R>> Program<($($arg,)*)> for F {
+            type Output = R;
+            #[allow(non_snake_case)]
+            fn call(&self, ($($arg,)*): ($($arg,)*)) -> PyroResult<R> {
+                self($($arg),*)
+            }
+        }
+    };
 }
+program_for_fn!();
+program_for_fn!(A1);
+program_for_fn!(A1, A2);
+program_for_fn!(A1, A2, A3);
+program_for_fn!(A1, A2, A3, A4);
+program_for_fn!(A1, A2, A3, A4, A5);
+program_for_fn!(A1, A2, A3, A4, A5, A6);
 
 type MakeMessenger<D> = Rc<dyn Fn() -> PyroResult<Rc<dyn Messenger<D>>>>;
 
@@ -51,7 +67,7 @@ impl<P, D: Backend> Handled<P, D> {
     ///
     /// ```
     /// use pyro::poutine::{Handled, Program, ScaleMessenger};
-    /// let p = Handled::<_, dfdx::prelude::Cpu>::new(|_: ()| Ok(1), || {
+    /// let p = Handled::<_, dfdx::prelude::Cpu>::new(|| Ok(1), || {
     ///     Ok(std::rc::Rc::new(ScaleMessenger::new(2.0)?) as _)
     /// });
     /// assert_eq!(p.call(()).unwrap(), 1);

@@ -41,7 +41,7 @@ impl<D: Backend> Messenger<D> for InferConfigMessenger<D> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| pyro::sample("z", Normal::new(0.0, 1.0));
+/// let model = || pyro::sample("z", Normal::new(0.0, 1.0));
 /// let configured = poutine::infer_config(model, |_, cfg| cfg.enumerate = Some("parallel".into()));
 /// let tr = poutine::trace(configured).get_trace(()).unwrap();
 /// assert_eq!(tr.get("z").unwrap().infer.enumerate.as_deref(), Some("parallel"));

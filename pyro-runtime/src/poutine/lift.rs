@@ -58,7 +58,7 @@ impl<D: Backend> Messenger<D> for LiftMessenger<D> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| pyro::param("w", DynTensor::scalar(1.0), Constraint::Real);
+/// let model = || pyro::param("w", DynTensor::scalar(1.0), Constraint::Real);
 /// let priors = [("w".to_string(), Box::new(Normal::new(10.0, 0.1).unwrap()) as BoxDist)]
 ///     .into_iter().collect();
 /// let tr = poutine::trace(poutine::lift(model, priors)).get_trace(()).unwrap();

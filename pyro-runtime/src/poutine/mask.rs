@@ -54,7 +54,7 @@ impl<D: Backend> Messenger<D> for MaskMessenger {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine::{self, MaskMessenger};
-/// let model = |_: ()| pyro::observe("y", Normal::new(0.0, 1.0), DynTensor::scalar(1.0));
+/// let model = || pyro::observe("y", Normal::new(0.0, 1.0), DynTensor::scalar(1.0));
 /// let mut tr = poutine::trace(poutine::mask(model, MaskMessenger::all(false)))
 ///     .get_trace(()).unwrap();
 /// assert_eq!(tr.log_prob_sum().unwrap().item().unwrap(), 0.0);

@@ -6,7 +6,7 @@
 //! ```
 //! use pyro::prelude::*;
 //! use pyro::poutine;
-//! let model = |_: ()| {
+//! let model = || {
 //!     let z = pyro::sample("z", Normal::new(0.0, 1.0))?;
 //!     pyro::observe("x", Normal::new(&z, 1.0), DynTensor::scalar(0.5))
 //! };

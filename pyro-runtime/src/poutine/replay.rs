@@ -51,7 +51,7 @@ impl<D: Backend> Messenger<D> for ReplayMessenger<D> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| pyro::sample("z", Normal::new(0.0, 1.0));
+/// let model = || pyro::sample("z", Normal::new(0.0, 1.0));
 /// let tr = poutine::trace(model).get_trace(()).unwrap();
 /// let again = poutine::trace(poutine::replay(model, &tr)).get_trace(()).unwrap();
 /// assert_eq!(again.get("z").unwrap().value.to_vec(), tr.get("z").unwrap().value.to_vec());

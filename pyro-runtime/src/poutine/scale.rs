@@ -39,7 +39,7 @@ impl<D: Backend> Messenger<D> for ScaleMessenger {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| pyro::sample("z", Normal::new(0.0, 1.0));
+/// let model = || pyro::sample("z", Normal::new(0.0, 1.0));
 /// let tr = poutine::trace(poutine::scale(model, 10.0).unwrap()).get_trace(()).unwrap();
 /// assert_eq!(tr.get("z").unwrap().scale, 10.0);
 /// ```

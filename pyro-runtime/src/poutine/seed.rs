@@ -40,7 +40,7 @@ impl<A, P: Program<A>> Program<A> for Seeded<P> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine::{self, Program};
-/// let model = |_: ()| pyro::sample("z", Normal::new(0.0, 1.0));
+/// let model = || pyro::sample("z", Normal::new(0.0, 1.0));
 /// let seeded = poutine::seed(model, 3);
 /// let a = seeded.call(()).unwrap().item().unwrap();
 /// let b = seeded.call(()).unwrap().item().unwrap();

@@ -59,7 +59,7 @@ impl<D: Backend> Messenger<D> for SubstituteMessenger<D> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| pyro::sample("z", Normal::new(0.0, 1.0));
+/// let model = || pyro::sample("z", Normal::new(0.0, 1.0));
 /// let data = [("z".to_string(), DynTensor::scalar(2.0))].into_iter().collect();
 /// let z = poutine::substitute(model, data).call(()).unwrap();
 /// assert_eq!(z.item().unwrap(), 2.0);

@@ -281,7 +281,7 @@ impl<D: Backend> Messenger<D> for TraceMessenger<D> {
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::poutine;
-/// let model = |_: ()| -> pyro::PyroResult<DynTensor> {
+/// let model = || -> pyro::PyroResult<DynTensor> {
 ///     pyro::sample("x", Normal::new(0.0, 1.0))
 /// };
 /// let tr = poutine::trace(model).get_trace(()).unwrap();
@@ -326,7 +326,7 @@ impl<P, D: Backend> TraceHandler<P, D> {
     /// ```
     /// use pyro::prelude::*;
     /// use pyro::poutine;
-    /// let model = |_: ()| {
+    /// let model = || {
     ///     pyro::sample("a", Normal::new(0.0, 1.0))?;
     ///     pyro::sample("b", Normal::new(0.0, 1.0))
     /// };

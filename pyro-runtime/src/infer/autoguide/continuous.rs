@@ -365,7 +365,7 @@ continuous_guide!(
     /// use pyro::infer::autoguide::{AutoDiagonalNormal, AutoGuide};
     /// use pyro::poutine::Program;
     /// pyro::clear_param_store();
-    /// let model = |_: ()| {
+    /// let model = || {
     ///     pyro::sample("a", Normal::new(0.0, 1.0))?;
     ///     pyro::sample("b", Exponential::new(1.0))
     /// };
@@ -387,7 +387,7 @@ continuous_guide!(
     /// use pyro::infer::autoguide::{AutoGuide, AutoMultivariateNormal};
     /// use pyro::poutine::Program;
     /// pyro::clear_param_store();
-    /// let model = |_: ()| pyro::sample("a", Normal::new(0.0, 1.0));
+    /// let model = || pyro::sample("a", Normal::new(0.0, 1.0));
     /// let guide = AutoMultivariateNormal::new(model).init_loc(InitLoc::Feasible);
     /// guide.call(()).unwrap();
     /// let q = guide.quantiles(&[0.5]).unwrap();
@@ -407,7 +407,7 @@ continuous_guide!(
     /// use pyro::infer::autoguide::{AutoGuide, AutoLowRankMultivariateNormal};
     /// use pyro::poutine::Program;
     /// pyro::clear_param_store();
-    /// let model = |_: ()| pyro::plate("p", 4).run(|_| pyro::sample("a", Normal::new(0.0, 1.0)));
+    /// let model = || pyro::plate("p", 4).run(|_| pyro::sample("a", Normal::new(0.0, 1.0)));
     /// let guide = AutoLowRankMultivariateNormal::new(model);
     /// let s = guide.call(()).unwrap();
     /// assert_eq!(s["a"].shape(), &[4]);
@@ -426,7 +426,7 @@ continuous_guide!(
     /// use pyro::infer::autoguide::{AutoGuide, AutoLaplaceApproximation};
     /// use pyro::poutine::Program;
     /// pyro::clear_param_store();
-    /// let model = |_: ()| pyro::sample("a", Normal::new(3.0, 1.0));
+    /// let model = || pyro::sample("a", Normal::new(3.0, 1.0));
     /// let guide = AutoLaplaceApproximation::new(model).init_loc(InitLoc::Feasible);
     /// guide.call(()).unwrap();
     /// assert_eq!(guide.median().unwrap()["a"].item().unwrap(), 0.0); // init_to_feasible

@@ -21,7 +21,7 @@ use crate::tensor::{Backend, DefaultDevice, DynTensor};
 /// use pyro::infer::autoguide::{AutoDelta, AutoGuide};
 /// use pyro::poutine::Program;
 /// pyro::clear_param_store();
-/// let model = |_: ()| pyro::sample("p", Beta::new(2.0, 2.0));
+/// let model = || pyro::sample("p", Beta::new(2.0, 2.0));
 /// let guide = AutoDelta::new(model).init_loc(InitLoc::Feasible);
 /// guide.call(()).unwrap();
 /// # use pyro::infer::autoguide::InitLoc;

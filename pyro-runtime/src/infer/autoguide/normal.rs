@@ -24,7 +24,7 @@ use crate::tensor::{Backend, DefaultDevice, DynTensor};
 /// use pyro::infer::autoguide::{AutoGuide, AutoNormal};
 /// use pyro::poutine::Program;
 /// pyro::clear_param_store();
-/// let model = |_: ()| pyro::sample("s", LogNormal::new(0.0, 1.0));
+/// let model = || pyro::sample("s", LogNormal::new(0.0, 1.0));
 /// let guide = AutoNormal::new(model);
 /// guide.call(()).unwrap();
 /// let m = guide.median().unwrap();
