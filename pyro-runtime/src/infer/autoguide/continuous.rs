@@ -46,6 +46,20 @@ fn param_err(name: &str, e: impl std::fmt::Display) -> PyroError {
     }
 }
 
+impl<M: Clone, D: Backend> Clone for Continuous<M, D> {
+    fn clone(&self) -> Self {
+        Continuous {
+            model: self.model.clone(),
+            who: self.who,
+            prefix: self.prefix.clone(),
+            family: self.family,
+            init_loc: self.init_loc.clone(),
+            init_scale: self.init_scale,
+            proto: RefCell::new(self.proto.borrow().clone()),
+        }
+    }
+}
+
 impl<M, D: Backend> Continuous<M, D> {
     fn new(model: M, who: &'static str, family: Family) -> Self {
         Continuous {
@@ -294,6 +308,12 @@ macro_rules! continuous_guide {
         $(#[$doc])*
         pub struct $name<M, D: Backend = DefaultDevice> {
             inner: Continuous<M, D>,
+        }
+
+        impl<M: Clone, D: Backend> Clone for $name<M, D> {
+            fn clone(&self) -> Self {
+                $name { inner: self.inner.clone() }
+            }
         }
 
         impl<M> $name<M> {

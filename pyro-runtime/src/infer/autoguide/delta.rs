@@ -34,6 +34,17 @@ pub struct AutoDelta<M, D: Backend = DefaultDevice> {
     proto: RefCell<Option<Rc<Prototype<D>>>>,
 }
 
+impl<M: Clone, D: Backend> Clone for AutoDelta<M, D> {
+    fn clone(&self) -> Self {
+        AutoDelta {
+            model: self.model.clone(),
+            prefix: self.prefix.clone(),
+            init_loc: self.init_loc.clone(),
+            proto: RefCell::new(self.proto.borrow().clone()),
+        }
+    }
+}
+
 impl<M> AutoDelta<M> {
     /// An AutoDelta guide for `model` (Pyro's default: init to the prior median).
     pub fn new(model: M) -> Self {

@@ -39,6 +39,19 @@ pub struct AutoNormal<M, D: Backend = DefaultDevice> {
     _d: PhantomData<fn() -> D>,
 }
 
+impl<M: Clone, D: Backend> Clone for AutoNormal<M, D> {
+    fn clone(&self) -> Self {
+        AutoNormal {
+            model: self.model.clone(),
+            prefix: self.prefix.clone(),
+            init_loc: self.init_loc.clone(),
+            init_scale: self.init_scale,
+            proto: RefCell::new(self.proto.borrow().clone()),
+            _d: PhantomData,
+        }
+    }
+}
+
 impl<M> AutoNormal<M> {
     /// An AutoNormal guide for `model` (init to feasible, init_scale 0.1).
     pub fn new(model: M) -> Self {
