@@ -17,6 +17,7 @@ pub mod constraints;
 pub mod distributions;
 pub mod error;
 pub mod linalg;
+pub mod optim;
 pub mod params;
 pub mod poutine;
 pub mod prelude;
