@@ -214,3 +214,103 @@ impl Optimizer for ClippedAdam {
         self.states.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opt(clip_norm: f32, lrd: f32, weight_decay: f32) -> ClippedAdam {
+        ClippedAdam::new(ClippedAdamConfig {
+            lr: 0.05,
+            clip_norm,
+            lrd,
+            weight_decay,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn gradients_are_clamped_elementwise() {
+        // Huge gradients behave exactly as gradients equal to the bound, elementwise, and
+        // elements inside the bound are untouched (same as with a bound that never acts).
+        let (mut clipped, mut at_bound, mut unbounded) =
+            (opt(2.0, 1.0, 0.0), opt(2.0, 1.0, 0.0), opt(1e30, 1.0, 0.0));
+        let (mut x, mut y, mut z) = (vec![0.5_f32; 3], vec![0.5_f32; 3], vec![0.5_f32; 3]);
+        for t in 0..10 {
+            let s = if t % 2 == 0 { 1.0 } else { -1.0 };
+            clipped.update("x", &mut x, &[1e6 * s, -3e4, 0.7 * s]).unwrap();
+            at_bound.update("x", &mut y, &[2.0 * s, -2.0, 0.7 * s]).unwrap();
+            unbounded.update("x", &mut z, &[2.0 * s, -2.0, 0.7 * s]).unwrap();
+        }
+        assert_eq!(x, y);
+        assert_eq!(y, z);
+    }
+
+    #[test]
+    fn weight_decay_is_added_after_clipping() {
+        // Pyro clamps the raw gradient, then adds weight_decay * p: feeding that sum to a
+        // ClippedAdam without weight decay (and a bound it never reaches) is the same run,
+        // while decaying before clipping would be another one.
+        let raw = [50.0_f32, -40.0, 0.3, -60.0, 45.0];
+        let mut with_wd = opt(1.0, 1.0, 0.5);
+        let (mut after, mut before) = (opt(1e30, 1.0, 0.0), opt(1e30, 1.0, 0.0));
+        let (mut x, mut y, mut z) = (vec![2.0_f32], vec![2.0_f32], vec![2.0_f32]);
+        for g in raw {
+            with_wd.update("x", &mut x, &[g]).unwrap();
+            let gy = [g.clamp(-1.0, 1.0) + 0.5 * y[0]];
+            after.update("x", &mut y, &gy).unwrap();
+            let gz = [(g + 0.5 * z[0]).clamp(-1.0, 1.0)];
+            before.update("x", &mut z, &gz).unwrap();
+        }
+        assert_eq!(x, y);
+        assert!((x[0] - z[0]).abs() > 1e-3, "{x:?} vs {z:?}");
+    }
+
+    #[test]
+    fn learning_rate_decays_by_lrd_per_update_of_each_parameter() {
+        // With a constant gradient and eps = 0, Adam's m_hat / sqrt(v_hat) is exactly 1, so
+        // the t-th displacement is lr * lrd^t (Pyro multiplies lr by lrd before each update).
+        let (lr, lrd) = (0.1_f64, 0.8_f64);
+        let mut o = ClippedAdam::new(ClippedAdamConfig {
+            lr: lr as f32,
+            lrd: lrd as f32,
+            eps: 0.0,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut x = vec![0.0_f32];
+        for t in 1..=12 {
+            let before = x[0] as f64;
+            o.update("x", &mut x, &[0.3]).unwrap();
+            o.end_step();
+            let want = lr * lrd.powi(t);
+            let got = before - x[0] as f64;
+            assert!((got - want).abs() < 1e-5 * want, "step {t}: {got} vs {want}");
+        }
+        // A parameter seen for the first time starts from lr * lrd, whatever the others did.
+        let mut y = vec![0.0_f32];
+        o.update("y", &mut y, &[-0.3]).unwrap();
+        assert!((y[0] as f64 - lr * lrd).abs() < 1e-7);
+        assert_eq!(o.learning_rate(), 0.1);
+    }
+
+    #[test]
+    fn invalid_arguments_are_named() {
+        let bad = |c: ClippedAdamConfig, arg: &str| {
+            match ClippedAdam::new(c).unwrap_err() {
+                crate::optim::OptimError::InvalidConfig { argument, .. } => {
+                    assert_eq!(argument, arg)
+                }
+                e => panic!("{e}"),
+            }
+        };
+        let d = ClippedAdamConfig::default();
+        bad(ClippedAdamConfig { clip_norm: -1.0, ..d }, "clip_norm");
+        bad(ClippedAdamConfig { lrd: 0.0, ..d }, "lrd");
+        bad(ClippedAdamConfig { lrd: f32::INFINITY, ..d }, "lrd");
+        bad(ClippedAdamConfig { lr: f32::NAN, ..d }, "lr");
+        bad(ClippedAdamConfig { betas: (0.9, -0.1), ..d }, "betas.1");
+        bad(ClippedAdamConfig { eps: -1e-8, ..d }, "eps");
+    }
+}

@@ -248,3 +248,103 @@ impl<O: Optimizer, S: LrSchedule> Optimizer for Scheduled<O, S> {
         self.inner.num_states()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::{Adam, OptimError, Sgd};
+
+    #[test]
+    fn step_lr_sequence_is_torchs() {
+        // torch StepLR(step_size=3, gamma=0.5) from lr 0.8: 0.8 for epochs 0-2, 0.4 for 3-5, ...
+        let mut opt =
+            Scheduled::new(Sgd::with_lr(0.8).unwrap(), StepLr { step_size: 3, gamma: 0.5 }).unwrap();
+        let want = [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.2, 0.2, 0.1, 0.1];
+        for (e, &lr) in want.iter().enumerate() {
+            assert_eq!(opt.epoch(), e as u64);
+            assert!((opt.learning_rate() - lr).abs() < 1e-7, "epoch {e}");
+            opt.end_step();
+        }
+    }
+
+    #[test]
+    fn exponential_lr_sequence_is_torchs() {
+        let mut opt =
+            Scheduled::new(Adam::with_lr(0.5).unwrap(), ExponentialLr { gamma: 0.9 }).unwrap();
+        for e in 0..30 {
+            // gamma is the f32 0.9, as handed in
+            let want = 0.5 * (0.9f32 as f64).powi(e);
+            assert!((opt.learning_rate() as f64 - want).abs() < 1e-7 * want, "epoch {e}");
+            opt.end_step();
+        }
+    }
+
+    #[test]
+    fn the_scheduled_rate_drives_the_updates() {
+        // Plain SGD: the displacement of each step is exactly lr_e * g.
+        let mut opt =
+            Scheduled::new(Sgd::with_lr(1.0).unwrap(), StepLr { step_size: 2, gamma: 0.5 }).unwrap();
+        let mut x = vec![0.0_f32];
+        for e in 0..8 {
+            let before = x[0];
+            opt.update("x", &mut x, &[-1.0]).unwrap();
+            opt.end_step();
+            assert_eq!(x[0] - before, 0.5f32.powi(e / 2), "epoch {e}");
+        }
+    }
+
+    #[test]
+    fn each_parameter_starts_its_own_schedule() {
+        // As in Pyro, where a parameter's scheduler is created at its first update.
+        let mut opt =
+            Scheduled::new(Sgd::with_lr(1.0).unwrap(), ExponentialLr { gamma: 0.5 }).unwrap();
+        let (mut a, mut b) = (vec![0.0_f32], vec![0.0_f32]);
+        for _ in 0..3 {
+            opt.update("a", &mut a, &[-1.0]).unwrap();
+            opt.end_step();
+        }
+        assert_eq!(opt.learning_rate_for("a"), 0.125);
+        opt.update("b", &mut b, &[-1.0]).unwrap();
+        assert_eq!(b[0], 1.0);
+        opt.end_step();
+        assert_eq!(opt.learning_rate_for("b"), 0.5);
+        assert!(opt.forget("b"));
+        assert_eq!(opt.learning_rate_for("b"), 1.0);
+    }
+
+    #[test]
+    fn invalid_schedules_are_errors() {
+        let sgd = || Sgd::with_lr(0.1).unwrap();
+        for (sched, arg) in [
+            (Scheduled::new(sgd(), StepLr { step_size: 0, gamma: 0.5 }).err(), "step_size"),
+            (Scheduled::new(sgd(), StepLr { step_size: 2, gamma: 0.0 }).err(), "gamma"),
+            (Scheduled::new(sgd(), ExponentialLr { gamma: -0.5 }).err(), "gamma"),
+            (Scheduled::new(sgd(), ExponentialLr { gamma: f32::NAN }).err(), "gamma"),
+        ] {
+            match sched {
+                Some(OptimError::InvalidConfig { argument, .. }) => assert_eq!(argument, arg),
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut ok = Scheduled::new(sgd(), ExponentialLr { gamma: 0.5 }).unwrap();
+        assert!(ok.set_learning_rate(-1.0).is_err());
+    }
+
+    /// An optimizer that does not let its learning rate be set.
+    #[derive(Debug)]
+    struct Fixed;
+    impl Optimizer for Fixed {
+        fn update(&mut self, _: &str, _: &mut [f32], _: &[f32]) -> OptimResult<()> {
+            Ok(())
+        }
+        fn learning_rate(&self) -> f32 {
+            1.0
+        }
+    }
+
+    #[test]
+    fn an_optimizer_without_settable_rate_cannot_be_scheduled() {
+        let err = Scheduled::new(Fixed, ExponentialLr { gamma: 0.5 }).unwrap_err();
+        assert!(matches!(err, OptimError::LrNotSettable { .. }), "{err}");
+    }
+}

@@ -273,3 +273,78 @@ fn schedules_match_pyro() {
         3 * (19 * 3 + 15 * 2 + 20)
     );
 }
+
+/// Minimises `f(x) = 0.5 * sum_i a_i (x_i - c_i)^2` (minimum at `c`, analytically) for
+/// `steps` steps from 0 and returns the largest distance to `c`.
+fn quadratic_distance(opt: &mut dyn Optimizer, steps: usize) -> f32 {
+    let a = [1.0_f32, 4.0, 0.25];
+    let c = [3.0_f32, -2.0, 0.5];
+    let mut x = vec![0.0_f32; 3];
+    for _ in 0..steps {
+        let grad: Vec<f32> = (0..3).map(|i| a[i] * (x[i] - c[i])).collect();
+        opt.update("x", &mut x, &grad).unwrap();
+        opt.end_step();
+    }
+    (0..3).map(|i| (x[i] - c[i]).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn every_optimizer_converges_on_a_quadratic() {
+    let cases: Vec<(&str, Box<dyn Optimizer>, usize, f32)> = vec![
+        (
+            "adam",
+            Box::new(Scheduled::new(Adam::with_lr(0.1).unwrap(), ExponentialLr { gamma: 0.998 }).unwrap()),
+            3000,
+            1e-3,
+        ),
+        (
+            "clipped_adam",
+            Box::new(
+                ClippedAdam::new(ClippedAdamConfig {
+                    lr: 0.1,
+                    lrd: 0.998,
+                    clip_norm: 1.0,
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+            3000,
+            1e-3,
+        ),
+        ("sgd", Box::new(Sgd::with_lr(0.3).unwrap()), 300, 1e-4),
+        (
+            "sgd_nesterov",
+            Box::new(
+                Sgd::new(SgdConfig {
+                    lr: 0.05,
+                    momentum: 0.9,
+                    nesterov: true,
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+            1000,
+            1e-4,
+        ),
+        (
+            "rmsprop",
+            Box::new(
+                Scheduled::new(
+                    RmsProp::with_lr(0.05).unwrap(),
+                    StepLr {
+                        step_size: 100,
+                        gamma: 0.5,
+                    },
+                )
+                .unwrap(),
+            ),
+            2000,
+            1e-3,
+        ),
+        ("adagrad", Box::new(Adagrad::with_lr(1.0).unwrap()), 2000, 1e-3),
+    ];
+    for (name, mut opt, steps, tol) in cases {
+        let d = quadratic_distance(opt.as_mut(), steps);
+        assert!(d < tol, "{name}: distance {d} to the minimum after {steps} steps");
+    }
+}
