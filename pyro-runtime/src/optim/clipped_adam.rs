@@ -239,9 +239,15 @@ mod tests {
         let (mut x, mut y, mut z) = (vec![0.5_f32; 3], vec![0.5_f32; 3], vec![0.5_f32; 3]);
         for t in 0..10 {
             let s = if t % 2 == 0 { 1.0 } else { -1.0 };
-            clipped.update("x", &mut x, &[1e6 * s, -3e4, 0.7 * s]).unwrap();
-            at_bound.update("x", &mut y, &[2.0 * s, -2.0, 0.7 * s]).unwrap();
-            unbounded.update("x", &mut z, &[2.0 * s, -2.0, 0.7 * s]).unwrap();
+            clipped
+                .update("x", &mut x, &[1e6 * s, -3e4, 0.7 * s])
+                .unwrap();
+            at_bound
+                .update("x", &mut y, &[2.0 * s, -2.0, 0.7 * s])
+                .unwrap();
+            unbounded
+                .update("x", &mut z, &[2.0 * s, -2.0, 0.7 * s])
+                .unwrap();
         }
         assert_eq!(x, y);
         assert_eq!(y, z);
@@ -286,7 +292,10 @@ mod tests {
             o.end_step();
             let want = lr * lrd.powi(t);
             let got = before - x[0] as f64;
-            assert!((got - want).abs() < 1e-5 * want, "step {t}: {got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-5 * want,
+                "step {t}: {got} vs {want}"
+            );
         }
         // A parameter seen for the first time starts from lr * lrd, whatever the others did.
         let mut y = vec![0.0_f32];
@@ -297,20 +306,36 @@ mod tests {
 
     #[test]
     fn invalid_arguments_are_named() {
-        let bad = |c: ClippedAdamConfig, arg: &str| {
-            match ClippedAdam::new(c).unwrap_err() {
-                crate::optim::OptimError::InvalidConfig { argument, .. } => {
-                    assert_eq!(argument, arg)
-                }
-                e => panic!("{e}"),
+        let bad = |c: ClippedAdamConfig, arg: &str| match ClippedAdam::new(c).unwrap_err() {
+            crate::optim::OptimError::InvalidConfig { argument, .. } => {
+                assert_eq!(argument, arg)
             }
+            e => panic!("{e}"),
         };
         let d = ClippedAdamConfig::default();
-        bad(ClippedAdamConfig { clip_norm: -1.0, ..d }, "clip_norm");
+        bad(
+            ClippedAdamConfig {
+                clip_norm: -1.0,
+                ..d
+            },
+            "clip_norm",
+        );
         bad(ClippedAdamConfig { lrd: 0.0, ..d }, "lrd");
-        bad(ClippedAdamConfig { lrd: f32::INFINITY, ..d }, "lrd");
+        bad(
+            ClippedAdamConfig {
+                lrd: f32::INFINITY,
+                ..d
+            },
+            "lrd",
+        );
         bad(ClippedAdamConfig { lr: f32::NAN, ..d }, "lr");
-        bad(ClippedAdamConfig { betas: (0.9, -0.1), ..d }, "betas.1");
+        bad(
+            ClippedAdamConfig {
+                betas: (0.9, -0.1),
+                ..d
+            },
+            "betas.1",
+        );
         bad(ClippedAdamConfig { eps: -1e-8, ..d }, "eps");
     }
 }

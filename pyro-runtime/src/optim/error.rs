@@ -105,15 +105,21 @@ pub enum OptimError {
         /// The optimizer's name.
         optimizer: &'static str,
     },
-    /// The parameter store refused the new values or a tensor could not be built.
-    #[error("parameter `{name}`: {message}")]
+    /// The parameter store refused the new values.
+    #[error("parameter `{name}`: the param store refused the update: {source}")]
     Store {
+        /// The parameter's name.
+        name: String,
+        /// The store's error.
+        #[source]
+        source: Box<ParamStoreError>,
+    },
+    /// The updated values could not be put back into a tensor.
+    #[error("parameter `{name}`: {message}")]
+    Tensor {
         /// The parameter's name.
         name: String,
         /// What went wrong.
         message: String,
-        /// The store's error, when it came from the store.
-        #[source]
-        source: Option<ParamStoreError>,
     },
 }

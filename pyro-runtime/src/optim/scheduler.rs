@@ -257,8 +257,14 @@ mod tests {
     #[test]
     fn step_lr_sequence_is_torchs() {
         // torch StepLR(step_size=3, gamma=0.5) from lr 0.8: 0.8 for epochs 0-2, 0.4 for 3-5, ...
-        let mut opt =
-            Scheduled::new(Sgd::with_lr(0.8).unwrap(), StepLr { step_size: 3, gamma: 0.5 }).unwrap();
+        let mut opt = Scheduled::new(
+            Sgd::with_lr(0.8).unwrap(),
+            StepLr {
+                step_size: 3,
+                gamma: 0.5,
+            },
+        )
+        .unwrap();
         let want = [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.2, 0.2, 0.1, 0.1];
         for (e, &lr) in want.iter().enumerate() {
             assert_eq!(opt.epoch(), e as u64);
@@ -274,7 +280,10 @@ mod tests {
         for e in 0..30 {
             // gamma is the f32 0.9, as handed in
             let want = 0.5 * (0.9f32 as f64).powi(e);
-            assert!((opt.learning_rate() as f64 - want).abs() < 1e-7 * want, "epoch {e}");
+            assert!(
+                (opt.learning_rate() as f64 - want).abs() < 1e-7 * want,
+                "epoch {e}"
+            );
             opt.end_step();
         }
     }
@@ -282,8 +291,14 @@ mod tests {
     #[test]
     fn the_scheduled_rate_drives_the_updates() {
         // Plain SGD: the displacement of each step is exactly lr_e * g.
-        let mut opt =
-            Scheduled::new(Sgd::with_lr(1.0).unwrap(), StepLr { step_size: 2, gamma: 0.5 }).unwrap();
+        let mut opt = Scheduled::new(
+            Sgd::with_lr(1.0).unwrap(),
+            StepLr {
+                step_size: 2,
+                gamma: 0.5,
+            },
+        )
+        .unwrap();
         let mut x = vec![0.0_f32];
         for e in 0..8 {
             let before = x[0];
@@ -316,10 +331,36 @@ mod tests {
     fn invalid_schedules_are_errors() {
         let sgd = || Sgd::with_lr(0.1).unwrap();
         for (sched, arg) in [
-            (Scheduled::new(sgd(), StepLr { step_size: 0, gamma: 0.5 }).err(), "step_size"),
-            (Scheduled::new(sgd(), StepLr { step_size: 2, gamma: 0.0 }).err(), "gamma"),
-            (Scheduled::new(sgd(), ExponentialLr { gamma: -0.5 }).err(), "gamma"),
-            (Scheduled::new(sgd(), ExponentialLr { gamma: f32::NAN }).err(), "gamma"),
+            (
+                Scheduled::new(
+                    sgd(),
+                    StepLr {
+                        step_size: 0,
+                        gamma: 0.5,
+                    },
+                )
+                .err(),
+                "step_size",
+            ),
+            (
+                Scheduled::new(
+                    sgd(),
+                    StepLr {
+                        step_size: 2,
+                        gamma: 0.0,
+                    },
+                )
+                .err(),
+                "gamma",
+            ),
+            (
+                Scheduled::new(sgd(), ExponentialLr { gamma: -0.5 }).err(),
+                "gamma",
+            ),
+            (
+                Scheduled::new(sgd(), ExponentialLr { gamma: f32::NAN }).err(),
+                "gamma",
+            ),
         ] {
             match sched {
                 Some(OptimError::InvalidConfig { argument, .. }) => assert_eq!(argument, arg),

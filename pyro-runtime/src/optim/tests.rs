@@ -293,7 +293,10 @@ fn every_optimizer_converges_on_a_quadratic() {
     let cases: Vec<(&str, Box<dyn Optimizer>, usize, f32)> = vec![
         (
             "adam",
-            Box::new(Scheduled::new(Adam::with_lr(0.1).unwrap(), ExponentialLr { gamma: 0.998 }).unwrap()),
+            Box::new(
+                Scheduled::new(Adam::with_lr(0.1).unwrap(), ExponentialLr { gamma: 0.998 })
+                    .unwrap(),
+            ),
             3000,
             1e-3,
         ),
@@ -341,10 +344,290 @@ fn every_optimizer_converges_on_a_quadratic() {
             2000,
             1e-3,
         ),
-        ("adagrad", Box::new(Adagrad::with_lr(1.0).unwrap()), 2000, 1e-3),
+        (
+            "adagrad",
+            Box::new(Adagrad::with_lr(1.0).unwrap()),
+            2000,
+            1e-3,
+        ),
     ];
     for (name, mut opt, steps, tol) in cases {
         let d = quadratic_distance(opt.as_mut(), steps);
-        assert!(d < tol, "{name}: distance {d} to the minimum after {steps} steps");
+        assert!(
+            d < tol,
+            "{name}: distance {d} to the minimum after {steps} steps"
+        );
     }
+}
+
+/// One optimizer of each kind, with non-default settings that use every state buffer.
+fn all_optimizers() -> Vec<(&'static str, Box<dyn Optimizer>)> {
+    vec![
+        ("Adam", Box::new(Adam::with_lr(0.1).unwrap())),
+        (
+            "ClippedAdam",
+            Box::new(
+                ClippedAdam::new(ClippedAdamConfig {
+                    lr: 0.1,
+                    lrd: 0.9,
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+        ),
+        (
+            "Sgd",
+            Box::new(
+                Sgd::new(SgdConfig {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+        ),
+        (
+            "RmsProp",
+            Box::new(
+                RmsProp::new(RmsPropConfig {
+                    momentum: 0.5,
+                    centered: true,
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+        ),
+        ("Adagrad", Box::new(Adagrad::with_lr(0.1).unwrap())),
+        (
+            "Scheduled",
+            Box::new(
+                Scheduled::new(Adam::with_lr(0.1).unwrap(), ExponentialLr { gamma: 0.9 }).unwrap(),
+            ),
+        ),
+    ]
+}
+
+fn config_argument(r: OptimResult<impl std::fmt::Debug>) -> (&'static str, &'static str) {
+    match r {
+        Err(OptimError::InvalidConfig {
+            optimizer,
+            argument,
+            ..
+        }) => (optimizer, argument),
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_learning_rates_are_named_by_every_constructor() {
+    for lr in [-1e-3, f32::NAN, f32::INFINITY] {
+        assert_eq!(config_argument(Adam::with_lr(lr)), ("Adam", "lr"));
+        assert_eq!(
+            config_argument(ClippedAdam::with_lr(lr)),
+            ("ClippedAdam", "lr")
+        );
+        assert_eq!(config_argument(Sgd::with_lr(lr)), ("Sgd", "lr"));
+        assert_eq!(config_argument(RmsProp::with_lr(lr)), ("RmsProp", "lr"));
+        assert_eq!(config_argument(Adagrad::with_lr(lr)), ("Adagrad", "lr"));
+        for (name, mut opt) in all_optimizers() {
+            let before = opt.learning_rate();
+            assert!(opt.set_learning_rate(lr).is_err(), "{name}");
+            assert_eq!(opt.learning_rate(), before, "{name}");
+        }
+    }
+    // lr = 0 is allowed, as in torch.
+    assert!(Adam::with_lr(0.0).is_ok());
+    let msg = Adam::with_lr(-1.0).unwrap_err().to_string();
+    assert!(msg.contains("Adam") && msg.contains("lr"), "{msg}");
+}
+
+#[test]
+fn bad_arguments_are_named() {
+    let adam = AdamConfig::default();
+    assert_eq!(
+        config_argument(Adam::new(AdamConfig {
+            betas: (1.0, 0.999),
+            ..adam
+        }))
+        .1,
+        "betas.0"
+    );
+    assert_eq!(
+        config_argument(Adam::new(AdamConfig {
+            betas: (0.9, f32::NAN),
+            ..adam
+        }))
+        .1,
+        "betas.1"
+    );
+    assert_eq!(
+        config_argument(Adam::new(AdamConfig { eps: -1.0, ..adam })).1,
+        "eps"
+    );
+    assert_eq!(
+        config_argument(Adam::new(AdamConfig {
+            weight_decay: -0.1,
+            ..adam
+        }))
+        .1,
+        "weight_decay"
+    );
+    let sgd = SgdConfig::default();
+    assert_eq!(
+        config_argument(Sgd::new(SgdConfig {
+            momentum: -0.5,
+            ..sgd
+        }))
+        .1,
+        "momentum"
+    );
+    assert_eq!(
+        config_argument(Sgd::new(SgdConfig {
+            nesterov: true,
+            ..sgd
+        }))
+        .1,
+        "momentum"
+    );
+    assert_eq!(
+        config_argument(Sgd::new(SgdConfig {
+            nesterov: true,
+            momentum: 0.9,
+            dampening: 0.1,
+            ..sgd
+        }))
+        .1,
+        "dampening"
+    );
+    let rms = RmsPropConfig::default();
+    assert_eq!(
+        config_argument(RmsProp::new(RmsPropConfig { alpha: -0.1, ..rms })).1,
+        "alpha"
+    );
+    assert_eq!(
+        config_argument(RmsProp::new(RmsPropConfig {
+            momentum: f32::NAN,
+            ..rms
+        }))
+        .1,
+        "momentum"
+    );
+    let ada = AdagradConfig::default();
+    assert_eq!(
+        config_argument(Adagrad::new(AdagradConfig {
+            initial_accumulator_value: -1.0,
+            ..ada
+        }))
+        .1,
+        "initial_accumulator_value"
+    );
+    assert_eq!(
+        config_argument(Adagrad::new(AdagradConfig {
+            lr_decay: -1.0,
+            ..ada
+        }))
+        .1,
+        "lr_decay"
+    );
+}
+
+#[test]
+fn mismatched_lengths_are_named() {
+    for (name, mut opt) in all_optimizers() {
+        let mut w = vec![1.0_f32, 2.0];
+        match opt.update("loc.weight", &mut w, &[0.1, 0.2, 0.3]) {
+            Err(OptimError::ShapeMismatch {
+                name: p,
+                value_len: 2,
+                grad_len: 3,
+            }) => assert_eq!(p, "loc.weight", "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        assert_eq!(w, vec![1.0, 2.0], "{name}");
+        assert_eq!(
+            opt.num_states(),
+            0,
+            "{name}: no state made by a failed update"
+        );
+    }
+}
+
+#[test]
+fn non_finite_gradients_and_values_are_named() {
+    for (name, mut opt) in all_optimizers() {
+        let mut w = vec![1.0_f32, 2.0, 3.0];
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let err = opt.update("scale", &mut w, &[0.0, 1.0, bad]).unwrap_err();
+            match &err {
+                OptimError::NonFiniteGradient {
+                    name: p, index: 2, ..
+                } => {
+                    assert_eq!(p, "scale", "{name}")
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+            assert!(err.to_string().contains("`scale`"), "{name}: {err}");
+        }
+        let mut v = vec![1.0_f32, f32::NAN];
+        assert!(
+            matches!(
+                opt.update("v", &mut v, &[1.0, 1.0]),
+                Err(OptimError::NonFiniteValue { index: 1, .. })
+            ),
+            "{name}"
+        );
+        assert_eq!(w, vec![1.0, 2.0, 3.0], "{name}");
+    }
+}
+
+#[test]
+fn a_failed_update_changes_nothing() {
+    // Twin optimizers see the same good gradients; one also gets bad ones in between. Their
+    // trajectories must stay identical (the failed updates left values and state alone).
+    for ((name, mut a), (_, mut b)) in all_optimizers().into_iter().zip(all_optimizers()) {
+        let (mut x, mut y) = (vec![0.5_f32, -0.5], vec![0.5_f32, -0.5]);
+        for t in 0..6 {
+            let g = [0.3 * t as f32 - 0.7, 1.1];
+            a.update("x", &mut x, &g).unwrap();
+            assert!(b.update("x", &mut y, &[f32::NAN, 1.0]).is_err());
+            assert!(b.update("x", &mut y, &[1.0]).is_err());
+            b.update("x", &mut y, &g).unwrap();
+            a.end_step();
+            b.end_step();
+        }
+        assert_eq!(x, y, "{name}");
+    }
+}
+
+#[test]
+fn a_resized_parameter_needs_forget() {
+    for (name, mut opt) in all_optimizers() {
+        opt.update("w", &mut [0.0, 0.0], &[1.0, 1.0]).unwrap();
+        let err = opt.update("w", &mut [0.0; 3], &[1.0; 3]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                OptimError::StateMismatch {
+                    state_len: 2,
+                    value_len: 3,
+                    ..
+                }
+            ),
+            "{name}: {err}"
+        );
+        assert!(opt.forget("w"), "{name}");
+        opt.update("w", &mut [0.0; 3], &[1.0; 3]).unwrap();
+    }
+}
+
+#[test]
+fn an_overflowing_update_is_refused() {
+    let mut sgd = Sgd::with_lr(1.0).unwrap();
+    let mut x = vec![0.0_f32, 3e38];
+    let err = sgd.update("big", &mut x, &[1.0, -3e38]).unwrap_err();
+    assert!(
+        matches!(err, OptimError::NonFiniteUpdate { ref name, index: 1, .. } if name == "big"),
+        "{err}"
+    );
+    assert_eq!(x, vec![0.0, 3e38]);
 }
