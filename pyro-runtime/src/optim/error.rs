@@ -6,6 +6,14 @@ use thiserror::Error;
 use crate::params::ParamStoreError;
 
 /// Result of the optimizers.
+///
+/// ```
+/// use pyro::optim::{OptimResult, Sgd};
+/// fn make() -> OptimResult<Sgd> {
+///     Sgd::with_lr(0.1)
+/// }
+/// assert!(make().is_ok());
+/// ```
 pub type OptimResult<T> = Result<T, OptimError>;
 
 /// An error of an optimizer or learning-rate schedule. Configuration errors name the optimizer

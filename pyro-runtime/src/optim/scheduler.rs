@@ -44,7 +44,7 @@ pub trait LrSchedule {
 /// use pyro::optim::{LrSchedule, StepLr};
 /// let s = StepLr { step_size: 2, gamma: 0.1 };
 /// assert_eq!(s.factor(1), 1.0);
-/// assert!((s.factor(2) - 0.1).abs() < 1e-9);
+/// assert!((s.factor(2) - 0.1).abs() < 1e-7);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepLr {
