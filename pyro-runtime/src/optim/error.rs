@@ -131,3 +131,29 @@ pub enum OptimError {
         message: String,
     },
 }
+
+impl OptimError {
+    /// The parameter the error is about, when it is about one (configuration errors are not).
+    ///
+    /// ```
+    /// use pyro::optim::{Adam, Optimizer};
+    /// let mut adam = Adam::with_lr(0.1).unwrap();
+    /// let err = adam.update("w", &mut [0.0], &[f32::NAN]).unwrap_err();
+    /// assert_eq!(err.param_name(), Some("w"));
+    /// assert_eq!(Adam::with_lr(-1.0).unwrap_err().param_name(), None);
+    /// ```
+    pub fn param_name(&self) -> Option<&str> {
+        match self {
+            OptimError::InvalidConfig { .. } | OptimError::LrNotSettable { .. } => None,
+            OptimError::ShapeMismatch { name, .. }
+            | OptimError::StateMismatch { name, .. }
+            | OptimError::NonFiniteGradient { name, .. }
+            | OptimError::NonFiniteValue { name, .. }
+            | OptimError::NonFiniteUpdate { name, .. }
+            | OptimError::UnknownParam { name }
+            | OptimError::MissingGradient { name }
+            | OptimError::Store { name, .. }
+            | OptimError::Tensor { name, .. } => Some(name),
+        }
+    }
+}
