@@ -18,6 +18,7 @@ pub mod distributions;
 pub mod error;
 pub mod infer;
 pub mod linalg;
+pub mod optim;
 pub mod params;
 pub mod poutine;
 pub mod prelude;

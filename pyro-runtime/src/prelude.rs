@@ -16,6 +16,10 @@ pub use crate::distributions::{
     DistributionExt, Exponential, Gamma, HalfCauchy, HalfNormal, Independent, InverseGamma,
     Laplace, LogNormal, Normal, Poisson, StudentT, TypedDistribution, Uniform,
 };
+pub use crate::optim::{
+    Adagrad, AdagradConfig, Adam, AdamConfig, ClippedAdam, ClippedAdamConfig, ExponentialLr,
+    OptimError, Optimizer, RmsProp, RmsPropConfig, Scheduled, Sgd, SgdConfig, StepLr,
+};
 pub use crate::params::{ParamInit, ParamStore};
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};
 pub use crate::transforms::{biject_to, transform_to, BoxTransform, Transform, TransformError};

@@ -1,0 +1,285 @@
+//! [`step_store`]: one optimizer step over parameters of a [`ParamStore`].
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use dfdx::prelude::Gradients;
+
+use super::error::{OptimError, OptimResult};
+use super::Optimizer;
+use crate::params::ParamStore;
+use crate::tensor::{Backend, DynTensor};
+
+/// Updates the named parameters of `store` with `opt`: for each name, reads the
+/// unconstrained leaf (`store.get_unconstrained(name)`) and its gradient of the loss
+/// (`grads.get(leaf)`), calls [`Optimizer::update`] on the host values and writes the result
+/// back with [`ParamStore::replace_unconstrained`], which keeps the leaf's dfdx id (so the
+/// next step's gradients are found under it). Updates happen in unconstrained space, as in
+/// Pyro. A name listed twice is updated once. This does not call
+/// [`Optimizer::end_step`]; the caller does, once per SVI step.
+///
+/// Every name, leaf and gradient is read and checked before anything is written: an unknown
+/// name ([`OptimError::UnknownParam`]) or a missing gradient leaves the store and the
+/// optimizer untouched. An error of the optimizer itself (e.g. a NaN gradient, naming the
+/// parameter) stops the loop there: earlier names of the list are already updated.
+///
+/// Precondition: `grads` holds a gradient slot for every listed leaf — allocate one in
+/// [`GradScope::backward_any`](crate::tensor::GradScope::backward_any)'s closure with
+/// `grads.try_alloc_for(leaf.flat())`, so that a parameter the loss does not depend on
+/// gets a zero gradient. dfdx's `Gradients` has no public presence check and its `get`
+/// panics on a missing slot; that panic is caught and reported as
+/// [`OptimError::MissingGradient`], but the default panic hook still prints it to stderr.
+///
+/// ```
+/// use pyro::prelude::*;
+/// use pyro::optim::{step_store, Optimizer, Sgd};
+/// let mut store = ParamStore::<Cpu>::new();
+/// store.param("scale", DynTensor::scalar(1.0), Constraint::Positive, None).unwrap();
+/// let leaf = store.get_unconstrained("scale").unwrap().clone();
+/// // loss = scale: d loss / d log(scale) = scale = 1
+/// let scope = GradScope::<Cpu>::open();
+/// let loss = store.get("scale").unwrap().sum().to_scalar_tensor().unwrap();
+/// let grads = scope.backward_any(loss, |g| g.try_alloc_for(leaf.flat())).unwrap();
+/// let mut sgd = Sgd::with_lr(0.5).unwrap();
+/// step_store(&mut sgd, &mut store, &grads, &["scale"]).unwrap();
+/// sgd.end_step();
+/// // log(scale) went from 0 to -0.5
+/// assert!((store.get("scale").unwrap().to_vec()[0] - (-0.5f32).exp()).abs() < 1e-6);
+/// ```
+pub fn step_store<D: Backend>(
+    opt: &mut dyn Optimizer,
+    store: &mut ParamStore<D>,
+    grads: &Gradients<f32, D>,
+    names: &[&str],
+) -> OptimResult<()> {
+    let mut seen = HashSet::new();
+    let mut work = Vec::with_capacity(names.len());
+    for &name in names {
+        if !seen.insert(name) {
+            continue;
+        }
+        let leaf = store
+            .get_unconstrained(name)
+            .ok_or_else(|| OptimError::UnknownParam {
+                name: name.to_string(),
+            })?;
+        let grad = read_grad(grads, leaf, name)?;
+        work.push((name, leaf.shape().to_vec(), leaf.to_vec(), grad));
+    }
+    for (name, shape, mut value, grad) in work {
+        opt.update(name, &mut value, &grad)?;
+        let t = DynTensor::<D>::from_vec(value, &shape).map_err(|e| OptimError::Tensor {
+            name: name.to_string(),
+            message: e.to_string(),
+        })?;
+        store
+            .replace_unconstrained(name, &t)
+            .map_err(|e| OptimError::Store {
+                name: name.to_string(),
+                source: Box::new(e),
+            })?;
+    }
+    Ok(())
+}
+
+/// The gradient of `leaf` on the host, or [`OptimError::MissingGradient`].
+fn read_grad<D: Backend>(
+    grads: &Gradients<f32, D>,
+    leaf: &DynTensor<D>,
+    name: &str,
+) -> OptimResult<Vec<f32>> {
+    let got = catch_unwind(AssertUnwindSafe(|| {
+        let g = grads.get(leaf.flat());
+        if leaf.numel() == 0 {
+            Vec::new() // dfdx's iterators do not handle empty tensors
+        } else {
+            g.as_vec()
+        }
+    }));
+    got.map_err(|_| OptimError::MissingGradient {
+        name: name.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use dfdx::prelude::Cpu;
+
+    use super::*;
+    use crate::constraints::Constraint;
+    use crate::optim::{Adam, OptimError, Optimizer, Sgd};
+    use crate::tensor::GradScope;
+
+    fn store() -> ParamStore<Cpu> {
+        let mut s = ParamStore::<Cpu>::new();
+        s.param("scale", DynTensor::scalar(2.0), Constraint::Positive, None)
+            .unwrap();
+        s.param(
+            "loc",
+            DynTensor::from_vec(vec![0.0, 0.5], &[2]).unwrap(),
+            Constraint::Real,
+            None,
+        )
+        .unwrap();
+        s
+    }
+
+    fn leaves(s: &ParamStore<Cpu>) -> Vec<DynTensor<Cpu>> {
+        s.named_parameters().map(|(_, t)| t.clone()).collect()
+    }
+
+    /// loss = (scale - 0.3)^2 + sum((loc - [1, -1])^2), on the graph, with gradient slots for
+    /// `alloc` (leaves taken from the store at some earlier time).
+    fn grads_of(s: &ParamStore<Cpu>, alloc: &[DynTensor<Cpu>]) -> Gradients<f32, Cpu> {
+        let scope = GradScope::<Cpu>::open();
+        let scale = s.get("scale").unwrap();
+        let loc = s.get("loc").unwrap();
+        let target = DynTensor::from_vec(vec![1.0, -1.0], &[2]).unwrap();
+        let loss = scale
+            .add_scalar(-0.3)
+            .square()
+            .sum()
+            .add(&loc.sub(&target).unwrap().square().sum())
+            .unwrap();
+        scope
+            .backward_any(loss.to_scalar_tensor().unwrap(), |g| {
+                for leaf in alloc {
+                    g.try_alloc_for(leaf.flat())?;
+                }
+                Ok(())
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn sgd_step_happens_in_unconstrained_space() {
+        // u = log(scale); d loss / du = 2 (scale - 0.3) * scale = 6.8 at scale = 2, and
+        // d loss / d loc = 2 (loc - target) = [-2, 3].
+        let mut s = store();
+        let grads = grads_of(&s, &leaves(&s));
+        let mut sgd = Sgd::with_lr(0.01).unwrap();
+        step_store(&mut sgd, &mut s, &grads, &["scale", "loc"]).unwrap();
+        let u = s.get_unconstrained("scale").unwrap().to_vec()[0];
+        assert!((u - (2f32.ln() - 0.068)).abs() < 1e-6, "{u}");
+        let scale = s.get("scale").unwrap().to_vec()[0];
+        assert!((scale - 2.0 * (-0.068f32).exp()).abs() < 1e-6, "{scale}");
+        let loc = s.get("loc").unwrap().to_vec();
+        assert!(
+            (loc[0] - 0.02).abs() < 1e-7 && (loc[1] - 0.47).abs() < 1e-7,
+            "{loc:?}"
+        );
+        assert_eq!(s.constraint("scale"), Some(&Constraint::Positive));
+    }
+
+    #[test]
+    fn adam_converges_through_the_store_keeping_leaf_ids() {
+        // The gradient slots are allocated for the leaves as they were before the first step:
+        // step_store keeps each leaf's id, so they are still the store's leaves.
+        let mut s = store();
+        let first_leaves = leaves(&s);
+        let mut adam = Adam::with_lr(0.05).unwrap();
+        for t in 0..1000 {
+            let grads = grads_of(&s, &first_leaves);
+            if t % 100 == 0 {
+                // The slot of the leaf as it was at the start receives today's gradient.
+                let scale = s.get("scale").unwrap().to_vec()[0];
+                let g = grads.get(first_leaves[0].flat()).as_vec()[0];
+                let want = 2.0 * (scale - 0.3) * scale;
+                assert!(
+                    (g - want).abs() <= 1e-5 * want.abs().max(1e-3),
+                    "{g} vs {want}"
+                );
+            }
+            step_store(&mut adam, &mut s, &grads, &["scale", "loc"]).unwrap();
+            adam.end_step();
+        }
+        let scale = s.get("scale").unwrap().to_vec()[0];
+        let loc = s.get("loc").unwrap().to_vec();
+        assert!((scale - 0.3).abs() < 1e-3, "{scale}");
+        assert!(
+            (loc[0] - 1.0).abs() < 1e-3 && (loc[1] + 1.0).abs() < 1e-3,
+            "{loc:?}"
+        );
+        assert_eq!(adam.step_count("scale"), Some(1000));
+    }
+
+    #[test]
+    fn a_name_listed_twice_is_updated_once() {
+        let (mut s, mut t) = (store(), store());
+        let mut sgd = Sgd::with_lr(0.01).unwrap();
+        let mut sgd2 = Sgd::with_lr(0.01).unwrap();
+        let g = grads_of(&s, &leaves(&s));
+        step_store(&mut sgd, &mut s, &g, &["loc", "loc"]).unwrap();
+        let g = grads_of(&t, &leaves(&t));
+        step_store(&mut sgd2, &mut t, &g, &["loc"]).unwrap();
+        assert_eq!(
+            s.get("loc").unwrap().to_vec(),
+            t.get("loc").unwrap().to_vec()
+        );
+    }
+
+    #[test]
+    fn input_errors_leave_the_store_untouched() {
+        let mut s = store();
+        let before: Vec<Vec<f32>> = leaves(&s).iter().map(DynTensor::to_vec).collect();
+        let mut sgd = Sgd::with_lr(0.1).unwrap();
+
+        let grads = grads_of(&s, &leaves(&s));
+        let err = step_store(&mut sgd, &mut s, &grads, &["scale", "nope"]).unwrap_err();
+        assert!(
+            matches!(err, OptimError::UnknownParam { ref name } if name == "nope"),
+            "{err}"
+        );
+
+        // A loss of "scale" alone and a slot only for "scale": "loc" has no gradient.
+        let scale_leaf = s.get_unconstrained("scale").unwrap().clone();
+        let scope = GradScope::<Cpu>::open();
+        let loss = s.get("scale").unwrap().square().sum();
+        let grads = scope
+            .backward_any(loss.to_scalar_tensor().unwrap(), |g| {
+                g.try_alloc_for(scale_leaf.flat())
+            })
+            .unwrap();
+        let err = step_store(&mut sgd, &mut s, &grads, &["scale", "loc"]).unwrap_err();
+        assert!(
+            matches!(err, OptimError::MissingGradient { ref name } if name == "loc"),
+            "{err}"
+        );
+
+        let after: Vec<Vec<f32>> = leaves(&s).iter().map(DynTensor::to_vec).collect();
+        assert_eq!(before, after);
+        assert_eq!(sgd.num_states(), 0);
+    }
+
+    #[test]
+    fn a_nan_gradient_names_the_parameter() {
+        // loss = sum(sqrt(loc)) with loc[0] = -1: the gradient 0.5 / sqrt(loc) is NaN there.
+        let mut s = ParamStore::<Cpu>::new();
+        s.param(
+            "loc",
+            DynTensor::from_vec(vec![-1.0, 4.0], &[2]).unwrap(),
+            Constraint::Real,
+            None,
+        )
+        .unwrap();
+        let leaf = s.get_unconstrained("loc").unwrap().clone();
+        let scope = GradScope::<Cpu>::open();
+        let loss = s
+            .get("loc")
+            .unwrap()
+            .sqrt()
+            .sum()
+            .to_scalar_tensor()
+            .unwrap();
+        let grads = scope
+            .backward_any(loss, |g| g.try_alloc_for(leaf.flat()))
+            .unwrap();
+        let mut adam = Adam::with_lr(0.1).unwrap();
+        let err = step_store(&mut adam, &mut s, &grads, &["loc"]).unwrap_err();
+        assert!(
+            matches!(err, OptimError::NonFiniteGradient { ref name, index: 0, .. } if name == "loc"),
+            "{err}"
+        );
+        assert_eq!(s.get("loc").unwrap().to_vec(), vec![-1.0, 4.0]);
+    }
+}
