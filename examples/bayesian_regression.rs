@@ -18,20 +18,22 @@ use pyro::infer::autoguide::{AutoGuide, AutoMultivariateNormal, AutoNormal};
 use pyro::infer::{Predictive, Svi, TraceElbo};
 use pyro::optim::{Adam, AdamConfig};
 use pyro::poutine::Program;
-use pyro::prelude::*;
 use pyro::PyroResult;
 
 #[path = "shared/rugged.rs"]
 mod rugged;
 
-use rugged::{custom_guide, empty_guide, load, mle_model, model, ols, Dev, Rugged, T};
+use rugged::{custom_guide, empty_guide, load, mle_model, model, ols, Dev, T};
 
 const SITES: [&str; 5] = ["a", "bA", "bR", "bAR", "sigma"];
 
 /// Prints one row per site: mean, std, 5%, 50%, 95% of the posterior draws.
 fn summary(title: &str, draws: &HashMap<String, T>) {
     println!("\n{title}");
-    println!("{:>6} {:>8} {:>8} {:>8} {:>8} {:>8}", "site", "mean", "std", "5%", "50%", "95%");
+    println!(
+        "{:>6} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "site", "mean", "std", "5%", "50%", "95%"
+    );
     for name in SITES {
         let Some(v) = draws.get(name) else { continue };
         let mut x = v.to_vec();
@@ -50,7 +52,11 @@ fn summary(title: &str, draws: &HashMap<String, T>) {
 }
 
 /// Runs `steps` SVI steps, printing the loss every 100 and the time per step.
-fn train<A: Clone, M, G>(svi: &mut Svi<M, G, Adam, TraceElbo>, args: A, steps: usize) -> PyroResult<()>
+fn train<A: Clone, M, G>(
+    svi: &mut Svi<M, G, Adam, TraceElbo>,
+    args: A,
+    steps: usize,
+) -> PyroResult<()>
 where
     M: Program<A>,
     G: Program<A>,
@@ -68,13 +74,20 @@ where
 }
 
 fn adam(lr: f32) -> Adam {
-    Adam::new(AdamConfig { lr, ..Default::default() }).expect("a valid learning rate")
+    Adam::new(AdamConfig {
+        lr,
+        ..Default::default()
+    })
+    .expect("a valid learning rate")
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     pyro::set_rng_seed(1);
     let data = load(rugged::data_path())?;
-    println!("rugged data: {} nations with a GDP figure", data.log_gdp.numel());
+    println!(
+        "rugged data: {} nations with a GDP figure",
+        data.log_gdp.numel()
+    );
 
     // 1. Maximum likelihood.
     println!("\n== maximum likelihood (param sites, empty guide), Adam lr 0.05 ==");
@@ -82,7 +95,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut svi = Svi::new(mle_model, empty_guide, adam(0.05), TraceElbo::default());
     train(&mut svi, (&data,), 1500)?;
     let p = |n: &str| -> Result<f32, Box<dyn std::error::Error>> {
-        Ok(pyro::params::get_param::<Dev>(n)?.ok_or(format!("no param {n}"))?.item()?)
+        Ok(pyro::params::get_param::<Dev>(n)?
+            .ok_or(format!("no param {n}"))?
+            .item()?)
     };
     let o = ols(&data);
     println!("{:>6} {:>9} {:>9}", "param", "MLE", "OLS");
@@ -96,7 +111,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     pyro::clear_param_store();
     let mut svi = Svi::new(model, custom_guide, adam(0.03), TraceElbo::default());
     train(&mut svi, (&data, Some(&data.log_gdp)), 3000)?;
-    let draws = Predictive::with_guide(model, custom_guide, 800).call((&data, Some(&data.log_gdp)))?;
+    let draws =
+        Predictive::with_guide(model, custom_guide, 800).call((&data, Some(&data.log_gdp)))?;
     summary("posterior (custom guide)", &draws);
 
     // 3. AutoNormal and AutoMultivariateNormal.
@@ -104,11 +120,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("\n== {title}, Adam lr 0.02, 1000 steps ==");
         pyro::clear_param_store();
         let draws = if auto == 0 {
-            let mut svi = Svi::new(model, AutoNormal::new(model), adam(0.02), TraceElbo::default());
+            let mut svi = Svi::new(
+                model,
+                AutoNormal::new(model),
+                adam(0.02),
+                TraceElbo::default(),
+            );
             train(&mut svi, (&data, Some(&data.log_gdp)), 1000)?;
             svi.guide().sample_posterior(800)?
         } else {
-            let mut svi = Svi::new(model, AutoMultivariateNormal::new(model), adam(0.02), TraceElbo::default());
+            let mut svi = Svi::new(
+                model,
+                AutoMultivariateNormal::new(model),
+                adam(0.02),
+                TraceElbo::default(),
+            );
             train(&mut svi, (&data, Some(&data.log_gdp)), 1000)?;
             svi.guide().sample_posterior(800)?
         };
@@ -130,8 +156,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let africa = data.cont_africa.to_vec();
     let rugged = data.rugged.to_vec();
     let truth = data.log_gdp.to_vec();
-    println!("\nposterior predictive log GDP (90% interval), first 5 nations in and outside Africa:");
-    println!("{:>8} {:>8} {:>8} {:>8} {:>8} {:>7}", "africa", "rugged", "5%", "mean", "95%", "true");
+    println!(
+        "\nposterior predictive log GDP (90% interval), first 5 nations in and outside Africa:"
+    );
+    println!(
+        "{:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "africa", "rugged", "5%", "mean", "95%", "true"
+    );
     let mut shown = [0, 0];
     let mut covered = 0;
     for i in 0..n {

@@ -14,13 +14,18 @@ fn data(v: &[f32]) -> DynTensor<Dev> {
 }
 
 fn get(name: &str) -> f32 {
-    pyro::params::get_param::<Dev>(name).unwrap().unwrap().item().unwrap()
+    pyro::params::get_param::<Dev>(name)
+        .unwrap()
+        .unwrap()
+        .item()
+        .unwrap()
 }
 
 /// mu ~ N(0, 10), x_i ~ N(mu, 1): posterior N(m, s) with s^2 = 1/(1/100 + n), m = s^2 sum x.
 fn normal_mean_model(x: &DynTensor<Dev>) -> PyroResult<()> {
     let mu = pyro::sample("mu", Normal::new(0.0, 10.0))?;
-    pyro::plate("data", x.shape()[0]).run(|_| pyro::observe("x", Normal::new(&mu, 1.0), x.clone()))?;
+    pyro::plate("data", x.shape()[0])
+        .run(|_| pyro::observe("x", Normal::new(&mu, 1.0), x.clone()))?;
     Ok(())
 }
 
@@ -64,7 +69,10 @@ fn autonormal_recovers_the_normal_mean_posterior() {
     let (m, s) = normal_posterior(&XS);
     let loc = get("AutoNormal.locs.mu");
     let scale = get("AutoNormal.scales.mu");
-    assert!((loc - m).abs() < 0.05 * s + 0.02 * m.abs(), "loc {loc} vs {m}");
+    assert!(
+        (loc - m).abs() < 0.05 * s + 0.02 * m.abs(),
+        "loc {loc} vs {m}"
+    );
     assert!((scale - s).abs() < 0.05 * s, "scale {scale} vs {s}");
     let med = svi.guide().median().unwrap()["mu"].item().unwrap();
     assert_eq!(med, loc);
@@ -93,7 +101,10 @@ fn hand_written_guide_recovers_the_normal_mean_posterior() {
     }
     let (m, s) = normal_posterior(&XS);
     let (loc, scale) = (get("q_loc"), get("q_scale"));
-    assert!((loc - m).abs() < 0.05 * s + 0.02 * m.abs(), "loc {loc} vs {m}");
+    assert!(
+        (loc - m).abs() < 0.05 * s + 0.02 * m.abs(),
+        "loc {loc} vs {m}"
+    );
     assert!((scale - s).abs() < 0.05 * s, "scale {scale} vs {s}");
 }
 
@@ -106,7 +117,8 @@ fn beta_bernoulli_with_a_beta_guide() {
     let (heads, tails) = (9.0f32, 3.0f32);
     let model = |f: &DynTensor<Dev>| -> PyroResult<()> {
         let p = pyro::sample("p", Beta::new(2.0, 2.0))?;
-        pyro::plate("flips", f.shape()[0]).run(|_| pyro::observe("f", Bernoulli::new(&p), f.clone()))?;
+        pyro::plate("flips", f.shape()[0])
+            .run(|_| pyro::observe("f", Bernoulli::new(&p), f.clone()))?;
         Ok(())
     };
     let guide = |_: &DynTensor<Dev>| -> PyroResult<()> {
@@ -116,7 +128,12 @@ fn beta_bernoulli_with_a_beta_guide() {
         Ok(())
     };
     let steps = 4000;
-    let mut svi = Svi::new(model, guide, decaying_adam(0.05, steps), TraceElbo { num_particles: 4 });
+    let mut svi = Svi::new(
+        model,
+        guide,
+        decaying_adam(0.05, steps),
+        TraceElbo { num_particles: 4 },
+    );
     for _ in 0..steps {
         svi.step((&flips,)).unwrap();
     }
@@ -126,7 +143,10 @@ fn beta_bernoulli_with_a_beta_guide() {
     let sd = (a * b / ((a + b).powi(2) * (a + b + 1.0))).sqrt();
     let mean0 = a0 / (a0 + b0);
     let sd0 = (a0 * b0 / ((a0 + b0).powi(2) * (a0 + b0 + 1.0))).sqrt();
-    assert!((mean - mean0).abs() < 0.03 * mean0, "mean {mean} vs {mean0}");
+    assert!(
+        (mean - mean0).abs() < 0.03 * mean0,
+        "mean {mean} vs {mean0}"
+    );
     assert!((sd - sd0).abs() < 0.1 * sd0, "sd {sd} vs {sd0}");
 }
 
@@ -138,7 +158,11 @@ fn discrete_latent_with_a_score_function_guide() {
     pyro::clear_param_store();
     let model = || -> PyroResult<()> {
         let z = pyro::sample("z", Bernoulli::new(0.3))?;
-        pyro::observe("x", Normal::new(&z.mul_scalar(3.0), 1.0), DynTensor::scalar(2.0))?;
+        pyro::observe(
+            "x",
+            Normal::new(&z.mul_scalar(3.0), 1.0),
+            DynTensor::scalar(2.0),
+        )?;
         Ok(())
     };
     let guide = || -> PyroResult<()> {
@@ -147,7 +171,12 @@ fn discrete_latent_with_a_score_function_guide() {
         Ok(())
     };
     let steps = 3000;
-    let mut svi = Svi::new(model, guide, decaying_adam(0.05, steps), TraceElbo { num_particles: 8 });
+    let mut svi = Svi::new(
+        model,
+        guide,
+        decaying_adam(0.05, steps),
+        TraceElbo { num_particles: 8 },
+    );
     for _ in 0..steps {
         svi.step(()).unwrap();
     }
@@ -171,8 +200,14 @@ fn predictive_reproduces_prior_predictive_moments() {
     let mean = x.iter().sum::<f64>() / n as f64;
     let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     // x ~ N(1, sqrt(5)): mean within 4 s.e.; variance within 4 s.e. (normal: 2 sigma^4 / n).
-    assert!((mean - 1.0).abs() < 4.0 * (5.0 / n as f64).sqrt(), "mean {mean}");
-    assert!((var - 5.0).abs() < 4.0 * (2.0 * 25.0 / n as f64).sqrt(), "var {var}");
+    assert!(
+        (mean - 1.0).abs() < 4.0 * (5.0 / n as f64).sqrt(),
+        "mean {mean}"
+    );
+    assert!(
+        (var - 5.0).abs() < 4.0 * (2.0 * 25.0 / n as f64).sqrt(),
+        "var {var}"
+    );
 }
 
 #[test]
@@ -182,7 +217,16 @@ fn predictive_with_a_trained_guide_samples_the_posterior() {
     let x = data(&XS);
     let guide = AutoDiagonalNormal::new(normal_mean_model);
     let steps = 2000;
-    let mut svi = Svi::new(normal_mean_model, guide, Adam::new(AdamConfig { lr: 0.05, ..Default::default() }).unwrap(), TraceElbo::default());
+    let mut svi = Svi::new(
+        normal_mean_model,
+        guide,
+        Adam::new(AdamConfig {
+            lr: 0.05,
+            ..Default::default()
+        })
+        .unwrap(),
+        TraceElbo::default(),
+    );
     for _ in 0..steps {
         svi.step((&x,)).unwrap();
     }
@@ -206,11 +250,21 @@ fn evaluate_loss_and_a_mismatched_guide_names_the_site() {
         pyro::sample("nu", Normal::new(0.0, 1.0))?;
         Ok(())
     };
-    let mut svi = Svi::new(normal_mean_model, bad_guide, Adam::with_lr(0.01).unwrap(), TraceElbo::default());
+    let mut svi = Svi::new(
+        normal_mean_model,
+        bad_guide,
+        Adam::with_lr(0.01).unwrap(),
+        TraceElbo::default(),
+    );
     let err = svi.step((&x,)).unwrap_err();
     assert!(err.to_string().contains("`nu`"), "{err}");
     let guide = AutoNormal::new(normal_mean_model);
-    let svi = Svi::new(normal_mean_model, guide, Adam::with_lr(0.01).unwrap(), TraceElbo::default());
+    let svi = Svi::new(
+        normal_mean_model,
+        guide,
+        Adam::with_lr(0.01).unwrap(),
+        TraceElbo::default(),
+    );
     let loss = svi.evaluate_loss((&x,)).unwrap();
     assert!(loss.is_finite() && loss > 0.0);
 }

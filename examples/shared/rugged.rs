@@ -20,7 +20,11 @@ pub fn load(path: &str) -> Result<Rugged, String> {
     // ISO-8859-1: every byte is one char.
     let text: String = bytes.iter().map(|&b| b as char).collect();
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().ok_or(format!("{path}: empty file"))?.split('\t').collect();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or(format!("{path}: empty file"))?
+        .split('\t')
+        .collect();
     let col = |name: &str| {
         header
             .iter()
@@ -57,8 +61,7 @@ pub fn load(path: &str) -> Result<Rugged, String> {
 /// `a + bA * africa + bR * rugged + bAR * africa * rugged`.
 pub fn linear(d: &Rugged, a: &T, b_a: &T, b_r: &T, b_ar: &T) -> PyroResult<T> {
     let inter = d.cont_africa.mul(&d.rugged)?;
-    Ok(a
-        .add(&b_a.mul(&d.cont_africa)?)?
+    Ok(a.add(&b_a.mul(&d.cont_africa)?)?
         .add(&b_r.mul(&d.rugged)?)?
         .add(&b_ar.mul(&inter)?)?)
 }
@@ -102,7 +105,11 @@ pub fn custom_guide(_: &Rugged, _: Option<&T>) -> PyroResult<()> {
     let a_loc = pyro::param("a_loc", DynTensor::scalar(0.0), Constraint::Real)?;
     let a_scale = pyro::param("a_scale", DynTensor::scalar(1.0), Constraint::Positive)?;
     let sigma_loc = pyro::param("sigma_loc", DynTensor::scalar(1.0), Constraint::Positive)?;
-    let w_loc = pyro::param("weights_loc", DynTensor::from_vec(vec![0.1, -0.2, 0.05], &[3])?, Constraint::Real)?;
+    let w_loc = pyro::param(
+        "weights_loc",
+        DynTensor::from_vec(vec![0.1, -0.2, 0.05], &[3])?,
+        Constraint::Real,
+    )?;
     let w_scale = pyro::param("weights_scale", DynTensor::ones(&[3]), Constraint::Positive)?;
     let pick = |t: &T, i: usize| -> PyroResult<T> { Ok(t.slice_flat(i, i + 1)?.reshape(&[])?) };
     pyro::sample("a", Normal::new(&a_loc, &a_scale))?;
@@ -115,7 +122,11 @@ pub fn custom_guide(_: &Rugged, _: Option<&T>) -> PyroResult<()> {
 
 /// Ordinary least squares on the four regressors (normal equations, f64).
 pub fn ols(d: &Rugged) -> [f64; 4] {
-    let (a, r, y) = (d.cont_africa.to_vec(), d.rugged.to_vec(), d.log_gdp.to_vec());
+    let (a, r, y) = (
+        d.cont_africa.to_vec(),
+        d.rugged.to_vec(),
+        d.log_gdp.to_vec(),
+    );
     let rows: Vec<[f64; 4]> = a
         .iter()
         .zip(&r)
@@ -132,13 +143,17 @@ pub fn ols(d: &Rugged) -> [f64; 4] {
         }
     }
     // Gauss-Jordan elimination.
-    let mut m: Vec<Vec<f64>> = (0..4).map(|i| {
-        let mut v = xtx[i].to_vec();
-        v.push(xty[i]);
-        v
-    }).collect();
+    let mut m: Vec<Vec<f64>> = (0..4)
+        .map(|i| {
+            let mut v = xtx[i].to_vec();
+            v.push(xty[i]);
+            v
+        })
+        .collect();
     for c in 0..4 {
-        let p = (c..4).max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs())).unwrap_or(c);
+        let p = (c..4)
+            .max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))
+            .unwrap_or(c);
         m.swap(c, p);
         for i in 0..4 {
             if i != c {
@@ -149,9 +164,13 @@ pub fn ols(d: &Rugged) -> [f64; 4] {
             }
         }
     }
-    [m[0][4] / m[0][0], m[1][4] / m[1][1], m[2][4] / m[2][2], m[3][4] / m[3][3]]
+    [
+        m[0][4] / m[0][0],
+        m[1][4] / m[1][1],
+        m[2][4] / m[2][2],
+        m[3][4] / m[3][3],
+    ]
 }
-
 
 /// The data file shipped with the examples.
 pub fn data_path() -> &'static str {

@@ -4,7 +4,9 @@ pub mod autoguide;
 mod check;
 mod elbo;
 mod predictive;
+mod svi;
 
 pub use check::check_model_guide;
 pub use elbo::{importance_traces, Elbo, ElboEstimate, TraceElbo};
 pub use predictive::{NoGuide, Predictive};
+pub use svi::Svi;
