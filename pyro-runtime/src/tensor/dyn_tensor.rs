@@ -32,6 +32,8 @@ pub type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
 pub struct DynTensor<D: Backend = super::DefaultDevice> {
     data: Flat<D>,
     shape: Vec<usize>,
+    /// The dfdx node id of `data`, read lazily (0 = not read yet); clones share it.
+    node: std::cell::Cell<usize>,
 }
 
 impl<D: Backend> std::fmt::Debug for DynTensor<D> {
@@ -147,6 +149,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data,
             shape: shape.to_vec(),
+            node: std::cell::Cell::new(0),
         })
     }
 
@@ -163,6 +166,7 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data,
             shape: shape.to_vec(),
+            node: std::cell::Cell::new(0),
         }
     }
 
@@ -189,6 +193,7 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data: t.reshape_like(&(n,)),
             shape,
+            node: std::cell::Cell::new(0),
         }
     }
 
@@ -204,6 +209,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data,
             shape: shape.to_vec(),
+            node: std::cell::Cell::new(0),
         })
     }
 
@@ -249,6 +255,25 @@ impl<D: Backend> DynTensor<D> {
     /// Number of elements.
     pub fn numel(&self) -> usize {
         self.data.shape().0
+    }
+
+    /// The dfdx node id of the data, read once and cached.
+    fn node(&self) -> Option<usize> {
+        let n = self.node.get();
+        if n != 0 {
+            return Some(n - 1);
+        }
+        let id = node_id(&self.data)?;
+        self.node.set(id + 1);
+        Some(id)
+    }
+
+    /// Whether `self` and `other` are the same node of the graph.
+    fn same_node_as(&self, other: &Self) -> bool {
+        match (self.node(), other.node()) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
     }
 
     /// The flat dfdx tensor.
@@ -306,6 +331,7 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data: d.retaped(),
             shape: self.shape.clone(),
+            node: std::cell::Cell::new(0),
         }
     }
 
@@ -314,6 +340,7 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data: self.data.clone() * 1.0,
             shape: self.shape.clone(),
+            node: std::cell::Cell::new(0),
         }
     }
 
@@ -331,6 +358,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: self.data.clone(),
             shape: shape.to_vec(),
+            node: self.node.clone(),
         })
     }
 
@@ -358,6 +386,7 @@ impl<D: Backend> DynTensor<D> {
             return Ok(DynTensor {
                 data,
                 shape: shape.to_vec(),
+                node: std::cell::Cell::new(0),
             });
         }
         // General case: gather with precomputed flat indices.
@@ -403,6 +432,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data,
             shape: shape.to_vec(),
+            node: std::cell::Cell::new(0),
         })
     }
 
@@ -459,6 +489,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: acc,
             shape: vec![n],
+            node: std::cell::Cell::new(0),
         })
     }
 
@@ -470,6 +501,21 @@ impl<D: Backend> DynTensor<D> {
         op: &'static str,
         f: impl FnOnce(Flat<D>, Flat<D>) -> Flat<D>,
     ) -> TensorResult<Self> {
+        if self.shape == rhs.shape {
+            let r = if self.same_node_as(rhs) {
+                rhs.fresh()
+            } else {
+                rhs.clone()
+            };
+            if self.numel() == 0 {
+                return Ok(Self::zeros(&self.shape));
+            }
+            return Ok(DynTensor {
+                data: f(self.data.clone(), r.data),
+                shape: self.shape.clone(),
+                node: std::cell::Cell::new(0),
+            });
+        }
         let shape =
             broadcast_shapes(&self.shape, &rhs.shape).ok_or_else(|| TensorError::Broadcast {
                 op,
@@ -481,13 +527,14 @@ impl<D: Backend> DynTensor<D> {
         }
         let l = self.broadcast_to(&shape)?;
         let mut r = rhs.broadcast_to(&shape)?;
-        if same_node(&l.data, &r.data) {
+        if l.same_node_as(&r) {
             // dfdx's backward needs distinct ids for the two operands.
             r = r.fresh();
         }
         Ok(DynTensor {
             data: f(l.data, r.data),
             shape,
+            node: std::cell::Cell::new(0),
         })
     }
 
@@ -535,6 +582,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data,
             shape: self.shape.clone(),
+            node: std::cell::Cell::new(0),
         })
     }
 
@@ -545,6 +593,7 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data: f(self.data.clone()),
             shape: self.shape.clone(),
+            node: std::cell::Cell::new(0),
         }
     }
 
@@ -613,6 +662,7 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data: s.reshape_like(&(1,)),
             shape: vec![],
+            node: std::cell::Cell::new(0),
         }
     }
 
@@ -635,6 +685,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: s,
             shape: self.shape[..keep].to_vec(),
+            node: std::cell::Cell::new(0),
         })
     }
 
@@ -649,6 +700,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: s,
             shape: lead.to_vec(),
+            node: std::cell::Cell::new(0),
         })
     }
 
@@ -685,6 +737,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data,
             shape: shape.to_vec(),
+            node: std::cell::Cell::new(0),
         })
     }
 
@@ -708,7 +761,7 @@ impl<D: Backend> DynTensor<D> {
         let m = self.numel() / k.max(1);
         let a: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(m, k));
         let mut b_flat = rhs.data.clone();
-        if same_node(&b_flat, &self.data) {
+        if self.same_node_as(rhs) {
             b_flat = b_flat * 1.0;
         }
         let b: Tensor<(usize, usize), D> = b_flat.reshape_like(&(k, n));
@@ -719,6 +772,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: c.reshape_like(&(m * n,)),
             shape,
+            node: std::cell::Cell::new(0),
         })
     }
 
@@ -736,6 +790,7 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: t.reshape_like(&(r * c,)),
             shape: vec![c, r],
+            node: std::cell::Cell::new(0),
         })
     }
 }
