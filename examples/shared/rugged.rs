@@ -155,11 +155,12 @@ pub fn ols(d: &Rugged) -> [f64; 4] {
             .max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))
             .unwrap_or(c);
         m.swap(c, p);
-        for i in 0..4 {
+        let pivot = m[c].clone();
+        for (i, row) in m.iter_mut().enumerate() {
             if i != c {
-                let f = m[i][c] / m[c][c];
-                for k in c..5 {
-                    m[i][k] -= f * m[c][k];
+                let f = row[c] / pivot[c];
+                for (x, p) in row.iter_mut().zip(&pivot).skip(c) {
+                    *x -= f * p;
                 }
             }
         }
