@@ -268,3 +268,85 @@ fn evaluate_loss_and_a_mismatched_guide_names_the_site() {
     let loss = svi.evaluate_loss((&x,)).unwrap();
     assert!(loss.is_finite() && loss > 0.0);
 }
+
+/// log p(x) of the normal-mean model, by the chain rule of sequential predictive densities.
+fn log_evidence(x: &[f32]) -> f64 {
+    let (mut m, mut v) = (0.0f64, 100.0f64);
+    let mut total = 0.0;
+    for &xi in x {
+        let xi = xi as f64;
+        let pv = v + 1.0;
+        total += -0.5 * (xi - m).powi(2) / pv - 0.5 * (2.0 * std::f64::consts::PI * pv).ln();
+        let nv = 1.0 / (1.0 / v + 1.0);
+        m = nv * (m / v + xi);
+        v = nv;
+    }
+    total
+}
+
+/// With the guide set to the exact posterior, `log p(x, z) - log q(z) = log p(x)` for every
+/// z: both ELBOs must return minus the analytic log evidence.
+#[test]
+fn elbo_at_the_exact_posterior_is_the_log_evidence() {
+    use pyro::infer::TraceMeanFieldElbo;
+    pyro::clear_param_store();
+    let x = data(&XS);
+    let (m, s) = normal_posterior(&XS);
+    let guide = move |_: &DynTensor<Dev>| -> PyroResult<()> {
+        let loc = pyro::param("post_loc", DynTensor::scalar(m), Constraint::Real)?;
+        let scale = pyro::param("post_scale", DynTensor::scalar(s), Constraint::Positive)?;
+        pyro::sample("mu", Normal::new(&loc, &scale))?;
+        Ok(())
+    };
+    let want = -log_evidence(&XS);
+    let svi = Svi::new(
+        normal_mean_model,
+        guide,
+        Adam::with_lr(0.01).unwrap(),
+        TraceElbo::default(),
+    );
+    for _ in 0..5 {
+        let loss = svi.evaluate_loss((&x,)).unwrap() as f64;
+        assert!((loss - want).abs() < 2e-3 * want.abs(), "{loss} vs {want}");
+    }
+    let svi = Svi::new(
+        normal_mean_model,
+        guide,
+        Adam::with_lr(0.01).unwrap(),
+        TraceMeanFieldElbo::default(),
+    );
+    let loss = svi.evaluate_loss((&x,)).unwrap() as f64;
+    // The analytic KL replaces the prior term; the likelihood term is still sampled.
+    assert!((loss - want).abs() < 0.02 * want.abs(), "{loss} vs {want}");
+}
+
+#[test]
+fn trace_mean_field_elbo_trains_a_mean_field_guide() {
+    use pyro::infer::TraceMeanFieldElbo;
+    pyro::set_rng_seed(6);
+    pyro::clear_param_store();
+    let x = data(&XS);
+    let guide = |_: &DynTensor<Dev>| -> PyroResult<()> {
+        let loc = pyro::param("mf_loc", DynTensor::scalar(0.0), Constraint::Real)?;
+        let scale = pyro::param("mf_scale", DynTensor::scalar(1.0), Constraint::Positive)?;
+        pyro::sample("mu", Normal::new(&loc, &scale))?;
+        Ok(())
+    };
+    let steps = 3000;
+    let mut svi = Svi::new(
+        normal_mean_model,
+        guide,
+        decaying_adam(0.05, steps),
+        TraceMeanFieldElbo { num_particles: 4 },
+    );
+    for _ in 0..steps {
+        svi.step((&x,)).unwrap();
+    }
+    let (m, s) = normal_posterior(&XS);
+    let (loc, scale) = (get("mf_loc"), get("mf_scale"));
+    assert!(
+        (loc - m).abs() < 0.05 * s + 0.02 * m.abs(),
+        "loc {loc} vs {m}"
+    );
+    assert!((scale - s).abs() < 0.05 * s, "scale {scale} vs {s}");
+}

@@ -7,6 +7,6 @@ mod predictive;
 mod svi;
 
 pub use check::check_model_guide;
-pub use elbo::{importance_traces, Elbo, ElboEstimate, TraceElbo};
+pub use elbo::{importance_traces, Elbo, ElboEstimate, TraceElbo, TraceMeanFieldElbo};
 pub use predictive::{NoGuide, Predictive};
 pub use svi::Svi;
