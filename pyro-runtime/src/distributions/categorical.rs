@@ -463,6 +463,9 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Categ
     fn as_any(&self) -> &dyn Any {
         self
     }
+    fn erased(&self) -> Option<BoxDist<D>> {
+        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
+    }
 }
 
 impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Categorical<S, D> {

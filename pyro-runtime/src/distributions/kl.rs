@@ -468,6 +468,60 @@ mod tests {
         assert_eq!(kl_divergence(&pb, &q).unwrap().to_vec(), kv);
     }
 
+    /// Every family's typed form erases to its `X<DynShape, Cpu>` with the same batch shape
+    /// and the same log-density (so [`kl_divergence`] can downcast it).
+    #[test]
+    fn every_family_erases_to_its_dyn_shape_type() {
+        use dfdx::prelude::*;
+        fn check<X: 'static>(d: &dyn Distribution<Cpu>, x: f32) {
+            let e = d
+                .erased()
+                .unwrap_or_else(|| panic!("{} has no erased form", d.name()));
+            assert!(
+                e.as_any().downcast_ref::<X>().is_some(),
+                "{} erased to the wrong type",
+                d.name()
+            );
+            assert_eq!(e.batch_shape(), d.batch_shape());
+            assert_eq!(e.event_shape(), d.event_shape());
+            let v = DynTensor::full(&d.shape(), x);
+            assert_eq!(
+                e.log_prob(&v).unwrap().to_vec(),
+                d.log_prob(&v).unwrap().to_vec(),
+                "{}",
+                d.name()
+            );
+        }
+        let dev = crate::tensor::default_device::<Cpu>();
+        let v2: crate::tensor::Tensor<(usize,)> =
+            dev.tensor_from_vec(vec![0.3, 0.6], (2,)).retaped();
+        let p3: crate::tensor::Tensor<Rank1<3>> = dev.tensor([0.2, 0.3, 0.5]).retaped();
+        check::<Bernoulli<DynShape, Cpu>>(&Bernoulli::new(v2.clone()).unwrap(), 1.0);
+        check::<Binomial<DynShape, Cpu>>(&Binomial::new(5.0, v2.clone()).unwrap(), 2.0);
+        check::<Categorical<DynShape, Cpu>>(&Categorical::new(p3).unwrap(), 1.0);
+        check::<Delta<DynShape, Cpu>>(&Delta::new(v2.clone()).unwrap(), 0.3);
+        check::<Poisson<DynShape, Cpu>>(&Poisson::new(v2.clone()).unwrap(), 3.0);
+        check::<Beta<DynShape, Cpu>>(&Beta::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<Cauchy<DynShape, Cpu>>(&Cauchy::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<Exponential<DynShape, Cpu>>(&Exponential::new(v2.clone()).unwrap(), 0.4);
+        check::<Gamma<DynShape, Cpu>>(&Gamma::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<HalfCauchy<DynShape, Cpu>>(&HalfCauchy::new(v2.clone()).unwrap(), 0.4);
+        check::<HalfNormal<DynShape, Cpu>>(&HalfNormal::new(v2.clone()).unwrap(), 0.4);
+        check::<InverseGamma<DynShape, Cpu>>(&InverseGamma::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<Laplace<DynShape, Cpu>>(&Laplace::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<LogNormal<DynShape, Cpu>>(&LogNormal::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<StudentT<DynShape, Cpu>>(&StudentT::new(3.0, v2.clone(), 2.0).unwrap(), 0.4);
+        check::<Uniform<DynShape, Cpu>>(&Uniform::new(0.0, v2.clone()).unwrap(), 0.2);
+        check::<Normal<DynShape, Cpu>>(&Normal::new(v2, 1.0).unwrap(), 0.2);
+        // `Unit` has no shape marker: it already is its own erased type.
+        let u = crate::distributions::Unit::new(t(&[1.0, 2.0], &[2]));
+        assert!(u.erased().is_none());
+        assert!(u
+            .as_any()
+            .downcast_ref::<crate::distributions::Unit<Cpu>>()
+            .is_some());
+    }
+
     #[test]
     fn missing_pairs_and_mismatches_are_typed_errors() {
         let n = Normal::new(0.0, 1.0).unwrap();

@@ -218,6 +218,9 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Unifo
     fn as_any(&self) -> &dyn Any {
         self
     }
+    fn erased(&self) -> Option<BoxDist<D>> {
+        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
+    }
 }
 
 impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Uniform<S, D> {
