@@ -197,6 +197,11 @@ impl<S, D: Backend> Bernoulli<S, D> {
         }
     }
 
+    /// The parameter the distribution was built from, and which one it is.
+    pub(crate) fn raw_param(&self) -> (&DynTensor<D>, ParamKind) {
+        (&self.param, self.kind)
+    }
+
     /// Host success probabilities in `f64`.
     fn host_probs(&self) -> Vec<f64> {
         let v = self.param.to_vec();

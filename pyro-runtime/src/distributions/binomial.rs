@@ -190,6 +190,11 @@ impl<S, D: Backend> Binomial<S, D> {
         })
     }
 
+    /// The success parameter the distribution was built from, and which one it is.
+    pub(crate) fn raw_param(&self) -> (&DynTensor<D>, ParamKind) {
+        (&self.param, self.kind)
+    }
+
     /// Host `(n, p, q)` per batch element with `q = 1 - p` computed without cancellation
     /// for logits; errors naming the parameter when a value cannot be sampled from.
     fn host_params(&self) -> DistResult<Vec<(f64, f64, f64)>> {

@@ -227,6 +227,12 @@ impl<S, D: Backend> Categorical<S, D> {
         self.k
     }
 
+    /// The parameter the distribution was built from (`batch_shape + [K]`, rows not
+    /// normalized), and which one it is.
+    pub(crate) fn raw_param(&self) -> (&DynTensor<D>, ParamKind) {
+        (&self.param, self.kind)
+    }
+
     /// The parameter shape with the last dim as a separate size-1 dim for broadcasting.
     fn keepdim(&self) -> Vec<usize> {
         let mut s = self.batch_shape.clone();

@@ -10,11 +10,17 @@
 
 use std::any::Any;
 
-use super::vector_event::broadcast_index;
 use super::*;
 use crate::linalg;
-use crate::tensor::special::scalar::{digamma, lgamma, trigamma};
-use crate::tensor::{broadcast_shapes, is_recording, numel};
+use crate::tensor::broadcast_shapes;
+
+mod discrete;
+mod elementwise;
+mod rowwise;
+
+use discrete::*;
+use elementwise::*;
+use rowwise::kl_dirichlet_dirichlet;
 
 /// Tries each `P, Q => f` rule in order; returns from the enclosing function on a match.
 macro_rules! kl_rules {
@@ -32,9 +38,16 @@ macro_rules! kl_rules {
 /// implemented for the pair, and names `q` when the event shapes differ.
 ///
 /// Implemented: Normal–Normal, MultivariateNormal–MultivariateNormal (and
-/// LowRankMultivariateNormal with either), Dirichlet–Dirichlet, and
-/// Independent–Independent with the same reinterpreted dims (the base divergence summed over
-/// them).
+/// LowRankMultivariateNormal with either), Dirichlet–Dirichlet, Bernoulli–Bernoulli,
+/// Binomial–Binomial, Categorical–Categorical, Poisson–Poisson, Exponential–Exponential,
+/// Gamma–Gamma, Exponential–Gamma, Gamma–Exponential, Beta–Beta, Laplace–Laplace,
+/// LogNormal–LogNormal, HalfNormal–HalfNormal, Uniform–Uniform, and Independent–Independent
+/// with the same reinterpreted dims (the base divergence summed over them).
+///
+/// As in torch, the divergence is `+inf` where `q` gives zero mass to a set `p` charges
+/// (a Uniform `q` narrower than `p`, a Bernoulli `q` with probability 0 or 1, a Binomial `q`
+/// with fewer trials); KL between Binomials where `p` has fewer trials than `q` has no closed
+/// form and is an error, as are Categoricals with different numbers of categories.
 ///
 /// ```
 /// use pyro::distributions::{kl_divergence, Normal};
@@ -77,6 +90,19 @@ pub fn kl_divergence<D: Backend>(
         LowRankMultivariateNormal<DynShape, D>, MultivariateNormal<DynShape, D> => kl_lowrank_mvn;
         MultivariateNormal<DynShape, D>, LowRankMultivariateNormal<DynShape, D> => kl_mvn_lowrank;
         Dirichlet<DynShape, D>, Dirichlet<DynShape, D> => kl_dirichlet_dirichlet;
+        Bernoulli<DynShape, D>, Bernoulli<DynShape, D> => kl_bernoulli_bernoulli;
+        Binomial<DynShape, D>, Binomial<DynShape, D> => kl_binomial_binomial;
+        Categorical<DynShape, D>, Categorical<DynShape, D> => kl_categorical_categorical;
+        Poisson<DynShape, D>, Poisson<DynShape, D> => kl_poisson_poisson;
+        Exponential<DynShape, D>, Exponential<DynShape, D> => kl_exponential_exponential;
+        Gamma<DynShape, D>, Gamma<DynShape, D> => kl_gamma_gamma;
+        Exponential<DynShape, D>, Gamma<DynShape, D> => kl_exponential_gamma;
+        Gamma<DynShape, D>, Exponential<DynShape, D> => kl_gamma_exponential;
+        Beta<DynShape, D>, Beta<DynShape, D> => kl_beta_beta;
+        Laplace<DynShape, D>, Laplace<DynShape, D> => kl_laplace_laplace;
+        LogNormal<DynShape, D>, LogNormal<DynShape, D> => kl_lognormal_lognormal;
+        HalfNormal<DynShape, D>, HalfNormal<DynShape, D> => kl_halfnormal_halfnormal;
+        Uniform<DynShape, D>, Uniform<DynShape, D> => kl_uniform_uniform;
         Independent<BoxDist<D>, D>, Independent<BoxDist<D>, D> => kl_independent_independent;
     );
     Err(DistError::NoKl {
@@ -143,71 +169,6 @@ fn kl_mvn_lowrank<D: Backend>(
     kl_mvn_mvn(p, &q.to_multivariate_normal()?)
 }
 
-/// `log Γ(α₀) - Σ log Γ(α) - log Γ(β₀) + Σ log Γ(β) + Σ (α - β)(ψ(α) - ψ(α₀))`, evaluated in
-/// `f64` on the host (the log-gammas cancel badly in `f32`) and put on the graph by
-/// linearisation with `∂/∂α_k = (α_k - β_k) ψ'(α_k) - ψ'(α₀) Σ_j (α_j - β_j)` and
-/// `∂/∂β_k = ψ(β_k) - ψ(β₀) - ψ(α_k) + ψ(α₀)`.
-fn kl_dirichlet_dirichlet<D: Backend>(
-    p: &Dirichlet<DynShape, D>,
-    q: &Dirichlet<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    let k = p.event_shape()[0];
-    let full = broadcast_shapes(p.batch_shape(), q.batch_shape()).ok_or_else(|| {
-        crate::error::TensorError::Broadcast {
-            op: "kl_divergence",
-            lhs: p.batch_shape().to_vec(),
-            rhs: q.batch_shape().to_vec(),
-        }
-    })?;
-    let (av, bv) = (p.concentration().to_vec(), q.concentration().to_vec());
-    let (pi, qi) = (
-        broadcast_index(p.batch_shape(), &full),
-        broadcast_index(q.batch_shape(), &full),
-    );
-    let recording = is_recording();
-    let nf = numel(&full);
-    let mut kl = Vec::with_capacity(nf);
-    let (mut ga, mut gb) = (Vec::new(), Vec::new());
-    for f in 0..nf {
-        let a: Vec<f64> = av[pi[f] * k..(pi[f] + 1) * k]
-            .iter()
-            .map(|&v| v as f64)
-            .collect();
-        let b: Vec<f64> = bv[qi[f] * k..(qi[f] + 1) * k]
-            .iter()
-            .map(|&v| v as f64)
-            .collect();
-        let (a0, b0): (f64, f64) = (a.iter().sum(), b.iter().sum());
-        let psi_a0 = digamma(a0);
-        let mut s = lgamma(a0) - lgamma(b0);
-        for j in 0..k {
-            s += lgamma(b[j]) - lgamma(a[j]) + (a[j] - b[j]) * (digamma(a[j]) - psi_a0);
-        }
-        kl.push(s as f32);
-        if recording {
-            let diff_sum: f64 = a.iter().zip(&b).map(|(x, y)| x - y).sum();
-            let (tri_a0, psi_b0) = (trigamma(a0), digamma(b0));
-            for j in 0..k {
-                ga.push(((a[j] - b[j]) * trigamma(a[j]) - tri_a0 * diff_sum) as f32);
-                gb.push((digamma(b[j]) - psi_b0 - digamma(a[j]) + psi_a0) as f32);
-            }
-        }
-    }
-    let out = DynTensor::from_vec(kl, &full)?;
-    if !recording {
-        return Ok(out);
-    }
-    let fe = extended_shape(&[], &full, &[k]);
-    let da = p.concentration().broadcast_to(&fe)?;
-    let db = q.concentration().broadcast_to(&fe)?;
-    let lin = da
-        .sub(&da.detach())?
-        .mul(&DynTensor::from_vec(ga, &fe)?)?
-        .add(&db.sub(&db.detach())?.mul(&DynTensor::from_vec(gb, &fe)?)?)?
-        .sum_rightmost(1)?;
-    Ok(out.add(&lin)?)
-}
-
 /// The base divergence summed over the reinterpreted dims (which must agree).
 fn kl_independent_independent<D: Backend>(
     p: &Independent<BoxDist<D>, D>,
@@ -230,6 +191,7 @@ mod tests {
     use crate::distributions::testing_mv::check_kl_mc;
     use crate::linalg::test_util::*;
     use crate::linalg::{matmul_host, solve_lower_host, transpose_host};
+    use crate::tensor::special::scalar::{digamma, lgamma};
     use dfdx::prelude::Cpu;
 
     fn t(v: &[f32], shape: &[usize]) -> DynTensor<Cpu> {
