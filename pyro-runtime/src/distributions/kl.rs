@@ -41,7 +41,8 @@ macro_rules! kl_rules {
 /// LowRankMultivariateNormal with either), Dirichlet–Dirichlet, Bernoulli–Bernoulli,
 /// Binomial–Binomial, Categorical–Categorical, Poisson–Poisson, Exponential–Exponential,
 /// Gamma–Gamma, Exponential–Gamma, Gamma–Exponential, Beta–Beta, Laplace–Laplace,
-/// LogNormal–LogNormal, HalfNormal–HalfNormal, Uniform–Uniform, and Independent–Independent
+/// LogNormal–LogNormal, HalfNormal–HalfNormal, Uniform–Uniform, InverseGamma–InverseGamma,
+/// Cauchy–Cauchy, and Independent–Independent
 /// with the same reinterpreted dims (the base divergence summed over them).
 ///
 /// As in torch, the divergence is `+inf` where `q` gives zero mass to a set `p` charges
@@ -103,6 +104,8 @@ pub fn kl_divergence<D: Backend>(
         LogNormal<DynShape, D>, LogNormal<DynShape, D> => kl_lognormal_lognormal;
         HalfNormal<DynShape, D>, HalfNormal<DynShape, D> => kl_halfnormal_halfnormal;
         Uniform<DynShape, D>, Uniform<DynShape, D> => kl_uniform_uniform;
+        InverseGamma<DynShape, D>, InverseGamma<DynShape, D> => kl_inversegamma_inversegamma;
+        Cauchy<DynShape, D>, Cauchy<DynShape, D> => kl_cauchy_cauchy;
         Independent<BoxDist<D>, D>, Independent<BoxDist<D>, D> => kl_independent_independent;
     );
     Err(DistError::NoKl {

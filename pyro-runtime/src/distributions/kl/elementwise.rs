@@ -114,6 +114,15 @@ pub(crate) fn laplace_kernel([mp, sp, mq, sq]: [f64; 4]) -> (f64, [f64; 4]) {
     )
 }
 
+/// `KL(Cauchy(μ, s) || Cauchy(μ', s')) = ln(((s + s')² + (μ - μ')²) / (4 s s'))`.
+pub(crate) fn cauchy_kernel([mp, sp, mq, sq]: [f64; 4]) -> (f64, [f64; 4]) {
+    let (s, d) = (sp + sq, mp - mq);
+    let n = s * s + d * d;
+    let v = (n / (4.0 * sp * sq)).ln();
+    let (dm, ds) = (2.0 * d / n, 2.0 * s / n);
+    (v, [dm, ds - 1.0 / sp, -dm, ds - 1.0 / sq])
+}
+
 /// `KL(Poisson(a) || Poisson(b)) = a ln(a/b) - a + b` (`0 ln 0 = 0`; `+inf` when `b = 0 < a`).
 pub(crate) fn poisson_kernel([a, b]: [f64; 2]) -> (f64, [f64; 2]) {
     if b == 0.0 && a > 0.0 {
@@ -148,6 +157,30 @@ pub(super) fn kl_halfnormal_halfnormal<D: Backend>(
     q: &HalfNormal<DynShape, D>,
 ) -> DistResult<DynTensor<D>> {
     host_map("kl_divergence", [p.scale(), q.scale()], half_normal_kernel)
+}
+
+/// The inverse gammas are the gammas of `1/x` on both sides, and KL is invariant under a
+/// shared bijection (torch's rule for transformed distributions with equal transforms).
+pub(super) fn kl_inversegamma_inversegamma<D: Backend>(
+    p: &InverseGamma<DynShape, D>,
+    q: &InverseGamma<DynShape, D>,
+) -> DistResult<DynTensor<D>> {
+    host_map(
+        "kl_divergence",
+        [p.concentration(), p.rate(), q.concentration(), q.rate()],
+        gamma_kernel,
+    )
+}
+
+pub(super) fn kl_cauchy_cauchy<D: Backend>(
+    p: &Cauchy<DynShape, D>,
+    q: &Cauchy<DynShape, D>,
+) -> DistResult<DynTensor<D>> {
+    host_map(
+        "kl_divergence",
+        [p.loc(), p.scale(), q.loc(), q.scale()],
+        cauchy_kernel,
+    )
 }
 
 pub(super) fn kl_exponential_exponential<D: Backend>(
@@ -351,6 +384,26 @@ mod tests {
     }
 
     #[test]
+    fn inverse_gamma_and_cauchy_match_monte_carlo() {
+        let p = InverseGamma::from_dyn(t(&[3.5, 1.2]), t(&[2.0])).unwrap();
+        let q = InverseGamma::from_dyn(t(&[2.0]), t(&[1.0, 0.6])).unwrap();
+        mc(&p, &q, &[2]);
+        let p = Cauchy::from_dyn(t(&[0.0, 2.0]), t(&[1.0, 0.4])).unwrap();
+        let q = Cauchy::from_dyn(t(&[0.5]), t(&[1.5])).unwrap();
+        mc(&p, &q, &[2]);
+        // Symmetric in its arguments.
+        let (a, b) = (
+            Cauchy::new(0.3, 0.7).unwrap(),
+            Cauchy::new(-1.0, 2.0).unwrap(),
+        );
+        let (x, y) = (
+            kl_divergence(&a, &b).unwrap().item().unwrap(),
+            kl_divergence(&b, &a).unwrap().item().unwrap(),
+        );
+        assert!((x - y).abs() < 1e-6);
+    }
+
+    #[test]
     fn poisson_poisson_matches_monte_carlo() {
         let p = Poisson::from_dyn(t(&[0.5, 4.0, 30.0])).unwrap();
         let q = Poisson::from_dyn(t(&[2.0])).unwrap();
@@ -370,6 +423,7 @@ mod tests {
         for p in [[0.3, 1.2, -0.4, 0.7], [2.0, 0.5, 2.5, 3.0]] {
             check_partials(normal_kernel, p);
             check_partials(laplace_kernel, p);
+            check_partials(cauchy_kernel, p);
             check_partials(uniform_kernel, [-1.0, 0.5, -1.5, 2.0]);
         }
         check_partials(laplace_kernel, [0.5, 0.7, 0.5, 2.0]); // equal locations
