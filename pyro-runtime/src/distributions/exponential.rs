@@ -1,97 +1,33 @@
 //! The exponential distribution.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
+use super::boilerplate::{elementwise_params, impl_distribution};
 use super::host_map::{masked_log_prob, open_uniform_f64};
-use super::param::{Dev1, Param, ParamMeta, Shape1};
 use super::*;
+use crate::tensor::numel;
 
-/// `Exponential(rate)`: density `rate · exp(-rate · x)` on `x >= 0`.
-///
-/// ```
-/// use pyro::distributions::{Distribution, Exponential};
-/// let d = Exponential::new(2.0).unwrap();
-/// assert_eq!(d.mean().unwrap().item().unwrap(), 0.5);
-/// assert_eq!(d.variance().unwrap().item().unwrap(), 0.25);
-/// assert!(Exponential::new(-1.0).is_err()); // rate must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct Exponential<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    rate: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl Exponential {
-    /// Builds a exponential from a parameter of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`). Errors when `rate <= 0` (with validation on).
-    ///
-    /// ```
-    /// let d = pyro::distributions::Exponential::new(0.5).unwrap();
-    /// assert_eq!(d.rate().item().unwrap(), 0.5);
-    /// ```
-    pub fn new<R>(rate: R) -> DistResult<Exponential<Shape1<R>, Dev1<R>>>
-    where
-        R: ParamMeta + Param<Dev1<R>>,
-        R::Dev: param::ResolveDev,
-    {
-        Exponential::build(rate.into_dyn())
-    }
-}
-
-impl<D: Backend> Exponential<DynShape, D> {
-    /// Builds from a run-time shaped parameter.
+elementwise_params! {
+    /// `Exponential(rate)`: density `rate · exp(-rate · x)` on `x >= 0`.
     ///
     /// ```
     /// use pyro::distributions::{Distribution, Exponential};
-    /// use pyro::tensor::DynTensor;
-    /// let d = Exponential::from_dyn(DynTensor::<dfdx::prelude::Cpu>::ones(&[2])).unwrap();
-    /// assert_eq!(d.batch_shape(), &[2]);
+    /// let d = Exponential::new(2.0).unwrap();
+    /// assert_eq!(d.mean().unwrap().item().unwrap(), 0.5);
+    /// assert_eq!(d.variance().unwrap().item().unwrap(), 0.25);
+    /// assert!(Exponential::new(-1.0).is_err()); // rate must be positive
     /// ```
-    pub fn from_dyn(rate: DynTensor<D>) -> DistResult<Self> {
-        Self::build(rate)
+    pub struct Exponential {
+        /// The rate parameter (the inverse of the mean).
+        rate: R = 0.5,
     }
+    /// Builds a exponential from a parameter of any accepted kind (`f32`, typed tensor or
+    /// `DynTensor`). Errors when `rate <= 0` (with validation on).
+    new;
+    validate { rate: Positive }
 }
 
 impl<S, D: Backend> Exponential<S, D> {
-    fn build(rate: DynTensor<D>) -> DistResult<Self> {
-        validate_param("Exponential", "rate", &rate, &Constraint::Positive)?;
-        let batch_shape = rate.shape().to_vec();
-        Ok(Exponential {
-            rate,
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The rate parameter (the inverse of the mean).
-    ///
-    /// ```
-    /// let d = pyro::distributions::Exponential::new(3.0).unwrap();
-    /// assert_eq!(d.rate().item().unwrap(), 3.0);
-    /// ```
-    pub fn rate(&self) -> &DynTensor<D> {
-        &self.rate
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, Exponential};
-    /// let d = Exponential::new(1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Exponential<S2, D>> {
-        Ok(Exponential {
-            rate: self.rate.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
     /// `-ln u` for uniform `u`: standard exponential draws.
     fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
@@ -103,26 +39,9 @@ impl<S, D: Backend> Exponential<S, D> {
     }
 }
 
-use crate::tensor::numel;
-
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Exponential<S, D> {
-    fn name(&self) -> &'static str {
-        "Exponential"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Exponential[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::NonNegative
-    }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let eps = self.noise(sample_shape, rng)?;
@@ -140,23 +59,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Expon
     fn variance(&self) -> DistResult<DynTensor<D>> {
         Ok(self.rate.square().recip())
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Exponential<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

@@ -1,98 +1,34 @@
 //! The half-normal distribution.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
+use super::boilerplate::{elementwise_params, impl_distribution};
 use super::host_map::masked_log_prob;
-use super::param::{Dev1, Param, ParamMeta, Shape1};
 use super::*;
+use crate::tensor::numel;
 
-/// `HalfNormal(scale)`: `|X|` for `X ~ Normal(0, scale)`; density
-/// `√2 exp(-x² / (2 scale²)) / (scale √π)` on `x >= 0`.
-///
-/// ```
-/// use pyro::distributions::{Distribution, HalfNormal};
-/// let d = HalfNormal::new(2.0).unwrap();
-/// let m = d.mean().unwrap().item().unwrap();
-/// assert!((m - 2.0 * (2.0 / std::f32::consts::PI).sqrt()).abs() < 1e-6);
-/// assert!(HalfNormal::new(-1.0).is_err()); // scale must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct HalfNormal<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    scale: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl HalfNormal {
-    /// Builds a half-normal from a parameter of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`). Errors when `scale <= 0` (with validation on).
-    ///
-    /// ```
-    /// let d = pyro::distributions::HalfNormal::new(0.5).unwrap();
-    /// assert_eq!(d.scale().item().unwrap(), 0.5);
-    /// ```
-    pub fn new<R>(scale: R) -> DistResult<HalfNormal<Shape1<R>, Dev1<R>>>
-    where
-        R: ParamMeta + Param<Dev1<R>>,
-        R::Dev: param::ResolveDev,
-    {
-        HalfNormal::build(scale.into_dyn())
-    }
-}
-
-impl<D: Backend> HalfNormal<DynShape, D> {
-    /// Builds from a run-time shaped parameter.
+elementwise_params! {
+    /// `HalfNormal(scale)`: `|X|` for `X ~ Normal(0, scale)`; density
+    /// `√2 exp(-x² / (2 scale²)) / (scale √π)` on `x >= 0`.
     ///
     /// ```
     /// use pyro::distributions::{Distribution, HalfNormal};
-    /// use pyro::tensor::DynTensor;
-    /// let d = HalfNormal::from_dyn(DynTensor::<dfdx::prelude::Cpu>::ones(&[2])).unwrap();
-    /// assert_eq!(d.batch_shape(), &[2]);
+    /// let d = HalfNormal::new(2.0).unwrap();
+    /// let m = d.mean().unwrap().item().unwrap();
+    /// assert!((m - 2.0 * (2.0 / std::f32::consts::PI).sqrt()).abs() < 1e-6);
+    /// assert!(HalfNormal::new(-1.0).is_err()); // scale must be positive
     /// ```
-    pub fn from_dyn(scale: DynTensor<D>) -> DistResult<Self> {
-        Self::build(scale)
+    pub struct HalfNormal {
+        /// The scale parameter (that of the underlying normal).
+        scale: R = 0.5,
     }
+    /// Builds a half-normal from a parameter of any accepted kind (`f32`, typed tensor or
+    /// `DynTensor`). Errors when `scale <= 0` (with validation on).
+    new;
+    validate { scale: Positive }
 }
 
 impl<S, D: Backend> HalfNormal<S, D> {
-    fn build(scale: DynTensor<D>) -> DistResult<Self> {
-        validate_param("HalfNormal", "scale", &scale, &Constraint::Positive)?;
-        let batch_shape = scale.shape().to_vec();
-        Ok(HalfNormal {
-            scale,
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The scale parameter (that of the underlying normal).
-    ///
-    /// ```
-    /// let d = pyro::distributions::HalfNormal::new(3.0).unwrap();
-    /// assert_eq!(d.scale().item().unwrap(), 3.0);
-    /// ```
-    pub fn scale(&self) -> &DynTensor<D> {
-        &self.scale
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, HalfNormal};
-    /// let d = HalfNormal::new(1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<HalfNormal<S2, D>> {
-        Ok(HalfNormal {
-            scale: self.scale.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
     /// `|ε|` for standard normal `ε`.
     fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
@@ -104,26 +40,9 @@ impl<S, D: Backend> HalfNormal<S, D> {
     }
 }
 
-use crate::tensor::numel;
-
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for HalfNormal<S, D> {
-    fn name(&self) -> &'static str {
-        "HalfNormal"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(HalfNormal[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::NonNegative
-    }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let eps = self.noise(sample_shape, rng)?;
@@ -148,23 +67,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for HalfN
             .square()
             .mul_scalar((1.0 - 2.0 / std::f64::consts::PI) as f32))
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for HalfNormal<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,7 @@ use crate::tensor::{Backend, DynTensor, Tensor};
 mod bernoulli;
 mod beta;
 mod binomial;
+mod boilerplate;
 mod categorical;
 mod cauchy;
 mod delta;
