@@ -1,10 +1,10 @@
 //! The Bernoulli distribution, parameterized by probabilities or logits.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use rand::RngCore;
 
+use super::boilerplate::impl_distribution;
 use super::host_eval::uniform_f64;
 use super::param::{Dev1, Param, ParamMeta, ResolveDev, Shape1};
 use super::*;
@@ -212,16 +212,7 @@ impl<S, D: Backend> Bernoulli<S, D> {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Bernoulli<S, D> {
-    fn name(&self) -> &'static str {
-        "Bernoulli"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Bernoulli[scalar] {
     fn support(&self) -> Constraint {
         Constraint::Boolean
     }
@@ -273,23 +264,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Berno
             ParamKind::Logits => Ok(self.param.sigmoid().mul(&self.param.neg().sigmoid())?),
         }
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Bernoulli<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

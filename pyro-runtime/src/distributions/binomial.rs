@@ -1,11 +1,11 @@
 //! The binomial distribution, parameterized by a count and probabilities or logits.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use rand::RngCore;
 
 use super::bernoulli::{logit_of_probs, ParamKind};
+use super::boilerplate::impl_distribution;
 use super::host_eval::{
     broadcast_index, linearized, ln_choose, require_finite, uniform_f64, xlog1py, xlogy,
 };
@@ -304,16 +304,7 @@ fn binomial_btrs(n: f64, p: f64, q: f64, rng: &mut dyn RngCore) -> f64 {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Binomial<S, D> {
-    fn name(&self) -> &'static str {
-        "Binomial"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Binomial[scalar] {
     /// `{0, ..., total_count}` when all counts are equal; `{0, 1, 2, ...}` otherwise (values
     /// above their own count are still rejected by `log_prob`).
     fn support(&self) -> Constraint {
@@ -410,23 +401,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Binom
         };
         Ok(self.total_count.mul(&pq)?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Binomial<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

@@ -16,17 +16,30 @@
 //! [`TypedDistribution`]: super::TypedDistribution
 
 /// `impl Distribution<D>` (around the given methods) and `impl TypedDistribution<D>` for
-/// `$ty<S, D>`. The type needs fields `batch_shape: Vec<usize>` (and `event_shape` unless the
-/// `scalar` option is given) and a method `expand<S2>(&self, &[usize]) -> DistResult<$ty<S2, D>>`.
+/// `$ty<S, D>`. The type needs a field `batch_shape: Vec<usize>` and a method `expand<S2>(&self, &[usize]) -> DistResult<$ty<S2, D>>`.
 ///
-/// Options, in this order: `scalar` (event shape `[]`), `reparameterized` (`has_rsample` is
-/// true and `sample` is `rsample` cut from the graph). The name is the type's name.
+/// Options (any of, in this order): `scalar` (event shape `[]`) or `event_field` (the
+/// `event_shape: Vec<usize>` field), `reparameterized` (`has_rsample` is true and `sample` is
+/// `rsample` cut from the graph). The name is the type's name.
 macro_rules! impl_distribution {
-    ($ty:ident[scalar, reparameterized] { $($body:tt)* }) => {
-        $crate::distributions::boilerplate::impl_distribution!($ty[] {
+    ($ty:ident[scalar $(, $opt:ident)*] { $($body:tt)* }) => {
+        $crate::distributions::boilerplate::impl_distribution!($ty[$($opt),*] {
             fn event_shape(&self) -> &[usize] {
                 &[]
             }
+            $($body)*
+        });
+    };
+    ($ty:ident[event_field $(, $opt:ident)*] { $($body:tt)* }) => {
+        $crate::distributions::boilerplate::impl_distribution!($ty[$($opt),*] {
+            fn event_shape(&self) -> &[usize] {
+                &self.event_shape
+            }
+            $($body)*
+        });
+    };
+    ($ty:ident[reparameterized $(, $opt:ident)*] { $($body:tt)* }) => {
+        $crate::distributions::boilerplate::impl_distribution!($ty[$($opt),*] {
             fn has_rsample(&self) -> bool {
                 true
             }
@@ -36,14 +49,6 @@ macro_rules! impl_distribution {
                 rng: &mut dyn rand::RngCore,
             ) -> $crate::distributions::DistResult<$crate::tensor::DynTensor<D>> {
                 Ok(self.rsample(sample_shape, rng)?.detach())
-            }
-            $($body)*
-        });
-    };
-    ($ty:ident[scalar] { $($body:tt)* }) => {
-        $crate::distributions::boilerplate::impl_distribution!($ty[] {
-            fn event_shape(&self) -> &[usize] {
-                &[]
             }
             $($body)*
         });

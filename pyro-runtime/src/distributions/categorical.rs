@@ -1,13 +1,13 @@
 //! The categorical distribution over `{0, ..., K-1}`, parameterized by probabilities or logits
 //! over the last dimension.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use dfdx::shapes::Dim;
 use rand::RngCore;
 
 use super::bernoulli::ParamKind;
+use super::boilerplate::impl_distribution;
 use super::host_eval::{broadcast_index, uniform_f64};
 use super::param::{Dev1, Param, ParamMeta, ResolveDev};
 use super::*;
@@ -354,16 +354,7 @@ impl<S, D: Backend> Categorical<S, D> {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Categorical<S, D> {
-    fn name(&self) -> &'static str {
-        "Categorical"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Categorical[scalar] {
     fn support(&self) -> Constraint {
         Constraint::IntegerInterval(0, self.k as i64 - 1)
     }
@@ -460,23 +451,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Categ
         let dev = self.index_values()?.sub(&m)?.square();
         Ok(self.probs()?.mul(&dev)?.sum_rightmost(1)?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Categorical<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

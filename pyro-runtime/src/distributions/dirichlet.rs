@@ -1,10 +1,10 @@
 //! The Dirichlet distribution.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use rand::RngCore;
 
+use super::boilerplate::impl_distribution;
 use super::implicit_gamma::{dlogx_dalpha, log_gamma_draw};
 use super::param::{Dev1, Param, ParamMeta, ResolveDev, Shape1};
 use super::vector_event::{broadcast_index, check_event};
@@ -147,21 +147,12 @@ impl<S, D: Backend> Dirichlet<S, D> {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Dirichlet<S, D> {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &self.event_shape
+impl_distribution!(Dirichlet[event_field] {
+    fn has_rsample(&self) -> bool {
+        true
     }
     fn support(&self) -> Constraint {
         Constraint::Simplex
-    }
-    fn has_rsample(&self) -> bool {
-        true
     }
     fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let (lg, _, shape) = self.log_gammas(sample_shape, rng)?;
@@ -266,23 +257,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Diric
         let den = a0.square().mul(&a0.add_scalar(1.0))?;
         Ok(num.div(&den)?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Dirichlet<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 #[allow(clippy::needless_range_loop)] // index-heavy numeric checks

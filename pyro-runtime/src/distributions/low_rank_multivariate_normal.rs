@@ -1,10 +1,10 @@
 //! The multivariate normal with a low-rank-plus-diagonal covariance.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use rand::RngCore;
 
+use super::boilerplate::impl_distribution;
 use super::param::{Dev3, JoinDev, Param, ParamMeta, ResolveDev, Shape1};
 use super::vector_event::{broadcast_index, check_event};
 use super::*;
@@ -305,26 +305,9 @@ impl<S, D: Backend> LowRankMultivariateNormal<S, D> {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D>
-    for LowRankMultivariateNormal<S, D>
-{
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &self.event_shape
-    }
+impl_distribution!(LowRankMultivariateNormal[event_field, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::RealVector
-    }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let (n, r) = self.dims();
@@ -410,23 +393,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D>
             .sum_rightmost(1)?
             .add(&self.cov_diag)?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for LowRankMultivariateNormal<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 #[allow(clippy::needless_range_loop)] // index-heavy numeric checks
