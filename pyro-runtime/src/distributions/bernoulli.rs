@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use rand::RngCore;
 
 use super::boilerplate::impl_distribution;
-use super::host_eval::uniform_f64;
+use super::host_map::uniform_f64;
 use super::param::{Dev1, Param, ParamMeta, ResolveDev, Shape1};
 use super::*;
 use crate::tensor::special::{host_unary, scalar};

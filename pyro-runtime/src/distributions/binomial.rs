@@ -6,11 +6,10 @@ use rand::RngCore;
 
 use super::bernoulli::{logit_of_probs, ParamKind};
 use super::boilerplate::impl_distribution;
-use super::host_eval::{
-    broadcast_index, linearized, ln_choose, require_finite, uniform_f64, xlog1py, xlogy,
-};
+use super::host_map::{linearize, ln_choose, require_finite, uniform_f64, xlog1py, xlogy};
 use super::param::{Dev2, Param, ParamMeta, Shape2};
 use super::*;
+use crate::linalg::broadcast_index;
 use crate::tensor::numel;
 use crate::tensor::special::scalar;
 
@@ -389,7 +388,7 @@ impl_distribution!(Binomial[scalar] {
             ders.push(d);
         }
         let theta = self.param.broadcast_to(&out_shape)?;
-        Ok(linearized(&theta, &vals, &ders))
+        linearize(&[&theta], &out_shape, &vals, Some(&[ders]))
     }
     fn mean(&self) -> DistResult<DynTensor<D>> {
         Ok(self.total_count.mul(&self.probs())?)

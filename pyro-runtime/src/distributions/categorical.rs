@@ -8,9 +8,10 @@ use rand::RngCore;
 
 use super::bernoulli::ParamKind;
 use super::boilerplate::impl_distribution;
-use super::host_eval::{broadcast_index, uniform_f64};
+use super::host_map::uniform_f64;
 use super::param::{Dev1, Param, ParamMeta, ResolveDev};
 use super::*;
+use crate::linalg::broadcast_index;
 use crate::tensor::numel;
 
 /// The shape that remains when the last dimension (the categories) is dropped: the value

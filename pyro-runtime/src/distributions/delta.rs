@@ -5,9 +5,9 @@ use std::marker::PhantomData;
 use rand::RngCore;
 
 use super::boilerplate::impl_distribution;
-use super::host_eval::broadcast_index;
 use super::param::{Dev1, Dev2, Param, ParamMeta, ResolveDev, Shape1};
 use super::*;
+use crate::linalg::broadcast_index;
 
 /// `Delta(v, log_density, event_dim)`: a point mass at `v`.
 ///

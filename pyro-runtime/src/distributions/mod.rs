@@ -29,7 +29,6 @@ mod exponential;
 mod gamma;
 mod half_cauchy;
 mod half_normal;
-mod host_eval;
 mod host_map;
 mod implicit;
 mod implicit_gamma;

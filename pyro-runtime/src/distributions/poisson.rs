@@ -3,8 +3,9 @@
 use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
-use super::host_eval::{broadcast_index, linearized, require_finite, uniform_f64, xlogy};
+use super::host_map::{linearize, require_finite, uniform_f64, xlogy};
 use super::*;
+use crate::linalg::broadcast_index;
 use crate::tensor::numel;
 use crate::tensor::special::scalar;
 
@@ -150,7 +151,7 @@ impl_distribution!(Poisson[scalar] {
             ders.push(if x > 0.0 { x / r - 1.0 } else { -1.0 });
         }
         let rate = self.rate.broadcast_to(&out_shape)?;
-        Ok(linearized(&rate, &vals, &ders))
+        linearize(&[&rate], &out_shape, &vals, Some(&[ders]))
     }
     fn mean(&self) -> DistResult<DynTensor<D>> {
         Ok(self.rate.clone())
