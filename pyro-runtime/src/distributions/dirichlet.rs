@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use rand::RngCore;
 
 use super::boilerplate::impl_distribution;
-use super::implicit_gamma::{dlogx_dalpha, log_gamma_draw};
+use super::implicit::{dlnx_dalpha, log_standard_gamma_checked};
 use super::param::{Dev1, Param, ParamMeta, ResolveDev, Shape1};
 use super::vector_event::{broadcast_index, check_event};
 use super::*;
@@ -135,11 +135,12 @@ impl<S, D: Backend> Dirichlet<S, D> {
         let mut al = Vec::with_capacity(numel(&shape));
         for i in 0..numel(&shape) {
             let a = alpha[i % per] as f64;
-            let v = log_gamma_draw(a, rng).ok_or_else(|| DistError::InvalidParameter {
-                dist: NAME,
-                param: "concentration",
-                reason: format!("{a} is not a valid (positive, finite) concentration"),
-            })?;
+            let v =
+                log_standard_gamma_checked(a, rng).ok_or_else(|| DistError::InvalidParameter {
+                    dist: NAME,
+                    param: "concentration",
+                    reason: format!("{a} is not a valid (positive, finite) concentration"),
+                })?;
             lg.push(v);
             al.push(a);
         }
@@ -174,7 +175,7 @@ impl_distribution!(Dirichlet[event_field] {
         let grad: Vec<f32> = lg
             .iter()
             .zip(&al)
-            .map(|(&l, &a)| dlogx_dalpha(a, l) as f32)
+            .map(|(&l, &a)| dlnx_dalpha(a, l) as f32)
             .collect();
         let lg32: Vec<f32> = lg.iter().map(|&v| v as f32).collect();
         let alpha = self.concentration.broadcast_to(&shape)?;
@@ -263,7 +264,7 @@ impl_distribution!(Dirichlet[event_field] {
 #[allow(clippy::needless_range_loop)] // index-heavy numeric checks
 mod tests {
     use super::*;
-    use crate::distributions::implicit_gamma::log_x_at_same_quantile;
+    use crate::distributions::implicit::log_x_at_same_quantile;
     use crate::distributions::testing::check_fixture;
     use crate::distributions::testing_mv::*;
     use crate::linalg::test_util::*;

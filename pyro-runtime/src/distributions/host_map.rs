@@ -184,16 +184,17 @@ pub(crate) fn uniform_f64(rng: &mut dyn RngCore) -> f64 {
 /// `n` uniform draws in the open interval `(0, 1)` in `f64` (finer than `f32` near 0, so
 /// transforms such as `-ln u` or `tan(π(u - 1/2))` reach further into the tails).
 pub(crate) fn open_uniform_f64(n: usize, rng: &mut dyn RngCore) -> Vec<f64> {
-    (0..n)
-        .map(|_| {
-            let u = uniform_f64(rng);
-            if u == 0.0 {
-                f64::MIN_POSITIVE
-            } else {
-                u
-            }
-        })
-        .collect()
+    (0..n).map(|_| open_uniform(rng)).collect()
+}
+
+/// One uniform draw in `(0, 1)`: [`uniform_f64`] with 0 replaced by the smallest normal `f64`.
+pub(crate) fn open_uniform(rng: &mut dyn RngCore) -> f64 {
+    let u = uniform_f64(rng);
+    if u == 0.0 {
+        f64::MIN_POSITIVE
+    } else {
+        u
+    }
 }
 
 #[cfg(test)]

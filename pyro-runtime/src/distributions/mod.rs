@@ -31,7 +31,6 @@ mod half_cauchy;
 mod half_normal;
 mod host_map;
 mod implicit;
-mod implicit_gamma;
 mod independent;
 mod inverse_gamma;
 pub mod kl;
