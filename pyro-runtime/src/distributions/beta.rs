@@ -29,9 +29,7 @@ elementwise_params! {
         /// The second concentration β (the exponent of `1 - x`).
         concentration0: R = 0.5,
     }
-    /// Builds a beta from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when a parameter is not positive (with
-    /// validation on).
+    /// Errors when a parameter is not positive (with validation on).
     new;
     validate { concentration1: Positive, concentration0: Positive }
 }

@@ -102,7 +102,7 @@ pub(crate) use impl_distribution;
 ///         /// The scale parameter.
 ///         scale: R = 0.5,
 ///     }
-///     /// What `new` checks.
+///     /// What `new` checks (after a generated first sentence).
 ///     new;
 ///     validate { scale: Positive, loc: Real }  // constraints, checked in this order
 ///     check extra_check;                        // optional fn(&Normal<S, D>) -> DistResult<()>
@@ -227,6 +227,8 @@ macro_rules! elementwise_params {
         { $(#[$am:meta])* $a:ident: $A:ident = $ae:expr $(,)? }
     ) => {
         impl $ty {
+            #[doc = concat!("Builds a `", stringify!($ty), "` from a parameter of any accepted kind \
+                (`f32`, typed tensor or `DynTensor`).")]
             $(#[$doc])*
             ///
             #[doc = $crate::distributions::boilerplate::elementwise_params!(@new_example $ty $ae)]
@@ -248,6 +250,8 @@ macro_rules! elementwise_params {
           $(#[$bm:meta])* $b:ident: $B:ident = $be:expr $(,)? }
     ) => {
         impl $ty {
+            #[doc = concat!("Builds a `", stringify!($ty), "` from parameters of any accepted kind \
+                (`f32`, typed tensor or `DynTensor`); their shapes broadcast.")]
             $(#[$doc])*
             ///
             #[doc = $crate::distributions::boilerplate::elementwise_params!(@new_example $ty $ae, $be)]
@@ -280,6 +284,8 @@ macro_rules! elementwise_params {
           $(#[$cm:meta])* $c:ident: $C:ident = $ce:expr $(,)? }
     ) => {
         impl $ty {
+            #[doc = concat!("Builds a `", stringify!($ty), "` from parameters of any accepted kind \
+                (`f32`, typed tensor or `DynTensor`); their shapes broadcast.")]
             $(#[$doc])*
             ///
             #[doc = $crate::distributions::boilerplate::elementwise_params!(@new_example $ty $ae, $be, $ce)]

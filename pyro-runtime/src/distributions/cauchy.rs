@@ -27,8 +27,7 @@ elementwise_params! {
         /// The scale parameter (half the interquartile range).
         scale: R = 0.5,
     }
-    /// Builds a Cauchy from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when `scale <= 0` (with validation on).
+    /// Errors when `scale <= 0` (with validation on).
     new;
     validate { scale: Positive, loc: Real }
 }

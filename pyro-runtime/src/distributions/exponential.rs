@@ -21,8 +21,7 @@ elementwise_params! {
         /// The rate parameter (the inverse of the mean).
         rate: R = 0.5,
     }
-    /// Builds a exponential from a parameter of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`). Errors when `rate <= 0` (with validation on).
+    /// Errors when `rate <= 0` (with validation on).
     new;
     validate { rate: Positive }
 }

@@ -29,9 +29,7 @@ elementwise_params! {
         /// The rate (inverse scale) parameter.
         rate: R = 0.5,
     }
-    /// Builds a gamma from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when a parameter is not positive (with
-    /// validation on).
+    /// Errors when a parameter is not positive (with validation on).
     new;
     validate { concentration: Positive, rate: Positive }
 }

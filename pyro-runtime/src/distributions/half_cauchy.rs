@@ -23,8 +23,7 @@ elementwise_params! {
         /// The scale parameter (the median of the distribution).
         scale: R = 0.5,
     }
-    /// Builds a half-Cauchy from a parameter of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`). Errors when `scale <= 0` (with validation on).
+    /// Errors when `scale <= 0` (with validation on).
     new;
     validate { scale: Positive }
 }

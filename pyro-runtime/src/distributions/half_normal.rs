@@ -22,8 +22,7 @@ elementwise_params! {
         /// The scale parameter (that of the underlying normal).
         scale: R = 0.5,
     }
-    /// Builds a half-normal from a parameter of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`). Errors when `scale <= 0` (with validation on).
+    /// Errors when `scale <= 0` (with validation on).
     new;
     validate { scale: Positive }
 }

@@ -30,9 +30,7 @@ elementwise_params! {
         /// The rate parameter (that of the gamma distribution of `1/x`; the scale of `x`).
         rate: R = 0.5,
     }
-    /// Builds an inverse gamma from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when a parameter is not positive (with
-    /// validation on).
+    /// Errors when a parameter is not positive (with validation on).
     new;
     validate { concentration: Positive, rate: Positive }
 }

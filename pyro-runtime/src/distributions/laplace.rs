@@ -23,8 +23,7 @@ elementwise_params! {
         /// The scale parameter (the mean absolute deviation).
         scale: R = 0.5,
     }
-    /// Builds a Laplace from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when `scale <= 0` (with validation on).
+    /// Errors when `scale <= 0` (with validation on).
     new;
     validate { scale: Positive, loc: Real }
 }

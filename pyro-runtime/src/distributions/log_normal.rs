@@ -24,8 +24,7 @@ elementwise_params! {
         /// The scale parameter (standard deviation of `ln x`).
         scale: R = 0.5,
     }
-    /// Builds a log-normal from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when `scale <= 0` (with validation on).
+    /// Errors when `scale <= 0` (with validation on).
     new;
     validate { scale: Positive, loc: Real }
 }

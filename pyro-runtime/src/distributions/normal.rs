@@ -22,8 +22,7 @@ elementwise_params! {
         /// The scale parameter.
         scale: R = 0.5,
     }
-    /// Builds a normal from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when `scale <= 0` (with validation on).
+    /// Errors when `scale <= 0` (with validation on).
     new;
     validate { scale: Positive, loc: Real }
 }

@@ -32,8 +32,7 @@ elementwise_params! {
         /// The rate (mean) parameter.
         rate: R = 4.0,
     }
-    /// A Poisson with the given `rate` (finite, non-negative), from an `f32`, a typed tensor
-    /// or a `DynTensor`.
+    /// Errors unless `rate` is finite and non-negative (with validation on).
     new;
     validate { rate: NonNegative }
     check check_finite_rate;

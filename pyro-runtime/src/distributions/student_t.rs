@@ -37,9 +37,7 @@ elementwise_params! {
         /// The scale parameter.
         scale: R = 0.5,
     }
-    /// Builds a Student's t from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when `df <= 0` or `scale <= 0` (with
-    /// validation on).
+    /// Errors when `df <= 0` or `scale <= 0` (with validation on).
     new;
     validate { df: Positive, loc: Real, scale: Positive }
 }

@@ -26,9 +26,7 @@ elementwise_params! {
         /// The upper bound.
         high: R = 1.5,
     }
-    /// Builds a uniform from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors unless `low < high` everywhere (with
-    /// validation on).
+    /// Errors unless `low < high` everywhere (with validation on).
     new;
     validate { low: Real, high: Real }
     check check_bounds;

@@ -141,131 +141,37 @@ pub(crate) fn uniform_kernel([lp, hp, lq, hq]: [f64; 4]) -> (f64, [f64; 4]) {
     ((wq / wp).ln(), [1.0 / wp, -1.0 / wp, -1.0 / wq, 1.0 / wq])
 }
 
-pub(super) fn kl_lognormal_lognormal<D: Backend>(
-    p: &LogNormal<DynShape, D>,
-    q: &LogNormal<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map(
-        "kl_divergence",
-        [p.loc(), p.scale(), q.loc(), q.scale()],
-        normal_kernel,
-    )
+/// `fn name<D>(p: &P<DynShape, D>, q: &Q<DynShape, D>)`: the host kernel over the listed
+/// parameters of `p`, then those of `q`.
+macro_rules! host_kl {
+    ($($(#[$m:meta])* $name:ident($P:ident[$($pp:ident),*], $Q:ident[$($qp:ident),*]) => $kernel:ident;)*) => {$(
+        $(#[$m])*
+        pub(super) fn $name<D: Backend>(
+            p: &$P<DynShape, D>,
+            q: &$Q<DynShape, D>,
+        ) -> DistResult<DynTensor<D>> {
+            host_map("kl_divergence", [$(p.$pp(),)* $(q.$qp(),)*], $kernel)
+        }
+    )*};
 }
 
-pub(super) fn kl_halfnormal_halfnormal<D: Backend>(
-    p: &HalfNormal<DynShape, D>,
-    q: &HalfNormal<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map("kl_divergence", [p.scale(), q.scale()], half_normal_kernel)
-}
-
-/// The inverse gammas are the gammas of `1/x` on both sides, and KL is invariant under a
-/// shared bijection (torch's rule for transformed distributions with equal transforms).
-pub(super) fn kl_inversegamma_inversegamma<D: Backend>(
-    p: &InverseGamma<DynShape, D>,
-    q: &InverseGamma<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map(
-        "kl_divergence",
-        [p.concentration(), p.rate(), q.concentration(), q.rate()],
-        gamma_kernel,
-    )
-}
-
-pub(super) fn kl_cauchy_cauchy<D: Backend>(
-    p: &Cauchy<DynShape, D>,
-    q: &Cauchy<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map(
-        "kl_divergence",
-        [p.loc(), p.scale(), q.loc(), q.scale()],
-        cauchy_kernel,
-    )
-}
-
-pub(super) fn kl_exponential_exponential<D: Backend>(
-    p: &Exponential<DynShape, D>,
-    q: &Exponential<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map("kl_divergence", [p.rate(), q.rate()], exponential_kernel)
-}
-
-pub(super) fn kl_gamma_gamma<D: Backend>(
-    p: &Gamma<DynShape, D>,
-    q: &Gamma<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map(
-        "kl_divergence",
-        [p.concentration(), p.rate(), q.concentration(), q.rate()],
-        gamma_kernel,
-    )
-}
-
-pub(super) fn kl_exponential_gamma<D: Backend>(
-    p: &Exponential<DynShape, D>,
-    q: &Gamma<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map(
-        "kl_divergence",
-        [p.rate(), q.concentration(), q.rate()],
-        exponential_gamma_kernel,
-    )
-}
-
-pub(super) fn kl_gamma_exponential<D: Backend>(
-    p: &Gamma<DynShape, D>,
-    q: &Exponential<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map(
-        "kl_divergence",
-        [p.concentration(), p.rate(), q.rate()],
-        gamma_exponential_kernel,
-    )
-}
-
-pub(super) fn kl_beta_beta<D: Backend>(
-    p: &Beta<DynShape, D>,
-    q: &Beta<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map(
-        "kl_divergence",
-        [
-            p.concentration1(),
-            p.concentration0(),
-            q.concentration1(),
-            q.concentration0(),
-        ],
-        beta_kernel,
-    )
-}
-
-pub(super) fn kl_laplace_laplace<D: Backend>(
-    p: &Laplace<DynShape, D>,
-    q: &Laplace<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map(
-        "kl_divergence",
-        [p.loc(), p.scale(), q.loc(), q.scale()],
-        laplace_kernel,
-    )
-}
-
-pub(super) fn kl_poisson_poisson<D: Backend>(
-    p: &Poisson<DynShape, D>,
-    q: &Poisson<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map("kl_divergence", [p.rate(), q.rate()], poisson_kernel)
-}
-
-pub(super) fn kl_uniform_uniform<D: Backend>(
-    p: &Uniform<DynShape, D>,
-    q: &Uniform<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    host_map(
-        "kl_divergence",
-        [p.low(), p.high(), q.low(), q.high()],
-        uniform_kernel,
-    )
+host_kl! {
+    kl_lognormal_lognormal(LogNormal[loc, scale], LogNormal[loc, scale]) => normal_kernel;
+    kl_halfnormal_halfnormal(HalfNormal[scale], HalfNormal[scale]) => half_normal_kernel;
+    kl_exponential_exponential(Exponential[rate], Exponential[rate]) => exponential_kernel;
+    kl_gamma_gamma(Gamma[concentration, rate], Gamma[concentration, rate]) => gamma_kernel;
+    /// The inverse gammas are the gammas of `1/x`, and KL is invariant under a shared bijection
+    /// (torch's rule for transformed distributions with equal transforms).
+    kl_inversegamma_inversegamma(
+        InverseGamma[concentration, rate], InverseGamma[concentration, rate]
+    ) => gamma_kernel;
+    kl_exponential_gamma(Exponential[rate], Gamma[concentration, rate]) => exponential_gamma_kernel;
+    kl_gamma_exponential(Gamma[concentration, rate], Exponential[rate]) => gamma_exponential_kernel;
+    kl_beta_beta(Beta[concentration1, concentration0], Beta[concentration1, concentration0]) => beta_kernel;
+    kl_laplace_laplace(Laplace[loc, scale], Laplace[loc, scale]) => laplace_kernel;
+    kl_cauchy_cauchy(Cauchy[loc, scale], Cauchy[loc, scale]) => cauchy_kernel;
+    kl_poisson_poisson(Poisson[rate], Poisson[rate]) => poisson_kernel;
+    kl_uniform_uniform(Uniform[low, high], Uniform[low, high]) => uniform_kernel;
 }
 
 #[cfg(test)]
