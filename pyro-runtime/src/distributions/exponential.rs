@@ -111,22 +111,8 @@ mod tests {
 
     #[test]
     fn expand_and_typed_shapes() {
-        use dfdx::prelude::*;
-        use rand::SeedableRng;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let r: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.5, 1.0, 2.0], (3,)).retaped();
-        let d = Exponential::new(r).unwrap();
-        assert_eq!(d.batch_shape(), &[3]);
-        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
-        assert_eq!(x.shape().0, 3);
-        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
-        assert_eq!(e.batch_shape(), &[2, 3]);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let s = e.sample(&[4], &mut rng).unwrap();
-        assert_eq!(s.shape(), &[4, 2, 3]);
-        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
-        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        let d = Exponential::new(typed_vec(&[0.5, 1.0, 2.0])).unwrap();
+        check_expand_and_typed_shapes(&d, &d.expand::<(usize, usize)>(&[2, 3]).unwrap());
         assert!(d.expand::<(usize,)>(&[4]).is_err());
     }
 }

@@ -550,6 +550,32 @@ pub fn student_t_cdf(df: f64, t: f64) -> f64 {
     }
 }
 
+/// A typed rank-1 parameter `Tensor<(usize,)>` on the graph with the given values.
+pub fn typed_vec(v: &[f32]) -> crate::tensor::Tensor<(usize,)> {
+    use dfdx::prelude::*;
+    let dev = crate::tensor::default_device::<Cpu>();
+    dev.tensor_from_vec(v.to_vec(), (v.len(),)).retaped()
+}
+
+/// Shapes of a distribution `d` with batch shape `[3]` and value type `(usize,)`, and of its
+/// typed expansion `e` to `[2, 3]`: typed draws, sample and `log_prob` shapes, `expand_box`.
+pub fn check_expand_and_typed_shapes<T, E>(d: &T, e: &E)
+where
+    T: super::TypedDistribution<Cpu, Shape = (usize,)>,
+    E: super::TypedDistribution<Cpu, Shape = (usize, usize)>,
+{
+    use dfdx::prelude::HasShape;
+    assert_eq!(d.batch_shape(), &[3]);
+    let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
+    assert_eq!(x.shape().0, 3);
+    assert_eq!(e.batch_shape(), &[2, 3]);
+    let mut rng = StdRng::seed_from_u64(0);
+    let s = e.sample(&[4], &mut rng).unwrap();
+    assert_eq!(s.shape(), &[4, 2, 3]);
+    assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
+    assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
