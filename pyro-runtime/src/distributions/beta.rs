@@ -192,29 +192,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        let e = Beta::new(-1.0, 1.0).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DistError::InvalidParameter {
-                    param: "concentration1",
-                    ..
-                }
-            ),
-            "{e}"
+        check_rejects(
+            boxed,
+            &[
+                (&[-1.0, 1.0], "concentration1"),
+                (&[1.0, 0.0], "concentration0"),
+            ],
+            &[2.0, 1.0],
+            1.5,
         );
-        let e = Beta::new(1.0, 0.0).unwrap_err();
-        assert!(matches!(
-            e,
-            DistError::InvalidParameter {
-                param: "concentration0",
-                ..
-            }
-        ));
-        let d = Beta::new(2.0, 1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(1.5)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
     }
 
     #[test]

@@ -96,17 +96,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        for bad in [0.0, -2.0, f32::NAN] {
-            let e = Exponential::new(bad).unwrap_err();
-            assert!(
-                matches!(e, DistError::InvalidParameter { param: "rate", .. }),
-                "{e}"
-            );
-        }
-        let d = Exponential::new(1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(-0.5)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
+        check_rejects(
+            boxed,
+            &[(&[0.0], "rate"), (&[-2.0], "rate"), (&[f32::NAN], "rate")],
+            &[1.0],
+            -0.5,
+        );
     }
 
     #[test]

@@ -164,26 +164,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        let e = Gamma::new(-1.0, 1.0).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DistError::InvalidParameter {
-                    param: "concentration",
-                    ..
-                }
-            ),
-            "{e}"
+        check_rejects(
+            boxed,
+            &[(&[-1.0, 1.0], "concentration"), (&[1.0, 0.0], "rate")],
+            &[2.0, 1.0],
+            -1.0,
         );
-        let e = Gamma::new(1.0, 0.0).unwrap_err();
-        assert!(matches!(
-            e,
-            DistError::InvalidParameter { param: "rate", .. }
-        ));
-        let d = Gamma::new(2.0, 1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(-1.0)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
     }
 
     #[test]

@@ -101,17 +101,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        for bad in [0.0, -2.0, f32::NAN] {
-            let e = HalfCauchy::new(bad).unwrap_err();
-            assert!(
-                matches!(e, DistError::InvalidParameter { param: "scale", .. }),
-                "{e}"
-            );
-        }
-        let d = HalfCauchy::new(1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(-0.5)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
+        check_rejects(
+            boxed,
+            &[
+                (&[0.0], "scale"),
+                (&[-2.0], "scale"),
+                (&[f32::NAN], "scale"),
+            ],
+            &[1.0],
+            -0.5,
+        );
     }
 
     #[test]

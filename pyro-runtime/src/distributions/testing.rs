@@ -576,6 +576,27 @@ where
     assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
 }
 
+/// With validation on: building from each `(params, name)` of `bad` fails with
+/// `InvalidParameter` naming `name`, and `log_prob(outside)` under `build(good)` fails with
+/// `OutOfSupport`.
+pub fn check_rejects(
+    build: impl Fn(&[f32]) -> DistResult<BoxDist<Cpu>>,
+    bad: &[(&[f32], &str)],
+    good: &[f32],
+    outside: f32,
+) {
+    crate::enable_validation(true);
+    for (params, name) in bad {
+        match build(params) {
+            Err(super::DistError::InvalidParameter { param, .. }) if param == *name => {}
+            other => panic!("{params:?}: expected an invalid `{name}`, got {other:?}"),
+        }
+    }
+    let d = build(good).unwrap();
+    let e = d.log_prob(&DynTensor::scalar(outside)).unwrap_err();
+    assert!(matches!(e, super::DistError::OutOfSupport { .. }), "{e}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

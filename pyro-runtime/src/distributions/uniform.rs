@@ -151,19 +151,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        for (lo, hi) in [(1.0, 1.0), (2.0, -1.0), (f32::NAN, 1.0)] {
-            let e = Uniform::new(lo, hi).unwrap_err();
-            assert!(
-                matches!(e, DistError::InvalidParameter { param: "low", .. }),
-                "{e}"
-            );
-        }
-        let e = Uniform::new(0.0, f32::NAN).unwrap_err();
-        assert!(matches!(
-            e,
-            DistError::InvalidParameter { param: "high", .. }
-        ));
+        check_rejects(
+            boxed,
+            &[
+                (&[1.0, 1.0], "low"),
+                (&[2.0, -1.0], "low"),
+                (&[f32::NAN, 1.0], "low"),
+                (&[0.0, f32::NAN], "high"),
+            ],
+            &[0.0, 2.0],
+            3.0,
+        );
         // The check is elementwise after broadcasting.
         let lo = DynTensor::<Cpu>::from_vec(vec![0.0, 1.0], &[2]).unwrap();
         let hi = DynTensor::<Cpu>::from_vec(vec![1.0, 0.5], &[2]).unwrap();
