@@ -18,6 +18,58 @@ pub(crate) enum ParamKind {
     Logits,
 }
 
+impl ParamKind {
+    /// The parameter's name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ParamKind::Probs => "probs",
+            ParamKind::Logits => "logits",
+        }
+    }
+
+    /// Checks a parameter of this kind (probabilities in `[0, 1]`, real logits) when
+    /// validation is on.
+    pub(crate) fn validate<D: Backend>(
+        self,
+        dist: &'static str,
+        x: &DynTensor<D>,
+    ) -> DistResult<()> {
+        let c = match self {
+            ParamKind::Probs => Constraint::UnitInterval,
+            ParamKind::Logits => Constraint::Real,
+        };
+        validate_param(dist, self.name(), x, &c)
+    }
+
+    /// Success probabilities from an elementwise parameter of this kind.
+    pub(crate) fn probs<D: Backend>(self, x: &DynTensor<D>) -> DynTensor<D> {
+        match self {
+            ParamKind::Probs => x.clone(),
+            ParamKind::Logits => x.sigmoid(),
+        }
+    }
+
+    /// Log-odds from an elementwise parameter of this kind (see [`logit_of_probs`]).
+    pub(crate) fn logits<D: Backend>(self, x: &DynTensor<D>) -> DynTensor<D> {
+        match self {
+            ParamKind::Logits => x.clone(),
+            ParamKind::Probs => logit_of_probs(x),
+        }
+    }
+
+    /// `p (1 - p)` from an elementwise parameter of this kind (`sigmoid(l) sigmoid(-l)` for
+    /// logits, which keeps its precision where `p` is near 1).
+    pub(crate) fn bernoulli_variance<D: Backend>(
+        self,
+        x: &DynTensor<D>,
+    ) -> DistResult<DynTensor<D>> {
+        match self {
+            ParamKind::Probs => Ok(x.mul(&x.rsub_scalar(1.0))?),
+            ParamKind::Logits => Ok(x.sigmoid().mul(&x.neg().sigmoid())?),
+        }
+    }
+}
+
 /// `Bernoulli(probs)` or `Bernoulli(logits)`: `P(x = 1) = probs = sigmoid(logits)`,
 /// `P(x = 0) = 1 - probs`, on the values `{0, 1}` (stored as `f32`).
 ///
@@ -117,12 +169,7 @@ pub(crate) fn logit_of_probs<D: Backend>(p: &DynTensor<D>) -> DynTensor<D> {
 
 impl<S, D: Backend> Bernoulli<S, D> {
     fn build(param: DynTensor<D>, kind: ParamKind) -> DistResult<Self> {
-        match kind {
-            ParamKind::Probs => {
-                validate_param("Bernoulli", "probs", &param, &Constraint::UnitInterval)?
-            }
-            ParamKind::Logits => validate_param("Bernoulli", "logits", &param, &Constraint::Real)?,
-        }
+        kind.validate("Bernoulli", &param)?;
         let batch_shape = param.shape().to_vec();
         Ok(Bernoulli {
             param,
@@ -139,10 +186,7 @@ impl<S, D: Backend> Bernoulli<S, D> {
     /// assert_eq!(Bernoulli::new(0.3).unwrap().probs().item().unwrap(), 0.3);
     /// ```
     pub fn probs(&self) -> DynTensor<D> {
-        match self.kind {
-            ParamKind::Probs => self.param.clone(),
-            ParamKind::Logits => self.param.sigmoid(),
-        }
+        self.kind.probs(&self.param)
     }
 
     /// The log-odds (computed as `ln(p / (1 - p))` when built from probabilities, with `p`
@@ -154,10 +198,7 @@ impl<S, D: Backend> Bernoulli<S, D> {
     /// assert!(Bernoulli::new(0.0).unwrap().logits().item().unwrap().is_finite());
     /// ```
     pub fn logits(&self) -> DynTensor<D> {
-        match self.kind {
-            ParamKind::Logits => self.param.clone(),
-            ParamKind::Probs => logit_of_probs(&self.param),
-        }
+        self.kind.logits(&self.param)
     }
 
     /// The same distribution with its parameter broadcast to `batch_shape`.
@@ -258,11 +299,7 @@ impl_distribution!(Bernoulli[scalar] {
         Ok(self.probs())
     }
     fn variance(&self) -> DistResult<DynTensor<D>> {
-        match self.kind {
-            ParamKind::Probs => Ok(self.param.mul(&self.param.rsub_scalar(1.0))?),
-            // sigmoid(l) sigmoid(-l) keeps precision where p is near 1.
-            ParamKind::Logits => Ok(self.param.sigmoid().mul(&self.param.neg().sigmoid())?),
-        }
+        self.kind.bernoulli_variance(&self.param)
     }
 });
 

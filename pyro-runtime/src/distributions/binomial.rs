@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use rand::RngCore;
 
-use super::bernoulli::{logit_of_probs, ParamKind};
+use super::bernoulli::ParamKind;
 use super::boilerplate::impl_distribution;
 use super::host_map::{linearize, ln_choose, require_finite, uniform_f64, xlog1py, xlogy};
 use super::param::{Dev2, Param, ParamMeta, Shape2};
@@ -118,12 +118,7 @@ impl<S, D: Backend> Binomial<S, D> {
             validate_param("Binomial", "total_count", &total_count, &c)?;
             require_finite("Binomial", "total_count", &total_count.to_vec())?;
         }
-        match kind {
-            ParamKind::Probs => {
-                validate_param("Binomial", "probs", &param, &Constraint::UnitInterval)?
-            }
-            ParamKind::Logits => validate_param("Binomial", "logits", &param, &Constraint::Real)?,
-        }
+        kind.validate("Binomial", &param)?;
         let (p, batch_shape) = broadcast_params("Binomial", &[&total_count, &param])?;
         let mut p = p.into_iter();
         Ok(Binomial {
@@ -152,10 +147,7 @@ impl<S, D: Backend> Binomial<S, D> {
     /// assert_eq!(Binomial::from_logits(3.0, 0.0).unwrap().probs().item().unwrap(), 0.5);
     /// ```
     pub fn probs(&self) -> DynTensor<D> {
-        match self.kind {
-            ParamKind::Probs => self.param.clone(),
-            ParamKind::Logits => self.param.sigmoid(),
-        }
+        self.kind.probs(&self.param)
     }
 
     /// The log-odds (`ln(p / (1 - p))` with `p` clamped away from 0 and 1 when built from
@@ -166,10 +158,7 @@ impl<S, D: Backend> Binomial<S, D> {
     /// assert_eq!(Binomial::from_logits(3.0, 1.5).unwrap().logits().item().unwrap(), 1.5);
     /// ```
     pub fn logits(&self) -> DynTensor<D> {
-        match self.kind {
-            ParamKind::Logits => self.param.clone(),
-            ParamKind::Probs => logit_of_probs(&self.param),
-        }
+        self.kind.logits(&self.param)
     }
 
     /// The same distribution with its parameters broadcast to `batch_shape`.
@@ -217,11 +206,7 @@ impl<S, D: Backend> Binomial<S, D> {
             if !(0.0..=1.0).contains(&p) {
                 return Err(DistError::InvalidParameter {
                     dist: "Binomial",
-                    param: if self.kind == ParamKind::Probs {
-                        "probs"
-                    } else {
-                        "logits"
-                    },
+                    param: self.kind.name(),
                     reason: format!("{t} (at element {i}) gives probability {p}"),
                 });
             }
@@ -394,10 +379,7 @@ impl_distribution!(Binomial[scalar] {
         Ok(self.total_count.mul(&self.probs())?)
     }
     fn variance(&self) -> DistResult<DynTensor<D>> {
-        let pq = match self.kind {
-            ParamKind::Probs => self.param.mul(&self.param.rsub_scalar(1.0))?,
-            ParamKind::Logits => self.param.sigmoid().mul(&self.param.neg().sigmoid())?,
-        };
+        let pq = self.kind.bernoulli_variance(&self.param)?;
         Ok(self.total_count.mul(&pq)?)
     }
 });

@@ -166,7 +166,7 @@ fn validate_rows(kind: ParamKind, v: &[f32], k: usize) -> DistResult<()> {
         if let Some(reason) = bad {
             return Err(DistError::InvalidParameter {
                 dist: "Categorical",
-                param: name_of(kind),
+                param: kind.name(),
                 reason,
             });
         }
@@ -174,16 +174,9 @@ fn validate_rows(kind: ParamKind, v: &[f32], k: usize) -> DistResult<()> {
     Ok(())
 }
 
-fn name_of(kind: ParamKind) -> &'static str {
-    match kind {
-        ParamKind::Probs => "probs",
-        ParamKind::Logits => "logits",
-    }
-}
-
 impl<S, D: Backend> Categorical<S, D> {
     fn build(param: DynTensor<D>, kind: ParamKind) -> DistResult<Self> {
-        let name = name_of(kind);
+        let name = kind.name();
         let Some((&k, batch)) = param.shape().split_last() else {
             return Err(DistError::InvalidParameter {
                 dist: "Categorical",
@@ -199,11 +192,7 @@ impl<S, D: Backend> Categorical<S, D> {
             });
         }
         if crate::is_validation_enabled() {
-            let c = match kind {
-                ParamKind::Probs => Constraint::UnitInterval,
-                ParamKind::Logits => Constraint::Real,
-            };
-            validate_param("Categorical", name, &param, &c)?;
+            kind.validate("Categorical", &param)?;
             validate_rows(kind, &param.to_vec(), k)?;
         }
         let batch_shape = batch.to_vec();
@@ -370,7 +359,7 @@ impl_distribution!(Categorical[scalar] {
                 if !(x >= 0.0 && x.is_finite()) {
                     return Err(DistError::InvalidParameter {
                         dist: "Categorical",
-                        param: name_of(self.kind),
+                        param: self.kind.name(),
                         reason: format!("row {r} has weight {x}"),
                     });
                 }
@@ -380,7 +369,7 @@ impl_distribution!(Categorical[scalar] {
             if acc <= 0.0 {
                 return Err(DistError::InvalidParameter {
                     dist: "Categorical",
-                    param: name_of(self.kind),
+                    param: self.kind.name(),
                     reason: format!("row {r} has zero total probability"),
                 });
             }
