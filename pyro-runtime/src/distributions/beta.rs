@@ -4,7 +4,7 @@ use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
 use super::host_map::{host_map, linearize, xlogy};
-use super::implicit::log_standard_gammas;
+use super::implicit::log_standard_gammas_of;
 use super::*;
 use crate::tensor::special::scalar::{digamma, lgamma, sigmoid};
 
@@ -45,11 +45,8 @@ impl<S, D: Backend> Beta<S, D> {
         with_grad: bool,
     ) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let a = self.concentration1.broadcast_to(&shape)?;
-        let b = self.concentration0.broadcast_to(&shape)?;
-        let with_grad = with_grad && crate::tensor::is_recording();
-        let (ln_ga, da) = log_standard_gammas(&a.to_vec(), rng, with_grad);
-        let (ln_gb, db) = log_standard_gammas(&b.to_vec(), rng, with_grad);
+        let (a, ln_ga, da) = log_standard_gammas_of(&self.concentration1, &shape, rng, with_grad)?;
+        let (b, ln_gb, db) = log_standard_gammas_of(&self.concentration0, &shape, rng, with_grad)?;
         let hi = 1.0 - f64::from(f32::EPSILON) / 2.0;
         let x: Vec<f64> = ln_ga
             .iter()

@@ -4,7 +4,7 @@ use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
 use super::host_map::{host_map, linearize, xlogy};
-use super::implicit::log_standard_gammas;
+use super::implicit::log_standard_gammas_of;
 use super::*;
 use crate::tensor::special::scalar::{digamma, lgamma};
 
@@ -45,9 +45,8 @@ impl<S, D: Backend> Gamma<S, D> {
         with_grad: bool,
     ) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let alpha = self.concentration.broadcast_to(&shape)?;
-        let with_grad = with_grad && crate::tensor::is_recording();
-        let (ln_g, dln_g) = log_standard_gammas(&alpha.to_vec(), rng, with_grad);
+        let (alpha, ln_g, dln_g) =
+            log_standard_gammas_of(&self.concentration, &shape, rng, with_grad)?;
         let g: Vec<f64> = ln_g
             .iter()
             .map(|l| l.exp().max(f32::MIN_POSITIVE as f64))

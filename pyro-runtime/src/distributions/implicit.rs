@@ -18,6 +18,8 @@ use std::ops::{Add, Div, Mul, Sub};
 use rand::RngCore;
 
 use super::host_map::open_uniform;
+use super::DistResult;
+use crate::tensor::{Backend, DynTensor};
 
 use crate::tensor::special::scalar::{digamma, lgamma};
 
@@ -261,6 +263,24 @@ pub(crate) fn log_standard_gammas(
             .collect()
     });
     (ln_x, grads)
+}
+
+/// Broadcast concentrations, `ln g` and (optionally) `d ln g / dα`.
+pub(crate) type LogGammaDraws<D> = (DynTensor<D>, Vec<f64>, Option<Vec<f64>>);
+
+/// [`log_standard_gammas`] for the concentrations `alpha` broadcast to `shape`, with the
+/// derivatives only when `with_grad` and a gradient scope is open; also returns the broadcast
+/// concentrations (the input the draws are linearised in).
+pub(crate) fn log_standard_gammas_of<D: Backend>(
+    alpha: &DynTensor<D>,
+    shape: &[usize],
+    rng: &mut dyn RngCore,
+    with_grad: bool,
+) -> DistResult<LogGammaDraws<D>> {
+    let alpha = alpha.broadcast_to(shape)?;
+    let with_grad = with_grad && crate::tensor::is_recording();
+    let (ln_g, d) = log_standard_gammas(&alpha.to_vec(), rng, with_grad);
+    Ok((alpha, ln_g, d))
 }
 
 #[cfg(test)]

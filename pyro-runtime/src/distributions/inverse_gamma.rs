@@ -5,7 +5,7 @@ use rand::RngCore;
 use super::boilerplate::{elementwise_params, impl_distribution};
 use super::host_map::where_host;
 use super::host_map::{host_map, linearize};
-use super::implicit::log_standard_gammas;
+use super::implicit::log_standard_gammas_of;
 use super::*;
 use crate::tensor::special::scalar::{digamma, lgamma};
 
@@ -47,9 +47,8 @@ impl<S, D: Backend> InverseGamma<S, D> {
         with_grad: bool,
     ) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let alpha = self.concentration.broadcast_to(&shape)?;
-        let with_grad = with_grad && crate::tensor::is_recording();
-        let (ln_g, dln_g) = log_standard_gammas(&alpha.to_vec(), rng, with_grad);
+        let (alpha, ln_g, dln_g) =
+            log_standard_gammas_of(&self.concentration, &shape, rng, with_grad)?;
         let inv: Vec<f64> = ln_g
             .iter()
             .map(|l| (-l).exp().min(f32::MAX as f64))
