@@ -3,9 +3,8 @@
 use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
-use super::host_map::open_uniform_f64;
+use super::host_map::uniform_noise;
 use super::*;
-use crate::tensor::numel;
 use crate::tensor::Special;
 
 elementwise_params! {
@@ -32,24 +31,15 @@ elementwise_params! {
     validate { scale: Positive, loc: Real }
 }
 
-impl<S, D: Backend> Cauchy<S, D> {
-    /// `tan(π (u - 1/2))` for uniform `u`: standard Cauchy draws.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps: Vec<f32> = open_uniform_f64(numel(&shape), rng)
-            .into_iter()
-            .map(|u| (std::f64::consts::PI * (u - 0.5)).tan() as f32)
-            .collect();
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
 impl_distribution!(Cauchy[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::Real
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // `tan(π (u - 1/2))` for uniform `u`: standard Cauchy draws.
+        let eps = uniform_noise(sample_shape, &self.batch_shape, rng, |u| {
+            (std::f64::consts::PI * (u - 0.5)).tan()
+        })?;
         Ok(eps.mul(&self.scale)?.add(&self.loc)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {

@@ -3,9 +3,8 @@
 use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
-use super::host_map::{masked_log_prob, open_uniform_f64};
+use super::host_map::{masked_log_prob, uniform_noise};
 use super::*;
-use crate::tensor::numel;
 
 elementwise_params! {
     /// `Exponential(rate)`: density `rate · exp(-rate · x)` on `x >= 0`.
@@ -26,24 +25,13 @@ elementwise_params! {
     validate { rate: Positive }
 }
 
-impl<S, D: Backend> Exponential<S, D> {
-    /// `-ln u` for uniform `u`: standard exponential draws.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps: Vec<f32> = open_uniform_f64(numel(&shape), rng)
-            .into_iter()
-            .map(|u| -u.ln() as f32)
-            .collect();
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
 impl_distribution!(Exponential[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::NonNegative
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // `-ln u` for uniform `u`: standard exponential draws.
+        let eps = uniform_noise(sample_shape, &self.batch_shape, rng, |u| -u.ln())?;
         Ok(eps.div(&self.rate)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {

@@ -3,9 +3,8 @@
 use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
-use super::host_map::{masked_log_prob, open_uniform_f64};
+use super::host_map::{masked_log_prob, uniform_noise};
 use super::*;
-use crate::tensor::numel;
 use crate::tensor::Special;
 
 elementwise_params! {
@@ -28,24 +27,15 @@ elementwise_params! {
     validate { scale: Positive }
 }
 
-impl<S, D: Backend> HalfCauchy<S, D> {
-    /// `|tan(π (u - 1/2))|` for uniform `u`: the absolute value of a standard Cauchy draw.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps: Vec<f32> = open_uniform_f64(numel(&shape), rng)
-            .into_iter()
-            .map(|u| (std::f64::consts::PI * (u - 0.5)).tan().abs() as f32)
-            .collect();
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
 impl_distribution!(HalfCauchy[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::NonNegative
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // `|tan(π (u - 1/2))|`: the absolute value of a standard Cauchy draw.
+        let eps = uniform_noise(sample_shape, &self.batch_shape, rng, |u| {
+            (std::f64::consts::PI * (u - 0.5)).tan().abs()
+        })?;
         Ok(eps.mul(&self.scale)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {

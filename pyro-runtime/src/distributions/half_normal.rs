@@ -3,9 +3,8 @@
 use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
-use super::host_map::masked_log_prob;
+use super::host_map::{masked_log_prob, noise};
 use super::*;
-use crate::tensor::numel;
 
 elementwise_params! {
     /// `HalfNormal(scale)`: `|X|` for `X ~ Normal(0, scale)`; density
@@ -27,24 +26,15 @@ elementwise_params! {
     validate { scale: Positive }
 }
 
-impl<S, D: Backend> HalfNormal<S, D> {
-    /// `|ε|` for standard normal `ε`.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps: Vec<f32> = std_normal_vec(numel(&shape), rng)
-            .into_iter()
-            .map(f32::abs)
-            .collect();
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
 impl_distribution!(HalfNormal[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::NonNegative
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // `|ε|` for standard normal `ε`.
+        let eps = noise(sample_shape, &self.batch_shape, rng, |n, rng| {
+            std_normal_vec(n, rng).into_iter().map(f32::abs).collect()
+        })?;
         Ok(eps.mul(&self.scale)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {

@@ -176,6 +176,34 @@ pub(crate) fn where_host<D: Backend>(
     Ok(kept.add(&DynTensor::from_vec(fill, shape)?)?)
 }
 
+/// Standard noise of shape `sample_shape + batch_shape` for a reparameterized sampler:
+/// `draw(n, rng)` gives its `n` values.
+pub(crate) fn noise<D: Backend>(
+    sample_shape: &[usize],
+    batch_shape: &[usize],
+    rng: &mut dyn RngCore,
+    draw: fn(usize, &mut dyn RngCore) -> Vec<f32>,
+) -> DistResult<DynTensor<D>> {
+    let shape = super::extended_shape(sample_shape, batch_shape, &[]);
+    Ok(DynTensor::from_vec(
+        draw(crate::tensor::numel(&shape), rng),
+        &shape,
+    )?)
+}
+
+/// [`noise`] whose values are `f(u)` (computed in `f64`) for uniform `u` in `(0, 1)`.
+pub(crate) fn uniform_noise<D: Backend>(
+    sample_shape: &[usize],
+    batch_shape: &[usize],
+    rng: &mut dyn RngCore,
+    f: impl Fn(f64) -> f64,
+) -> DistResult<DynTensor<D>> {
+    let shape = super::extended_shape(sample_shape, batch_shape, &[]);
+    let u = open_uniform_f64(crate::tensor::numel(&shape), rng);
+    let v: Vec<f32> = u.into_iter().map(|u| f(u) as f32).collect();
+    Ok(DynTensor::from_vec(v, &shape)?)
+}
+
 /// A uniform draw in `[0, 1)` with 53 random bits (the same stream as `rng.gen::<f64>()`).
 pub(crate) fn uniform_f64(rng: &mut dyn RngCore) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)

@@ -3,9 +3,8 @@
 use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
-use super::host_map::open_uniform_f64;
+use super::host_map::uniform_noise;
 use super::*;
-use crate::tensor::numel;
 
 elementwise_params! {
     /// `Laplace(loc, scale)`: density `exp(-|x - loc| / scale) / (2 scale)` on the reals.
@@ -28,31 +27,20 @@ elementwise_params! {
     validate { scale: Positive, loc: Real }
 }
 
-impl<S, D: Backend> Laplace<S, D> {
-    /// Standard Laplace draws by inverting the cdf: `ln(2u)` for `u < 1/2`,
-    /// `-ln(2(1 - u))` otherwise.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps: Vec<f32> = open_uniform_f64(numel(&shape), rng)
-            .into_iter()
-            .map(|u| {
-                if u < 0.5 {
-                    (2.0 * u).ln() as f32
-                } else {
-                    -(2.0 * (1.0 - u)).ln() as f32
-                }
-            })
-            .collect();
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
 impl_distribution!(Laplace[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::Real
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // Standard Laplace draws by inverting the cdf: `ln(2u)` for `u < 1/2`,
+        // `-ln(2(1 - u))` otherwise.
+        let eps = uniform_noise(sample_shape, &self.batch_shape, rng, |u| {
+            if u < 0.5 {
+                (2.0 * u).ln()
+            } else {
+                -(2.0 * (1.0 - u)).ln()
+            }
+        })?;
         Ok(eps.mul(&self.scale)?.add(&self.loc)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {

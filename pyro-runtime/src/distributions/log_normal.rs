@@ -3,9 +3,8 @@
 use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
-use super::host_map::masked_log_prob;
+use super::host_map::{masked_log_prob, noise};
 use super::*;
-use crate::tensor::numel;
 use crate::tensor::Special;
 
 elementwise_params! {
@@ -29,20 +28,12 @@ elementwise_params! {
     validate { scale: Positive, loc: Real }
 }
 
-impl<S, D: Backend> LogNormal<S, D> {
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps = std_normal_vec(numel(&shape), rng);
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
 impl_distribution!(LogNormal[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::Positive
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        let eps = noise(sample_shape, &self.batch_shape, rng, std_normal_vec)?;
         Ok(eps.mul(&self.scale)?.add(&self.loc)?.exp())
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {

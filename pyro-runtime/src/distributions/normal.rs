@@ -3,8 +3,8 @@
 use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
+use super::host_map::noise;
 use super::*;
-use crate::tensor::numel;
 
 elementwise_params! {
     /// `Normal(loc, scale)`: density `exp(-(x - loc)² / (2 scale²)) / (scale √(2π))`.
@@ -27,20 +27,12 @@ elementwise_params! {
     validate { scale: Positive, loc: Real }
 }
 
-impl<S, D: Backend> Normal<S, D> {
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps = std_normal_vec(numel(&shape), rng);
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
 impl_distribution!(Normal[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::Real
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        let eps = noise(sample_shape, &self.batch_shape, rng, std_normal_vec)?;
         Ok(eps.mul(&self.scale)?.add(&self.loc)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {

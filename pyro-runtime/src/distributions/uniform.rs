@@ -3,8 +3,8 @@
 use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
+use super::host_map::noise;
 use super::*;
-use crate::tensor::numel;
 
 elementwise_params! {
     /// `Uniform(low, high)`: density `1 / (high - low)` on `low <= x <= high`.
@@ -30,15 +30,6 @@ elementwise_params! {
     new;
     validate { low: Real, high: Real }
     check check_bounds;
-}
-
-impl<S, D: Backend> Uniform<S, D> {
-    /// Standard uniform draws in `(0, 1)`.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps = std_uniform_vec(numel(&shape), rng);
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
 }
 
 /// With validation on, `low < high` elementwise (after broadcasting).
@@ -73,7 +64,8 @@ impl_distribution!(Uniform[scalar, reparameterized] {
         Constraint::Interval(lo, hi)
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // Standard uniform draws in `(0, 1)`.
+        let eps = noise(sample_shape, &self.batch_shape, rng, std_uniform_vec)?;
         Ok(eps.mul(&self.high.sub(&self.low)?)?.add(&self.low)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
