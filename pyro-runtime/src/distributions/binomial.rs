@@ -6,10 +6,11 @@ use rand::RngCore;
 
 use super::bernoulli::ParamKind;
 use super::boilerplate::impl_distribution;
-use super::host_map::{linearize, ln_choose, require_finite, uniform_f64, xlog1py, xlogy};
+use super::host_map::{
+    linearize, ln_choose, require_finite, uniform_f64, value_batch_pairs, xlog1py, xlogy,
+};
 use super::param::{Dev2, Param, ParamMeta, Shape2};
 use super::*;
-use crate::linalg::broadcast_index;
 use crate::tensor::numel;
 use crate::tensor::special::scalar;
 
@@ -314,19 +315,13 @@ impl_distribution!(Binomial[scalar] {
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         validate_value("Binomial", &Constraint::NonNegativeInteger, value)?;
-        let out_shape = crate::tensor::broadcast_shapes(value.shape(), &self.batch_shape)
-            .ok_or_else(|| TensorError::Broadcast {
-                op: "Binomial::log_prob",
-                lhs: value.shape().to_vec(),
-                rhs: self.batch_shape.clone(),
-            })?;
+        let (out_shape, pairs) =
+            value_batch_pairs("Binomial::log_prob", value.shape(), &self.batch_shape)?;
         let x = value.to_vec();
         let n = self.total_count.to_vec();
         let t = self.param.to_vec();
-        let vmap = broadcast_index(value.shape(), &out_shape);
-        let bmap = broadcast_index(&self.batch_shape, &out_shape);
         if crate::is_validation_enabled() {
-            if let Some((&vi, &bi)) = vmap.iter().zip(&bmap).find(|(&vi, &bi)| x[vi] > n[bi]) {
+            if let Some(&(vi, bi)) = pairs.iter().find(|&&(vi, bi)| x[vi] > n[bi]) {
                 return Err(DistError::OutOfSupport {
                     dist: "Binomial",
                     support: format!("integer_interval(0, total_count = {})", n[bi]),
@@ -334,9 +329,9 @@ impl_distribution!(Binomial[scalar] {
                 });
             }
         }
-        let mut vals = Vec::with_capacity(vmap.len());
-        let mut ders = Vec::with_capacity(vmap.len());
-        for (&vi, &bi) in vmap.iter().zip(&bmap) {
+        let mut vals = Vec::with_capacity(pairs.len());
+        let mut ders = Vec::with_capacity(pairs.len());
+        for &(vi, bi) in &pairs {
             let (x, n, t) = (x[vi] as f64, n[bi] as f64, t[bi] as f64);
             if !(x >= 0.0 && x <= n) {
                 // Outside the support (only reachable with validation off).

@@ -8,10 +8,9 @@ use rand::RngCore;
 
 use super::bernoulli::ParamKind;
 use super::boilerplate::impl_distribution;
-use super::host_map::uniform_f64;
+use super::host_map::{uniform_f64, value_batch_pairs};
 use super::param::{Dev1, Param, ParamMeta, ResolveDev};
 use super::*;
-use crate::linalg::broadcast_index;
 use crate::tensor::numel;
 
 /// The shape that remains when the last dimension (the categories) is dropped: the value
@@ -398,12 +397,8 @@ impl_distribution!(Categorical[scalar] {
         let k = self.k;
         let support = self.support();
         validate_value("Categorical", &support, value)?;
-        let out_shape = crate::tensor::broadcast_shapes(value.shape(), &self.batch_shape)
-            .ok_or_else(|| TensorError::Broadcast {
-                op: "Categorical::log_prob",
-                lhs: value.shape().to_vec(),
-                rhs: self.batch_shape.clone(),
-            })?;
+        let (out_shape, pairs) =
+            value_batch_pairs("Categorical::log_prob", value.shape(), &self.batch_shape)?;
         // Indices are needed on the host whatever the validation setting.
         let v = value.to_vec();
         if let Some(bad) = v
@@ -416,13 +411,7 @@ impl_distribution!(Categorical[scalar] {
                 detail: format!("value {bad}"),
             });
         }
-        let vmap = broadcast_index(value.shape(), &out_shape);
-        let bmap = broadcast_index(&self.batch_shape, &out_shape);
-        let idx: Vec<usize> = vmap
-            .iter()
-            .zip(&bmap)
-            .map(|(&vi, &bi)| bi * k + v[vi] as usize)
-            .collect();
+        let idx: Vec<usize> = pairs.iter().map(|&(vi, bi)| bi * k + v[vi] as usize).collect();
         // Gather first, then take logs: no ln(0) of unselected categories on the graph.
         let picked = self.param.gather_flat(idx, &out_shape)?;
         match self.kind {

@@ -176,6 +176,27 @@ pub(crate) fn where_host<D: Backend>(
     Ok(kept.add(&DynTensor::from_vec(fill, shape)?)?)
 }
 
+/// Per output element, the flat indices `(into the value, into the batch)`.
+pub(crate) type IndexPairs = Vec<(usize, usize)>;
+
+/// For a value of `value_shape` scored under a batch of `batch_shape`: the broadcast output
+/// shape and, per output element, the flat indices `(into the value, into the batch)`. Errors
+/// (naming `op`) when the shapes do not broadcast.
+pub(crate) fn value_batch_pairs(
+    op: &'static str,
+    value_shape: &[usize],
+    batch_shape: &[usize],
+) -> DistResult<(Vec<usize>, IndexPairs)> {
+    let out = broadcast_shapes(value_shape, batch_shape).ok_or_else(|| TensorError::Broadcast {
+        op,
+        lhs: value_shape.to_vec(),
+        rhs: batch_shape.to_vec(),
+    })?;
+    let vmap = crate::linalg::broadcast_index(value_shape, &out);
+    let bmap = crate::linalg::broadcast_index(batch_shape, &out);
+    Ok((out, vmap.into_iter().zip(bmap).collect()))
+}
+
 /// Standard noise of shape `sample_shape + batch_shape` for a reparameterized sampler:
 /// `draw(n, rng)` gives its `n` values.
 pub(crate) fn noise<D: Backend>(

@@ -3,9 +3,8 @@
 use rand::RngCore;
 
 use super::boilerplate::{elementwise_params, impl_distribution};
-use super::host_map::{linearize, require_finite, uniform_f64, xlogy};
+use super::host_map::{linearize, require_finite, uniform_f64, value_batch_pairs, xlogy};
 use super::*;
-use crate::linalg::broadcast_index;
 use crate::tensor::numel;
 use crate::tensor::special::scalar;
 
@@ -126,19 +125,13 @@ impl_distribution!(Poisson[scalar] {
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         validate_value("Poisson", &Constraint::NonNegativeInteger, value)?;
-        let out_shape = crate::tensor::broadcast_shapes(value.shape(), &self.batch_shape)
-            .ok_or_else(|| TensorError::Broadcast {
-                op: "Poisson::log_prob",
-                lhs: value.shape().to_vec(),
-                rhs: self.batch_shape.clone(),
-            })?;
+        let (out_shape, pairs) =
+            value_batch_pairs("Poisson::log_prob", value.shape(), &self.batch_shape)?;
         let x = value.to_vec();
         let r = self.rate.to_vec();
-        let vmap = broadcast_index(value.shape(), &out_shape);
-        let bmap = broadcast_index(&self.batch_shape, &out_shape);
-        let mut vals = Vec::with_capacity(vmap.len());
-        let mut ders = Vec::with_capacity(vmap.len());
-        for (&vi, &bi) in vmap.iter().zip(&bmap) {
+        let mut vals = Vec::with_capacity(pairs.len());
+        let mut ders = Vec::with_capacity(pairs.len());
+        for &(vi, bi) in &pairs {
             let (x, r) = (x[vi] as f64, r[bi] as f64);
             if x.is_nan() || x < 0.0 {
                 // Outside the support (only reachable with validation off).
