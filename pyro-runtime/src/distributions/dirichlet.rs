@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use rand::RngCore;
 
 use super::boilerplate::impl_distribution;
+use super::host_map::tangent;
 use super::implicit::{dlnx_dalpha, log_standard_gamma_checked};
 use super::param::{Dev1, Param, ParamMeta, ResolveDev, Shape1};
 use super::vector_event::{broadcast_index, check_event};
@@ -178,10 +179,7 @@ impl_distribution!(Dirichlet[event_field] {
             .map(|(&l, &a)| dlnx_dalpha(a, l) as f32)
             .collect();
         let lg32: Vec<f32> = lg.iter().map(|&v| v as f32).collect();
-        let alpha = self.concentration.broadcast_to(&shape)?;
-        let lin = alpha
-            .sub(&alpha.detach())?
-            .mul(&DynTensor::from_vec(grad, &shape)?)?;
+        let lin = tangent(&self.concentration, &shape, grad)?;
         let log_g = DynTensor::from_vec(lg32, &shape)?.add(&lin)?;
         // Normalise: softmax over the event dim.
         let mut lead = shape.clone();
@@ -240,12 +238,8 @@ impl_distribution!(Dirichlet[event_field] {
             return Ok(out);
         }
         let fe = extended_shape(&[], &full, &[k]);
-        let dx = value.broadcast_to(&fe)?;
-        let da = self.concentration.broadcast_to(&fe)?;
-        let lin = dx
-            .sub(&dx.detach())?
-            .mul(&DynTensor::from_vec(gx, &fe)?)?
-            .add(&da.sub(&da.detach())?.mul(&DynTensor::from_vec(ga, &fe)?)?)?
+        let lin = tangent(value, &fe, gx)?
+            .add(&tangent(&self.concentration, &fe, ga)?)?
             .sum_rightmost(1)?;
         Ok(out.add(&lin)?)
     }

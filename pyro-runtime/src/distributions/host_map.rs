@@ -176,6 +176,18 @@ pub(crate) fn where_host<D: Backend>(
     Ok(kept.add(&DynTensor::from_vec(fill, shape)?)?)
 }
 
+/// `(x - x₀) ⊙ g` with `x` broadcast to `shape` and `x₀` its constant copy: zero in value, with
+/// gradient `g` (host values of that shape) with respect to `x`. Sums of such terms put a
+/// host-computed function back on the graph (see [`linearize`]).
+pub(crate) fn tangent<D: Backend>(
+    x: &DynTensor<D>,
+    shape: &[usize],
+    g: Vec<f32>,
+) -> DistResult<DynTensor<D>> {
+    let xb = x.broadcast_to(shape)?;
+    Ok(xb.sub(&xb.detach())?.mul(&DynTensor::from_vec(g, shape)?)?)
+}
+
 /// Per output element, the flat indices `(into the value, into the batch)`.
 pub(crate) type IndexPairs = Vec<(usize, usize)>;
 

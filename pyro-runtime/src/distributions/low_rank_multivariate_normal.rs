@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use rand::RngCore;
 
 use super::boilerplate::impl_distribution;
+use super::host_map::tangent;
 use super::param::{Dev3, JoinDev, Param, ParamMeta, ResolveDev, Shape1};
 use super::vector_event::{broadcast_index, check_event};
 use super::*;
@@ -370,17 +371,10 @@ impl_distribution!(LowRankMultivariateNormal[event_field, reparameterized] {
         }
         let fy = extended_shape(&[], &full, &[n]);
         let fw = extended_shape(&[], &full, &[n, r]);
-        let dy = value.sub(&self.loc)?.broadcast_to(&fy)?;
-        let dy = dy.sub(&dy.detach())?;
-        let dw = self.cov_factor.broadcast_to(&fw)?;
-        let dw = dw.sub(&dw.detach())?;
-        let dd = self.cov_diag.broadcast_to(&fy)?;
-        let dd = dd.sub(&dd.detach())?;
-        let lin = dy
-            .mul(&DynTensor::from_vec(gy, &fy)?)?
+        let lin = tangent(&value.sub(&self.loc)?, &fy, gy)?
             .sum_rightmost(1)?
-            .add(&dw.mul(&DynTensor::from_vec(gw, &fw)?)?.sum_rightmost(2)?)?
-            .add(&dd.mul(&DynTensor::from_vec(gd, &fy)?)?.sum_rightmost(1)?)?;
+            .add(&tangent(&self.cov_factor, &fw, gw)?.sum_rightmost(2)?)?
+            .add(&tangent(&self.cov_diag, &fy, gd)?.sum_rightmost(1)?)?;
         Ok(value_out.add(&lin)?)
     }
     fn mean(&self) -> DistResult<DynTensor<D>> {

@@ -3,6 +3,7 @@
 //! host in `f64` by a kernel that also returns the gradients with respect to both rows, and
 //! the result is put on the graph by linearisation (exact value, exact gradients).
 
+use super::super::host_map::tangent;
 use super::super::vector_event::broadcast_index;
 use super::super::*;
 use crate::error::TensorError;
@@ -52,12 +53,8 @@ pub(super) fn rowwise<D: Backend>(
         return Ok(out);
     }
     let fe = extended_shape(&[], &full, &[k]);
-    let da = p_param.broadcast_to(&fe)?;
-    let db = q_param.broadcast_to(&fe)?;
-    let lin = da
-        .sub(&da.detach())?
-        .mul(&DynTensor::from_vec(ga, &fe)?)?
-        .add(&db.sub(&db.detach())?.mul(&DynTensor::from_vec(gb, &fe)?)?)?
+    let lin = tangent(p_param, &fe, ga)?
+        .add(&tangent(q_param, &fe, gb)?)?
         .sum_rightmost(1)?;
     Ok(out.add(&lin)?)
 }
