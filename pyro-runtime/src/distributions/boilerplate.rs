@@ -16,7 +16,8 @@
 //! [`TypedDistribution`]: super::TypedDistribution
 
 /// `impl Distribution<D>` (around the given methods) and `impl TypedDistribution<D>` for
-/// `$ty<S, D>`. The type needs a field `batch_shape: Vec<usize>` and a method `expand<S2>(&self, &[usize]) -> DistResult<$ty<S2, D>>`.
+/// `$ty<S, D>`. The type needs a field `batch_shape: Vec<usize>` and a method
+/// `expand<S2>(&self, &[usize]) -> DistResult<$ty<S2, D>>` (which also gives `erased`).
 ///
 /// Options (any of, in this order): `scalar` (event shape `[]`) or `event_field` (the
 /// `event_shape: Vec<usize>` field), `reparameterized` (`has_rsample` is true and `sample` is

@@ -5,8 +5,10 @@
 //! concrete type `X<DynShape, D>` per family) and walks the table in [`kl_divergence`]; the
 //! first rule whose two types match computes the divergence. Adding a pair takes one function
 //! `fn kl_x_y<D: Backend>(p: &X<DynShape, D>, q: &Y<DynShape, D>) -> DistResult<DynTensor<D>>`
-//! and one line `X<DynShape, D>, Y<DynShape, D> => kl_x_y;` in the table (the two types must
-//! implement `erased`, a three-line method, as every template distribution does).
+//! and one line `X<DynShape, D>, Y<DynShape, D> => kl_x_y;` in the table (every family's
+//! `Distribution` impl written with `impl_distribution!` provides `erased`). Elementwise pairs
+//! are an `f64` kernel plus a line in `elementwise.rs`'s `host_kl!` table; families with a
+//! trailing event dim use the row-wise helper in `rowwise.rs`.
 
 use std::any::Any;
 
