@@ -1,11 +1,11 @@
 //! The Bernoulli distribution, parameterized by probabilities or logits.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use rand::RngCore;
 
-use super::host_eval::uniform_f64;
+use super::boilerplate::impl_distribution;
+use super::host_map::uniform_f64;
 use super::param::{Dev1, Param, ParamMeta, ResolveDev, Shape1};
 use super::*;
 use crate::tensor::special::{host_unary, scalar};
@@ -16,6 +16,58 @@ use crate::tensor::Special;
 pub(crate) enum ParamKind {
     Probs,
     Logits,
+}
+
+impl ParamKind {
+    /// The parameter's name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ParamKind::Probs => "probs",
+            ParamKind::Logits => "logits",
+        }
+    }
+
+    /// Checks a parameter of this kind (probabilities in `[0, 1]`, real logits) when
+    /// validation is on.
+    pub(crate) fn validate<D: Backend>(
+        self,
+        dist: &'static str,
+        x: &DynTensor<D>,
+    ) -> DistResult<()> {
+        let c = match self {
+            ParamKind::Probs => Constraint::UnitInterval,
+            ParamKind::Logits => Constraint::Real,
+        };
+        validate_param(dist, self.name(), x, &c)
+    }
+
+    /// Success probabilities from an elementwise parameter of this kind.
+    pub(crate) fn probs<D: Backend>(self, x: &DynTensor<D>) -> DynTensor<D> {
+        match self {
+            ParamKind::Probs => x.clone(),
+            ParamKind::Logits => x.sigmoid(),
+        }
+    }
+
+    /// Log-odds from an elementwise parameter of this kind (see [`logit_of_probs`]).
+    pub(crate) fn logits<D: Backend>(self, x: &DynTensor<D>) -> DynTensor<D> {
+        match self {
+            ParamKind::Logits => x.clone(),
+            ParamKind::Probs => logit_of_probs(x),
+        }
+    }
+
+    /// `p (1 - p)` from an elementwise parameter of this kind (`sigmoid(l) sigmoid(-l)` for
+    /// logits, which keeps its precision where `p` is near 1).
+    pub(crate) fn bernoulli_variance<D: Backend>(
+        self,
+        x: &DynTensor<D>,
+    ) -> DistResult<DynTensor<D>> {
+        match self {
+            ParamKind::Probs => Ok(x.mul(&x.rsub_scalar(1.0))?),
+            ParamKind::Logits => Ok(x.sigmoid().mul(&x.neg().sigmoid())?),
+        }
+    }
 }
 
 /// `Bernoulli(probs)` or `Bernoulli(logits)`: `P(x = 1) = probs = sigmoid(logits)`,
@@ -117,12 +169,7 @@ pub(crate) fn logit_of_probs<D: Backend>(p: &DynTensor<D>) -> DynTensor<D> {
 
 impl<S, D: Backend> Bernoulli<S, D> {
     fn build(param: DynTensor<D>, kind: ParamKind) -> DistResult<Self> {
-        match kind {
-            ParamKind::Probs => {
-                validate_param("Bernoulli", "probs", &param, &Constraint::UnitInterval)?
-            }
-            ParamKind::Logits => validate_param("Bernoulli", "logits", &param, &Constraint::Real)?,
-        }
+        kind.validate("Bernoulli", &param)?;
         let batch_shape = param.shape().to_vec();
         Ok(Bernoulli {
             param,
@@ -139,10 +186,7 @@ impl<S, D: Backend> Bernoulli<S, D> {
     /// assert_eq!(Bernoulli::new(0.3).unwrap().probs().item().unwrap(), 0.3);
     /// ```
     pub fn probs(&self) -> DynTensor<D> {
-        match self.kind {
-            ParamKind::Probs => self.param.clone(),
-            ParamKind::Logits => self.param.sigmoid(),
-        }
+        self.kind.probs(&self.param)
     }
 
     /// The log-odds (computed as `ln(p / (1 - p))` when built from probabilities, with `p`
@@ -154,10 +198,7 @@ impl<S, D: Backend> Bernoulli<S, D> {
     /// assert!(Bernoulli::new(0.0).unwrap().logits().item().unwrap().is_finite());
     /// ```
     pub fn logits(&self) -> DynTensor<D> {
-        match self.kind {
-            ParamKind::Logits => self.param.clone(),
-            ParamKind::Probs => logit_of_probs(&self.param),
-        }
+        self.kind.logits(&self.param)
     }
 
     /// The same distribution with its parameter broadcast to `batch_shape`.
@@ -197,6 +238,11 @@ impl<S, D: Backend> Bernoulli<S, D> {
         }
     }
 
+    /// The parameter the distribution was built from, and which one it is.
+    pub(crate) fn raw_param(&self) -> (&DynTensor<D>, ParamKind) {
+        (&self.param, self.kind)
+    }
+
     /// Host success probabilities in `f64`.
     fn host_probs(&self) -> Vec<f64> {
         let v = self.param.to_vec();
@@ -207,16 +253,7 @@ impl<S, D: Backend> Bernoulli<S, D> {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Bernoulli<S, D> {
-    fn name(&self) -> &'static str {
-        "Bernoulli"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Bernoulli[scalar] {
     fn support(&self) -> Constraint {
         Constraint::Boolean
     }
@@ -262,26 +299,9 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Berno
         Ok(self.probs())
     }
     fn variance(&self) -> DistResult<DynTensor<D>> {
-        match self.kind {
-            ParamKind::Probs => Ok(self.param.mul(&self.param.rsub_scalar(1.0))?),
-            // sigmoid(l) sigmoid(-l) keeps precision where p is near 1.
-            ParamKind::Logits => Ok(self.param.sigmoid().mul(&self.param.neg().sigmoid())?),
-        }
+        self.kind.bernoulli_variance(&self.param)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Bernoulli<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

@@ -1,140 +1,40 @@
 //! The beta distribution, with implicitly reparameterized sampling.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
+use super::boilerplate::{elementwise_params, impl_distribution};
 use super::host_map::{host_map, linearize, xlogy};
-use super::implicit::log_standard_gammas;
-use super::param::{Dev2, Param, ParamMeta, Shape2};
+use super::implicit::log_standard_gammas_of;
 use super::*;
 use crate::tensor::special::scalar::{digamma, lgamma, sigmoid};
 
-/// `Beta(concentration1, concentration0)`: density
-/// `x^{α-1} (1-x)^{β-1} / B(α, β)` on `0 <= x <= 1` (α = concentration1, β = concentration0).
-///
-/// `rsample` is reparameterized: `x = g_α / (g_α + g_β)` for independent standard gamma draws,
-/// each differentiated implicitly (see the `implicit` module); the ratio is formed from
-/// `ln g` in `f64`, so tiny concentrations do not give `0/0`. Draws are clamped into
-/// `[tiny, 1 - 2^-24]`, as torch clamps them.
-///
-/// ```
-/// use pyro::distributions::{Distribution, Beta};
-/// let d = Beta::new(2.0, 6.0).unwrap();
-/// assert_eq!(d.mean().unwrap().item().unwrap(), 0.25);
-/// assert!(Beta::new(2.0, 0.0).is_err()); // concentration0 must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct Beta<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    concentration1: DynTensor<D>,
-    concentration0: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl Beta {
-    /// Builds a beta from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when a parameter is not positive (with
-    /// validation on).
+elementwise_params! {
+    /// `Beta(concentration1, concentration0)`: density
+    /// `x^{α-1} (1-x)^{β-1} / B(α, β)` on `0 <= x <= 1` (α = concentration1, β = concentration0).
     ///
-    /// ```
-    /// let d = pyro::distributions::Beta::new(2.0, 0.5).unwrap();
-    /// assert_eq!(d.concentration1().item().unwrap(), 2.0);
-    /// ```
-    pub fn new<A, R>(
-        concentration1: A,
-        concentration0: R,
-    ) -> DistResult<Beta<Shape2<A, R>, Dev2<A, R>>>
-    where
-        A: ParamMeta + Param<Dev2<A, R>>,
-        R: ParamMeta + Param<Dev2<A, R>>,
-        A::Shape: param::JoinShape<R::Shape>,
-        A::Dev: param::JoinDev<R::Dev>,
-        <A::Dev as param::JoinDev<R::Dev>>::Out: param::ResolveDev,
-    {
-        Beta::build(concentration1.into_dyn(), concentration0.into_dyn())
-    }
-}
-
-impl<D: Backend> Beta<DynShape, D> {
-    /// Builds from run-time shaped parameters.
+    /// `rsample` is reparameterized: `x = g_α / (g_α + g_β)` for independent standard gamma draws,
+    /// each differentiated implicitly (see the `implicit` module); the ratio is formed from
+    /// `ln g` in `f64`, so tiny concentrations do not give `0/0`. Draws are clamped into
+    /// `[tiny, 1 - 2^-24]`, as torch clamps them.
     ///
     /// ```
     /// use pyro::distributions::{Distribution, Beta};
-    /// use pyro::tensor::DynTensor;
-    /// let a = DynTensor::<dfdx::prelude::Cpu>::ones(&[3]);
-    /// let d = Beta::from_dyn(a, DynTensor::scalar(1.0)).unwrap();
-    /// assert_eq!(d.batch_shape(), &[3]);
+    /// let d = Beta::new(2.0, 6.0).unwrap();
+    /// assert_eq!(d.mean().unwrap().item().unwrap(), 0.25);
+    /// assert!(Beta::new(2.0, 0.0).is_err()); // concentration0 must be positive
     /// ```
-    pub fn from_dyn(
-        concentration1: DynTensor<D>,
-        concentration0: DynTensor<D>,
-    ) -> DistResult<Self> {
-        Self::build(concentration1, concentration0)
+    pub struct Beta {
+        /// The first concentration α (the exponent of `x`).
+        concentration1: A = 2.0,
+        /// The second concentration β (the exponent of `1 - x`).
+        concentration0: R = 0.5,
     }
+    /// Errors when a parameter is not positive (with validation on).
+    new;
+    validate { concentration1: Positive, concentration0: Positive }
 }
 
 impl<S, D: Backend> Beta<S, D> {
-    fn build(concentration1: DynTensor<D>, concentration0: DynTensor<D>) -> DistResult<Self> {
-        validate_param(
-            "Beta",
-            "concentration1",
-            &concentration1,
-            &Constraint::Positive,
-        )?;
-        validate_param(
-            "Beta",
-            "concentration0",
-            &concentration0,
-            &Constraint::Positive,
-        )?;
-        let (p, batch_shape) = broadcast_params("Beta", &[&concentration1, &concentration0])?;
-        let mut p = p.into_iter();
-        Ok(Beta {
-            concentration1: p.next().unwrap_or(concentration1),
-            concentration0: p.next().unwrap_or(concentration0),
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The first concentration α (the exponent of `x`).
-    ///
-    /// ```
-    /// let d = pyro::distributions::Beta::new(4.0, 1.0).unwrap();
-    /// assert_eq!(d.concentration1().item().unwrap(), 4.0);
-    /// ```
-    pub fn concentration1(&self) -> &DynTensor<D> {
-        &self.concentration1
-    }
-
-    /// The second concentration β (the exponent of `1 - x`).
-    ///
-    /// ```
-    /// let d = pyro::distributions::Beta::new(4.0, 2.5).unwrap();
-    /// assert_eq!(d.concentration0().item().unwrap(), 2.5);
-    /// ```
-    pub fn concentration0(&self) -> &DynTensor<D> {
-        &self.concentration0
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, Beta};
-    /// let d = Beta::new(1.0, 1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Beta<S2, D>> {
-        Ok(Beta {
-            concentration1: self.concentration1.broadcast_to(batch_shape)?,
-            concentration0: self.concentration0.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
     /// Draws of shape `sample_shape + batch_shape`, on the graph with the implicit
     /// derivatives `dx/dα = x(1-x) d ln g_α/dα` and `dx/dβ = -x(1-x) d ln g_β/dβ` when
     /// `with_grad` (and a scope is open).
@@ -145,11 +45,8 @@ impl<S, D: Backend> Beta<S, D> {
         with_grad: bool,
     ) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let a = self.concentration1.broadcast_to(&shape)?;
-        let b = self.concentration0.broadcast_to(&shape)?;
-        let with_grad = with_grad && crate::tensor::is_recording();
-        let (ln_ga, da) = log_standard_gammas(&a.to_vec(), rng, with_grad);
-        let (ln_gb, db) = log_standard_gammas(&b.to_vec(), rng, with_grad);
+        let (a, ln_ga, da) = log_standard_gammas_of(&self.concentration1, &shape, rng, with_grad)?;
+        let (b, ln_gb, db) = log_standard_gammas_of(&self.concentration0, &shape, rng, with_grad)?;
         let hi = 1.0 - f64::from(f32::EPSILON) / 2.0;
         let x: Vec<f64> = ln_ga
             .iter()
@@ -188,21 +85,12 @@ pub(crate) fn beta_log_prob([a, b, x]: [f64; 3]) -> (f64, [f64; 3]) {
     )
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Beta<S, D> {
-    fn name(&self) -> &'static str {
-        "Beta"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
+impl_distribution!(Beta[scalar] {
+    fn has_rsample(&self) -> bool {
+        true
     }
     fn support(&self) -> Constraint {
         Constraint::UnitInterval
-    }
-    fn has_rsample(&self) -> bool {
-        true
     }
     fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         Ok(self.generate(sample_shape, rng, false)?.detach())
@@ -229,20 +117,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Beta<
         let den = total.square().mul(&total.add_scalar(1.0))?;
         Ok(num.div(&den)?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Beta<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {
@@ -314,49 +189,21 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        let e = Beta::new(-1.0, 1.0).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DistError::InvalidParameter {
-                    param: "concentration1",
-                    ..
-                }
-            ),
-            "{e}"
+        check_rejects(
+            boxed,
+            &[
+                (&[-1.0, 1.0], "concentration1"),
+                (&[1.0, 0.0], "concentration0"),
+            ],
+            &[2.0, 1.0],
+            1.5,
         );
-        let e = Beta::new(1.0, 0.0).unwrap_err();
-        assert!(matches!(
-            e,
-            DistError::InvalidParameter {
-                param: "concentration0",
-                ..
-            }
-        ));
-        let d = Beta::new(2.0, 1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(1.5)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
     }
 
     #[test]
     fn expand_and_typed_shapes() {
-        use dfdx::prelude::*;
-        use rand::SeedableRng;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let a: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.5, 1.0, 2.0], (3,)).retaped();
-        let d = Beta::new(a, 1.0).unwrap();
-        assert_eq!(d.batch_shape(), &[3]);
-        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
-        assert_eq!(x.shape().0, 3);
-        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
-        assert_eq!(e.batch_shape(), &[2, 3]);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let s = e.sample(&[4], &mut rng).unwrap();
-        assert_eq!(s.shape(), &[4, 2, 3]);
-        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
-        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        let d = Beta::new(typed_vec(&[0.5, 1.0, 2.0]), 1.0).unwrap();
+        check_expand_and_typed_shapes(&d, &d.expand::<(usize, usize)>(&[2, 3]).unwrap());
         assert!(d.expand::<(usize,)>(&[4]).is_err());
     }
 }

@@ -1,13 +1,13 @@
 //! The binomial distribution, parameterized by a count and probabilities or logits.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use rand::RngCore;
 
-use super::bernoulli::{logit_of_probs, ParamKind};
-use super::host_eval::{
-    broadcast_index, linearized, ln_choose, require_finite, uniform_f64, xlog1py, xlogy,
+use super::bernoulli::ParamKind;
+use super::boilerplate::impl_distribution;
+use super::host_map::{
+    linearize, ln_choose, require_finite, uniform_f64, value_batch_pairs, xlog1py, xlogy,
 };
 use super::param::{Dev2, Param, ParamMeta, Shape2};
 use super::*;
@@ -119,12 +119,7 @@ impl<S, D: Backend> Binomial<S, D> {
             validate_param("Binomial", "total_count", &total_count, &c)?;
             require_finite("Binomial", "total_count", &total_count.to_vec())?;
         }
-        match kind {
-            ParamKind::Probs => {
-                validate_param("Binomial", "probs", &param, &Constraint::UnitInterval)?
-            }
-            ParamKind::Logits => validate_param("Binomial", "logits", &param, &Constraint::Real)?,
-        }
+        kind.validate("Binomial", &param)?;
         let (p, batch_shape) = broadcast_params("Binomial", &[&total_count, &param])?;
         let mut p = p.into_iter();
         Ok(Binomial {
@@ -153,10 +148,7 @@ impl<S, D: Backend> Binomial<S, D> {
     /// assert_eq!(Binomial::from_logits(3.0, 0.0).unwrap().probs().item().unwrap(), 0.5);
     /// ```
     pub fn probs(&self) -> DynTensor<D> {
-        match self.kind {
-            ParamKind::Probs => self.param.clone(),
-            ParamKind::Logits => self.param.sigmoid(),
-        }
+        self.kind.probs(&self.param)
     }
 
     /// The log-odds (`ln(p / (1 - p))` with `p` clamped away from 0 and 1 when built from
@@ -167,10 +159,7 @@ impl<S, D: Backend> Binomial<S, D> {
     /// assert_eq!(Binomial::from_logits(3.0, 1.5).unwrap().logits().item().unwrap(), 1.5);
     /// ```
     pub fn logits(&self) -> DynTensor<D> {
-        match self.kind {
-            ParamKind::Logits => self.param.clone(),
-            ParamKind::Probs => logit_of_probs(&self.param),
-        }
+        self.kind.logits(&self.param)
     }
 
     /// The same distribution with its parameters broadcast to `batch_shape`.
@@ -188,6 +177,11 @@ impl<S, D: Backend> Binomial<S, D> {
             batch_shape: batch_shape.to_vec(),
             _s: PhantomData,
         })
+    }
+
+    /// The success parameter the distribution was built from, and which one it is.
+    pub(crate) fn raw_param(&self) -> (&DynTensor<D>, ParamKind) {
+        (&self.param, self.kind)
     }
 
     /// Host `(n, p, q)` per batch element with `q = 1 - p` computed without cancellation
@@ -213,11 +207,7 @@ impl<S, D: Backend> Binomial<S, D> {
             if !(0.0..=1.0).contains(&p) {
                 return Err(DistError::InvalidParameter {
                     dist: "Binomial",
-                    param: if self.kind == ParamKind::Probs {
-                        "probs"
-                    } else {
-                        "logits"
-                    },
+                    param: self.kind.name(),
                     reason: format!("{t} (at element {i}) gives probability {p}"),
                 });
             }
@@ -299,16 +289,7 @@ fn binomial_btrs(n: f64, p: f64, q: f64, rng: &mut dyn RngCore) -> f64 {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Binomial<S, D> {
-    fn name(&self) -> &'static str {
-        "Binomial"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Binomial[scalar] {
     /// `{0, ..., total_count}` when all counts are equal; `{0, 1, 2, ...}` otherwise (values
     /// above their own count are still rejected by `log_prob`).
     fn support(&self) -> Constraint {
@@ -334,19 +315,13 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Binom
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         validate_value("Binomial", &Constraint::NonNegativeInteger, value)?;
-        let out_shape = crate::tensor::broadcast_shapes(value.shape(), &self.batch_shape)
-            .ok_or_else(|| TensorError::Broadcast {
-                op: "Binomial::log_prob",
-                lhs: value.shape().to_vec(),
-                rhs: self.batch_shape.clone(),
-            })?;
+        let (out_shape, pairs) =
+            value_batch_pairs("Binomial::log_prob", value.shape(), &self.batch_shape)?;
         let x = value.to_vec();
         let n = self.total_count.to_vec();
         let t = self.param.to_vec();
-        let vmap = broadcast_index(value.shape(), &out_shape);
-        let bmap = broadcast_index(&self.batch_shape, &out_shape);
         if crate::is_validation_enabled() {
-            if let Some((&vi, &bi)) = vmap.iter().zip(&bmap).find(|(&vi, &bi)| x[vi] > n[bi]) {
+            if let Some(&(vi, bi)) = pairs.iter().find(|&&(vi, bi)| x[vi] > n[bi]) {
                 return Err(DistError::OutOfSupport {
                     dist: "Binomial",
                     support: format!("integer_interval(0, total_count = {})", n[bi]),
@@ -354,9 +329,9 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Binom
                 });
             }
         }
-        let mut vals = Vec::with_capacity(vmap.len());
-        let mut ders = Vec::with_capacity(vmap.len());
-        for (&vi, &bi) in vmap.iter().zip(&bmap) {
+        let mut vals = Vec::with_capacity(pairs.len());
+        let mut ders = Vec::with_capacity(pairs.len());
+        for &(vi, bi) in &pairs {
             let (x, n, t) = (x[vi] as f64, n[bi] as f64, t[bi] as f64);
             if !(x >= 0.0 && x <= n) {
                 // Outside the support (only reachable with validation off).
@@ -393,32 +368,16 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Binom
             ders.push(d);
         }
         let theta = self.param.broadcast_to(&out_shape)?;
-        Ok(linearized(&theta, &vals, &ders))
+        linearize(&[&theta], &out_shape, &vals, Some(&[ders]))
     }
     fn mean(&self) -> DistResult<DynTensor<D>> {
         Ok(self.total_count.mul(&self.probs())?)
     }
     fn variance(&self) -> DistResult<DynTensor<D>> {
-        let pq = match self.kind {
-            ParamKind::Probs => self.param.mul(&self.param.rsub_scalar(1.0))?,
-            ParamKind::Logits => self.param.sigmoid().mul(&self.param.neg().sigmoid())?,
-        };
+        let pq = self.kind.bernoulli_variance(&self.param)?;
         Ok(self.total_count.mul(&pq)?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Binomial<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

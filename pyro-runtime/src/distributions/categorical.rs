@@ -1,14 +1,14 @@
 //! The categorical distribution over `{0, ..., K-1}`, parameterized by probabilities or logits
 //! over the last dimension.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use dfdx::shapes::Dim;
 use rand::RngCore;
 
 use super::bernoulli::ParamKind;
-use super::host_eval::{broadcast_index, uniform_f64};
+use super::boilerplate::impl_distribution;
+use super::host_map::{uniform_f64, value_batch_pairs};
 use super::param::{Dev1, Param, ParamMeta, ResolveDev};
 use super::*;
 use crate::tensor::numel;
@@ -165,7 +165,7 @@ fn validate_rows(kind: ParamKind, v: &[f32], k: usize) -> DistResult<()> {
         if let Some(reason) = bad {
             return Err(DistError::InvalidParameter {
                 dist: "Categorical",
-                param: name_of(kind),
+                param: kind.name(),
                 reason,
             });
         }
@@ -173,16 +173,9 @@ fn validate_rows(kind: ParamKind, v: &[f32], k: usize) -> DistResult<()> {
     Ok(())
 }
 
-fn name_of(kind: ParamKind) -> &'static str {
-    match kind {
-        ParamKind::Probs => "probs",
-        ParamKind::Logits => "logits",
-    }
-}
-
 impl<S, D: Backend> Categorical<S, D> {
     fn build(param: DynTensor<D>, kind: ParamKind) -> DistResult<Self> {
-        let name = name_of(kind);
+        let name = kind.name();
         let Some((&k, batch)) = param.shape().split_last() else {
             return Err(DistError::InvalidParameter {
                 dist: "Categorical",
@@ -198,11 +191,7 @@ impl<S, D: Backend> Categorical<S, D> {
             });
         }
         if crate::is_validation_enabled() {
-            let c = match kind {
-                ParamKind::Probs => Constraint::UnitInterval,
-                ParamKind::Logits => Constraint::Real,
-            };
-            validate_param("Categorical", name, &param, &c)?;
+            kind.validate("Categorical", &param)?;
             validate_rows(kind, &param.to_vec(), k)?;
         }
         let batch_shape = batch.to_vec();
@@ -225,6 +214,12 @@ impl<S, D: Backend> Categorical<S, D> {
     /// ```
     pub fn num_categories(&self) -> usize {
         self.k
+    }
+
+    /// The parameter the distribution was built from (`batch_shape + [K]`, rows not
+    /// normalized), and which one it is.
+    pub(crate) fn raw_param(&self) -> (&DynTensor<D>, ParamKind) {
+        (&self.param, self.kind)
     }
 
     /// The parameter shape with the last dim as a separate size-1 dim for broadcasting.
@@ -348,16 +343,7 @@ impl<S, D: Backend> Categorical<S, D> {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Categorical<S, D> {
-    fn name(&self) -> &'static str {
-        "Categorical"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Categorical[scalar] {
     fn support(&self) -> Constraint {
         Constraint::IntegerInterval(0, self.k as i64 - 1)
     }
@@ -372,7 +358,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Categ
                 if !(x >= 0.0 && x.is_finite()) {
                     return Err(DistError::InvalidParameter {
                         dist: "Categorical",
-                        param: name_of(self.kind),
+                        param: self.kind.name(),
                         reason: format!("row {r} has weight {x}"),
                     });
                 }
@@ -382,7 +368,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Categ
             if acc <= 0.0 {
                 return Err(DistError::InvalidParameter {
                     dist: "Categorical",
-                    param: name_of(self.kind),
+                    param: self.kind.name(),
                     reason: format!("row {r} has zero total probability"),
                 });
             }
@@ -411,12 +397,8 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Categ
         let k = self.k;
         let support = self.support();
         validate_value("Categorical", &support, value)?;
-        let out_shape = crate::tensor::broadcast_shapes(value.shape(), &self.batch_shape)
-            .ok_or_else(|| TensorError::Broadcast {
-                op: "Categorical::log_prob",
-                lhs: value.shape().to_vec(),
-                rhs: self.batch_shape.clone(),
-            })?;
+        let (out_shape, pairs) =
+            value_batch_pairs("Categorical::log_prob", value.shape(), &self.batch_shape)?;
         // Indices are needed on the host whatever the validation setting.
         let v = value.to_vec();
         if let Some(bad) = v
@@ -429,13 +411,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Categ
                 detail: format!("value {bad}"),
             });
         }
-        let vmap = broadcast_index(value.shape(), &out_shape);
-        let bmap = broadcast_index(&self.batch_shape, &out_shape);
-        let idx: Vec<usize> = vmap
-            .iter()
-            .zip(&bmap)
-            .map(|(&vi, &bi)| bi * k + v[vi] as usize)
-            .collect();
+        let idx: Vec<usize> = pairs.iter().map(|&(vi, bi)| bi * k + v[vi] as usize).collect();
         // Gather first, then take logs: no ln(0) of unselected categories on the graph.
         let picked = self.param.gather_flat(idx, &out_shape)?;
         match self.kind {
@@ -454,20 +430,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Categ
         let dev = self.index_values()?.sub(&m)?.square();
         Ok(self.probs()?.mul(&dev)?.sum_rightmost(1)?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Categorical<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

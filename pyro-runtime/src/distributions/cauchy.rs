@@ -1,154 +1,45 @@
 //! The Cauchy distribution.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
-use super::host_map::open_uniform_f64;
-use super::param::{Dev2, Param, ParamMeta, Shape2};
+use super::boilerplate::{elementwise_params, impl_distribution};
+use super::host_map::uniform_noise;
 use super::*;
 use crate::tensor::Special;
 
-/// `Cauchy(loc, scale)`: density `1 / (π scale (1 + ((x - loc) / scale)²))` on the reals.
-/// Its mean does not exist ([`DistError::Undefined`]); its variance is returned as `+inf`, as
-/// torch does.
-///
-/// ```
-/// use pyro::distributions::{DistError, Distribution, Cauchy};
-/// let d = Cauchy::new(1.0, 2.0).unwrap();
-/// assert!(matches!(d.mean(), Err(DistError::Undefined { .. })));
-/// let lp = d.log_prob(&pyro::tensor::DynTensor::scalar(1.0)).unwrap().item().unwrap();
-/// assert!((lp + (2.0 * std::f32::consts::PI).ln()).abs() < 1e-6);
-/// assert!(Cauchy::new(0.0, 0.0).is_err()); // scale must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct Cauchy<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    loc: DynTensor<D>,
-    scale: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
+elementwise_params! {
+    /// `Cauchy(loc, scale)`: density `1 / (π scale (1 + ((x - loc) / scale)²))` on the reals.
+    /// Its mean does not exist ([`DistError::Undefined`]); its variance is returned as `+inf`, as
+    /// torch does.
+    ///
+    /// ```
+    /// use pyro::distributions::{DistError, Distribution, Cauchy};
+    /// let d = Cauchy::new(1.0, 2.0).unwrap();
+    /// assert!(matches!(d.mean(), Err(DistError::Undefined { .. })));
+    /// let lp = d.log_prob(&pyro::tensor::DynTensor::scalar(1.0)).unwrap().item().unwrap();
+    /// assert!((lp + (2.0 * std::f32::consts::PI).ln()).abs() < 1e-6);
+    /// assert!(Cauchy::new(0.0, 0.0).is_err()); // scale must be positive
+    /// ```
+    pub struct Cauchy {
+        /// The location parameter (the median).
+        loc: L = 1.0,
+        /// The scale parameter (half the interquartile range).
+        scale: R = 0.5,
+    }
+    /// Errors when `scale <= 0` (with validation on).
+    new;
+    validate { scale: Positive, loc: Real }
 }
 
-impl Cauchy {
-    /// Builds a Cauchy from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when `scale <= 0` (with validation on).
-    ///
-    /// ```
-    /// let d = pyro::distributions::Cauchy::new(1.0, 0.5).unwrap();
-    /// assert_eq!(d.loc().item().unwrap(), 1.0);
-    /// ```
-    pub fn new<L, R>(loc: L, scale: R) -> DistResult<Cauchy<Shape2<L, R>, Dev2<L, R>>>
-    where
-        L: ParamMeta + Param<Dev2<L, R>>,
-        R: ParamMeta + Param<Dev2<L, R>>,
-        L::Shape: param::JoinShape<R::Shape>,
-        L::Dev: param::JoinDev<R::Dev>,
-        <L::Dev as param::JoinDev<R::Dev>>::Out: param::ResolveDev,
-    {
-        Cauchy::build(loc.into_dyn(), scale.into_dyn())
-    }
-}
-
-impl<D: Backend> Cauchy<DynShape, D> {
-    /// Builds from run-time shaped parameters.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, Cauchy};
-    /// use pyro::tensor::DynTensor;
-    /// let loc = DynTensor::<dfdx::prelude::Cpu>::zeros(&[3]);
-    /// let d = Cauchy::from_dyn(loc, DynTensor::scalar(1.0)).unwrap();
-    /// assert_eq!(d.batch_shape(), &[3]);
-    /// ```
-    pub fn from_dyn(loc: DynTensor<D>, scale: DynTensor<D>) -> DistResult<Self> {
-        Self::build(loc, scale)
-    }
-}
-
-impl<S, D: Backend> Cauchy<S, D> {
-    fn build(loc: DynTensor<D>, scale: DynTensor<D>) -> DistResult<Self> {
-        validate_param("Cauchy", "scale", &scale, &Constraint::Positive)?;
-        validate_param("Cauchy", "loc", &loc, &Constraint::Real)?;
-        let (p, batch_shape) = broadcast_params("Cauchy", &[&loc, &scale])?;
-        let mut p = p.into_iter();
-        Ok(Cauchy {
-            loc: p.next().unwrap_or(loc),
-            scale: p.next().unwrap_or(scale),
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The location parameter (the median).
-    ///
-    /// ```
-    /// let d = pyro::distributions::Cauchy::new(2.0, 1.0).unwrap();
-    /// assert_eq!(d.loc().item().unwrap(), 2.0);
-    /// ```
-    pub fn loc(&self) -> &DynTensor<D> {
-        &self.loc
-    }
-
-    /// The scale parameter (half the interquartile range).
-    ///
-    /// ```
-    /// let d = pyro::distributions::Cauchy::new(2.0, 0.5).unwrap();
-    /// assert_eq!(d.scale().item().unwrap(), 0.5);
-    /// ```
-    pub fn scale(&self) -> &DynTensor<D> {
-        &self.scale
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, Cauchy};
-    /// let d = Cauchy::new(0.0, 1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Cauchy<S2, D>> {
-        Ok(Cauchy {
-            loc: self.loc.broadcast_to(batch_shape)?,
-            scale: self.scale.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
-    /// `tan(π (u - 1/2))` for uniform `u`: standard Cauchy draws.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps: Vec<f32> = open_uniform_f64(numel(&shape), rng)
-            .into_iter()
-            .map(|u| (std::f64::consts::PI * (u - 0.5)).tan() as f32)
-            .collect();
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
-use crate::tensor::numel;
-
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Cauchy<S, D> {
-    fn name(&self) -> &'static str {
-        "Cauchy"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Cauchy[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::Real
     }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
-    }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // `tan(π (u - 1/2))` for uniform `u`: standard Cauchy draws.
+        let eps = uniform_noise(sample_shape, &self.batch_shape, rng, |u| {
+            (std::f64::consts::PI * (u - 0.5)).tan()
+        })?;
         Ok(eps.mul(&self.scale)?.add(&self.loc)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
@@ -166,20 +57,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Cauch
     fn variance(&self) -> DistResult<DynTensor<D>> {
         Ok(DynTensor::full(&self.batch_shape, f32::INFINITY))
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Cauchy<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {
@@ -219,40 +97,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        let e = Cauchy::new(0.0, -1.0).unwrap_err();
-        assert!(
-            matches!(e, DistError::InvalidParameter { param: "scale", .. }),
-            "{e}"
+        check_rejects(
+            boxed,
+            &[(&[0.0, -1.0], "scale"), (&[f32::NAN, 1.0], "loc")],
+            &[0.0, 1.0],
+            f32::NAN,
         );
-        let e = Cauchy::new(f32::NAN, 1.0).unwrap_err();
-        assert!(matches!(
-            e,
-            DistError::InvalidParameter { param: "loc", .. }
-        ));
-        let d = Cauchy::new(0.0, 1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(f32::NAN)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
     }
 
     #[test]
     fn expand_and_typed_shapes() {
-        use dfdx::prelude::*;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let m: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.0, -1.0, 2.0], (3,)).retaped();
-        let d = Cauchy::new(m, 1.0).unwrap();
-        assert_eq!(d.batch_shape(), &[3]);
-        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
-        assert_eq!(x.shape().0, 3);
-        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
-        assert_eq!(e.batch_shape(), &[2, 3]);
-        use rand::SeedableRng;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let s = e.sample(&[4], &mut rng).unwrap();
-        assert_eq!(s.shape(), &[4, 2, 3]);
-        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
-        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        let d = Cauchy::new(typed_vec(&[0.0, -1.0, 2.0]), 1.0).unwrap();
+        check_expand_and_typed_shapes(&d, &d.expand::<(usize, usize)>(&[2, 3]).unwrap());
         assert!(d.expand::<(usize,)>(&[4]).is_err());
     }
 }

@@ -1,13 +1,13 @@
 //! The Dirac delta distribution (Pyro's `dist.Delta`): all mass on one value.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use rand::RngCore;
 
-use super::host_eval::broadcast_index;
+use super::boilerplate::impl_distribution;
 use super::param::{Dev1, Dev2, Param, ParamMeta, ResolveDev, Shape1};
 use super::*;
+use crate::linalg::broadcast_index;
 
 /// `Delta(v, log_density, event_dim)`: a point mass at `v`.
 ///
@@ -189,16 +189,7 @@ impl<S, D: Backend> Delta<S, D> {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Delta<S, D> {
-    fn name(&self) -> &'static str {
-        "Delta"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &self.event_shape
-    }
+impl_distribution!(Delta[event_field, reparameterized] {
     /// Real values, one event being the rightmost `event_dim` dims (`RealVector` stands for
     /// any `event_dim > 0`).
     fn support(&self) -> Constraint {
@@ -207,12 +198,6 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Delta
         } else {
             Constraint::RealVector
         }
-    }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
     }
     fn rsample(&self, sample_shape: &[usize], _rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &self.event_shape);
@@ -258,20 +243,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Delta
     fn variance(&self) -> DistResult<DynTensor<D>> {
         Ok(DynTensor::zeros(self.v.shape()))
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Delta<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,12 @@
 //! The Dirichlet distribution.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use rand::RngCore;
 
-use super::implicit_gamma::{dlogx_dalpha, log_gamma_draw};
+use super::boilerplate::impl_distribution;
+use super::host_map::tangent;
+use super::implicit::{dlnx_dalpha, log_standard_gamma_checked};
 use super::param::{Dev1, Param, ParamMeta, ResolveDev, Shape1};
 use super::vector_event::{broadcast_index, check_event};
 use super::*;
@@ -135,11 +136,12 @@ impl<S, D: Backend> Dirichlet<S, D> {
         let mut al = Vec::with_capacity(numel(&shape));
         for i in 0..numel(&shape) {
             let a = alpha[i % per] as f64;
-            let v = log_gamma_draw(a, rng).ok_or_else(|| DistError::InvalidParameter {
-                dist: NAME,
-                param: "concentration",
-                reason: format!("{a} is not a valid (positive, finite) concentration"),
-            })?;
+            let v =
+                log_standard_gamma_checked(a, rng).ok_or_else(|| DistError::InvalidParameter {
+                    dist: NAME,
+                    param: "concentration",
+                    reason: format!("{a} is not a valid (positive, finite) concentration"),
+                })?;
             lg.push(v);
             al.push(a);
         }
@@ -147,21 +149,12 @@ impl<S, D: Backend> Dirichlet<S, D> {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Dirichlet<S, D> {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &self.event_shape
+impl_distribution!(Dirichlet[event_field] {
+    fn has_rsample(&self) -> bool {
+        true
     }
     fn support(&self) -> Constraint {
         Constraint::Simplex
-    }
-    fn has_rsample(&self) -> bool {
-        true
     }
     fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let (lg, _, shape) = self.log_gammas(sample_shape, rng)?;
@@ -183,13 +176,10 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Diric
         let grad: Vec<f32> = lg
             .iter()
             .zip(&al)
-            .map(|(&l, &a)| dlogx_dalpha(a, l) as f32)
+            .map(|(&l, &a)| dlnx_dalpha(a, l) as f32)
             .collect();
         let lg32: Vec<f32> = lg.iter().map(|&v| v as f32).collect();
-        let alpha = self.concentration.broadcast_to(&shape)?;
-        let lin = alpha
-            .sub(&alpha.detach())?
-            .mul(&DynTensor::from_vec(grad, &shape)?)?;
+        let lin = tangent(&self.concentration, &shape, grad)?;
         let log_g = DynTensor::from_vec(lg32, &shape)?.add(&lin)?;
         // Normalise: softmax over the event dim.
         let mut lead = shape.clone();
@@ -248,12 +238,8 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Diric
             return Ok(out);
         }
         let fe = extended_shape(&[], &full, &[k]);
-        let dx = value.broadcast_to(&fe)?;
-        let da = self.concentration.broadcast_to(&fe)?;
-        let lin = dx
-            .sub(&dx.detach())?
-            .mul(&DynTensor::from_vec(gx, &fe)?)?
-            .add(&da.sub(&da.detach())?.mul(&DynTensor::from_vec(ga, &fe)?)?)?
+        let lin = tangent(value, &fe, gx)?
+            .add(&tangent(&self.concentration, &fe, ga)?)?
             .sum_rightmost(1)?;
         Ok(out.add(&lin)?)
     }
@@ -266,29 +252,13 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Diric
         let den = a0.square().mul(&a0.add_scalar(1.0))?;
         Ok(num.div(&den)?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Dirichlet<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 #[allow(clippy::needless_range_loop)] // index-heavy numeric checks
 mod tests {
     use super::*;
-    use crate::distributions::implicit_gamma::log_x_at_same_quantile;
+    use crate::distributions::implicit::log_x_at_same_quantile;
     use crate::distributions::testing::check_fixture;
     use crate::distributions::testing_mv::*;
     use crate::linalg::test_util::*;
@@ -465,17 +435,7 @@ mod tests {
             }
             s
         };
-        let point = vec![f64s(&x), f64s(&alpha)];
-        for arg in 0..2 {
-            for i in 0..3 {
-                let fd = fd_host(&host, &point, arg, &unit(3, i), 1e-6);
-                assert!(
-                    (g[arg][i] - fd).abs() <= 1e-4 * fd.abs().max(1.0),
-                    "arg {arg}[{i}]: analytic {}, fd {fd}",
-                    g[arg][i]
-                );
-            }
-        }
+        check_host_grads(&g, &host, &[f64s(&x), f64s(&alpha)], |_, _| false);
     }
 
     #[test]

@@ -1,131 +1,37 @@
 //! The exponential distribution.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
-use super::host_map::{masked_log_prob, open_uniform_f64};
-use super::param::{Dev1, Param, ParamMeta, Shape1};
+use super::boilerplate::{elementwise_params, impl_distribution};
+use super::host_map::{masked_log_prob, uniform_noise};
 use super::*;
 
-/// `Exponential(rate)`: density `rate · exp(-rate · x)` on `x >= 0`.
-///
-/// ```
-/// use pyro::distributions::{Distribution, Exponential};
-/// let d = Exponential::new(2.0).unwrap();
-/// assert_eq!(d.mean().unwrap().item().unwrap(), 0.5);
-/// assert_eq!(d.variance().unwrap().item().unwrap(), 0.25);
-/// assert!(Exponential::new(-1.0).is_err()); // rate must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct Exponential<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    rate: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl Exponential {
-    /// Builds a exponential from a parameter of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`). Errors when `rate <= 0` (with validation on).
-    ///
-    /// ```
-    /// let d = pyro::distributions::Exponential::new(0.5).unwrap();
-    /// assert_eq!(d.rate().item().unwrap(), 0.5);
-    /// ```
-    pub fn new<R>(rate: R) -> DistResult<Exponential<Shape1<R>, Dev1<R>>>
-    where
-        R: ParamMeta + Param<Dev1<R>>,
-        R::Dev: param::ResolveDev,
-    {
-        Exponential::build(rate.into_dyn())
-    }
-}
-
-impl<D: Backend> Exponential<DynShape, D> {
-    /// Builds from a run-time shaped parameter.
+elementwise_params! {
+    /// `Exponential(rate)`: density `rate · exp(-rate · x)` on `x >= 0`.
     ///
     /// ```
     /// use pyro::distributions::{Distribution, Exponential};
-    /// use pyro::tensor::DynTensor;
-    /// let d = Exponential::from_dyn(DynTensor::<dfdx::prelude::Cpu>::ones(&[2])).unwrap();
-    /// assert_eq!(d.batch_shape(), &[2]);
+    /// let d = Exponential::new(2.0).unwrap();
+    /// assert_eq!(d.mean().unwrap().item().unwrap(), 0.5);
+    /// assert_eq!(d.variance().unwrap().item().unwrap(), 0.25);
+    /// assert!(Exponential::new(-1.0).is_err()); // rate must be positive
     /// ```
-    pub fn from_dyn(rate: DynTensor<D>) -> DistResult<Self> {
-        Self::build(rate)
+    pub struct Exponential {
+        /// The rate parameter (the inverse of the mean).
+        rate: R = 0.5,
     }
+    /// Errors when `rate <= 0` (with validation on).
+    new;
+    validate { rate: Positive }
 }
 
-impl<S, D: Backend> Exponential<S, D> {
-    fn build(rate: DynTensor<D>) -> DistResult<Self> {
-        validate_param("Exponential", "rate", &rate, &Constraint::Positive)?;
-        let batch_shape = rate.shape().to_vec();
-        Ok(Exponential {
-            rate,
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The rate parameter (the inverse of the mean).
-    ///
-    /// ```
-    /// let d = pyro::distributions::Exponential::new(3.0).unwrap();
-    /// assert_eq!(d.rate().item().unwrap(), 3.0);
-    /// ```
-    pub fn rate(&self) -> &DynTensor<D> {
-        &self.rate
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, Exponential};
-    /// let d = Exponential::new(1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Exponential<S2, D>> {
-        Ok(Exponential {
-            rate: self.rate.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
-    /// `-ln u` for uniform `u`: standard exponential draws.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps: Vec<f32> = open_uniform_f64(numel(&shape), rng)
-            .into_iter()
-            .map(|u| -u.ln() as f32)
-            .collect();
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
-use crate::tensor::numel;
-
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Exponential<S, D> {
-    fn name(&self) -> &'static str {
-        "Exponential"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Exponential[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::NonNegative
     }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
-    }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // `-ln u` for uniform `u`: standard exponential draws.
+        let eps = uniform_noise(sample_shape, &self.batch_shape, rng, |u| -u.ln())?;
         Ok(eps.div(&self.rate)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
@@ -140,20 +46,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Expon
     fn variance(&self) -> DistResult<DynTensor<D>> {
         Ok(self.rate.square().recip())
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Exponential<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {
@@ -191,37 +84,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        for bad in [0.0, -2.0, f32::NAN] {
-            let e = Exponential::new(bad).unwrap_err();
-            assert!(
-                matches!(e, DistError::InvalidParameter { param: "rate", .. }),
-                "{e}"
-            );
-        }
-        let d = Exponential::new(1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(-0.5)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
+        check_rejects(
+            boxed,
+            &[(&[0.0], "rate"), (&[-2.0], "rate"), (&[f32::NAN], "rate")],
+            &[1.0],
+            -0.5,
+        );
     }
 
     #[test]
     fn expand_and_typed_shapes() {
-        use dfdx::prelude::*;
-        use rand::SeedableRng;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let r: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.5, 1.0, 2.0], (3,)).retaped();
-        let d = Exponential::new(r).unwrap();
-        assert_eq!(d.batch_shape(), &[3]);
-        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
-        assert_eq!(x.shape().0, 3);
-        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
-        assert_eq!(e.batch_shape(), &[2, 3]);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let s = e.sample(&[4], &mut rng).unwrap();
-        assert_eq!(s.shape(), &[4, 2, 3]);
-        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
-        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        let d = Exponential::new(typed_vec(&[0.5, 1.0, 2.0])).unwrap();
+        check_expand_and_typed_shapes(&d, &d.expand::<(usize, usize)>(&[2, 3]).unwrap());
         assert!(d.expand::<(usize,)>(&[4]).is_err());
     }
 }

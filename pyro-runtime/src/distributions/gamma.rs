@@ -1,129 +1,40 @@
 //! The gamma distribution, with implicitly reparameterized sampling.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
+use super::boilerplate::{elementwise_params, impl_distribution};
 use super::host_map::{host_map, linearize, xlogy};
-use super::implicit::log_standard_gammas;
-use super::param::{Dev2, Param, ParamMeta, Shape2};
+use super::implicit::log_standard_gammas_of;
 use super::*;
 use crate::tensor::special::scalar::{digamma, lgamma};
 
-/// `Gamma(concentration, rate)`: density
-/// `rate^α x^{α-1} e^{-rate x} / Γ(α)` on `x >= 0` (α = concentration).
-///
-/// `rsample` is reparameterized: the gradient with respect to `rate` flows through
-/// `x = g / rate`, the one with respect to `concentration` by implicit differentiation of the
-/// cdf of the standard gamma draw `g` (see the `implicit` module).
-///
-/// ```
-/// use pyro::distributions::{Distribution, Gamma};
-/// let d = Gamma::new(3.0, 2.0).unwrap();
-/// assert_eq!(d.mean().unwrap().item().unwrap(), 1.5);
-/// assert_eq!(d.variance().unwrap().item().unwrap(), 0.75);
-/// assert!(Gamma::new(0.0, 1.0).is_err()); // concentration must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct Gamma<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    concentration: DynTensor<D>,
-    rate: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl Gamma {
-    /// Builds a gamma from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when a parameter is not positive (with
-    /// validation on).
+elementwise_params! {
+    /// `Gamma(concentration, rate)`: density
+    /// `rate^α x^{α-1} e^{-rate x} / Γ(α)` on `x >= 0` (α = concentration).
     ///
-    /// ```
-    /// let d = pyro::distributions::Gamma::new(2.0, 0.5).unwrap();
-    /// assert_eq!(d.concentration().item().unwrap(), 2.0);
-    /// ```
-    pub fn new<A, R>(concentration: A, rate: R) -> DistResult<Gamma<Shape2<A, R>, Dev2<A, R>>>
-    where
-        A: ParamMeta + Param<Dev2<A, R>>,
-        R: ParamMeta + Param<Dev2<A, R>>,
-        A::Shape: param::JoinShape<R::Shape>,
-        A::Dev: param::JoinDev<R::Dev>,
-        <A::Dev as param::JoinDev<R::Dev>>::Out: param::ResolveDev,
-    {
-        Gamma::build(concentration.into_dyn(), rate.into_dyn())
-    }
-}
-
-impl<D: Backend> Gamma<DynShape, D> {
-    /// Builds from run-time shaped parameters.
+    /// `rsample` is reparameterized: the gradient with respect to `rate` flows through
+    /// `x = g / rate`, the one with respect to `concentration` by implicit differentiation of the
+    /// cdf of the standard gamma draw `g` (see the `implicit` module).
     ///
     /// ```
     /// use pyro::distributions::{Distribution, Gamma};
-    /// use pyro::tensor::DynTensor;
-    /// let a = DynTensor::<dfdx::prelude::Cpu>::ones(&[3]);
-    /// let d = Gamma::from_dyn(a, DynTensor::scalar(1.0)).unwrap();
-    /// assert_eq!(d.batch_shape(), &[3]);
+    /// let d = Gamma::new(3.0, 2.0).unwrap();
+    /// assert_eq!(d.mean().unwrap().item().unwrap(), 1.5);
+    /// assert_eq!(d.variance().unwrap().item().unwrap(), 0.75);
+    /// assert!(Gamma::new(0.0, 1.0).is_err()); // concentration must be positive
     /// ```
-    pub fn from_dyn(concentration: DynTensor<D>, rate: DynTensor<D>) -> DistResult<Self> {
-        Self::build(concentration, rate)
+    pub struct Gamma {
+        /// The concentration (shape) parameter α.
+        concentration: A = 2.0,
+        /// The rate (inverse scale) parameter.
+        rate: R = 0.5,
     }
+    /// Errors when a parameter is not positive (with validation on).
+    new;
+    validate { concentration: Positive, rate: Positive }
 }
 
 impl<S, D: Backend> Gamma<S, D> {
-    fn build(concentration: DynTensor<D>, rate: DynTensor<D>) -> DistResult<Self> {
-        validate_param(
-            "Gamma",
-            "concentration",
-            &concentration,
-            &Constraint::Positive,
-        )?;
-        validate_param("Gamma", "rate", &rate, &Constraint::Positive)?;
-        let (p, batch_shape) = broadcast_params("Gamma", &[&concentration, &rate])?;
-        let mut p = p.into_iter();
-        Ok(Gamma {
-            concentration: p.next().unwrap_or(concentration),
-            rate: p.next().unwrap_or(rate),
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The concentration (shape) parameter α.
-    ///
-    /// ```
-    /// let d = pyro::distributions::Gamma::new(4.0, 1.0).unwrap();
-    /// assert_eq!(d.concentration().item().unwrap(), 4.0);
-    /// ```
-    pub fn concentration(&self) -> &DynTensor<D> {
-        &self.concentration
-    }
-
-    /// The rate (inverse scale) parameter.
-    ///
-    /// ```
-    /// let d = pyro::distributions::Gamma::new(4.0, 2.5).unwrap();
-    /// assert_eq!(d.rate().item().unwrap(), 2.5);
-    /// ```
-    pub fn rate(&self) -> &DynTensor<D> {
-        &self.rate
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, Gamma};
-    /// let d = Gamma::new(1.0, 1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Gamma<S2, D>> {
-        Ok(Gamma {
-            concentration: self.concentration.broadcast_to(batch_shape)?,
-            rate: self.rate.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
     /// Standard gamma draws `g ~ Gamma(α, 1)` of shape `sample_shape + batch_shape`, on the
     /// graph with the implicit derivative `dg/dα` when `with_grad` (and a scope is open).
     /// Values are clamped below at the smallest normal `f32`, as torch does.
@@ -134,9 +45,8 @@ impl<S, D: Backend> Gamma<S, D> {
         with_grad: bool,
     ) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let alpha = self.concentration.broadcast_to(&shape)?;
-        let with_grad = with_grad && crate::tensor::is_recording();
-        let (ln_g, dln_g) = log_standard_gammas(&alpha.to_vec(), rng, with_grad);
+        let (alpha, ln_g, dln_g) =
+            log_standard_gammas_of(&self.concentration, &shape, rng, with_grad)?;
         let g: Vec<f64> = ln_g
             .iter()
             .map(|l| l.exp().max(f32::MIN_POSITIVE as f64))
@@ -156,21 +66,12 @@ pub(crate) fn gamma_log_prob([a, b, x]: [f64; 3]) -> (f64, [f64; 3]) {
     (v, [b.ln() + x.ln() - digamma(a), a / b - x, dx])
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Gamma<S, D> {
-    fn name(&self) -> &'static str {
-        "Gamma"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
+impl_distribution!(Gamma[scalar] {
+    fn has_rsample(&self) -> bool {
+        true
     }
     fn support(&self) -> Constraint {
         Constraint::NonNegative
-    }
-    fn has_rsample(&self) -> bool {
-        true
     }
     fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         Ok(self
@@ -195,20 +96,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Gamma
     fn variance(&self) -> DistResult<DynTensor<D>> {
         Ok(self.concentration.div(&self.rate.square())?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Gamma<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {
@@ -275,46 +163,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        let e = Gamma::new(-1.0, 1.0).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DistError::InvalidParameter {
-                    param: "concentration",
-                    ..
-                }
-            ),
-            "{e}"
+        check_rejects(
+            boxed,
+            &[(&[-1.0, 1.0], "concentration"), (&[1.0, 0.0], "rate")],
+            &[2.0, 1.0],
+            -1.0,
         );
-        let e = Gamma::new(1.0, 0.0).unwrap_err();
-        assert!(matches!(
-            e,
-            DistError::InvalidParameter { param: "rate", .. }
-        ));
-        let d = Gamma::new(2.0, 1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(-1.0)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
     }
 
     #[test]
     fn expand_and_typed_shapes() {
-        use dfdx::prelude::*;
-        use rand::SeedableRng;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let a: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.5, 1.0, 2.0], (3,)).retaped();
-        let d = Gamma::new(a, 1.0).unwrap();
-        assert_eq!(d.batch_shape(), &[3]);
-        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
-        assert_eq!(x.shape().0, 3);
-        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
-        assert_eq!(e.batch_shape(), &[2, 3]);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let s = e.sample(&[4], &mut rng).unwrap();
-        assert_eq!(s.shape(), &[4, 2, 3]);
-        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
-        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        let d = Gamma::new(typed_vec(&[0.5, 1.0, 2.0]), 1.0).unwrap();
+        check_expand_and_typed_shapes(&d, &d.expand::<(usize, usize)>(&[2, 3]).unwrap());
         assert!(d.expand::<(usize,)>(&[4]).is_err());
     }
 }

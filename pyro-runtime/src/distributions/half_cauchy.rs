@@ -1,133 +1,41 @@
 //! The half-Cauchy distribution.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
-use super::host_map::{masked_log_prob, open_uniform_f64};
-use super::param::{Dev1, Param, ParamMeta, Shape1};
+use super::boilerplate::{elementwise_params, impl_distribution};
+use super::host_map::{masked_log_prob, uniform_noise};
 use super::*;
 use crate::tensor::Special;
 
-/// `HalfCauchy(scale)`: `|X|` for `X ~ Cauchy(0, scale)`; density
-/// `2 / (π scale (1 + (x / scale)²))` on `x >= 0`. Its mean and variance are infinite (as in
-/// torch, they are returned as `+inf`).
-///
-/// ```
-/// use pyro::distributions::{Distribution, HalfCauchy};
-/// let d = HalfCauchy::new(2.0).unwrap();
-/// assert_eq!(d.mean().unwrap().item().unwrap(), f32::INFINITY);
-/// assert!(HalfCauchy::new(-1.0).is_err()); // scale must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct HalfCauchy<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    scale: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl HalfCauchy {
-    /// Builds a half-Cauchy from a parameter of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`). Errors when `scale <= 0` (with validation on).
-    ///
-    /// ```
-    /// let d = pyro::distributions::HalfCauchy::new(0.5).unwrap();
-    /// assert_eq!(d.scale().item().unwrap(), 0.5);
-    /// ```
-    pub fn new<R>(scale: R) -> DistResult<HalfCauchy<Shape1<R>, Dev1<R>>>
-    where
-        R: ParamMeta + Param<Dev1<R>>,
-        R::Dev: param::ResolveDev,
-    {
-        HalfCauchy::build(scale.into_dyn())
-    }
-}
-
-impl<D: Backend> HalfCauchy<DynShape, D> {
-    /// Builds from a run-time shaped parameter.
+elementwise_params! {
+    /// `HalfCauchy(scale)`: `|X|` for `X ~ Cauchy(0, scale)`; density
+    /// `2 / (π scale (1 + (x / scale)²))` on `x >= 0`. Its mean and variance are infinite (as in
+    /// torch, they are returned as `+inf`).
     ///
     /// ```
     /// use pyro::distributions::{Distribution, HalfCauchy};
-    /// use pyro::tensor::DynTensor;
-    /// let d = HalfCauchy::from_dyn(DynTensor::<dfdx::prelude::Cpu>::ones(&[2])).unwrap();
-    /// assert_eq!(d.batch_shape(), &[2]);
+    /// let d = HalfCauchy::new(2.0).unwrap();
+    /// assert_eq!(d.mean().unwrap().item().unwrap(), f32::INFINITY);
+    /// assert!(HalfCauchy::new(-1.0).is_err()); // scale must be positive
     /// ```
-    pub fn from_dyn(scale: DynTensor<D>) -> DistResult<Self> {
-        Self::build(scale)
+    pub struct HalfCauchy {
+        /// The scale parameter (the median of the distribution).
+        scale: R = 0.5,
     }
+    /// Errors when `scale <= 0` (with validation on).
+    new;
+    validate { scale: Positive }
 }
 
-impl<S, D: Backend> HalfCauchy<S, D> {
-    fn build(scale: DynTensor<D>) -> DistResult<Self> {
-        validate_param("HalfCauchy", "scale", &scale, &Constraint::Positive)?;
-        let batch_shape = scale.shape().to_vec();
-        Ok(HalfCauchy {
-            scale,
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The scale parameter (the median of the distribution).
-    ///
-    /// ```
-    /// let d = pyro::distributions::HalfCauchy::new(3.0).unwrap();
-    /// assert_eq!(d.scale().item().unwrap(), 3.0);
-    /// ```
-    pub fn scale(&self) -> &DynTensor<D> {
-        &self.scale
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, HalfCauchy};
-    /// let d = HalfCauchy::new(1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<HalfCauchy<S2, D>> {
-        Ok(HalfCauchy {
-            scale: self.scale.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
-    /// `|tan(π (u - 1/2))|` for uniform `u`: the absolute value of a standard Cauchy draw.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps: Vec<f32> = open_uniform_f64(numel(&shape), rng)
-            .into_iter()
-            .map(|u| (std::f64::consts::PI * (u - 0.5)).tan().abs() as f32)
-            .collect();
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
-use crate::tensor::numel;
-
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for HalfCauchy<S, D> {
-    fn name(&self) -> &'static str {
-        "HalfCauchy"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(HalfCauchy[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::NonNegative
     }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
-    }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // `|tan(π (u - 1/2))|`: the absolute value of a standard Cauchy draw.
+        let eps = uniform_noise(sample_shape, &self.batch_shape, rng, |u| {
+            (std::f64::consts::PI * (u - 0.5)).tan().abs()
+        })?;
         Ok(eps.mul(&self.scale)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
@@ -144,20 +52,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for HalfC
     fn variance(&self) -> DistResult<DynTensor<D>> {
         Ok(DynTensor::full(&self.batch_shape, f32::INFINITY))
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for HalfCauchy<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {
@@ -196,37 +91,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        for bad in [0.0, -2.0, f32::NAN] {
-            let e = HalfCauchy::new(bad).unwrap_err();
-            assert!(
-                matches!(e, DistError::InvalidParameter { param: "scale", .. }),
-                "{e}"
-            );
-        }
-        let d = HalfCauchy::new(1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(-0.5)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
+        check_rejects(
+            boxed,
+            &[
+                (&[0.0], "scale"),
+                (&[-2.0], "scale"),
+                (&[f32::NAN], "scale"),
+            ],
+            &[1.0],
+            -0.5,
+        );
     }
 
     #[test]
     fn expand_and_typed_shapes() {
-        use dfdx::prelude::*;
-        use rand::SeedableRng;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let s: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.5, 1.0, 2.0], (3,)).retaped();
-        let d = HalfCauchy::new(s).unwrap();
-        assert_eq!(d.batch_shape(), &[3]);
-        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
-        assert_eq!(x.shape().0, 3);
-        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
-        assert_eq!(e.batch_shape(), &[2, 3]);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let s = e.sample(&[4], &mut rng).unwrap();
-        assert_eq!(s.shape(), &[4, 2, 3]);
-        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
-        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        let d = HalfCauchy::new(typed_vec(&[0.5, 1.0, 2.0])).unwrap();
+        check_expand_and_typed_shapes(&d, &d.expand::<(usize, usize)>(&[2, 3]).unwrap());
         assert!(d.expand::<(usize,)>(&[4]).is_err());
     }
 }

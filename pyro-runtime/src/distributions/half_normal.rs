@@ -1,132 +1,40 @@
 //! The half-normal distribution.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
-use super::host_map::masked_log_prob;
-use super::param::{Dev1, Param, ParamMeta, Shape1};
+use super::boilerplate::{elementwise_params, impl_distribution};
+use super::host_map::{masked_log_prob, noise};
 use super::*;
 
-/// `HalfNormal(scale)`: `|X|` for `X ~ Normal(0, scale)`; density
-/// `√2 exp(-x² / (2 scale²)) / (scale √π)` on `x >= 0`.
-///
-/// ```
-/// use pyro::distributions::{Distribution, HalfNormal};
-/// let d = HalfNormal::new(2.0).unwrap();
-/// let m = d.mean().unwrap().item().unwrap();
-/// assert!((m - 2.0 * (2.0 / std::f32::consts::PI).sqrt()).abs() < 1e-6);
-/// assert!(HalfNormal::new(-1.0).is_err()); // scale must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct HalfNormal<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    scale: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl HalfNormal {
-    /// Builds a half-normal from a parameter of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`). Errors when `scale <= 0` (with validation on).
-    ///
-    /// ```
-    /// let d = pyro::distributions::HalfNormal::new(0.5).unwrap();
-    /// assert_eq!(d.scale().item().unwrap(), 0.5);
-    /// ```
-    pub fn new<R>(scale: R) -> DistResult<HalfNormal<Shape1<R>, Dev1<R>>>
-    where
-        R: ParamMeta + Param<Dev1<R>>,
-        R::Dev: param::ResolveDev,
-    {
-        HalfNormal::build(scale.into_dyn())
-    }
-}
-
-impl<D: Backend> HalfNormal<DynShape, D> {
-    /// Builds from a run-time shaped parameter.
+elementwise_params! {
+    /// `HalfNormal(scale)`: `|X|` for `X ~ Normal(0, scale)`; density
+    /// `√2 exp(-x² / (2 scale²)) / (scale √π)` on `x >= 0`.
     ///
     /// ```
     /// use pyro::distributions::{Distribution, HalfNormal};
-    /// use pyro::tensor::DynTensor;
-    /// let d = HalfNormal::from_dyn(DynTensor::<dfdx::prelude::Cpu>::ones(&[2])).unwrap();
-    /// assert_eq!(d.batch_shape(), &[2]);
+    /// let d = HalfNormal::new(2.0).unwrap();
+    /// let m = d.mean().unwrap().item().unwrap();
+    /// assert!((m - 2.0 * (2.0 / std::f32::consts::PI).sqrt()).abs() < 1e-6);
+    /// assert!(HalfNormal::new(-1.0).is_err()); // scale must be positive
     /// ```
-    pub fn from_dyn(scale: DynTensor<D>) -> DistResult<Self> {
-        Self::build(scale)
+    pub struct HalfNormal {
+        /// The scale parameter (that of the underlying normal).
+        scale: R = 0.5,
     }
+    /// Errors when `scale <= 0` (with validation on).
+    new;
+    validate { scale: Positive }
 }
 
-impl<S, D: Backend> HalfNormal<S, D> {
-    fn build(scale: DynTensor<D>) -> DistResult<Self> {
-        validate_param("HalfNormal", "scale", &scale, &Constraint::Positive)?;
-        let batch_shape = scale.shape().to_vec();
-        Ok(HalfNormal {
-            scale,
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The scale parameter (that of the underlying normal).
-    ///
-    /// ```
-    /// let d = pyro::distributions::HalfNormal::new(3.0).unwrap();
-    /// assert_eq!(d.scale().item().unwrap(), 3.0);
-    /// ```
-    pub fn scale(&self) -> &DynTensor<D> {
-        &self.scale
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, HalfNormal};
-    /// let d = HalfNormal::new(1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<HalfNormal<S2, D>> {
-        Ok(HalfNormal {
-            scale: self.scale.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
-    /// `|ε|` for standard normal `ε`.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps: Vec<f32> = std_normal_vec(numel(&shape), rng)
-            .into_iter()
-            .map(f32::abs)
-            .collect();
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
-use crate::tensor::numel;
-
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for HalfNormal<S, D> {
-    fn name(&self) -> &'static str {
-        "HalfNormal"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(HalfNormal[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::NonNegative
     }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
-    }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // `|ε|` for standard normal `ε`.
+        let eps = noise(sample_shape, &self.batch_shape, rng, |n, rng| {
+            std_normal_vec(n, rng).into_iter().map(f32::abs).collect()
+        })?;
         Ok(eps.mul(&self.scale)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
@@ -148,20 +56,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for HalfN
             .square()
             .mul_scalar((1.0 - 2.0 / std::f64::consts::PI) as f32))
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for HalfNormal<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {
@@ -202,37 +97,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        for bad in [0.0, -2.0, f32::NAN] {
-            let e = HalfNormal::new(bad).unwrap_err();
-            assert!(
-                matches!(e, DistError::InvalidParameter { param: "scale", .. }),
-                "{e}"
-            );
-        }
-        let d = HalfNormal::new(1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(-0.5)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
+        check_rejects(
+            boxed,
+            &[
+                (&[0.0], "scale"),
+                (&[-2.0], "scale"),
+                (&[f32::NAN], "scale"),
+            ],
+            &[1.0],
+            -0.5,
+        );
     }
 
     #[test]
     fn expand_and_typed_shapes() {
-        use dfdx::prelude::*;
-        use rand::SeedableRng;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let s: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.5, 1.0, 2.0], (3,)).retaped();
-        let d = HalfNormal::new(s).unwrap();
-        assert_eq!(d.batch_shape(), &[3]);
-        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
-        assert_eq!(x.shape().0, 3);
-        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
-        assert_eq!(e.batch_shape(), &[2, 3]);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let s = e.sample(&[4], &mut rng).unwrap();
-        assert_eq!(s.shape(), &[4, 2, 3]);
-        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
-        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        let d = HalfNormal::new(typed_vec(&[0.5, 1.0, 2.0])).unwrap();
+        check_expand_and_typed_shapes(&d, &d.expand::<(usize, usize)>(&[2, 3]).unwrap());
         assert!(d.expand::<(usize,)>(&[4]).is_err());
     }
 }

@@ -1,14 +1,18 @@
-//! Host-evaluated functions of several tensors, put back on the gradient graph by
-//! linearisation, and support masks for values outside a distribution's support.
+//! Host (`f64`) evaluation for distributions: functions of several tensors put back on the
+//! gradient graph by linearisation, support masks for values outside a distribution's support,
+//! `f64` uniform draws, finiteness checks and the `x ln y` family with its `0 ln 0 = 0`
+//! convention.
 //!
 //! [`host_map`] generalises [`crate::tensor::special::host_unary`] to `N` inputs: for inputs
 //! `x_1..x_N` (broadcast to one shape) and a host function returning `f(x0)` and its partial
 //! derivatives `g_i(x0)` in `f64`, the output is `f(x0) + Σ_i (x_i - x0_i) g_i(x0)` with `x0_i`
 //! constant copies. Its value is exactly `f(x0)` (each `x_i - x0_i` is exactly zero) and its
 //! gradient is exactly the given partials. [`linearize`] is the same with precomputed values
-//! and partials (used by the implicit reparameterized samplers).
+//! and partials (used by the implicit reparameterized samplers and the discrete log-masses).
 
-use super::DistResult;
+use rand::RngCore;
+
+use super::{DistError, DistResult};
 use crate::constraints::Constraint;
 use crate::error::TensorError;
 use crate::tensor::{broadcast_shapes, is_recording, Backend, DynTensor};
@@ -85,12 +89,40 @@ pub(crate) fn linearize<D: Backend>(
     Ok(DynTensor::from_flat(acc, shape)?)
 }
 
-/// `a * ln(x)` with the convention `0 * ln(0) = 0` (torch's `xlogy`).
-pub(crate) fn xlogy(a: f64, x: f64) -> f64 {
-    if a == 0.0 && !x.is_nan() {
+/// `x * ln(y)` with the convention `0 * ln(y) = 0` (also for `y = 0`).
+pub(crate) fn xlogy(x: f64, y: f64) -> f64 {
+    if x == 0.0 {
         0.0
     } else {
-        a * x.ln()
+        x * y.ln()
+    }
+}
+
+/// `x * ln(1 + y)` with the convention `0 * ln(1 + y) = 0`.
+pub(crate) fn xlog1py(x: f64, y: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x * libm::log1p(y)
+    }
+}
+
+/// `ln(n choose k)` for real `n >= k >= 0`, in `f64`.
+pub(crate) fn ln_choose(n: f64, k: f64) -> f64 {
+    use crate::tensor::special::scalar::lgamma;
+    lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0)
+}
+
+/// Errors naming `param` when some value of `x` is infinite or NaN (always checked: the
+/// samplers cannot run on such values).
+pub(crate) fn require_finite(dist: &'static str, param: &'static str, v: &[f32]) -> DistResult<()> {
+    match v.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(DistError::InvalidParameter {
+            dist,
+            param,
+            reason: format!("{} (at element {i}) is not finite", v[i]),
+        }),
     }
 }
 
@@ -144,20 +176,86 @@ pub(crate) fn where_host<D: Backend>(
     Ok(kept.add(&DynTensor::from_vec(fill, shape)?)?)
 }
 
+/// `(x - x₀) ⊙ g` with `x` broadcast to `shape` and `x₀` its constant copy: zero in value, with
+/// gradient `g` (host values of that shape) with respect to `x`. Sums of such terms put a
+/// host-computed function back on the graph (see [`linearize`]).
+pub(crate) fn tangent<D: Backend>(
+    x: &DynTensor<D>,
+    shape: &[usize],
+    g: Vec<f32>,
+) -> DistResult<DynTensor<D>> {
+    let xb = x.broadcast_to(shape)?;
+    Ok(xb.sub(&xb.detach())?.mul(&DynTensor::from_vec(g, shape)?)?)
+}
+
+/// Per output element, the flat indices `(into the value, into the batch)`.
+pub(crate) type IndexPairs = Vec<(usize, usize)>;
+
+/// For a value of `value_shape` scored under a batch of `batch_shape`: the broadcast output
+/// shape and, per output element, the flat indices `(into the value, into the batch)`. Errors
+/// (naming `op`) when the shapes do not broadcast.
+pub(crate) fn value_batch_pairs(
+    op: &'static str,
+    value_shape: &[usize],
+    batch_shape: &[usize],
+) -> DistResult<(Vec<usize>, IndexPairs)> {
+    let out = broadcast_shapes(value_shape, batch_shape).ok_or_else(|| TensorError::Broadcast {
+        op,
+        lhs: value_shape.to_vec(),
+        rhs: batch_shape.to_vec(),
+    })?;
+    let vmap = crate::linalg::broadcast_index(value_shape, &out);
+    let bmap = crate::linalg::broadcast_index(batch_shape, &out);
+    Ok((out, vmap.into_iter().zip(bmap).collect()))
+}
+
+/// Standard noise of shape `sample_shape + batch_shape` for a reparameterized sampler:
+/// `draw(n, rng)` gives its `n` values.
+pub(crate) fn noise<D: Backend>(
+    sample_shape: &[usize],
+    batch_shape: &[usize],
+    rng: &mut dyn RngCore,
+    draw: fn(usize, &mut dyn RngCore) -> Vec<f32>,
+) -> DistResult<DynTensor<D>> {
+    let shape = super::extended_shape(sample_shape, batch_shape, &[]);
+    Ok(DynTensor::from_vec(
+        draw(crate::tensor::numel(&shape), rng),
+        &shape,
+    )?)
+}
+
+/// [`noise`] whose values are `f(u)` (computed in `f64`) for uniform `u` in `(0, 1)`.
+pub(crate) fn uniform_noise<D: Backend>(
+    sample_shape: &[usize],
+    batch_shape: &[usize],
+    rng: &mut dyn RngCore,
+    f: impl Fn(f64) -> f64,
+) -> DistResult<DynTensor<D>> {
+    let shape = super::extended_shape(sample_shape, batch_shape, &[]);
+    let u = open_uniform_f64(crate::tensor::numel(&shape), rng);
+    let v: Vec<f32> = u.into_iter().map(|u| f(u) as f32).collect();
+    Ok(DynTensor::from_vec(v, &shape)?)
+}
+
+/// A uniform draw in `[0, 1)` with 53 random bits (the same stream as `rng.gen::<f64>()`).
+pub(crate) fn uniform_f64(rng: &mut dyn RngCore) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
 /// `n` uniform draws in the open interval `(0, 1)` in `f64` (finer than `f32` near 0, so
 /// transforms such as `-ln u` or `tan(π(u - 1/2))` reach further into the tails).
-pub(crate) fn open_uniform_f64(n: usize, rng: &mut dyn rand::RngCore) -> Vec<f64> {
-    use rand::Rng as _;
-    (0..n)
-        .map(|_| {
-            let u: f64 = rng.gen();
-            if u == 0.0 {
-                f64::MIN_POSITIVE
-            } else {
-                u
-            }
-        })
-        .collect()
+pub(crate) fn open_uniform_f64(n: usize, rng: &mut dyn RngCore) -> Vec<f64> {
+    (0..n).map(|_| open_uniform(rng)).collect()
+}
+
+/// One uniform draw in `(0, 1)`: [`uniform_f64`] with 0 replaced by the smallest normal `f64`.
+pub(crate) fn open_uniform(rng: &mut dyn RngCore) -> f64 {
+    let u = uniform_f64(rng);
+    if u == 0.0 {
+        f64::MIN_POSITIVE
+    } else {
+        u
+    }
 }
 
 #[cfg(test)]
@@ -214,9 +312,50 @@ mod tests {
     }
 
     #[test]
+    fn linearize_has_exact_value_and_gradient() {
+        let x = DynTensor::<Cpu>::from_vec(vec![0.5, 2.0], &[2]).unwrap();
+        let scope = GradScope::<Cpu>::open();
+        let ders = [vec![4.0, f64::INFINITY]];
+        let y = linearize(&[&x], &[2], &[1.25, -3.0], Some(&ders)).unwrap();
+        assert_eq!(y.to_vec(), vec![1.25, -3.0]);
+        assert_eq!(grad_of(&x, &y, scope), vec![4.0, 0.0]);
+    }
+
+    #[test]
+    fn uniform_is_in_unit_interval_and_matches_rand() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let u: Vec<f64> = (0..1000).map(|_| uniform_f64(&mut rng)).collect();
+        assert!(u.iter().all(|&x| (0.0..1.0).contains(&x)));
+        let m = u.iter().sum::<f64>() / 1000.0;
+        assert!((m - 0.5).abs() < 4.0 * (1.0 / 12.0f64 / 1000.0).sqrt());
+        // The same 53-bit construction as rand's `Standard` for f64.
+        let (mut a, mut b) = (
+            rand::rngs::StdRng::seed_from_u64(9),
+            rand::rngs::StdRng::seed_from_u64(9),
+        );
+        for _ in 0..100 {
+            assert_eq!(uniform_f64(&mut a), b.gen::<f64>());
+        }
+    }
+
+    #[test]
+    fn require_finite_names_the_parameter() {
+        assert!(require_finite("X", "rate", &[1.0, 2.0]).is_ok());
+        let e = require_finite("X", "rate", &[1.0, f32::INFINITY]).unwrap_err();
+        assert!(matches!(
+            e,
+            DistError::InvalidParameter { param: "rate", .. }
+        ));
+    }
+
+    #[test]
     fn xlogy_convention() {
         assert_eq!(xlogy(0.0, 0.0), 0.0);
         assert_eq!(xlogy(1.0, 0.0), f64::NEG_INFINITY);
         assert!((xlogy(2.0, 3.0) - 2.0 * 3f64.ln()).abs() < 1e-15);
+        assert_eq!(xlog1py(0.0, -1.0), 0.0);
+        assert!((xlog1py(2.0, 1e-10) - 2e-10).abs() < 1e-19); // log1p, not ln(1 + y)
+        assert!((ln_choose(5.0, 2.0) - 10f64.ln()).abs() < 1e-12);
     }
 }

@@ -1,5 +1,5 @@
 //! Implicit reparameterization of gamma draws (Figurnov et al., 2018), shared by `Gamma`,
-//! `InverseGamma`, `Beta` and `StudentT`.
+//! `InverseGamma`, `Beta`, `StudentT` and `Dirichlet`.
 //!
 //! A draw `x ~ Gamma(α, 1)` comes from a rejection sampler (Marsaglia–Tsang), which is not a
 //! smooth function of its noise. Its gradient with respect to `α` is taken instead from the
@@ -15,7 +15,11 @@
 
 use std::ops::{Add, Div, Mul, Sub};
 
-use rand::{Rng, RngCore};
+use rand::RngCore;
+
+use super::host_map::open_uniform;
+use super::DistResult;
+use crate::tensor::{Backend, DynTensor};
 
 use crate::tensor::special::scalar::{digamma, lgamma};
 
@@ -167,15 +171,6 @@ pub(crate) fn dlnx_dalpha(a: f64, ln_x: f64) -> f64 {
     }
 }
 
-fn open_uniform(rng: &mut dyn RngCore) -> f64 {
-    let u: f64 = rng.gen();
-    if u == 0.0 {
-        f64::MIN_POSITIVE
-    } else {
-        u
-    }
-}
-
 /// `ln x` for one draw `x ~ Gamma(α, 1)`: Marsaglia–Tsang squeeze/rejection for `α >= 1`;
 /// for `α < 1` a draw of `Gamma(α + 1, 1)` times `U^{1/α}`, added in log space.
 pub(crate) fn log_standard_gamma(a: f64, rng: &mut dyn RngCore) -> f64 {
@@ -201,6 +196,54 @@ pub(crate) fn log_standard_gamma(a: f64, rng: &mut dyn RngCore) -> f64 {
     }
 }
 
+/// [`log_standard_gamma`] for a shape that must be positive and finite; `None` otherwise.
+pub(crate) fn log_standard_gamma_checked(a: f64, rng: &mut dyn RngCore) -> Option<f64> {
+    (a > 0.0 && a.is_finite()).then(|| log_standard_gamma(a, rng))
+}
+
+/// `ln x'` with `x' ~ Gamma(α', 1)` at the same quantile as `x₀ = exp(ln_x0)` under
+/// Gamma(α₀, 1): the transport map the implicit gradient differentiates (bisection in `ln x`
+/// on `ln P` or `ln Q`, whichever tail is smaller, so both tails keep full precision).
+#[cfg(test)]
+pub(crate) fn log_x_at_same_quantile(alpha_new: f64, alpha0: f64, ln_x0: f64) -> f64 {
+    // Series below α + 1, continued fraction above (each where it converges).
+    let series_ln_p = |a: f64, lx: f64| {
+        let x = lx.exp();
+        a * lx - x - lgamma(a + 1.0) + series(a, x).v.ln()
+    };
+    let cf_ln_q = |a: f64, lx: f64| {
+        let x = lx.exp();
+        a * lx - x - lgamma(a) + cont_frac(a, x).v.ln()
+    };
+    let ln_p = |a: f64, lx: f64| {
+        if lx.exp() < a + 1.0 {
+            series_ln_p(a, lx)
+        } else {
+            libm::log1p(-cf_ln_q(a, lx).exp())
+        }
+    };
+    let ln_q = |a: f64, lx: f64| {
+        if lx.exp() >= a + 1.0 {
+            cf_ln_q(a, lx)
+        } else {
+            libm::log1p(-series_ln_p(a, lx).exp())
+        }
+    };
+    let lower = gamma_p(alpha0, ln_x0.exp()) < 0.5;
+    let f = |a: f64, lx: f64| if lower { ln_p(a, lx) } else { -ln_q(a, lx) };
+    let target = f(alpha0, ln_x0);
+    let (mut lo, mut hi) = (ln_x0 - 50.0, ln_x0 + 5.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if f(alpha_new, mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 /// Draws `ln x_i ~ ln Gamma(α_i, 1)` for each concentration, and, when `with_grad`, the
 /// implicit derivatives `d ln x_i / dα_i`.
 pub(crate) fn log_standard_gammas(
@@ -220,6 +263,24 @@ pub(crate) fn log_standard_gammas(
             .collect()
     });
     (ln_x, grads)
+}
+
+/// Broadcast concentrations, `ln g` and (optionally) `d ln g / dα`.
+pub(crate) type LogGammaDraws<D> = (DynTensor<D>, Vec<f64>, Option<Vec<f64>>);
+
+/// [`log_standard_gammas`] for the concentrations `alpha` broadcast to `shape`, with the
+/// derivatives only when `with_grad` and a gradient scope is open; also returns the broadcast
+/// concentrations (the input the draws are linearised in).
+pub(crate) fn log_standard_gammas_of<D: Backend>(
+    alpha: &DynTensor<D>,
+    shape: &[usize],
+    rng: &mut dyn RngCore,
+    with_grad: bool,
+) -> DistResult<LogGammaDraws<D>> {
+    let alpha = alpha.broadcast_to(shape)?;
+    let with_grad = with_grad && crate::tensor::is_recording();
+    let (ln_g, d) = log_standard_gammas(&alpha.to_vec(), rng, with_grad);
+    Ok((alpha, ln_g, d))
 }
 
 #[cfg(test)]
@@ -304,6 +365,52 @@ mod tests {
                     "a={a} x={x}: implicit {got}, inverse-cdf difference {fd}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn incomplete_gamma_matches_closed_forms() {
+        for &x in &[1e-8f64, 0.01, 0.3, 1.0, 2.5, 7.0, 30.0] {
+            let e1 = 1.0 - (-x).exp();
+            let e_half = libm::erf(x.sqrt());
+            let e3 = 1.0 - (-x).exp() * (1.0 + x + x * x / 2.0);
+            for (a, want) in [(1.0, e1), (0.5, e_half), (3.0, e3)] {
+                let got = gamma_p(a, x);
+                assert!(
+                    (got - want).abs() <= 1e-13 + 1e-12 * want.abs(),
+                    "P({a}, {x}) = {got}, want {want}"
+                );
+            }
+        }
+    }
+
+    /// Against scipy: central differences of the inverse incomplete gamma at a fixed quantile,
+    /// as `d ln x / dα`.
+    #[test]
+    fn implicit_log_derivative_matches_scipy_inverse_cdf() {
+        let rows = load_fixture("gamma_implicit_dlogx");
+        assert!(rows.len() >= 20);
+        for r in rows {
+            let (a, x) = (r.params[0] as f64, r.value[0] as f64);
+            let got = dlnx_dalpha(a, x.ln());
+            assert!(
+                (got - r.log_prob).abs() <= 1e-6 * r.log_prob.abs().max(1.0),
+                "alpha {a}, x {x}: got {got}, scipy {}",
+                r.log_prob
+            );
+        }
+    }
+
+    #[test]
+    fn checked_draws_reject_invalid_shapes() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for _ in 0..1000 {
+            let lx = log_standard_gamma_checked(1e-3, &mut rng).unwrap();
+            assert!(lx.is_finite());
+            assert!(dlnx_dalpha(1e-3, lx).is_finite());
+        }
+        for bad in [-1.0, 0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(log_standard_gamma_checked(bad, &mut rng).is_none());
         }
     }
 

@@ -1,133 +1,41 @@
 //! The inverse-gamma distribution, with implicitly reparameterized sampling.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
+use super::boilerplate::{elementwise_params, impl_distribution};
 use super::host_map::where_host;
 use super::host_map::{host_map, linearize};
-use super::implicit::log_standard_gammas;
-use super::param::{Dev2, Param, ParamMeta, Shape2};
+use super::implicit::log_standard_gammas_of;
 use super::*;
 use crate::tensor::special::scalar::{digamma, lgamma};
 
-/// `InverseGamma(concentration, rate)`: `1 / X` for `X ~ Gamma(concentration, rate)`; density
-/// `rate^α x^{-α-1} e^{-rate / x} / Γ(α)` on `x > 0` (α = concentration).
-///
-/// `rsample` is reparameterized (`x = rate / g` with `g ~ Gamma(α, 1)`; the gradient with
-/// respect to `α` is implicit, see the `implicit` module). The mean is `+inf` for `α <= 1`
-/// and the variance `+inf` for `α <= 2`, as in torch.
-///
-/// ```
-/// use pyro::distributions::{Distribution, InverseGamma};
-/// let d = InverseGamma::new(3.0, 2.0).unwrap();
-/// assert_eq!(d.mean().unwrap().item().unwrap(), 1.0);
-/// assert_eq!(d.variance().unwrap().item().unwrap(), 1.0);
-/// assert!(InverseGamma::new(1.0, -2.0).is_err()); // rate must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct InverseGamma<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    concentration: DynTensor<D>,
-    rate: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl InverseGamma {
-    /// Builds an inverse gamma from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when a parameter is not positive (with
-    /// validation on).
+elementwise_params! {
+    /// `InverseGamma(concentration, rate)`: `1 / X` for `X ~ Gamma(concentration, rate)`; density
+    /// `rate^α x^{-α-1} e^{-rate / x} / Γ(α)` on `x > 0` (α = concentration).
     ///
-    /// ```
-    /// let d = pyro::distributions::InverseGamma::new(2.0, 0.5).unwrap();
-    /// assert_eq!(d.concentration().item().unwrap(), 2.0);
-    /// ```
-    pub fn new<A, R>(
-        concentration: A,
-        rate: R,
-    ) -> DistResult<InverseGamma<Shape2<A, R>, Dev2<A, R>>>
-    where
-        A: ParamMeta + Param<Dev2<A, R>>,
-        R: ParamMeta + Param<Dev2<A, R>>,
-        A::Shape: param::JoinShape<R::Shape>,
-        A::Dev: param::JoinDev<R::Dev>,
-        <A::Dev as param::JoinDev<R::Dev>>::Out: param::ResolveDev,
-    {
-        InverseGamma::build(concentration.into_dyn(), rate.into_dyn())
-    }
-}
-
-impl<D: Backend> InverseGamma<DynShape, D> {
-    /// Builds from run-time shaped parameters.
+    /// `rsample` is reparameterized (`x = rate / g` with `g ~ Gamma(α, 1)`; the gradient with
+    /// respect to `α` is implicit, see the `implicit` module). The mean is `+inf` for `α <= 1`
+    /// and the variance `+inf` for `α <= 2`, as in torch.
     ///
     /// ```
     /// use pyro::distributions::{Distribution, InverseGamma};
-    /// use pyro::tensor::DynTensor;
-    /// let a = DynTensor::<dfdx::prelude::Cpu>::ones(&[3]);
-    /// let d = InverseGamma::from_dyn(a, DynTensor::scalar(1.0)).unwrap();
-    /// assert_eq!(d.batch_shape(), &[3]);
+    /// let d = InverseGamma::new(3.0, 2.0).unwrap();
+    /// assert_eq!(d.mean().unwrap().item().unwrap(), 1.0);
+    /// assert_eq!(d.variance().unwrap().item().unwrap(), 1.0);
+    /// assert!(InverseGamma::new(1.0, -2.0).is_err()); // rate must be positive
     /// ```
-    pub fn from_dyn(concentration: DynTensor<D>, rate: DynTensor<D>) -> DistResult<Self> {
-        Self::build(concentration, rate)
+    pub struct InverseGamma {
+        /// The concentration (shape) parameter α (that of the gamma distribution of `1/x`).
+        concentration: A = 2.0,
+        /// The rate parameter (that of the gamma distribution of `1/x`; the scale of `x`).
+        rate: R = 0.5,
     }
+    /// Errors when a parameter is not positive (with validation on).
+    new;
+    validate { concentration: Positive, rate: Positive }
 }
 
 impl<S, D: Backend> InverseGamma<S, D> {
-    fn build(concentration: DynTensor<D>, rate: DynTensor<D>) -> DistResult<Self> {
-        validate_param(
-            "InverseGamma",
-            "concentration",
-            &concentration,
-            &Constraint::Positive,
-        )?;
-        validate_param("InverseGamma", "rate", &rate, &Constraint::Positive)?;
-        let (p, batch_shape) = broadcast_params("InverseGamma", &[&concentration, &rate])?;
-        let mut p = p.into_iter();
-        Ok(InverseGamma {
-            concentration: p.next().unwrap_or(concentration),
-            rate: p.next().unwrap_or(rate),
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The concentration (shape) parameter α (that of the gamma distribution of `1/x`).
-    ///
-    /// ```
-    /// let d = pyro::distributions::InverseGamma::new(4.0, 1.0).unwrap();
-    /// assert_eq!(d.concentration().item().unwrap(), 4.0);
-    /// ```
-    pub fn concentration(&self) -> &DynTensor<D> {
-        &self.concentration
-    }
-
-    /// The rate parameter (that of the gamma distribution of `1/x`; the scale of `x`).
-    ///
-    /// ```
-    /// let d = pyro::distributions::InverseGamma::new(4.0, 2.5).unwrap();
-    /// assert_eq!(d.rate().item().unwrap(), 2.5);
-    /// ```
-    pub fn rate(&self) -> &DynTensor<D> {
-        &self.rate
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, InverseGamma};
-    /// let d = InverseGamma::new(1.0, 1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<InverseGamma<S2, D>> {
-        Ok(InverseGamma {
-            concentration: self.concentration.broadcast_to(batch_shape)?,
-            rate: self.rate.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
     /// `1 / g` for standard gamma draws `g ~ Gamma(α, 1)`, of shape
     /// `sample_shape + batch_shape`, on the graph with the implicit derivative
     /// `d(1/g)/dα = -(1/g) d ln g/dα` when `with_grad` (and a scope is open). Computed from
@@ -139,9 +47,8 @@ impl<S, D: Backend> InverseGamma<S, D> {
         with_grad: bool,
     ) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let alpha = self.concentration.broadcast_to(&shape)?;
-        let with_grad = with_grad && crate::tensor::is_recording();
-        let (ln_g, dln_g) = log_standard_gammas(&alpha.to_vec(), rng, with_grad);
+        let (alpha, ln_g, dln_g) =
+            log_standard_gammas_of(&self.concentration, &shape, rng, with_grad)?;
         let inv: Vec<f64> = ln_g
             .iter()
             .map(|l| (-l).exp().min(f32::MAX as f64))
@@ -165,21 +72,12 @@ pub(crate) fn inverse_gamma_log_prob([a, b, x]: [f64; 3]) -> (f64, [f64; 3]) {
     (v, g)
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for InverseGamma<S, D> {
-    fn name(&self) -> &'static str {
-        "InverseGamma"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
+impl_distribution!(InverseGamma[scalar] {
+    fn has_rsample(&self) -> bool {
+        true
     }
     fn support(&self) -> Constraint {
         Constraint::Positive
-    }
-    fn has_rsample(&self) -> bool {
-        true
     }
     fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         Ok(self
@@ -213,20 +111,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Inver
         let v = self.rate.square().div(&den)?;
         where_host(&v, |v| v > 0.0, f32::INFINITY)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for InverseGamma<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {
@@ -295,46 +180,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        let e = InverseGamma::new(-1.0, 1.0).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DistError::InvalidParameter {
-                    param: "concentration",
-                    ..
-                }
-            ),
-            "{e}"
+        check_rejects(
+            boxed,
+            &[(&[-1.0, 1.0], "concentration"), (&[1.0, 0.0], "rate")],
+            &[2.0, 1.0],
+            0.0,
         );
-        let e = InverseGamma::new(1.0, 0.0).unwrap_err();
-        assert!(matches!(
-            e,
-            DistError::InvalidParameter { param: "rate", .. }
-        ));
-        let d = InverseGamma::new(2.0, 1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(0.0)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
     }
 
     #[test]
     fn expand_and_typed_shapes() {
-        use dfdx::prelude::*;
-        use rand::SeedableRng;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let a: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.5, 1.0, 2.0], (3,)).retaped();
-        let d = InverseGamma::new(a, 1.0).unwrap();
-        assert_eq!(d.batch_shape(), &[3]);
-        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
-        assert_eq!(x.shape().0, 3);
-        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
-        assert_eq!(e.batch_shape(), &[2, 3]);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let s = e.sample(&[4], &mut rng).unwrap();
-        assert_eq!(s.shape(), &[4, 2, 3]);
-        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
-        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        let d = InverseGamma::new(typed_vec(&[0.5, 1.0, 2.0]), 1.0).unwrap();
+        check_expand_and_typed_shapes(&d, &d.expand::<(usize, usize)>(&[2, 3]).unwrap());
         assert!(d.expand::<(usize,)>(&[4]).is_err());
     }
 }

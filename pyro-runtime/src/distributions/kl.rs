@@ -5,16 +5,24 @@
 //! concrete type `X<DynShape, D>` per family) and walks the table in [`kl_divergence`]; the
 //! first rule whose two types match computes the divergence. Adding a pair takes one function
 //! `fn kl_x_y<D: Backend>(p: &X<DynShape, D>, q: &Y<DynShape, D>) -> DistResult<DynTensor<D>>`
-//! and one line `X<DynShape, D>, Y<DynShape, D> => kl_x_y;` in the table (the two types must
-//! implement `erased`, a three-line method, as every template distribution does).
+//! and one line `X<DynShape, D>, Y<DynShape, D> => kl_x_y;` in the table (every family's
+//! `Distribution` impl written with `impl_distribution!` provides `erased`). Elementwise pairs
+//! are an `f64` kernel plus a line in `elementwise.rs`'s `host_kl!` table; families with a
+//! trailing event dim use the row-wise helper in `rowwise.rs`.
 
 use std::any::Any;
 
-use super::vector_event::broadcast_index;
 use super::*;
 use crate::linalg;
-use crate::tensor::special::scalar::{digamma, lgamma, trigamma};
-use crate::tensor::{broadcast_shapes, is_recording, numel};
+use crate::tensor::broadcast_shapes;
+
+mod discrete;
+mod elementwise;
+mod rowwise;
+
+use discrete::*;
+use elementwise::*;
+use rowwise::kl_dirichlet_dirichlet;
 
 /// Tries each `P, Q => f` rule in order; returns from the enclosing function on a match.
 macro_rules! kl_rules {
@@ -32,9 +40,17 @@ macro_rules! kl_rules {
 /// implemented for the pair, and names `q` when the event shapes differ.
 ///
 /// Implemented: Normal–Normal, MultivariateNormal–MultivariateNormal (and
-/// LowRankMultivariateNormal with either), Dirichlet–Dirichlet, and
-/// Independent–Independent with the same reinterpreted dims (the base divergence summed over
-/// them).
+/// LowRankMultivariateNormal with either), Dirichlet–Dirichlet, Bernoulli–Bernoulli,
+/// Binomial–Binomial, Categorical–Categorical, Poisson–Poisson, Exponential–Exponential,
+/// Gamma–Gamma, Exponential–Gamma, Gamma–Exponential, Beta–Beta, Laplace–Laplace,
+/// LogNormal–LogNormal, HalfNormal–HalfNormal, Uniform–Uniform, InverseGamma–InverseGamma,
+/// Cauchy–Cauchy, and Independent–Independent
+/// with the same reinterpreted dims (the base divergence summed over them).
+///
+/// As in torch, the divergence is `+inf` where `q` gives zero mass to a set `p` charges
+/// (a Uniform `q` narrower than `p`, a Bernoulli `q` with probability 0 or 1, a Binomial `q`
+/// with fewer trials); KL between Binomials where `p` has fewer trials than `q` has no closed
+/// form and is an error, as are Categoricals with different numbers of categories.
 ///
 /// ```
 /// use pyro::distributions::{kl_divergence, Normal};
@@ -77,6 +93,21 @@ pub fn kl_divergence<D: Backend>(
         LowRankMultivariateNormal<DynShape, D>, MultivariateNormal<DynShape, D> => kl_lowrank_mvn;
         MultivariateNormal<DynShape, D>, LowRankMultivariateNormal<DynShape, D> => kl_mvn_lowrank;
         Dirichlet<DynShape, D>, Dirichlet<DynShape, D> => kl_dirichlet_dirichlet;
+        Bernoulli<DynShape, D>, Bernoulli<DynShape, D> => kl_bernoulli_bernoulli;
+        Binomial<DynShape, D>, Binomial<DynShape, D> => kl_binomial_binomial;
+        Categorical<DynShape, D>, Categorical<DynShape, D> => kl_categorical_categorical;
+        Poisson<DynShape, D>, Poisson<DynShape, D> => kl_poisson_poisson;
+        Exponential<DynShape, D>, Exponential<DynShape, D> => kl_exponential_exponential;
+        Gamma<DynShape, D>, Gamma<DynShape, D> => kl_gamma_gamma;
+        Exponential<DynShape, D>, Gamma<DynShape, D> => kl_exponential_gamma;
+        Gamma<DynShape, D>, Exponential<DynShape, D> => kl_gamma_exponential;
+        Beta<DynShape, D>, Beta<DynShape, D> => kl_beta_beta;
+        Laplace<DynShape, D>, Laplace<DynShape, D> => kl_laplace_laplace;
+        LogNormal<DynShape, D>, LogNormal<DynShape, D> => kl_lognormal_lognormal;
+        HalfNormal<DynShape, D>, HalfNormal<DynShape, D> => kl_halfnormal_halfnormal;
+        Uniform<DynShape, D>, Uniform<DynShape, D> => kl_uniform_uniform;
+        InverseGamma<DynShape, D>, InverseGamma<DynShape, D> => kl_inversegamma_inversegamma;
+        Cauchy<DynShape, D>, Cauchy<DynShape, D> => kl_cauchy_cauchy;
         Independent<BoxDist<D>, D>, Independent<BoxDist<D>, D> => kl_independent_independent;
     );
     Err(DistError::NoKl {
@@ -143,71 +174,6 @@ fn kl_mvn_lowrank<D: Backend>(
     kl_mvn_mvn(p, &q.to_multivariate_normal()?)
 }
 
-/// `log Γ(α₀) - Σ log Γ(α) - log Γ(β₀) + Σ log Γ(β) + Σ (α - β)(ψ(α) - ψ(α₀))`, evaluated in
-/// `f64` on the host (the log-gammas cancel badly in `f32`) and put on the graph by
-/// linearisation with `∂/∂α_k = (α_k - β_k) ψ'(α_k) - ψ'(α₀) Σ_j (α_j - β_j)` and
-/// `∂/∂β_k = ψ(β_k) - ψ(β₀) - ψ(α_k) + ψ(α₀)`.
-fn kl_dirichlet_dirichlet<D: Backend>(
-    p: &Dirichlet<DynShape, D>,
-    q: &Dirichlet<DynShape, D>,
-) -> DistResult<DynTensor<D>> {
-    let k = p.event_shape()[0];
-    let full = broadcast_shapes(p.batch_shape(), q.batch_shape()).ok_or_else(|| {
-        crate::error::TensorError::Broadcast {
-            op: "kl_divergence",
-            lhs: p.batch_shape().to_vec(),
-            rhs: q.batch_shape().to_vec(),
-        }
-    })?;
-    let (av, bv) = (p.concentration().to_vec(), q.concentration().to_vec());
-    let (pi, qi) = (
-        broadcast_index(p.batch_shape(), &full),
-        broadcast_index(q.batch_shape(), &full),
-    );
-    let recording = is_recording();
-    let nf = numel(&full);
-    let mut kl = Vec::with_capacity(nf);
-    let (mut ga, mut gb) = (Vec::new(), Vec::new());
-    for f in 0..nf {
-        let a: Vec<f64> = av[pi[f] * k..(pi[f] + 1) * k]
-            .iter()
-            .map(|&v| v as f64)
-            .collect();
-        let b: Vec<f64> = bv[qi[f] * k..(qi[f] + 1) * k]
-            .iter()
-            .map(|&v| v as f64)
-            .collect();
-        let (a0, b0): (f64, f64) = (a.iter().sum(), b.iter().sum());
-        let psi_a0 = digamma(a0);
-        let mut s = lgamma(a0) - lgamma(b0);
-        for j in 0..k {
-            s += lgamma(b[j]) - lgamma(a[j]) + (a[j] - b[j]) * (digamma(a[j]) - psi_a0);
-        }
-        kl.push(s as f32);
-        if recording {
-            let diff_sum: f64 = a.iter().zip(&b).map(|(x, y)| x - y).sum();
-            let (tri_a0, psi_b0) = (trigamma(a0), digamma(b0));
-            for j in 0..k {
-                ga.push(((a[j] - b[j]) * trigamma(a[j]) - tri_a0 * diff_sum) as f32);
-                gb.push((digamma(b[j]) - psi_b0 - digamma(a[j]) + psi_a0) as f32);
-            }
-        }
-    }
-    let out = DynTensor::from_vec(kl, &full)?;
-    if !recording {
-        return Ok(out);
-    }
-    let fe = extended_shape(&[], &full, &[k]);
-    let da = p.concentration().broadcast_to(&fe)?;
-    let db = q.concentration().broadcast_to(&fe)?;
-    let lin = da
-        .sub(&da.detach())?
-        .mul(&DynTensor::from_vec(ga, &fe)?)?
-        .add(&db.sub(&db.detach())?.mul(&DynTensor::from_vec(gb, &fe)?)?)?
-        .sum_rightmost(1)?;
-    Ok(out.add(&lin)?)
-}
-
 /// The base divergence summed over the reinterpreted dims (which must agree).
 fn kl_independent_independent<D: Backend>(
     p: &Independent<BoxDist<D>, D>,
@@ -230,6 +196,7 @@ mod tests {
     use crate::distributions::testing_mv::check_kl_mc;
     use crate::linalg::test_util::*;
     use crate::linalg::{matmul_host, solve_lower_host, transpose_host};
+    use crate::tensor::special::scalar::{digamma, lgamma};
     use dfdx::prelude::Cpu;
 
     fn t(v: &[f32], shape: &[usize]) -> DynTensor<Cpu> {
@@ -265,14 +232,7 @@ mod tests {
             (sq / sp).ln() + (sp * sp + (mp - mq).powi(2)) / (2.0 * sq * sq) - 0.5
         };
         let point: Vec<Vec<f64>> = theta.iter().map(|&v| vec![v as f64]).collect();
-        for i in 0..4 {
-            let fd = fd_host(&host, &point, i, &[1.0], 1e-6);
-            assert!(
-                (g[i][0] - fd).abs() <= 1e-4 * fd.abs().max(1.0),
-                "d/dθ{i}: analytic {}, fd {fd}",
-                g[i][0]
-            );
-        }
+        check_host_grads(&g, &host, &point, |_, _| false);
     }
 
     fn mvn(loc: &[f32], l: &[f32], n: usize) -> MultivariateNormal<DynShape, Cpu> {
@@ -353,21 +313,14 @@ mod tests {
         .item()
         .unwrap() as f64;
         assert!((value - host(&point)).abs() < 1e-5 * host(&point).abs().max(1.0));
-        for arg in 0..4 {
-            let len = point[arg].len();
-            for i in 0..len {
-                if arg % 2 == 1 && i % n > i / n {
-                    assert_eq!(g[arg][i], 0.0, "upper triangle of a scale_tril");
-                    continue;
-                }
-                let fd = fd_host(&host, &point, arg, &unit(len, i), 1e-6);
-                assert!(
-                    (g[arg][i] - fd).abs() <= 1e-4 * fd.abs().max(1.0),
-                    "arg {arg}[{i}]: analytic {}, fd {fd}",
-                    g[arg][i]
-                );
+        // The upper triangle of a scale_tril gets no gradient.
+        let upper = |arg: usize, i: usize| arg % 2 == 1 && i % n > i / n;
+        for arg in [1, 3] {
+            for i in (0..n * n).filter(|&i| upper(arg, i)) {
+                assert_eq!(g[arg][i], 0.0, "upper triangle of a scale_tril");
             }
         }
+        check_host_grads(&g, &host, &point, upper);
     }
 
     #[test]
@@ -427,17 +380,7 @@ mod tests {
             }
             s
         };
-        let point = vec![f64s(&a), f64s(&b)];
-        for arg in 0..2 {
-            for i in 0..3 {
-                let fd = fd_host(&host, &point, arg, &unit(3, i), 1e-6);
-                assert!(
-                    (g[arg][i] - fd).abs() <= 1e-4 * fd.abs().max(1.0),
-                    "arg {arg}[{i}]: analytic {}, fd {fd}",
-                    g[arg][i]
-                );
-            }
-        }
+        check_host_grads(&g, &host, &[f64s(&a), f64s(&b)], |_, _| false);
     }
 
     #[test]
@@ -466,6 +409,60 @@ mod tests {
         // Boxed bases work the same.
         let pb = Independent::new(p.base().clone_box(), 1).unwrap();
         assert_eq!(kl_divergence(&pb, &q).unwrap().to_vec(), kv);
+    }
+
+    /// Every family's typed form erases to its `X<DynShape, Cpu>` with the same batch shape
+    /// and the same log-density (so [`kl_divergence`] can downcast it).
+    #[test]
+    fn every_family_erases_to_its_dyn_shape_type() {
+        use dfdx::prelude::*;
+        fn check<X: 'static>(d: &dyn Distribution<Cpu>, x: f32) {
+            let e = d
+                .erased()
+                .unwrap_or_else(|| panic!("{} has no erased form", d.name()));
+            assert!(
+                e.as_any().downcast_ref::<X>().is_some(),
+                "{} erased to the wrong type",
+                d.name()
+            );
+            assert_eq!(e.batch_shape(), d.batch_shape());
+            assert_eq!(e.event_shape(), d.event_shape());
+            let v = DynTensor::full(&d.shape(), x);
+            assert_eq!(
+                e.log_prob(&v).unwrap().to_vec(),
+                d.log_prob(&v).unwrap().to_vec(),
+                "{}",
+                d.name()
+            );
+        }
+        let dev = crate::tensor::default_device::<Cpu>();
+        let v2: crate::tensor::Tensor<(usize,)> =
+            dev.tensor_from_vec(vec![0.3, 0.6], (2,)).retaped();
+        let p3: crate::tensor::Tensor<Rank1<3>> = dev.tensor([0.2, 0.3, 0.5]).retaped();
+        check::<Bernoulli<DynShape, Cpu>>(&Bernoulli::new(v2.clone()).unwrap(), 1.0);
+        check::<Binomial<DynShape, Cpu>>(&Binomial::new(5.0, v2.clone()).unwrap(), 2.0);
+        check::<Categorical<DynShape, Cpu>>(&Categorical::new(p3).unwrap(), 1.0);
+        check::<Delta<DynShape, Cpu>>(&Delta::new(v2.clone()).unwrap(), 0.3);
+        check::<Poisson<DynShape, Cpu>>(&Poisson::new(v2.clone()).unwrap(), 3.0);
+        check::<Beta<DynShape, Cpu>>(&Beta::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<Cauchy<DynShape, Cpu>>(&Cauchy::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<Exponential<DynShape, Cpu>>(&Exponential::new(v2.clone()).unwrap(), 0.4);
+        check::<Gamma<DynShape, Cpu>>(&Gamma::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<HalfCauchy<DynShape, Cpu>>(&HalfCauchy::new(v2.clone()).unwrap(), 0.4);
+        check::<HalfNormal<DynShape, Cpu>>(&HalfNormal::new(v2.clone()).unwrap(), 0.4);
+        check::<InverseGamma<DynShape, Cpu>>(&InverseGamma::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<Laplace<DynShape, Cpu>>(&Laplace::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<LogNormal<DynShape, Cpu>>(&LogNormal::new(v2.clone(), 2.0).unwrap(), 0.4);
+        check::<StudentT<DynShape, Cpu>>(&StudentT::new(3.0, v2.clone(), 2.0).unwrap(), 0.4);
+        check::<Uniform<DynShape, Cpu>>(&Uniform::new(0.0, v2.clone()).unwrap(), 0.2);
+        check::<Normal<DynShape, Cpu>>(&Normal::new(v2, 1.0).unwrap(), 0.2);
+        // `Unit` has no shape marker: it already is its own erased type.
+        let u = crate::distributions::Unit::new(t(&[1.0, 2.0], &[2]));
+        assert!(u.erased().is_none());
+        assert!(u
+            .as_any()
+            .downcast_ref::<crate::distributions::Unit<Cpu>>()
+            .is_some());
     }
 
     #[test]

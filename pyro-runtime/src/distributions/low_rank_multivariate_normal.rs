@@ -1,10 +1,11 @@
 //! The multivariate normal with a low-rank-plus-diagonal covariance.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use rand::RngCore;
 
+use super::boilerplate::impl_distribution;
+use super::host_map::tangent;
 use super::param::{Dev3, JoinDev, Param, ParamMeta, ResolveDev, Shape1};
 use super::vector_event::{broadcast_index, check_event};
 use super::*;
@@ -305,26 +306,9 @@ impl<S, D: Backend> LowRankMultivariateNormal<S, D> {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D>
-    for LowRankMultivariateNormal<S, D>
-{
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &self.event_shape
-    }
+impl_distribution!(LowRankMultivariateNormal[event_field, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::RealVector
-    }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let (n, r) = self.dims();
@@ -387,17 +371,10 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D>
         }
         let fy = extended_shape(&[], &full, &[n]);
         let fw = extended_shape(&[], &full, &[n, r]);
-        let dy = value.sub(&self.loc)?.broadcast_to(&fy)?;
-        let dy = dy.sub(&dy.detach())?;
-        let dw = self.cov_factor.broadcast_to(&fw)?;
-        let dw = dw.sub(&dw.detach())?;
-        let dd = self.cov_diag.broadcast_to(&fy)?;
-        let dd = dd.sub(&dd.detach())?;
-        let lin = dy
-            .mul(&DynTensor::from_vec(gy, &fy)?)?
+        let lin = tangent(&value.sub(&self.loc)?, &fy, gy)?
             .sum_rightmost(1)?
-            .add(&dw.mul(&DynTensor::from_vec(gw, &fw)?)?.sum_rightmost(2)?)?
-            .add(&dd.mul(&DynTensor::from_vec(gd, &fy)?)?.sum_rightmost(1)?)?;
+            .add(&tangent(&self.cov_factor, &fw, gw)?.sum_rightmost(2)?)?
+            .add(&tangent(&self.cov_diag, &fy, gd)?.sum_rightmost(1)?)?;
         Ok(value_out.add(&lin)?)
     }
     fn mean(&self) -> DistResult<DynTensor<D>> {
@@ -410,23 +387,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D>
             .sum_rightmost(1)?
             .add(&self.cov_diag)?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for LowRankMultivariateNormal<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 #[allow(clippy::needless_range_loop)] // index-heavy numeric checks
@@ -551,17 +512,7 @@ mod tests {
         });
         let host = |p: &[Vec<f64>]| host_log_prob(&p[0], &p[1], &host_cov(&p[2], &p[3], 3, 2));
         let point = vec![f64s(&x), f64s(&loc), f64s(&w), f64s(&d)];
-        for arg in 0..4 {
-            let len = point[arg].len();
-            for i in 0..len {
-                let fd = fd_host(&host, &point, arg, &unit(len, i), 1e-6);
-                assert!(
-                    (g[arg][i] - fd).abs() <= 1e-4 * fd.abs().max(1.0),
-                    "arg {arg}[{i}]: analytic {}, fd {fd}",
-                    g[arg][i]
-                );
-            }
-        }
+        check_host_grads(&g, &host, &point, |_, _| false);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The multivariate normal distribution.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use rand::RngCore;
 
+use super::boilerplate::impl_distribution;
 use super::param::{Dev2, JoinDev, Param, ParamMeta, ResolveDev, Shape1};
 use super::vector_event::check_event;
 use super::*;
@@ -315,26 +315,9 @@ pub(crate) fn identity<D: Backend>(n: usize) -> DistResult<DynTensor<D>> {
     Ok(DynTensor::from_vec(e, &[n, n])?)
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D>
-    for MultivariateNormal<S, D>
-{
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &self.event_shape
-    }
+impl_distribution!(MultivariateNormal[event_field, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::RealVector
-    }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &self.event_shape);
@@ -358,23 +341,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D>
         let v = self.scale_tril.square().sum_rightmost(1)?;
         Ok(v.broadcast_to(self.loc.shape())?)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for MultivariateNormal<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 #[allow(clippy::needless_range_loop)] // index-heavy numeric checks
@@ -604,20 +571,7 @@ mod tests {
         });
         let host = |p: &[Vec<f64>]| host_log_prob(&p[0], &p[1], &p[2]);
         let point = vec![f64s(&x), f64s(&loc), f64s(&l)];
-        for arg in 0..3 {
-            let len = point[arg].len();
-            for i in 0..len {
-                if arg == 2 && i % 3 > i / 3 {
-                    continue;
-                }
-                let fd = fd_host(&host, &point, arg, &unit(len, i), 1e-6);
-                assert!(
-                    (g[arg][i] - fd).abs() <= 1e-4 * fd.abs().max(1.0),
-                    "arg {arg}[{i}]: analytic {}, fd {fd}",
-                    g[arg][i]
-                );
-            }
-        }
+        check_host_grads(&g, &host, &point, |arg, i| arg == 2 && i % 3 > i / 3);
         // Through from_covariance, along symmetric directions.
         let l64 = f64s(&l);
         let cov = matmul_host(&l64, &transpose_host(&l64, 3, 3), 3, 3, 3);

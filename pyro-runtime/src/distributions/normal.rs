@@ -1,116 +1,38 @@
 //! The normal (Gaussian) distribution.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
-use super::param::{Dev2, Param, ParamMeta, Shape2};
+use super::boilerplate::{elementwise_params, impl_distribution};
+use super::host_map::noise;
 use super::*;
 
-/// `Normal(loc, scale)`: density `exp(-(x - loc)² / (2 scale²)) / (scale √(2π))`.
-///
-/// ```
-/// use pyro::distributions::{Distribution, Normal};
-/// let d = Normal::new(1.0, 2.0).unwrap();
-/// assert_eq!(d.mean().unwrap().item().unwrap(), 1.0);
-/// assert_eq!(d.variance().unwrap().item().unwrap(), 4.0);
-/// assert!(Normal::new(0.0, -1.0).is_err()); // scale must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct Normal<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    loc: DynTensor<D>,
-    scale: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
+elementwise_params! {
+    /// `Normal(loc, scale)`: density `exp(-(x - loc)² / (2 scale²)) / (scale √(2π))`.
+    ///
+    /// ```
+    /// use pyro::distributions::{Distribution, Normal};
+    /// let d = Normal::new(1.0, 2.0).unwrap();
+    /// assert_eq!(d.mean().unwrap().item().unwrap(), 1.0);
+    /// assert_eq!(d.variance().unwrap().item().unwrap(), 4.0);
+    /// assert!(Normal::new(0.0, -1.0).is_err()); // scale must be positive
+    /// ```
+    pub struct Normal {
+        /// The location parameter.
+        loc: L = 1.0,
+        /// The scale parameter.
+        scale: R = 0.5,
+    }
+    /// Errors when `scale <= 0` (with validation on).
+    new;
+    validate { scale: Positive, loc: Real }
 }
 
-impl Normal {
-    /// Builds a normal from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when `scale <= 0` (with validation on).
-    pub fn new<L, R>(loc: L, scale: R) -> DistResult<Normal<Shape2<L, R>, Dev2<L, R>>>
-    where
-        L: ParamMeta + Param<Dev2<L, R>>,
-        R: ParamMeta + Param<Dev2<L, R>>,
-        L::Shape: param::JoinShape<R::Shape>,
-        L::Dev: param::JoinDev<R::Dev>,
-        <L::Dev as param::JoinDev<R::Dev>>::Out: param::ResolveDev,
-    {
-        Normal::build(loc.into_dyn(), scale.into_dyn())
-    }
-}
-
-impl<D: Backend> Normal<DynShape, D> {
-    /// Builds from run-time shaped parameters.
-    pub fn from_dyn(loc: DynTensor<D>, scale: DynTensor<D>) -> DistResult<Self> {
-        Self::build(loc, scale)
-    }
-}
-
-impl<S, D: Backend> Normal<S, D> {
-    fn build(loc: DynTensor<D>, scale: DynTensor<D>) -> DistResult<Self> {
-        validate_param("Normal", "scale", &scale, &Constraint::Positive)?;
-        validate_param("Normal", "loc", &loc, &Constraint::Real)?;
-        let (p, batch_shape) = broadcast_params("Normal", &[&loc, &scale])?;
-        let mut p = p.into_iter();
-        Ok(Normal {
-            loc: p.next().unwrap_or(loc),
-            scale: p.next().unwrap_or(scale),
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The location parameter.
-    pub fn loc(&self) -> &DynTensor<D> {
-        &self.loc
-    }
-
-    /// The scale parameter.
-    pub fn scale(&self) -> &DynTensor<D> {
-        &self.scale
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Normal<S2, D>> {
-        Ok(Normal {
-            loc: self.loc.broadcast_to(batch_shape)?,
-            scale: self.scale.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps = std_normal_vec(numel(&shape), rng);
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
-}
-
-use crate::tensor::numel;
-
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Normal<S, D> {
-    fn name(&self) -> &'static str {
-        "Normal"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Normal[scalar, reparameterized] {
     fn support(&self) -> Constraint {
         Constraint::Real
     }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
-    }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        let eps = noise(sample_shape, &self.batch_shape, rng, std_normal_vec)?;
         Ok(eps.mul(&self.scale)?.add(&self.loc)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
@@ -128,23 +50,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Norma
     fn stddev(&self) -> DistResult<DynTensor<D>> {
         Ok(self.scale.clone())
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn erased(&self) -> Option<BoxDist<D>> {
-        Some(Box::new(self.expand::<DynShape>(&self.batch_shape).ok()?))
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Normal<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

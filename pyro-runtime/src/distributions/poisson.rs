@@ -1,110 +1,48 @@
 //! The Poisson distribution.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
-use super::host_eval::{broadcast_index, linearized, require_finite, uniform_f64, xlogy};
-use super::param::{Dev1, Param, ParamMeta, ResolveDev, Shape1};
+use super::boilerplate::{elementwise_params, impl_distribution};
+use super::host_map::{linearize, require_finite, uniform_f64, value_batch_pairs, xlogy};
 use super::*;
 use crate::tensor::numel;
 use crate::tensor::special::scalar;
 
-/// `Poisson(rate)`: `P(x = k) = rate^k e^{-rate} / k!` for `k = 0, 1, 2, ...` (values as
-/// `f32`), with `rate >= 0` (`rate = 0` puts all mass on 0).
-///
-/// `log_prob = x ln(rate) - rate - ln Γ(x + 1)` is evaluated in `f64` on the host, so large
-/// rates lose no precision to cancellation, and put back on the graph with its exact
-/// derivative `x / rate - 1` with respect to `rate` (the value is treated as a constant). The
-/// sampler is exact: inversion for rates below 10, Hörmann's transformed rejection (PTRS)
-/// above. There is no reparameterized sampler.
-///
-/// ```
-/// use pyro::distributions::{Distribution, Poisson};
-/// use pyro::tensor::DynTensor;
-/// let d = Poisson::new(2.0).unwrap();
-/// assert_eq!(d.mean().unwrap().item().unwrap(), 2.0);
-/// let lp = d.log_prob(&DynTensor::scalar(0.0)).unwrap().item().unwrap();
-/// assert!((lp + 2.0).abs() < 1e-6);
-/// assert!(Poisson::new(-1.0).is_err()); // rate must be non-negative
-/// ```
-#[derive(Debug, Clone)]
-pub struct Poisson<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    rate: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl Poisson {
-    /// A Poisson with the given `rate` (finite, non-negative), from an `f32`, a typed tensor
-    /// or a `DynTensor`.
+elementwise_params! {
+    /// `Poisson(rate)`: `P(x = k) = rate^k e^{-rate} / k!` for `k = 0, 1, 2, ...` (values as
+    /// `f32`), with `rate >= 0` (`rate = 0` puts all mass on 0).
     ///
-    /// ```
-    /// use pyro::distributions::{Distribution, Poisson};
-    /// assert_eq!(Poisson::new(3.5).unwrap().variance().unwrap().item().unwrap(), 3.5);
-    /// ```
-    pub fn new<R>(rate: R) -> DistResult<Poisson<Shape1<R>, Dev1<R>>>
-    where
-        R: ParamMeta + Param<Dev1<R>>,
-        R::Dev: ResolveDev,
-    {
-        Poisson::build(rate.into_dyn())
-    }
-}
-
-impl<D: Backend> Poisson<DynShape, D> {
-    /// Builds from a run-time shaped rate.
+    /// `log_prob = x ln(rate) - rate - ln Γ(x + 1)` is evaluated in `f64` on the host, so large
+    /// rates lose no precision to cancellation, and put back on the graph with its exact
+    /// derivative `x / rate - 1` with respect to `rate` (the value is treated as a constant). The
+    /// sampler is exact: inversion for rates below 10, Hörmann's transformed rejection (PTRS)
+    /// above. There is no reparameterized sampler.
     ///
     /// ```
     /// use pyro::distributions::{Distribution, Poisson};
     /// use pyro::tensor::DynTensor;
-    /// let r = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![1.0, 10.0], &[2]).unwrap();
-    /// assert_eq!(Poisson::from_dyn(r).unwrap().batch_shape(), &[2]);
+    /// let d = Poisson::new(2.0).unwrap();
+    /// assert_eq!(d.mean().unwrap().item().unwrap(), 2.0);
+    /// let lp = d.log_prob(&DynTensor::scalar(0.0)).unwrap().item().unwrap();
+    /// assert!((lp + 2.0).abs() < 1e-6);
+    /// assert!(Poisson::new(-1.0).is_err()); // rate must be non-negative
     /// ```
-    pub fn from_dyn(rate: DynTensor<D>) -> DistResult<Self> {
-        Self::build(rate)
+    pub struct Poisson {
+        /// The rate (mean) parameter.
+        rate: R = 4.0,
     }
+    /// Errors unless `rate` is finite and non-negative (with validation on).
+    new;
+    validate { rate: NonNegative }
+    check check_finite_rate;
 }
 
-impl<S, D: Backend> Poisson<S, D> {
-    fn build(rate: DynTensor<D>) -> DistResult<Self> {
-        validate_param("Poisson", "rate", &rate, &Constraint::NonNegative)?;
-        if crate::is_validation_enabled() {
-            require_finite("Poisson", "rate", &rate.to_vec())?;
-        }
-        let batch_shape = rate.shape().to_vec();
-        Ok(Poisson {
-            rate,
-            batch_shape,
-            _s: PhantomData,
-        })
+/// With validation on, a finite rate (the sampler cannot run on `+inf`).
+fn check_finite_rate<S, D: Backend>(d: &Poisson<S, D>) -> DistResult<()> {
+    if crate::is_validation_enabled() {
+        require_finite("Poisson", "rate", &d.rate.to_vec())?;
     }
-
-    /// The rate (mean) parameter.
-    ///
-    /// ```
-    /// use pyro::distributions::Poisson;
-    /// assert_eq!(Poisson::new(4.0).unwrap().rate().item().unwrap(), 4.0);
-    /// ```
-    pub fn rate(&self) -> &DynTensor<D> {
-        &self.rate
-    }
-
-    /// The same distribution with its rate broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, DynShape, Poisson};
-    /// let d = Poisson::new(1.0).unwrap().expand::<DynShape>(&[2, 2]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[2, 2]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Poisson<S2, D>> {
-        Ok(Poisson {
-            rate: self.rate.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
+    Ok(())
 }
 
 /// One exact Poisson draw for a finite `rate >= 0`.
@@ -164,16 +102,7 @@ fn poisson_ptrs(rate: f64, rng: &mut dyn RngCore) -> f64 {
     }
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Poisson<S, D> {
-    fn name(&self) -> &'static str {
-        "Poisson"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Poisson[scalar] {
     fn support(&self) -> Constraint {
         Constraint::NonNegativeInteger
     }
@@ -196,19 +125,13 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Poiss
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         validate_value("Poisson", &Constraint::NonNegativeInteger, value)?;
-        let out_shape = crate::tensor::broadcast_shapes(value.shape(), &self.batch_shape)
-            .ok_or_else(|| TensorError::Broadcast {
-                op: "Poisson::log_prob",
-                lhs: value.shape().to_vec(),
-                rhs: self.batch_shape.clone(),
-            })?;
+        let (out_shape, pairs) =
+            value_batch_pairs("Poisson::log_prob", value.shape(), &self.batch_shape)?;
         let x = value.to_vec();
         let r = self.rate.to_vec();
-        let vmap = broadcast_index(value.shape(), &out_shape);
-        let bmap = broadcast_index(&self.batch_shape, &out_shape);
-        let mut vals = Vec::with_capacity(vmap.len());
-        let mut ders = Vec::with_capacity(vmap.len());
-        for (&vi, &bi) in vmap.iter().zip(&bmap) {
+        let mut vals = Vec::with_capacity(pairs.len());
+        let mut ders = Vec::with_capacity(pairs.len());
+        for &(vi, bi) in &pairs {
             let (x, r) = (x[vi] as f64, r[bi] as f64);
             if x.is_nan() || x < 0.0 {
                 // Outside the support (only reachable with validation off).
@@ -220,7 +143,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Poiss
             ders.push(if x > 0.0 { x / r - 1.0 } else { -1.0 });
         }
         let rate = self.rate.broadcast_to(&out_shape)?;
-        Ok(linearized(&rate, &vals, &ders))
+        linearize(&[&rate], &out_shape, &vals, Some(&[ders]))
     }
     fn mean(&self) -> DistResult<DynTensor<D>> {
         Ok(self.rate.clone())
@@ -228,20 +151,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Poiss
     fn variance(&self) -> DistResult<DynTensor<D>> {
         Ok(self.rate.clone())
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Poisson<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {

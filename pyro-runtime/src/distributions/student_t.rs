@@ -1,151 +1,48 @@
 //! Student's t distribution.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
+use super::boilerplate::{elementwise_params, impl_distribution};
 use super::host_map::{host_map, linearize, where_host};
 use super::implicit::log_standard_gammas;
-use super::param::{Dev3, Param, ParamMeta, Shape2, Shape3};
 use super::*;
+use crate::tensor::numel;
 use crate::tensor::special::scalar::{digamma, lgamma};
 
-/// `StudentT(df, loc, scale)`: density
-/// `Γ((ν+1)/2) / (Γ(ν/2) √(νπ) scale) · (1 + z²/ν)^{-(ν+1)/2}`, `z = (x - loc) / scale`,
-/// ν = df, on the reals.
-///
-/// `rsample` is reparameterized: `x = loc + scale · ε · √(ν / χ²)` with `ε` standard normal
-/// and `χ² = 2 g`, `g ~ Gamma(ν/2, 1)`; the gradient with respect to `df` is implicit through
-/// `g` (see the `implicit` module). As in torch, the mean is undefined for `df <= 1`
-/// ([`DistError::Undefined`]) and the variance is `+inf` for `1 < df <= 2` and undefined for
-/// `df <= 1`.
-///
-/// ```
-/// use pyro::distributions::{DistError, Distribution, StudentT};
-/// let d = StudentT::new(4.0, 1.0, 2.0).unwrap();
-/// assert_eq!(d.mean().unwrap().item().unwrap(), 1.0);
-/// assert_eq!(d.variance().unwrap().item().unwrap(), 8.0);
-/// let heavy = StudentT::new(1.0, 0.0, 1.0).unwrap();
-/// assert!(matches!(heavy.mean(), Err(DistError::Undefined { .. })));
-/// assert!(StudentT::new(-1.0, 0.0, 1.0).is_err()); // df must be positive
-/// ```
-#[derive(Debug, Clone)]
-pub struct StudentT<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    df: DynTensor<D>,
-    loc: DynTensor<D>,
-    scale: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl StudentT {
-    /// Builds a Student's t from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors when `df <= 0` or `scale <= 0` (with
-    /// validation on).
+elementwise_params! {
+    /// `StudentT(df, loc, scale)`: density
+    /// `Γ((ν+1)/2) / (Γ(ν/2) √(νπ) scale) · (1 + z²/ν)^{-(ν+1)/2}`, `z = (x - loc) / scale`,
+    /// ν = df, on the reals.
+    ///
+    /// `rsample` is reparameterized: `x = loc + scale · ε · √(ν / χ²)` with `ε` standard normal
+    /// and `χ² = 2 g`, `g ~ Gamma(ν/2, 1)`; the gradient with respect to `df` is implicit through
+    /// `g` (see the `implicit` module). As in torch, the mean is undefined for `df <= 1`
+    /// ([`DistError::Undefined`]) and the variance is `+inf` for `1 < df <= 2` and undefined for
+    /// `df <= 1`.
     ///
     /// ```
-    /// let d = pyro::distributions::StudentT::new(3.0, 0.0, 1.0).unwrap();
-    /// assert_eq!(d.df().item().unwrap(), 3.0);
+    /// use pyro::distributions::{DistError, Distribution, StudentT};
+    /// let d = StudentT::new(4.0, 1.0, 2.0).unwrap();
+    /// assert_eq!(d.mean().unwrap().item().unwrap(), 1.0);
+    /// assert_eq!(d.variance().unwrap().item().unwrap(), 8.0);
+    /// let heavy = StudentT::new(1.0, 0.0, 1.0).unwrap();
+    /// assert!(matches!(heavy.mean(), Err(DistError::Undefined { .. })));
+    /// assert!(StudentT::new(-1.0, 0.0, 1.0).is_err()); // df must be positive
     /// ```
-    #[allow(clippy::type_complexity)]
-    pub fn new<F, L, R>(
-        df: F,
-        loc: L,
-        scale: R,
-    ) -> DistResult<StudentT<Shape3<F, L, R>, Dev3<F, L, R>>>
-    where
-        F: ParamMeta + Param<Dev3<F, L, R>>,
-        L: ParamMeta + Param<Dev3<F, L, R>>,
-        R: ParamMeta + Param<Dev3<F, L, R>>,
-        F::Shape: param::JoinShape<L::Shape>,
-        Shape2<F, L>: param::JoinShape<R::Shape>,
-        F::Dev: param::JoinDev<L::Dev>,
-        <F::Dev as param::JoinDev<L::Dev>>::Out: param::JoinDev<R::Dev>,
-        <<F::Dev as param::JoinDev<L::Dev>>::Out as param::JoinDev<R::Dev>>::Out: param::ResolveDev,
-    {
-        StudentT::build(df.into_dyn(), loc.into_dyn(), scale.into_dyn())
+    pub struct StudentT {
+        /// The degrees of freedom ν.
+        df: F = 3.0,
+        /// The location parameter (the median; the mean when `df > 1`).
+        loc: L = 1.0,
+        /// The scale parameter.
+        scale: R = 0.5,
     }
-}
-
-impl<D: Backend> StudentT<DynShape, D> {
-    /// Builds from run-time shaped parameters.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, StudentT};
-    /// use pyro::tensor::DynTensor;
-    /// let loc = DynTensor::<dfdx::prelude::Cpu>::zeros(&[3]);
-    /// let d = StudentT::from_dyn(DynTensor::scalar(5.0), loc, DynTensor::scalar(1.0)).unwrap();
-    /// assert_eq!(d.batch_shape(), &[3]);
-    /// ```
-    pub fn from_dyn(df: DynTensor<D>, loc: DynTensor<D>, scale: DynTensor<D>) -> DistResult<Self> {
-        Self::build(df, loc, scale)
-    }
+    /// Errors when `df <= 0` or `scale <= 0` (with validation on).
+    new;
+    validate { df: Positive, loc: Real, scale: Positive }
 }
 
 impl<S, D: Backend> StudentT<S, D> {
-    fn build(df: DynTensor<D>, loc: DynTensor<D>, scale: DynTensor<D>) -> DistResult<Self> {
-        validate_param("StudentT", "df", &df, &Constraint::Positive)?;
-        validate_param("StudentT", "loc", &loc, &Constraint::Real)?;
-        validate_param("StudentT", "scale", &scale, &Constraint::Positive)?;
-        let (p, batch_shape) = broadcast_params("StudentT", &[&df, &loc, &scale])?;
-        let mut p = p.into_iter();
-        Ok(StudentT {
-            df: p.next().unwrap_or(df),
-            loc: p.next().unwrap_or(loc),
-            scale: p.next().unwrap_or(scale),
-            batch_shape,
-            _s: PhantomData,
-        })
-    }
-
-    /// The degrees of freedom ν.
-    ///
-    /// ```
-    /// let d = pyro::distributions::StudentT::new(7.0, 0.0, 1.0).unwrap();
-    /// assert_eq!(d.df().item().unwrap(), 7.0);
-    /// ```
-    pub fn df(&self) -> &DynTensor<D> {
-        &self.df
-    }
-
-    /// The location parameter (the median; the mean when `df > 1`).
-    ///
-    /// ```
-    /// let d = pyro::distributions::StudentT::new(7.0, 2.0, 1.0).unwrap();
-    /// assert_eq!(d.loc().item().unwrap(), 2.0);
-    /// ```
-    pub fn loc(&self) -> &DynTensor<D> {
-        &self.loc
-    }
-
-    /// The scale parameter.
-    ///
-    /// ```
-    /// let d = pyro::distributions::StudentT::new(7.0, 2.0, 0.5).unwrap();
-    /// assert_eq!(d.scale().item().unwrap(), 0.5);
-    /// ```
-    pub fn scale(&self) -> &DynTensor<D> {
-        &self.scale
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, StudentT};
-    /// let d = StudentT::new(3.0, 0.0, 1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<StudentT<S2, D>> {
-        Ok(StudentT {
-            df: self.df.broadcast_to(batch_shape)?,
-            loc: self.loc.broadcast_to(batch_shape)?,
-            scale: self.scale.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
     /// Standard t draws `ε · w` with `w = √(ν / (2g))`, `g ~ Gamma(ν/2, 1)`; `w` is on the
     /// graph with `dw/dν = w (1/ν - (d ln g/dα) / 2) / 2` (α = ν/2) when `with_grad`.
     fn standard(
@@ -189,8 +86,6 @@ impl<S, D: Backend> StudentT<S, D> {
     }
 }
 
-use crate::tensor::numel;
-
 /// `log p(x)` and its partials with respect to `(ν, loc, scale, x)`, in `f64`.
 pub(crate) fn student_t_log_prob([nu, loc, scale, x]: [f64; 4]) -> (f64, [f64; 4]) {
     let z = (x - loc) / scale;
@@ -209,21 +104,12 @@ pub(crate) fn student_t_log_prob([nu, loc, scale, x]: [f64; 4]) -> (f64, [f64; 4
     (v, [d_nu, -d_x, d_scale, d_x])
 }
 
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for StudentT<S, D> {
-    fn name(&self) -> &'static str {
-        "StudentT"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
+impl_distribution!(StudentT[scalar] {
+    fn has_rsample(&self) -> bool {
+        true
     }
     fn support(&self) -> Constraint {
         Constraint::Real
-    }
-    fn has_rsample(&self) -> bool {
-        true
     }
     fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let t = self.standard(sample_shape, rng, false)?;
@@ -253,20 +139,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Stude
         let v = self.scale.square().mul(&r)?;
         where_host(&v, |v| v > 0.0, f32::INFINITY)
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for StudentT<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {
@@ -337,45 +210,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        let e = StudentT::new(0.0, 0.0, 1.0).unwrap_err();
-        assert!(
-            matches!(e, DistError::InvalidParameter { param: "df", .. }),
-            "{e}"
+        check_rejects(
+            boxed,
+            &[
+                (&[0.0, 0.0, 1.0], "df"),
+                (&[1.0, f32::NAN, 1.0], "loc"),
+                (&[1.0, 0.0, -1.0], "scale"),
+            ],
+            &[2.0, 0.0, 1.0],
+            f32::NAN,
         );
-        let e = StudentT::new(1.0, f32::NAN, 1.0).unwrap_err();
-        assert!(matches!(
-            e,
-            DistError::InvalidParameter { param: "loc", .. }
-        ));
-        let e = StudentT::new(1.0, 0.0, -1.0).unwrap_err();
-        assert!(matches!(
-            e,
-            DistError::InvalidParameter { param: "scale", .. }
-        ));
-        let d = StudentT::new(2.0, 0.0, 1.0).unwrap();
-        let e = d.log_prob(&DynTensor::scalar(f32::NAN)).unwrap_err();
-        assert!(matches!(e, DistError::OutOfSupport { .. }), "{e}");
     }
 
     #[test]
     fn expand_and_typed_shapes() {
-        use dfdx::prelude::*;
-        use rand::SeedableRng;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let m: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.0, -1.0, 2.0], (3,)).retaped();
-        let d = StudentT::new(3.0, m, 1.0).unwrap();
-        assert_eq!(d.batch_shape(), &[3]);
-        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
-        assert_eq!(x.shape().0, 3);
-        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
-        assert_eq!(e.batch_shape(), &[2, 3]);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let s = e.sample(&[4], &mut rng).unwrap();
-        assert_eq!(s.shape(), &[4, 2, 3]);
-        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
-        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        let d = StudentT::new(3.0, typed_vec(&[0.0, -1.0, 2.0]), 1.0).unwrap();
+        check_expand_and_typed_shapes(&d, &d.expand::<(usize, usize)>(&[2, 3]).unwrap());
         assert!(d.expand::<(usize,)>(&[4]).is_err());
     }
 }

@@ -430,9 +430,19 @@ pub fn check_moments_fixture(name: &str, build: impl Fn(&[f32]) -> DistResult<Bo
 /// Checks the analytic partial derivatives of a host kernel `f(p) -> (value, partials)`
 /// (as used with `host_map`) against central differences in `f64` at `point`.
 pub fn check_partials<const N: usize>(f: impl Fn([f64; N]) -> (f64, [f64; N]), point: [f64; N]) {
+    check_partials_step(f, point, 1e-6)
+}
+
+/// [`check_partials`] with central differences of relative step `rel` (a wider step for
+/// kernels whose host special functions carry small absolute errors).
+pub fn check_partials_step<const N: usize>(
+    f: impl Fn([f64; N]) -> (f64, [f64; N]),
+    point: [f64; N],
+    rel: f64,
+) {
     let (_, g) = f(point);
     for i in 0..N {
-        let h = 1e-6 * point[i].abs().max(1e-3);
+        let h = rel * point[i].abs().max(1e-3);
         let mut hi = point;
         let mut lo = point;
         hi[i] += h;
@@ -538,6 +548,53 @@ pub fn student_t_cdf(df: f64, t: f64) -> f64 {
     } else {
         tail
     }
+}
+
+/// A typed rank-1 parameter `Tensor<(usize,)>` on the graph with the given values.
+pub fn typed_vec(v: &[f32]) -> crate::tensor::Tensor<(usize,)> {
+    use dfdx::prelude::*;
+    let dev = crate::tensor::default_device::<Cpu>();
+    dev.tensor_from_vec(v.to_vec(), (v.len(),)).retaped()
+}
+
+/// Shapes of a distribution `d` with batch shape `[3]` and value type `(usize,)`, and of its
+/// typed expansion `e` to `[2, 3]`: typed draws, sample and `log_prob` shapes, `expand_box`.
+pub fn check_expand_and_typed_shapes<T, E>(d: &T, e: &E)
+where
+    T: super::TypedDistribution<Cpu, Shape = (usize,)>,
+    E: super::TypedDistribution<Cpu, Shape = (usize, usize)>,
+{
+    use dfdx::prelude::HasShape;
+    assert_eq!(d.batch_shape(), &[3]);
+    let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
+    assert_eq!(x.shape().0, 3);
+    assert_eq!(e.batch_shape(), &[2, 3]);
+    let mut rng = StdRng::seed_from_u64(0);
+    let s = e.sample(&[4], &mut rng).unwrap();
+    assert_eq!(s.shape(), &[4, 2, 3]);
+    assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
+    assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+}
+
+/// With validation on: building from each `(params, name)` of `bad` fails with
+/// `InvalidParameter` naming `name`, and `log_prob(outside)` under `build(good)` fails with
+/// `OutOfSupport`.
+pub fn check_rejects(
+    build: impl Fn(&[f32]) -> DistResult<BoxDist<Cpu>>,
+    bad: &[(&[f32], &str)],
+    good: &[f32],
+    outside: f32,
+) {
+    crate::enable_validation(true);
+    for (params, name) in bad {
+        match build(params) {
+            Err(super::DistError::InvalidParameter { param, .. }) if param == *name => {}
+            other => panic!("{params:?}: expected an invalid `{name}`, got {other:?}"),
+        }
+    }
+    let d = build(good).unwrap();
+    let e = d.log_prob(&DynTensor::scalar(outside)).unwrap_err();
+    assert!(matches!(e, super::DistError::OutOfSupport { .. }), "{e}");
 }
 
 #[cfg(test)]

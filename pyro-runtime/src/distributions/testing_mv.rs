@@ -119,3 +119,26 @@ pub fn check_kl_mc(p: &dyn Distribution<Cpu>, q: &dyn Distribution<Cpu>, kl: &Dy
         );
     }
 }
+
+/// Gradients of `kl(leaves)` (a scalar) with respect to scalar leaves `theta`, against
+/// central differences of the `f64` reference `host(theta)`.
+pub fn check_kl_grad(
+    theta: &[f32],
+    kl: impl Fn(&[DynTensor<Cpu>]) -> DynTensor<Cpu>,
+    host: impl Fn(&[f64]) -> f64,
+) {
+    use crate::linalg::test_util::{analytic_grads, fd_host};
+    let leaves: Vec<DynTensor<Cpu>> = theta.iter().map(|&v| DynTensor::scalar(v)).collect();
+    let g = analytic_grads(&leaves, kl);
+    let point: Vec<Vec<f64>> = theta.iter().map(|&v| vec![v as f64]).collect();
+    let flat = |p: &[Vec<f64>]| host(&p.iter().map(|v| v[0]).collect::<Vec<_>>());
+    for i in 0..theta.len() {
+        let h = 1e-6 * (theta[i] as f64).abs().max(1e-2);
+        let fd = fd_host(&flat, &point, i, &[1.0], h);
+        assert!(
+            (g[i][0] - fd).abs() <= 1e-4 * fd.abs().max(1.0),
+            "d KL / dθ{i} at {theta:?}: analytic {}, finite difference {fd}",
+            g[i][0]
+        );
+    }
+}

@@ -1,154 +1,56 @@
 //! The continuous uniform distribution.
 
-use std::any::Any;
-use std::marker::PhantomData;
-
 use rand::RngCore;
 
-use super::param::{Dev2, Param, ParamMeta, Shape2};
+use super::boilerplate::{elementwise_params, impl_distribution};
+use super::host_map::noise;
 use super::*;
 
-/// `Uniform(low, high)`: density `1 / (high - low)` on `low <= x <= high`.
-///
-/// Validation (on by default in debug builds) requires `low < high` elementwise and values
-/// inside `[low, high]`; with validation off, values outside get log-density `-inf`.
-///
-/// ```
-/// use pyro::distributions::{Distribution, Uniform};
-/// let d = Uniform::new(-1.0, 3.0).unwrap();
-/// assert_eq!(d.mean().unwrap().item().unwrap(), 1.0);
-/// let lp = d.log_prob(&pyro::tensor::DynTensor::scalar(0.0)).unwrap().item().unwrap();
-/// assert!((lp + 4f32.ln()).abs() < 1e-7);
-/// assert!(Uniform::new(2.0, 1.0).is_err()); // low must be below high
-/// ```
-#[derive(Debug, Clone)]
-pub struct Uniform<S = dfdx::shapes::Rank0, D: Backend = crate::tensor::DefaultDevice> {
-    low: DynTensor<D>,
-    high: DynTensor<D>,
-    batch_shape: Vec<usize>,
-    _s: PhantomData<fn() -> S>,
-}
-
-impl Uniform {
-    /// Builds a uniform from parameters of any accepted kind (`f32`, typed tensor or
-    /// `DynTensor`); their shapes broadcast. Errors unless `low < high` everywhere (with
-    /// validation on).
+elementwise_params! {
+    /// `Uniform(low, high)`: density `1 / (high - low)` on `low <= x <= high`.
     ///
-    /// ```
-    /// let d = pyro::distributions::Uniform::new(1.0, 1.5).unwrap();
-    /// assert_eq!(d.low().item().unwrap(), 1.0);
-    /// ```
-    pub fn new<L, R>(low: L, high: R) -> DistResult<Uniform<Shape2<L, R>, Dev2<L, R>>>
-    where
-        L: ParamMeta + Param<Dev2<L, R>>,
-        R: ParamMeta + Param<Dev2<L, R>>,
-        L::Shape: param::JoinShape<R::Shape>,
-        L::Dev: param::JoinDev<R::Dev>,
-        <L::Dev as param::JoinDev<R::Dev>>::Out: param::ResolveDev,
-    {
-        Uniform::build(low.into_dyn(), high.into_dyn())
-    }
-}
-
-impl<D: Backend> Uniform<DynShape, D> {
-    /// Builds from run-time shaped parameters.
+    /// Validation (on by default in debug builds) requires `low < high` elementwise and values
+    /// inside `[low, high]`; with validation off, values outside get log-density `-inf`.
     ///
     /// ```
     /// use pyro::distributions::{Distribution, Uniform};
-    /// use pyro::tensor::DynTensor;
-    /// let low = DynTensor::<dfdx::prelude::Cpu>::zeros(&[3]);
-    /// let d = Uniform::from_dyn(low, DynTensor::scalar(1.0)).unwrap();
-    /// assert_eq!(d.batch_shape(), &[3]);
+    /// let d = Uniform::new(-1.0, 3.0).unwrap();
+    /// assert_eq!(d.mean().unwrap().item().unwrap(), 1.0);
+    /// let lp = d.log_prob(&pyro::tensor::DynTensor::scalar(0.0)).unwrap().item().unwrap();
+    /// assert!((lp + 4f32.ln()).abs() < 1e-7);
+    /// assert!(Uniform::new(2.0, 1.0).is_err()); // low must be below high
     /// ```
-    pub fn from_dyn(low: DynTensor<D>, high: DynTensor<D>) -> DistResult<Self> {
-        Self::build(low, high)
+    pub struct Uniform {
+        /// The lower bound.
+        low: L = 1.0,
+        /// The upper bound.
+        high: R = 1.5,
     }
+    /// Errors unless `low < high` everywhere (with validation on).
+    new;
+    validate { low: Real, high: Real }
+    check check_bounds;
 }
 
-impl<S, D: Backend> Uniform<S, D> {
-    fn build(low: DynTensor<D>, high: DynTensor<D>) -> DistResult<Self> {
-        validate_param("Uniform", "low", &low, &Constraint::Real)?;
-        validate_param("Uniform", "high", &high, &Constraint::Real)?;
-        let (p, batch_shape) = broadcast_params("Uniform", &[&low, &high])?;
-        let mut p = p.into_iter();
-        let d = Uniform {
-            low: p.next().unwrap_or(low),
-            high: p.next().unwrap_or(high),
-            batch_shape,
-            _s: PhantomData,
-        };
-        if crate::is_validation_enabled() {
-            let (lo, hi) = (d.low.to_vec(), d.high.to_vec());
-            if let Some(i) = lo.iter().zip(&hi).position(|(l, h)| l >= h) {
-                return Err(DistError::InvalidParameter {
-                    dist: "Uniform",
-                    param: "low",
-                    reason: format!(
-                        "low must be less than high; low = {} >= high = {} at index {i}",
-                        lo[i], hi[i]
-                    ),
-                });
-            }
+/// With validation on, `low < high` elementwise (after broadcasting).
+fn check_bounds<S, D: Backend>(d: &Uniform<S, D>) -> DistResult<()> {
+    if crate::is_validation_enabled() {
+        let (lo, hi) = (d.low.to_vec(), d.high.to_vec());
+        if let Some(i) = lo.iter().zip(&hi).position(|(l, h)| l >= h) {
+            return Err(DistError::InvalidParameter {
+                dist: "Uniform",
+                param: "low",
+                reason: format!(
+                    "low must be less than high; low = {} >= high = {} at index {i}",
+                    lo[i], hi[i]
+                ),
+            });
         }
-        Ok(d)
     }
-
-    /// The lower bound.
-    ///
-    /// ```
-    /// let d = pyro::distributions::Uniform::new(2.0, 3.0).unwrap();
-    /// assert_eq!(d.low().item().unwrap(), 2.0);
-    /// ```
-    pub fn low(&self) -> &DynTensor<D> {
-        &self.low
-    }
-
-    /// The upper bound.
-    ///
-    /// ```
-    /// let d = pyro::distributions::Uniform::new(2.0, 2.5).unwrap();
-    /// assert_eq!(d.high().item().unwrap(), 2.5);
-    /// ```
-    pub fn high(&self) -> &DynTensor<D> {
-        &self.high
-    }
-
-    /// The same distribution with parameters broadcast to `batch_shape`.
-    ///
-    /// ```
-    /// use pyro::distributions::{Distribution, Uniform};
-    /// let d = Uniform::new(0.0, 1.0).unwrap().expand::<(usize,)>(&[4]).unwrap();
-    /// assert_eq!(d.batch_shape(), &[4]);
-    /// ```
-    pub fn expand<S2>(&self, batch_shape: &[usize]) -> DistResult<Uniform<S2, D>> {
-        Ok(Uniform {
-            low: self.low.broadcast_to(batch_shape)?,
-            high: self.high.broadcast_to(batch_shape)?,
-            batch_shape: batch_shape.to_vec(),
-            _s: PhantomData,
-        })
-    }
-
-    /// Standard uniform draws in `(0, 1)`.
-    fn noise(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let shape = extended_shape(sample_shape, &self.batch_shape, &[]);
-        let eps = std_uniform_vec(numel(&shape), rng);
-        Ok(DynTensor::from_vec(eps, &shape)?)
-    }
+    Ok(())
 }
 
-use crate::tensor::numel;
-
-impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Uniform<S, D> {
-    fn name(&self) -> &'static str {
-        "Uniform"
-    }
-    fn batch_shape(&self) -> &[usize] {
-        &self.batch_shape
-    }
-    fn event_shape(&self) -> &[usize] {
-        &[]
-    }
+impl_distribution!(Uniform[scalar, reparameterized] {
     /// `interval(low, high)`. The [`Constraint`] enum holds scalar bounds: when the bounds
     /// differ across the batch this is the hull `interval(min low, max high)`, and
     /// [`Distribution::log_prob`] checks each value against its own bounds.
@@ -161,14 +63,9 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Unifo
             .fold(f32::NEG_INFINITY, f32::max);
         Constraint::Interval(lo, hi)
     }
-    fn has_rsample(&self) -> bool {
-        true
-    }
-    fn sample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        Ok(self.rsample(sample_shape, rng)?.detach())
-    }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        let eps = self.noise(sample_shape, rng)?;
+        // Standard uniform draws in `(0, 1)`.
+        let eps = noise(sample_shape, &self.batch_shape, rng, std_uniform_vec)?;
         Ok(eps.mul(&self.high.sub(&self.low)?)?.add(&self.low)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
@@ -209,20 +106,7 @@ impl<S: std::fmt::Debug + Clone + 'static, D: Backend> Distribution<D> for Unifo
     fn variance(&self) -> DistResult<DynTensor<D>> {
         Ok(self.high.sub(&self.low)?.square().mul_scalar(1.0 / 12.0))
     }
-    fn expand_box(&self, batch_shape: &[usize]) -> DistResult<BoxDist<D>> {
-        Ok(Box::new(self.expand::<S>(batch_shape)?))
-    }
-    fn clone_box(&self) -> BoxDist<D> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<S: dfdx::shapes::Shape, D: Backend> TypedDistribution<D> for Uniform<S, D> {
-    type Shape = S;
-}
+});
 
 #[cfg(test)]
 mod tests {
@@ -259,19 +143,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_and_values() {
-        crate::enable_validation(true);
-        for (lo, hi) in [(1.0, 1.0), (2.0, -1.0), (f32::NAN, 1.0)] {
-            let e = Uniform::new(lo, hi).unwrap_err();
-            assert!(
-                matches!(e, DistError::InvalidParameter { param: "low", .. }),
-                "{e}"
-            );
-        }
-        let e = Uniform::new(0.0, f32::NAN).unwrap_err();
-        assert!(matches!(
-            e,
-            DistError::InvalidParameter { param: "high", .. }
-        ));
+        check_rejects(
+            boxed,
+            &[
+                (&[1.0, 1.0], "low"),
+                (&[2.0, -1.0], "low"),
+                (&[f32::NAN, 1.0], "low"),
+                (&[0.0, f32::NAN], "high"),
+            ],
+            &[0.0, 2.0],
+            3.0,
+        );
         // The check is elementwise after broadcasting.
         let lo = DynTensor::<Cpu>::from_vec(vec![0.0, 1.0], &[2]).unwrap();
         let hi = DynTensor::<Cpu>::from_vec(vec![1.0, 0.5], &[2]).unwrap();
@@ -286,22 +168,8 @@ mod tests {
 
     #[test]
     fn expand_and_typed_shapes() {
-        use dfdx::prelude::*;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let m: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.0, -1.0, 2.0], (3,)).retaped();
-        let d = Uniform::new(m, 3.0).unwrap();
-        assert_eq!(d.batch_shape(), &[3]);
-        let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
-        assert_eq!(x.shape().0, 3);
-        let e = d.expand::<(usize, usize)>(&[2, 3]).unwrap();
-        assert_eq!(e.batch_shape(), &[2, 3]);
-        use rand::SeedableRng;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let s = e.sample(&[4], &mut rng).unwrap();
-        assert_eq!(s.shape(), &[4, 2, 3]);
-        assert_eq!(e.log_prob(&s).unwrap().shape(), &[4, 2, 3]);
-        assert_eq!(d.expand_box(&[5, 3]).unwrap().batch_shape(), &[5, 3]);
+        let d = Uniform::new(typed_vec(&[0.0, -1.0, 2.0]), 3.0).unwrap();
+        check_expand_and_typed_shapes(&d, &d.expand::<(usize, usize)>(&[2, 3]).unwrap());
         assert!(d.expand::<(usize,)>(&[4]).is_err());
     }
 }

@@ -37,6 +37,7 @@ mod tests {
             }
         }
         assert_eq!(broadcast_index(&[], &[2, 2]), vec![0; 4]);
+        assert_eq!(broadcast_index(&[], &[3]), vec![0, 0, 0]);
         assert_eq!(broadcast_index(&[2], &[2]), vec![0, 1]);
     }
 }
