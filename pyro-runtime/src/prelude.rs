@@ -16,3 +16,5 @@ pub use crate::distributions::{
 pub use crate::params::{ParamInit, ParamStore};
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};
 pub use crate::transforms::{biject_to, transform_to, BoxTransform, Transform, TransformError};
+pub use crate::error::{PyroError, PyroResult};
+pub use crate::{deterministic, factor, guide, model, models, param, plate, sample, subsample};

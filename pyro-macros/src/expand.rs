@@ -1,0 +1,161 @@
+//! The code each site macro becomes: calls into `pyro::dsl` (see that module of the runtime),
+//! with `?` so a failing site returns its error from the model.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::{Expr, Pat};
+
+/// How `obs` is passed.
+pub enum Obs<'a> {
+    /// No observation (or `obs = None`).
+    Absent,
+    /// `obs = value`, always observed.
+    Always(&'a Expr),
+    /// `obs = an Option`.
+    Maybe(&'a Expr),
+}
+
+/// `sample!`: `k` is the number of enclosing vectorized plates, `None` when the value type
+/// must come from the context.
+pub fn sample(
+    span: Span,
+    name: &TokenStream,
+    dist: &Expr,
+    obs: Obs,
+    mask: Option<&Expr>,
+    infer: Option<&Expr>,
+    k: Option<usize>,
+) -> TokenStream {
+    let obs = match obs {
+        Obs::Absent => quote_spanned!(span=> ::core::option::Option::None),
+        Obs::Always(e) => quote_spanned!(span=> ::pyro::dsl::observed(#e)),
+        Obs::Maybe(e) => quote_spanned!(span=> ::pyro::dsl::maybe_observed(#e)),
+    };
+    let mask = match mask {
+        None => quote_spanned!(span=> ::core::option::Option::None),
+        Some(e) => quote_spanned!(span=> ::pyro::dsl::obs_mask(#e)),
+    };
+    let infer = match infer {
+        None => quote_spanned!(span=> ::core::default::Default::default()),
+        Some(e) => quote!(#e),
+    };
+    let opts = quote_spanned! {span=>
+        ::pyro::primitives::SampleOptions { obs: #obs, obs_mask: #mask, infer: #infer }
+    };
+    match k {
+        Some(k) => {
+            let k = proc_macro2::Literal::usize_unsuffixed(k);
+            quote_spanned!(span=> ::pyro::dsl::sample::<_, _, #k>(#name, #dist, #opts)?)
+        }
+        None => quote_spanned!(span=> ::pyro::dsl::sample_inferred(#name, #dist, #opts)?),
+    }
+}
+
+/// `param!`; `lazy` when `init` is a closure.
+pub fn param(
+    span: Span,
+    name: &TokenStream,
+    init: &Expr,
+    lazy: bool,
+    constraint: Option<&Expr>,
+    event_dim: Option<&Expr>,
+) -> TokenStream {
+    let constraint = match constraint {
+        Some(c) => quote!(#c),
+        None => quote_spanned!(span=> ::pyro::constraints::Constraint::Real),
+    };
+    let event_dim = match event_dim {
+        Some(e) => quote_spanned!(span=> ::core::option::Option::Some(#e)),
+        None => quote_spanned!(span=> ::core::option::Option::None),
+    };
+    if lazy {
+        quote_spanned!(span=> ::pyro::dsl::param_lazy(#name, #init, #constraint, #event_dim)?)
+    } else {
+        quote_spanned!(span=> ::pyro::dsl::param(#name, #init, #constraint, #event_dim)?)
+    }
+}
+
+/// `factor!`.
+pub fn factor(span: Span, name: &TokenStream, value: &Expr) -> TokenStream {
+    quote_spanned!(span=> ::pyro::dsl::factor(#name, #value)?)
+}
+
+/// `deterministic!`.
+pub fn deterministic(
+    span: Span,
+    name: &TokenStream,
+    value: &Expr,
+    event_dim: Option<&Expr>,
+) -> TokenStream {
+    let event_dim = event_dim.map_or_else(|| quote_spanned!(span=> 0), |e| quote!(#e));
+    quote_spanned!(span=> ::pyro::dsl::deterministic(#name, #value, #event_dim)?)
+}
+
+/// `subsample!`.
+pub fn subsample(span: Span, data: &Expr, event_dim: Option<&Expr>) -> TokenStream {
+    let event_dim = event_dim.map_or_else(|| quote_spanned!(span=> 0), |e| quote!(#e));
+    quote_spanned!(span=> ::pyro::dsl::subsample(#data, #event_dim)?)
+}
+
+/// The options of `plate!` beyond name and size.
+pub struct PlateOpts<'a> {
+    /// `subsample_size = ..`.
+    pub subsample_size: Option<&'a Expr>,
+    /// `subsample = ..`.
+    pub subsample: Option<&'a Expr>,
+    /// `dim = ..`.
+    pub dim: Option<&'a Expr>,
+}
+
+fn builder(span: Span, name: &TokenStream, size: &Expr, opts: &PlateOpts) -> TokenStream {
+    let mut b = quote_spanned!(span=> ::pyro::plate(#name, #size));
+    if let Some(e) = opts.subsample_size {
+        b = quote_spanned!(span=> #b.subsample_size(#e));
+    }
+    if let Some(e) = opts.subsample {
+        b = quote_spanned!(span=> #b.subsample(#e));
+    }
+    if let Some(e) = opts.dim {
+        b = quote_spanned!(span=> #b.dim(#e));
+    }
+    b
+}
+
+/// A vectorized `plate!` around `body`; `binding` is the pattern of the closure form, bound
+/// to `&Plate`. The body runs in place (not in a closure), so `?` and `return` act on the
+/// enclosing function, as in Pyro's `with pyro.plate(...)` block.
+pub fn plate(
+    span: Span,
+    name: &TokenStream,
+    size: &Expr,
+    opts: &PlateOpts,
+    binding: Option<&Pat>,
+    body: &Expr,
+) -> TokenStream {
+    let guard = syn::Ident::new("__pyro_plate", Span::mixed_site().located_at(span));
+    let b = builder(span, name, size, opts);
+    let bind = binding.map(|p| quote_spanned!(span=> let #p = &#guard;));
+    quote_spanned! {span=>
+        {
+            let #guard = #b.enter()?;
+            #bind
+            #body
+        }
+    }
+}
+
+/// The iterator of a sequential plate (`for i in plate!(..)`).
+pub fn seq_plate(span: Span, name: &TokenStream, size: &Expr, opts: &PlateOpts) -> TokenStream {
+    let b = builder(span, name, size, opts);
+    quote_spanned!(span=> #b.iter()?)
+}
+
+/// Stands in for a site macro that could not be read at all (its error is reported
+/// separately), so the rest of the function still type-checks.
+pub fn placeholder(span: Span, statement: bool) -> TokenStream {
+    if statement {
+        quote_spanned!(span=> ::pyro::dsl::invalid_site::<()>())
+    } else {
+        quote_spanned!(span=> ::pyro::dsl::invalid_site())
+    }
+}
