@@ -61,7 +61,7 @@ pub fn parse_tokens(
     let list = match parsed {
         Ok(list) => list,
         Err(e) => {
-            errors.at(e.span(), format!("{e}; expected {usage}"));
+            errors.at(e.span(), format!("{e} (the form is {usage})"));
             return None;
         }
     };
@@ -70,7 +70,10 @@ pub fn parse_tokens(
         kwargs: Vec::new(),
         close,
     };
-    for e in list {
+    // A body (block or closure) may come last, after the keyword arguments (`plate!`).
+    let list_len = list.len();
+    for (i, e) in list.into_iter().enumerate() {
+        let seen = i + 1;
         if let Expr::Assign(a) = &e {
             if let Some(key) = as_key(&a.left) {
                 args.kwargs.push(Kwarg {
@@ -80,7 +83,8 @@ pub fn parse_tokens(
                 continue;
             }
         }
-        if let Some(first) = args.kwargs.first() {
+        let is_body = matches!(e, Expr::Block(_) | Expr::Closure(_));
+        if let (Some(first), false) = (args.kwargs.first(), is_body && list_len == seen) {
             errors.at(
                 e.span(),
                 format!(
@@ -89,7 +93,6 @@ pub fn parse_tokens(
                     first.key
                 ),
             );
-            continue;
         }
         args.positional.push(e);
     }
@@ -98,11 +101,14 @@ pub fn parse_tokens(
 
 impl Args {
     /// Checks the keywords against `allowed` (unknown and repeated ones are errors) and
-    /// returns the value of each allowed key, in the order of `allowed`.
+    /// returns the value of each allowed key, in the order of `allowed`. `what` names the
+    /// macro in messages (`` `sample!` ``); `positional` are the names of its positional
+    /// arguments, for a hint when one is written as a keyword.
     pub fn take_kwargs(
         &mut self,
-        mac_name: &str,
+        what: &str,
         allowed: &[&str],
+        positional: &[&str],
         errors: &mut Errors,
     ) -> Vec<Option<Kwarg>> {
         let mut out: Vec<Option<Kwarg>> = allowed.iter().map(|_| None).collect();
@@ -110,7 +116,7 @@ impl Args {
             let key = kw.key.to_string();
             let Some(i) = allowed.iter().position(|a| *a == key) else {
                 let expected = if allowed.is_empty() {
-                    format!("`{mac_name}!` takes no keyword arguments")
+                    format!("{what} takes no keyword arguments")
                 } else {
                     format!(
                         "expected one of {}",
@@ -121,19 +127,26 @@ impl Args {
                             .join(", ")
                     )
                 };
-                let hint = closest(&key, allowed.iter().copied())
-                    .map(|c| format!(" (did you mean `{c}`?)"))
-                    .unwrap_or_default();
+                let hint = if let Some(i) = positional.iter().position(|p| *p == key) {
+                    format!(
+                        " (the {key} is the {} argument, written without `{key} =`)",
+                        ["first", "second", "third"].get(i).unwrap_or(&"next")
+                    )
+                } else {
+                    closest(&key, allowed.iter().copied())
+                        .map(|c| format!(" (did you mean `{c}`?)"))
+                        .unwrap_or_default()
+                };
                 errors.at(
                     kw.key.span(),
-                    format!("unknown argument `{key}` of `{mac_name}!`{hint}; {expected}"),
+                    format!("unknown argument `{key}` of {what}{hint}; {expected}"),
                 );
                 continue;
             };
             if out[i].is_some() {
                 errors.at(
                     kw.key.span(),
-                    format!("`{key}` is given twice; give each argument of `{mac_name}!` once"),
+                    format!("`{key}` is given twice; give each argument of {what} once"),
                 );
                 continue;
             }

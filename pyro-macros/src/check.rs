@@ -112,10 +112,11 @@ pub fn pair(
                     .iter()
                     .find(|m| m.kind.is_sample() && m.name.lit() == Some(n));
                 match m {
-                    Some(m) if matches!(
-                        m.kind,
-                        Kind::Observed | Kind::Factor | Kind::Deterministic
-                    ) =>
+                    Some(m)
+                        if matches!(
+                            m.kind,
+                            Kind::Observed | Kind::Factor | Kind::Deterministic
+                        ) =>
                     {
                         errors.at(g.span, messages::observed_site_in_guide(n, Some(model)));
                     }
@@ -140,9 +141,9 @@ pub fn pair(
             }
             Name::Runtime(p) => {
                 let possible = model_has_runtime_names
-                    || model_sites.iter().any(|m| {
-                        m.kind.is_sample() && m.name.lit().is_some_and(|n| p.matches(n))
-                    });
+                    || model_sites
+                        .iter()
+                        .any(|m| m.kind.is_sample() && m.name.lit().is_some_and(|n| p.matches(n)));
                 if !possible {
                     errors.at(
                         g.span,
@@ -285,7 +286,10 @@ mod tests {
         let guide = [site(Kind::Latent, "x_0", &[]), site(Kind::Latent, "b", &[])];
         assert!(pair_errors(&model, &guide).is_empty());
         // A guide pattern covers the model's literal names it can produce.
-        let model = [site(Kind::Latent, "x_0", &[]), site(Kind::Latent, "x_1", &[])];
+        let model = [
+            site(Kind::Latent, "x_0", &[]),
+            site(Kind::Latent, "x_1", &[]),
+        ];
         assert!(pair_errors(&model, &[x.clone()]).is_empty());
         let model = [site(Kind::Latent, "y", &[])];
         let e = pair_errors(&model, &[x]).join("\n");

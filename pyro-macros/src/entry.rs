@@ -28,11 +28,16 @@ pub fn sites_macro_name(model: &Ident) -> Ident {
 fn analyze(sig: &Signature, block: &mut syn::Block, role: Role, errors: &mut Errors) -> Vec<Site> {
     let (sites, rewritten) = {
         let mut w = Walker::new(role, sig.inputs.iter(), errors);
+        w.set_fallible(!matches!(sig.output, syn::ReturnType::Default));
         w.walk_block(block);
         (w.sites, w.rewritten)
     };
     if rewritten > 0 && matches!(sig.output, syn::ReturnType::Default) {
-        let attr = if role == Role::Model { "model" } else { "guide" };
+        let attr = if role == Role::Model {
+            "model"
+        } else {
+            "guide"
+        };
         errors.at(
             sig.ident.span(),
             format!(
@@ -73,13 +78,24 @@ fn parse_fn(item: &TokenStream, attr: &str, errors: &mut Errors) -> Option<ItemF
     match syn::parse2::<ItemFn>(item.clone()) {
         Ok(f) => Some(f),
         Err(e) => {
-            errors.at(
-                Span::call_site(),
-                format!(
-                    "#[{attr}] goes on a function (for methods, put #[models] on their impl \
-                     block); this item could not be read as one: {e}"
-                ),
-            );
+            let is_fn = item
+                .clone()
+                .into_iter()
+                .any(|t| matches!(&t, proc_macro2::TokenTree::Ident(i) if i == "fn"));
+            if is_fn {
+                errors.at(
+                    e.span(),
+                    format!("#[{attr}] could not read this function: {e}"),
+                );
+            } else {
+                errors.at(
+                    Span::call_site(),
+                    format!(
+                        "#[{attr}] goes on a function (for methods, put #[models] on their \
+                         impl block)"
+                    ),
+                );
+            }
             None
         }
     }
@@ -132,7 +148,8 @@ fn guide_args(tokens: TokenStream, close: Span, errors: &mut Errors) -> GuideArg
             "#[guide] names its model with a keyword: `#[guide(model = my_model)]`",
         );
     }
-    let kw = a.take_kwargs("guide", &["model", "check"], errors);
+    let any_kwargs = !a.kwargs.is_empty();
+    let kw = a.take_kwargs("`#[guide]`", &["model", "check"], &[], errors);
     let mut kw = kw.into_iter();
     match kw.next().flatten() {
         Some(m) => match m.value {
@@ -151,7 +168,7 @@ fn guide_args(tokens: TokenStream, close: Span, errors: &mut Errors) -> GuideArg
                  `#[guide(model = my_model)]`",
             ),
         },
-        None if a.positional.is_empty() => errors.at(
+        None if a.positional.is_empty() && !any_kwargs => errors.at(
             close,
             "#[guide] needs its model: `#[guide(model = my_model)]`, where `my_model` is a \
              #[model] function",

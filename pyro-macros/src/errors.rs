@@ -48,7 +48,9 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -79,7 +81,10 @@ mod tests {
         assert_eq!(edit_distance("sigma", "sgima"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(closest("ob", ["obs", "infer"]), Some("obs"));
-        assert_eq!(closest("constrant", ["constraint", "event_dim"]), Some("constraint"));
+        assert_eq!(
+            closest("constrant", ["constraint", "event_dim"]),
+            Some("constraint")
+        );
         assert_eq!(closest("zzz", ["obs", "infer"]), None);
     }
 }

@@ -1,9 +1,22 @@
-//! The code each site macro becomes: calls into `pyro::dsl` (see that module of the runtime),
-//! with `?` so a failing site returns its error from the model.
+//! The code each site macro becomes: calls into `pyro::dsl` (see that module of the runtime).
+//! The walk appends `?` ([`try_op`]), so a failing site returns its error from the model.
+//! Each call carries the span of its main argument (the distribution, the initial value, ...),
+//! so a type error in that argument points at it; the `?` carries the macro's span.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Expr, Pat};
+
+/// `call?` at the macro's span; in a function that does not return a `Result` (already an
+/// error of its own) `call.unwrap()`, so rustc does not pile a second error on the `?`.
+pub fn try_op(span: Span, call: TokenStream, fallible: bool) -> TokenStream {
+    if fallible {
+        quote_spanned!(span=> #call?)
+    } else {
+        quote_spanned!(span=> #call.unwrap())
+    }
+}
 
 /// How `obs` is passed.
 pub enum Obs<'a> {
@@ -28,12 +41,12 @@ pub fn sample(
 ) -> TokenStream {
     let obs = match obs {
         Obs::Absent => quote_spanned!(span=> ::core::option::Option::None),
-        Obs::Always(e) => quote_spanned!(span=> ::pyro::dsl::observed(#e)),
-        Obs::Maybe(e) => quote_spanned!(span=> ::pyro::dsl::maybe_observed(#e)),
+        Obs::Always(e) => quote_spanned!(e.span()=> ::pyro::dsl::observed(#e)),
+        Obs::Maybe(e) => quote_spanned!(e.span()=> ::pyro::dsl::maybe_observed(#e)),
     };
     let mask = match mask {
         None => quote_spanned!(span=> ::core::option::Option::None),
-        Some(e) => quote_spanned!(span=> ::pyro::dsl::obs_mask(#e)),
+        Some(e) => quote_spanned!(e.span()=> ::pyro::dsl::obs_mask(#e)),
     };
     let infer = match infer {
         None => quote_spanned!(span=> ::core::default::Default::default()),
@@ -42,12 +55,13 @@ pub fn sample(
     let opts = quote_spanned! {span=>
         ::pyro::primitives::SampleOptions { obs: #obs, obs_mask: #mask, infer: #infer }
     };
+    let at = dist.span();
     match k {
         Some(k) => {
             let k = proc_macro2::Literal::usize_unsuffixed(k);
-            quote_spanned!(span=> ::pyro::dsl::sample::<_, _, #k>(#name, #dist, #opts)?)
+            quote_spanned!(at=> ::pyro::dsl::sample::<_, _, #k>(#name, #dist, #opts))
         }
-        None => quote_spanned!(span=> ::pyro::dsl::sample_inferred(#name, #dist, #opts)?),
+        None => quote_spanned!(at=> ::pyro::dsl::sample_inferred(#name, #dist, #opts)),
     }
 }
 
@@ -68,16 +82,17 @@ pub fn param(
         Some(e) => quote_spanned!(span=> ::core::option::Option::Some(#e)),
         None => quote_spanned!(span=> ::core::option::Option::None),
     };
+    let at = init.span();
     if lazy {
-        quote_spanned!(span=> ::pyro::dsl::param_lazy(#name, #init, #constraint, #event_dim)?)
+        quote_spanned!(at=> ::pyro::dsl::param_lazy(#name, #init, #constraint, #event_dim))
     } else {
-        quote_spanned!(span=> ::pyro::dsl::param(#name, #init, #constraint, #event_dim)?)
+        quote_spanned!(at=> ::pyro::dsl::param(#name, #init, #constraint, #event_dim))
     }
 }
 
 /// `factor!`.
-pub fn factor(span: Span, name: &TokenStream, value: &Expr) -> TokenStream {
-    quote_spanned!(span=> ::pyro::dsl::factor(#name, #value)?)
+pub fn factor(name: &TokenStream, value: &Expr) -> TokenStream {
+    quote_spanned!(value.span()=> ::pyro::dsl::factor(#name, #value))
 }
 
 /// `deterministic!`.
@@ -88,13 +103,13 @@ pub fn deterministic(
     event_dim: Option<&Expr>,
 ) -> TokenStream {
     let event_dim = event_dim.map_or_else(|| quote_spanned!(span=> 0), |e| quote!(#e));
-    quote_spanned!(span=> ::pyro::dsl::deterministic(#name, #value, #event_dim)?)
+    quote_spanned!(value.span()=> ::pyro::dsl::deterministic(#name, #value, #event_dim))
 }
 
 /// `subsample!`.
 pub fn subsample(span: Span, data: &Expr, event_dim: Option<&Expr>) -> TokenStream {
     let event_dim = event_dim.map_or_else(|| quote_spanned!(span=> 0), |e| quote!(#e));
-    quote_spanned!(span=> ::pyro::dsl::subsample(#data, #event_dim)?)
+    quote_spanned!(data.span()=> ::pyro::dsl::subsample(#data, #event_dim))
 }
 
 /// The options of `plate!` beyond name and size.
@@ -131,13 +146,23 @@ pub fn plate(
     opts: &PlateOpts,
     binding: Option<&Pat>,
     body: &Expr,
+    fallible: bool,
 ) -> TokenStream {
     let guard = syn::Ident::new("__pyro_plate", Span::mixed_site().located_at(span));
     let b = builder(span, name, size, opts);
+    let enter = try_op(span, quote_spanned!(span=> #b.enter()), fallible);
     let bind = binding.map(|p| quote_spanned!(span=> let #p = &#guard;));
+    // A plain block body is spliced in (a nested block would trip `unused_braces`).
+    let body = match body {
+        Expr::Block(b) if b.label.is_none() && b.attrs.is_empty() => {
+            let stmts = &b.block.stmts;
+            quote!(#(#stmts)*)
+        }
+        other => quote!(#other),
+    };
     quote_spanned! {span=>
         {
-            let #guard = #b.enter()?;
+            let #guard = #enter;
             #bind
             #body
         }
@@ -145,9 +170,15 @@ pub fn plate(
 }
 
 /// The iterator of a sequential plate (`for i in plate!(..)`).
-pub fn seq_plate(span: Span, name: &TokenStream, size: &Expr, opts: &PlateOpts) -> TokenStream {
+pub fn seq_plate(
+    span: Span,
+    name: &TokenStream,
+    size: &Expr,
+    opts: &PlateOpts,
+    fallible: bool,
+) -> TokenStream {
     let b = builder(span, name, size, opts);
-    quote_spanned!(span=> #b.iter()?)
+    try_op(span, quote_spanned!(span=> #b.iter()), fallible)
 }
 
 /// Stands in for a site macro that could not be read at all (its error is reported

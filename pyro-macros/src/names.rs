@@ -2,7 +2,7 @@
 //! (built at run time; the macros keep its shape as a pattern such as `x_{..}`).
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{quote, quote_spanned, ToTokens};
+use quote::{quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Expr, Lit, LitStr};
 
@@ -69,7 +69,9 @@ impl Pattern {
         fn go(segs: &[Seg], s: &str) -> bool {
             match segs.split_first() {
                 None => s.is_empty(),
-                Some((Seg::Text(t), rest)) => s.strip_prefix(t.as_str()).is_some_and(|r| go(rest, r)),
+                Some((Seg::Text(t), rest)) => {
+                    s.strip_prefix(t.as_str()).is_some_and(|r| go(rest, r))
+                }
                 Some((Seg::Any, rest)) => {
                     (0..=s.len()).any(|i| s.is_char_boundary(i) && go(rest, &s[i..]))
                 }
@@ -206,20 +208,27 @@ pub fn classify(expr: &Expr, what: &str, errors: &mut Errors) -> NameArg {
         other => {
             let shown = other.to_token_stream().to_string();
             let shown: String = shown.chars().take(40).collect();
+            let suggestion = match other {
+                Expr::Path(p) if p.path.get_ident().is_some() => {
+                    format!("format!(\"{{{shown}}}\")")
+                }
+                _ => format!("format!(\"{{}}\", {shown})"),
+            };
             errors.at(
                 span,
                 format!(
                     "a {what} name must be a string literal (checked when compiling) or a \
                      name built at run time with `format!` (checked when running); found \
-                     `{shown}`: write \"name\", or `format!(\"{{}}\", {shown})` for a name \
-                     computed at run time"
+                     `{shown}`: write \"name\", or `{suggestion}` for a name computed at run \
+                     time"
                 ),
             );
         }
     }
+    // Keep the expression (no "unused" warnings, and it is still type-checked).
     NameArg {
         name: Name::Lit(String::new()),
-        tokens: quote!(""),
+        tokens: quote_spanned!(span=> { let _ = &(#expr); "" }),
         span,
     }
 }

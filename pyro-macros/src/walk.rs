@@ -63,10 +63,7 @@ fn which(mac: &Macro) -> Option<Which> {
     if !prefix_ok {
         return None;
     }
-    NAMES
-        .iter()
-        .find(|(n, _)| last.ident == n)
-        .map(|(_, w)| *w)
+    NAMES.iter().find(|(n, _)| last.ident == n).map(|(_, w)| *w)
 }
 
 /// Whether a token stream mentions one of the site macros (`name !`).
@@ -114,6 +111,8 @@ pub struct Walker<'e> {
     branches: Vec<(usize, usize)>,
     next_branch: usize,
     optional: HashSet<String>,
+    /// Whether the function returns a `Result` (so expansions may use `?`).
+    fallible: bool,
 }
 
 /// Whether a type is written `Option<..>` (or a reference to one).
@@ -122,11 +121,7 @@ pub fn is_option_type(ty: &Type) -> bool {
         Type::Reference(r) => is_option_type(&r.elem),
         Type::Paren(p) => is_option_type(&p.elem),
         Type::Group(g) => is_option_type(&g.elem),
-        Type::Path(p) => p
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "Option"),
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Option"),
         _ => false,
     }
 }
@@ -174,7 +169,14 @@ impl<'e> Walker<'e> {
             branches: Vec::new(),
             next_branch: 0,
             optional,
+            fallible: true,
         }
+    }
+
+    /// Tells the walk that the function does not return a `Result` (an error reported by
+    /// the caller); expansions then avoid `?`, which would only add a second error.
+    pub fn set_fallible(&mut self, fallible: bool) {
+        self.fallible = fallible;
     }
 
     /// Walks and rewrites a function body.
@@ -223,7 +225,11 @@ impl<'e> Walker<'e> {
 
     fn rewrite(&mut self, mac: &Macro, which: Which, statement: bool) -> Expr {
         self.rewritten += 1;
-        let span = mac.path.segments.last().map_or(mac.span(), |s| s.ident.span());
+        let span = mac
+            .path
+            .segments
+            .last()
+            .map_or(mac.span(), |s| s.ident.span());
         let tokens = match which {
             Which::Sample => self.sample(mac, span),
             Which::Param => self.param(mac, span),
@@ -283,9 +289,15 @@ impl<'e> Walker<'e> {
     }
 
     fn sample(&mut self, mac: &Macro, span: Span) -> Option<TokenStream> {
-        const USAGE: &str = "`sample!(\"name\", distribution)` or `sample!(\"name\", distribution, obs = value)`";
+        const USAGE: &str =
+            "`sample!(\"name\", distribution)` or `sample!(\"name\", distribution, obs = value)`";
         let mut a = args::parse(mac, USAGE, self.errors)?;
-        let mut kw = a.take_kwargs("sample", &["obs", "obs_mask", "infer"], self.errors);
+        let mut kw = a.take_kwargs(
+            "`sample!`",
+            &["obs", "obs_mask", "infer"],
+            &["name", "distribution"],
+            self.errors,
+        );
         a.no_more_than(2, "sample", USAGE, self.errors);
         let name = self.name_arg(
             a.positional.first(),
@@ -330,8 +342,10 @@ impl<'e> Walker<'e> {
             );
         }
         if let (Role::Guide, Some(o)) = (self.role, obs_kw) {
-            self.errors
-                .at(o.key.span(), messages::guide_site_observed(&name.name.display()));
+            self.errors.at(
+                o.key.span(),
+                messages::guide_site_observed(&name.name.display()),
+            );
         }
         let mut site = Site::new(kind, name.name.clone(), name.span);
         site.lenient = infer_kw.is_some();
@@ -343,7 +357,7 @@ impl<'e> Walker<'e> {
             (ObsClass::Maybe, Some(e)) => Obs::Maybe(e),
             _ => Obs::Absent,
         };
-        Some(expand::sample(
+        let call = expand::sample(
             span,
             &name.tokens,
             &dist,
@@ -351,13 +365,20 @@ impl<'e> Walker<'e> {
             mask_kw.as_ref().map(|k| &k.value),
             infer_kw.as_ref().map(|k| &k.value),
             self.plate_rank(),
-        ))
+        );
+        Some(expand::try_op(span, call, self.fallible))
     }
 
     fn param(&mut self, mac: &Macro, span: Span) -> Option<TokenStream> {
-        const USAGE: &str = "`param!(\"name\", initial_value)` (options: `constraint = ..`, `event_dim = ..`)";
+        const USAGE: &str =
+            "`param!(\"name\", initial_value)` (options: `constraint = ..`, `event_dim = ..`)";
         let mut a = args::parse(mac, USAGE, self.errors)?;
-        let mut kw = a.take_kwargs("param", &["constraint", "event_dim"], self.errors);
+        let mut kw = a.take_kwargs(
+            "`param!`",
+            &["constraint", "event_dim"],
+            &["name", "init"],
+            self.errors,
+        );
         a.no_more_than(2, "param", USAGE, self.errors);
         let name = self.name_arg(
             a.positional.first(),
@@ -392,20 +413,21 @@ impl<'e> Walker<'e> {
         let [constraint, event_dim] = &kw[..] else {
             return None;
         };
-        Some(expand::param(
+        let call = expand::param(
             span,
             &name.tokens,
             &init,
             lazy,
             constraint.as_ref().map(|k| &k.value),
             event_dim.as_ref().map(|k| &k.value),
-        ))
+        );
+        Some(expand::try_op(span, call, self.fallible))
     }
 
     fn factor(&mut self, mac: &Macro, span: Span) -> Option<TokenStream> {
         const USAGE: &str = "`factor!(\"name\", log_factor)`";
         let mut a = args::parse(mac, USAGE, self.errors)?;
-        a.take_kwargs("factor", &[], self.errors);
+        a.take_kwargs("`factor!`", &[], &["name"], self.errors);
         a.no_more_than(2, "factor", USAGE, self.errors);
         let name = self.name_arg(
             a.positional.first(),
@@ -423,13 +445,19 @@ impl<'e> Walker<'e> {
             return None;
         };
         self.visit_expr_mut(&mut value);
-        Some(expand::factor(span, &name.tokens, &value))
+        let call = expand::factor(&name.tokens, &value);
+        Some(expand::try_op(span, call, self.fallible))
     }
 
     fn deterministic(&mut self, mac: &Macro, span: Span) -> Option<TokenStream> {
         const USAGE: &str = "`deterministic!(\"name\", value)` (option: `event_dim = ..`)";
         let mut a = args::parse(mac, USAGE, self.errors)?;
-        let mut kw = a.take_kwargs("deterministic", &["event_dim"], self.errors);
+        let mut kw = a.take_kwargs(
+            "`deterministic!`",
+            &["event_dim"],
+            &["name", "value"],
+            self.errors,
+        );
         a.no_more_than(2, "deterministic", USAGE, self.errors);
         let name = self.name_arg(
             a.positional.first(),
@@ -452,13 +480,14 @@ impl<'e> Walker<'e> {
             self.visit_opt(k);
         }
         let event_dim = kw.first().and_then(|k| k.as_ref()).map(|k| &k.value);
-        Some(expand::deterministic(span, &name.tokens, &value, event_dim))
+        let call = expand::deterministic(span, &name.tokens, &value, event_dim);
+        Some(expand::try_op(span, call, self.fallible))
     }
 
     fn subsample(&mut self, mac: &Macro, span: Span) -> Option<TokenStream> {
         const USAGE: &str = "`subsample!(data)` or `subsample!(data, event_dim = 1)`";
         let mut a = args::parse(mac, USAGE, self.errors)?;
-        let mut kw = a.take_kwargs("subsample", &["event_dim"], self.errors);
+        let mut kw = a.take_kwargs("`subsample!`", &["event_dim"], &["data"], self.errors);
         a.no_more_than(1, "subsample", USAGE, self.errors);
         let Some(mut data) = a.positional.first().cloned() else {
             self.errors.at(
@@ -480,7 +509,8 @@ impl<'e> Walker<'e> {
             self.visit_opt(k);
         }
         let event_dim = kw.first().and_then(|k| k.as_ref()).map(|k| &k.value);
-        Some(expand::subsample(span, &data, event_dim))
+        let call = expand::subsample(span, &data, event_dim);
+        Some(expand::try_op(span, call, self.fallible))
     }
 
     /// The name, size and options shared by both plate forms.
@@ -489,7 +519,12 @@ impl<'e> Walker<'e> {
         a: &mut args::Args,
         sequential: bool,
     ) -> Option<(names::NameArg, Expr, [Option<Kwarg>; 3])> {
-        let kw = a.take_kwargs("plate", &["subsample_size", "subsample", "dim"], self.errors);
+        let kw = a.take_kwargs(
+            "`plate!`",
+            &["subsample_size", "subsample", "dim"],
+            &["name", "size", "body"],
+            self.errors,
+        );
         let name = self.name_arg(
             a.positional.first(),
             a.close,
@@ -551,7 +586,8 @@ impl<'e> Walker<'e> {
     }
 
     fn plate(&mut self, mac: &Macro, span: Span, statement: bool) -> Option<TokenStream> {
-        const USAGE: &str = "`plate!(\"name\", size, { ... })` or `plate!(\"name\", size, |p| { ... })`";
+        const USAGE: &str =
+            "`plate!(\"name\", size, { ... })` or `plate!(\"name\", size, |p| { ... })`";
         let mut a = args::parse(mac, USAGE, self.errors)?;
         a.no_more_than(3, "plate", USAGE, self.errors);
         let (name, size, kw) = self.plate_head(&mut a, false)?;
@@ -596,7 +632,15 @@ impl<'e> Walker<'e> {
             subsample: kw[1].as_ref().map(|k| &k.value),
             dim: kw[2].as_ref().map(|k| &k.value),
         };
-        let block = expand::plate(span, &name.tokens, &size, &opts, binding.as_ref(), &body);
+        let block = expand::plate(
+            span,
+            &name.tokens,
+            &size,
+            &opts,
+            binding.as_ref(),
+            &body,
+            self.fallible,
+        );
         Some(if statement {
             block
         } else {
@@ -607,7 +651,11 @@ impl<'e> Walker<'e> {
     /// `for pat in plate!(..) body`: a sequential plate.
     fn seq_plate(&mut self, f: &mut syn::ExprForLoop, mac: &Macro) {
         self.rewritten += 1;
-        let span = mac.path.segments.last().map_or(mac.span(), |s| s.ident.span());
+        let span = mac
+            .path
+            .segments
+            .last()
+            .map_or(mac.span(), |s| s.ident.span());
         const USAGE: &str = "`for i in plate!(\"name\", size) { ... }`";
         let head = args::parse(mac, USAGE, self.errors).and_then(|mut a| {
             if let Some(body) = a.positional.get(2) {
@@ -635,7 +683,13 @@ impl<'e> Walker<'e> {
             subsample: kw[1].as_ref().map(|k| &k.value),
             dim: None,
         };
-        *f.expr = Expr::Verbatim(expand::seq_plate(span, &name.tokens, &size, &opts));
+        *f.expr = Expr::Verbatim(expand::seq_plate(
+            span,
+            &name.tokens,
+            &size,
+            &opts,
+            self.fallible,
+        ));
         self.plates.push(PlateCtx {
             name: name.name.clone(),
             vectorized: false,
@@ -659,7 +713,8 @@ impl<'e> Walker<'e> {
         if !mentions_site_macro(&mac.tokens) {
             return;
         }
-        let Ok(mut list) = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(mac.tokens.clone())
+        let Ok(mut list) =
+            Punctuated::<Expr, Token![,]>::parse_terminated.parse2(mac.tokens.clone())
         else {
             return;
         };

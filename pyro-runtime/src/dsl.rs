@@ -590,10 +590,12 @@ pub fn param_lazy<V: ParamValue, F: FnOnce() -> V>(
 ) -> PyroResult<V::Out> {
     // `ParamInit::Lazy` needs a `'static` closure; evaluate here instead, only when the store
     // lacks the parameter (the store then provides the value, so no init is needed).
-    let exists = crate::params::with_param_store_on::<V::Device, _>(|s| s.contains(name))
-        .map_err(|e| PyroError::Param {
-            site: name.to_string(),
-            reason: e.to_string(),
+    let exists =
+        crate::params::with_param_store_on::<V::Device, _>(|s| s.contains(name)).map_err(|e| {
+            PyroError::Param {
+                site: name.to_string(),
+                reason: e.to_string(),
+            }
         })?;
     let init = if exists {
         ParamInit::None
@@ -711,10 +713,16 @@ pub fn check_model_guide<D: Backend>(model: &Trace<D>, guide: &Trace<D>) -> Pyro
                 messages::plate_mismatch(&g.name, &v(mp), &v(gp)),
             ));
         }
-        if m.value.shape() != g.value.shape() {
+        // Under `replay` the model's value is the guide's, so compare the guide's value with
+        // the shape the model's distribution gives a value.
+        let model_shape = match &m.dist {
+            Some(d) => [d.batch_shape(), d.event_shape()].concat(),
+            None => m.value.shape().to_vec(),
+        };
+        if model_shape != g.value.shape() {
             return Err(mismatch(
                 &g.name,
-                messages::shape_mismatch(&g.name, m.value.shape(), g.value.shape()),
+                messages::shape_mismatch(&g.name, &model_shape, g.value.shape()),
             ));
         }
         if let (Some(md), Some(gd)) = (&m.dist, &g.dist) {

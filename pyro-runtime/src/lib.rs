@@ -34,9 +34,11 @@ pub use primitives::{deterministic, factor, observe, param, param_with, sample, 
 pub use rng::set_rng_seed;
 pub use tensor::DefaultDevice;
 
-/// The modelling DSL: `#[model]`, `#[guide(model = ..)]`, `#[models]` and the site macros
-/// (outside a `#[model]`/`#[guide]` function the site macros are a compile error). See [`dsl`].
-pub use pyro_macros::{deterministic, factor, guide, model, models, param, plate, sample, subsample};
 #[doc(hidden)]
 pub use pyro_macros::__guide_with_model;
+/// The modelling DSL: `#[model]`, `#[guide(model = ..)]`, `#[models]` and the site macros
+/// (outside a `#[model]`/`#[guide]` function the site macros are a compile error). See [`dsl`].
+pub use pyro_macros::{
+    deterministic, factor, guide, model, models, param, plate, sample, subsample,
+};
 pub use validation::{enable_validation, is_validation_enabled};
