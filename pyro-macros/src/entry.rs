@@ -101,6 +101,23 @@ fn parse_fn(item: &TokenStream, attr: &str, errors: &mut Errors) -> Option<ItemF
     }
 }
 
+fn mentions_self(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => i == "Self",
+        proc_macro2::TokenTree::Group(g) => mentions_self(g.stream()),
+        _ => false,
+    })
+}
+
+/// Whether a function is visibly an associated function (it takes `self` or names `Self`):
+/// no `macro_rules!` may be emitted beside it. An associated function that shows neither
+/// needs #[models] on its impl block.
+fn in_impl(sig: &Signature) -> bool {
+    sig.receiver().is_some()
+        || mentions_self(sig.inputs.to_token_stream())
+        || mentions_self(sig.output.to_token_stream())
+}
+
 /// `#[model]`.
 pub fn model(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -117,7 +134,7 @@ pub fn model(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let sites = analyze(&f.sig, &mut f.block, Role::Model, &mut errors);
     // A method cannot have a `macro_rules!` beside it; #[models] checks its guide instead.
-    let list = if f.sig.receiver().is_none() {
+    let list = if !in_impl(&f.sig) {
         model_sites_macro(&f.sig.ident, &effective(&sites))
     } else {
         TokenStream::new()
@@ -213,7 +230,7 @@ pub fn guide(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let sites = analyze(&f.sig, &mut f.block, Role::Guide, &mut errors);
     let mut invocation = TokenStream::new();
-    if f.sig.receiver().is_some() {
+    if in_impl(&f.sig) {
         errors.at(
             Span::call_site(),
             "a guide method is checked against its model by #[models] on the impl block: \

@@ -8,13 +8,19 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Expr, Pat};
 
+/// A span for generated tokens: located at `at` (errors point there), but marked as coming
+/// from the macro, so lints (clippy's `needless_question_mark`, ...) leave it alone.
+pub fn gen(at: Span) -> Span {
+    Span::call_site().located_at(at)
+}
+
 /// `call?` at the macro's span; in a function that does not return a `Result` (already an
 /// error of its own) `call.unwrap()`, so rustc does not pile a second error on the `?`.
 pub fn try_op(span: Span, call: TokenStream, fallible: bool) -> TokenStream {
     if fallible {
-        quote_spanned!(span=> #call?)
+        quote_spanned!(gen(span)=> #call?)
     } else {
-        quote_spanned!(span=> #call.unwrap())
+        quote_spanned!(gen(span)=> #call.unwrap())
     }
 }
 
@@ -40,28 +46,28 @@ pub fn sample(
     k: Option<usize>,
 ) -> TokenStream {
     let obs = match obs {
-        Obs::Absent => quote_spanned!(span=> ::core::option::Option::None),
-        Obs::Always(e) => quote_spanned!(e.span()=> ::pyro::dsl::observed(#e)),
-        Obs::Maybe(e) => quote_spanned!(e.span()=> ::pyro::dsl::maybe_observed(#e)),
+        Obs::Absent => quote_spanned!(gen(span)=> ::core::option::Option::None),
+        Obs::Always(e) => quote_spanned!(gen(e.span())=> ::pyro::dsl::observed(#e)),
+        Obs::Maybe(e) => quote_spanned!(gen(e.span())=> ::pyro::dsl::maybe_observed(#e)),
     };
     let mask = match mask {
-        None => quote_spanned!(span=> ::core::option::Option::None),
-        Some(e) => quote_spanned!(e.span()=> ::pyro::dsl::obs_mask(#e)),
+        None => quote_spanned!(gen(span)=> ::core::option::Option::None),
+        Some(e) => quote_spanned!(gen(e.span())=> ::pyro::dsl::obs_mask(#e)),
     };
     let infer = match infer {
-        None => quote_spanned!(span=> ::core::default::Default::default()),
+        None => quote_spanned!(gen(span)=> ::core::default::Default::default()),
         Some(e) => quote!(#e),
     };
-    let opts = quote_spanned! {span=>
+    let opts = quote_spanned! {gen(span)=>
         ::pyro::primitives::SampleOptions { obs: #obs, obs_mask: #mask, infer: #infer }
     };
     let at = dist.span();
     match k {
         Some(k) => {
             let k = proc_macro2::Literal::usize_unsuffixed(k);
-            quote_spanned!(at=> ::pyro::dsl::sample::<_, _, #k>(#name, #dist, #opts))
+            quote_spanned!(gen(at)=> ::pyro::dsl::sample::<_, _, #k>(#name, #dist, #opts))
         }
-        None => quote_spanned!(at=> ::pyro::dsl::sample_inferred(#name, #dist, #opts)),
+        None => quote_spanned!(gen(at)=> ::pyro::dsl::sample_inferred(#name, #dist, #opts)),
     }
 }
 
@@ -76,12 +82,14 @@ pub fn param(
 ) -> TokenStream {
     let constraint = match constraint {
         Some(c) => quote!(#c),
-        None => quote_spanned!(span=> ::pyro::constraints::Constraint::Real),
+        None => quote_spanned!(gen(span)=> ::pyro::constraints::Constraint::Real),
     };
     let event_dim = match event_dim {
-        Some(e) => quote_spanned!(span=> ::core::option::Option::Some(#e)),
-        None => quote_spanned!(span=> ::core::option::Option::None),
+        Some(e) => quote_spanned!(gen(span)=> ::core::option::Option::Some(#e)),
+        None => quote_spanned!(gen(span)=> ::core::option::Option::None),
     };
+    // At the initial value's own span (not `gen`): rustc then reports a bad initial value
+    // once, not once for the argument and again for the call.
     let at = init.span();
     if lazy {
         quote_spanned!(at=> ::pyro::dsl::param_lazy(#name, #init, #constraint, #event_dim))
@@ -92,7 +100,7 @@ pub fn param(
 
 /// `factor!`.
 pub fn factor(name: &TokenStream, value: &Expr) -> TokenStream {
-    quote_spanned!(value.span()=> ::pyro::dsl::factor(#name, #value))
+    quote_spanned!(gen(value.span())=> ::pyro::dsl::factor(#name, #value))
 }
 
 /// `deterministic!`.
@@ -102,14 +110,14 @@ pub fn deterministic(
     value: &Expr,
     event_dim: Option<&Expr>,
 ) -> TokenStream {
-    let event_dim = event_dim.map_or_else(|| quote_spanned!(span=> 0), |e| quote!(#e));
-    quote_spanned!(value.span()=> ::pyro::dsl::deterministic(#name, #value, #event_dim))
+    let event_dim = event_dim.map_or_else(|| quote_spanned!(gen(span)=> 0), |e| quote!(#e));
+    quote_spanned!(gen(value.span())=> ::pyro::dsl::deterministic(#name, #value, #event_dim))
 }
 
 /// `subsample!`.
 pub fn subsample(span: Span, data: &Expr, event_dim: Option<&Expr>) -> TokenStream {
-    let event_dim = event_dim.map_or_else(|| quote_spanned!(span=> 0), |e| quote!(#e));
-    quote_spanned!(data.span()=> ::pyro::dsl::subsample(#data, #event_dim))
+    let event_dim = event_dim.map_or_else(|| quote_spanned!(gen(span)=> 0), |e| quote!(#e));
+    quote_spanned!(gen(data.span())=> ::pyro::dsl::subsample(#data, #event_dim))
 }
 
 /// The options of `plate!` beyond name and size.
@@ -123,15 +131,15 @@ pub struct PlateOpts<'a> {
 }
 
 fn builder(span: Span, name: &TokenStream, size: &Expr, opts: &PlateOpts) -> TokenStream {
-    let mut b = quote_spanned!(span=> ::pyro::plate(#name, #size));
+    let mut b = quote_spanned!(gen(span)=> ::pyro::plate(#name, #size));
     if let Some(e) = opts.subsample_size {
-        b = quote_spanned!(span=> #b.subsample_size(#e));
+        b = quote_spanned!(gen(span)=> #b.subsample_size(#e));
     }
     if let Some(e) = opts.subsample {
-        b = quote_spanned!(span=> #b.subsample(#e));
+        b = quote_spanned!(gen(span)=> #b.subsample(#e));
     }
     if let Some(e) = opts.dim {
-        b = quote_spanned!(span=> #b.dim(#e));
+        b = quote_spanned!(gen(span)=> #b.dim(#e));
     }
     b
 }
@@ -150,8 +158,8 @@ pub fn plate(
 ) -> TokenStream {
     let guard = syn::Ident::new("__pyro_plate", Span::mixed_site().located_at(span));
     let b = builder(span, name, size, opts);
-    let enter = try_op(span, quote_spanned!(span=> #b.enter()), fallible);
-    let bind = binding.map(|p| quote_spanned!(span=> let #p = &#guard;));
+    let enter = try_op(span, quote_spanned!(gen(span)=> #b.enter()), fallible);
+    let bind = binding.map(|p| quote_spanned!(gen(span)=> let #p = &#guard;));
     // A plain block body is spliced in (a nested block would trip `unused_braces`).
     let body = match body {
         Expr::Block(b) if b.label.is_none() && b.attrs.is_empty() => {
@@ -160,7 +168,7 @@ pub fn plate(
         }
         other => quote!(#other),
     };
-    quote_spanned! {span=>
+    quote_spanned! {gen(span)=>
         {
             let #guard = #enter;
             #bind
@@ -178,15 +186,15 @@ pub fn seq_plate(
     fallible: bool,
 ) -> TokenStream {
     let b = builder(span, name, size, opts);
-    try_op(span, quote_spanned!(span=> #b.iter()), fallible)
+    try_op(span, quote_spanned!(gen(span)=> #b.iter()), fallible)
 }
 
 /// Stands in for a site macro that could not be read at all (its error is reported
 /// separately), so the rest of the function still type-checks.
 pub fn placeholder(span: Span, statement: bool) -> TokenStream {
     if statement {
-        quote_spanned!(span=> ::pyro::dsl::invalid_site::<()>())
+        quote_spanned!(gen(span)=> ::pyro::dsl::invalid_site::<()>())
     } else {
-        quote_spanned!(span=> ::pyro::dsl::invalid_site())
+        quote_spanned!(gen(span)=> ::pyro::dsl::invalid_site())
     }
 }

@@ -199,7 +199,7 @@ pub fn classify(expr: &Expr, what: &str, errors: &mut Errors) -> NameArg {
             let mac = &m.mac;
             return NameArg {
                 name: Name::Runtime(pattern),
-                tokens: quote_spanned!(span=> &#mac),
+                tokens: quote_spanned!(crate::expand::gen(span)=> &#mac),
                 span,
             };
         }
@@ -228,7 +228,7 @@ pub fn classify(expr: &Expr, what: &str, errors: &mut Errors) -> NameArg {
     // Keep the expression (no "unused" warnings, and it is still type-checked).
     NameArg {
         name: Name::Lit(String::new()),
-        tokens: quote_spanned!(span=> { let _ = &(#expr); "" }),
+        tokens: quote_spanned!(crate::expand::gen(span)=> { let _ = &(#expr); "" }),
         span,
     }
 }

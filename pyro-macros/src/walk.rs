@@ -644,7 +644,7 @@ impl<'e> Walker<'e> {
         Some(if statement {
             block
         } else {
-            quote::quote_spanned!(span=> ::core::convert::identity(#block))
+            quote::quote_spanned!(expand::gen(span)=> ::core::convert::identity(#block))
         })
     }
 
