@@ -140,11 +140,13 @@ fn subsampled_plate_scales_the_log_probability() {
 
 // ----- the rugged regression and its mean-field guide ----------------------------------------
 
-/// `log_gdp ~ Normal(a + bA·africa + bR·rugged + bAR·africa·rugged, sigma)`, Pyro's intro
-/// tutorial. `log_gdp = None` makes `obs` latent (to predict).
+// The README's model and guide, verbatim: `log_gdp ~ Normal(a + bA·africa + bR·rugged +
+// bAR·africa·rugged, sigma)` (Pyro's intro tutorial) and its mean-field guide.
+type Data = T1;
+
 #[model]
-fn rugged(africa: &T1, rugged: &T1, log_gdp: Option<&T1>) -> PyroResult<T1> {
-    let a = sample!("a", Normal::new(0.0, 10.0));
+fn rugged(africa: &Data, rugged: &Data, log_gdp: Option<&Data>) -> PyroResult<Data> {
+    let a = sample!("a", Normal::new(0.0, 10.0)); // Tensor<Rank0>
     let b_a = sample!("bA", Normal::new(0.0, 1.0));
     let b_r = sample!("bR", Normal::new(0.0, 1.0));
     let b_ar = sample!("bAR", Normal::new(0.0, 1.0));
@@ -155,25 +157,24 @@ fn rugged(africa: &T1, rugged: &T1, log_gdp: Option<&T1>) -> PyroResult<T1> {
         + b_r.broadcast_like(&n) * rugged.clone()
         + b_ar.broadcast_like(&n) * africa.clone() * rugged.clone();
     plate!("data", n.0, {
+        // Observed when `log_gdp` is `Some`, latent (to predict) when it is `None`.
         sample!("obs", Normal::new(&mean, &sigma), obs = log_gdp);
     });
     Ok(mean)
 }
 
-/// The tutorial's hand-written mean-field guide.
 #[guide(model = rugged)]
-fn rugged_guide(_africa: &T1, _rugged: &T1, _log_gdp: Option<&T1>) -> PyroResult<()> {
+fn rugged_guide(_africa: &Data, _rugged: &Data, _log_gdp: Option<&Data>) -> PyroResult<()> {
     let a_loc = param!("a_loc", 0.0);
     let a_scale = param!("a_scale", 1.0, constraint = Constraint::Positive);
     let sigma_loc = param!("sigma_loc", 1.0, constraint = Constraint::Positive);
-    let weights_loc = param!("weights_loc", || [0.1f32, -0.1, 0.2]);
+    let weights_loc = param!("weights_loc", || [0.1f32, -0.1, 0.2]); // computed once
     let weights_scale = param!(
         "weights_scale",
         [1.0f32; 3],
         constraint = Constraint::Positive
     );
-    let w = weights_loc.as_vec();
-    let s = weights_scale.as_vec();
+    let (w, s) = (weights_loc.as_vec(), weights_scale.as_vec());
     sample!("a", Normal::new(&a_loc, &a_scale));
     sample!("bA", Normal::new(w[0], s[0]));
     sample!("bR", Normal::new(w[1], s[1]));
