@@ -669,7 +669,9 @@ impl<'e> Walker<'e> {
             self.plate_head(&mut a, true)
         });
         let Some((name, size, kw)) = head else {
-            *f.expr = Expr::Verbatim(expand::placeholder(span, false));
+            *f.expr = Expr::Verbatim(quote::quote_spanned! {expand::gen(span)=>
+                ::pyro::dsl::invalid_site::<::core::ops::Range<usize>>()
+            });
             self.loops.push(LoopInfo {
                 kind: LoopKind::For,
                 var: None,

@@ -460,12 +460,9 @@ impl<D: Backend, T: Observation<D>> MaybeObservation<D> for Option<T> {
         self.map(Observation::into_obs)
     }
 }
-impl<'a, D: Backend, T> MaybeObservation<D> for &'a Option<T>
-where
-    &'a T: Observation<D>,
-{
+impl<D: Backend, T: Observation<D> + Clone> MaybeObservation<D> for &Option<T> {
     fn into_maybe_obs(self) -> Option<DynTensor<D>> {
-        self.as_ref().map(Observation::into_obs)
+        self.clone().map(Observation::into_obs)
     }
 }
 

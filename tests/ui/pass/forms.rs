@@ -22,6 +22,8 @@ fn observations(x: &T1, y: Option<&T1>, z: Option<T1>) -> PyroResult<()> {
         let _ = o;
         sample!("y", Normal::new(&mean, 1.0), obs = y);
         sample!("z", Normal::new(&mean, 1.0), obs = z.as_ref());
+        sample!("y_ref", Normal::new(&mean, 1.0), obs = &y);
+        sample!("z_ref", Normal::new(&mean, 1.0), obs = &z);
         sample!("w", Normal::new(0.0, 1.0), obs = Some(x.clone()));
         sample!("none", Normal::new(0.0, 1.0), obs = None);
     });
