@@ -309,15 +309,13 @@ fn elbo_at_the_exact_posterior_is_the_log_evidence() {
         let loss = svi.evaluate_loss((&x,)).unwrap() as f64;
         assert!((loss - want).abs() < 2e-3 * want.abs(), "{loss} vs {want}");
     }
-    let svi = Svi::new(
-        normal_mean_model,
-        guide,
-        Adam::with_lr(0.01).unwrap(),
-        TraceMeanFieldElbo::default(),
-    );
+    pyro::set_rng_seed(7);
+    let elbo = TraceMeanFieldElbo { num_particles: 400 };
+    let svi = Svi::new(normal_mean_model, guide, Adam::with_lr(0.01).unwrap(), elbo);
     let loss = svi.evaluate_loss((&x,)).unwrap() as f64;
-    // The analytic KL replaces the prior term; the likelihood term is still sampled.
-    assert!((loss - want).abs() < 0.02 * want.abs(), "{loss} vs {want}");
+    // The analytic KL replaces the prior term; the likelihood term is still sampled (its
+    // standard deviation over 400 particles is about 0.03).
+    assert!((loss - want).abs() < 0.15, "{loss} vs {want}");
 }
 
 #[test]

@@ -15,6 +15,7 @@
 
 pub mod constraints;
 pub mod distributions;
+pub mod dsl;
 pub mod error;
 pub mod infer;
 pub mod linalg;
@@ -35,6 +36,11 @@ pub use primitives::{deterministic, factor, observe, param, param_with, sample, 
 pub use rng::set_rng_seed;
 pub use tensor::DefaultDevice;
 
-/// The site macros; outside a `#[model]`/`#[guide]` function they are a compile error.
-pub use pyro_macros::{param, plate, sample};
+#[doc(hidden)]
+pub use pyro_macros::__guide_with_model;
+/// The modelling DSL: `#[model]`, `#[guide(model = ..)]`, `#[models]` and the site macros
+/// (outside a `#[model]`/`#[guide]` function the site macros are a compile error). See [`dsl`].
+pub use pyro_macros::{
+    deterministic, factor, guide, model, models, param, plate, sample, subsample,
+};
 pub use validation::{enable_validation, is_validation_enabled};

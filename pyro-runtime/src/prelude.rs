@@ -16,6 +16,7 @@ pub use crate::distributions::{
     DistributionExt, Exponential, Gamma, HalfCauchy, HalfNormal, Independent, InverseGamma,
     Laplace, LogNormal, Normal, Poisson, StudentT, TypedDistribution, Uniform,
 };
+pub use crate::error::{PyroError, PyroResult};
 pub use crate::optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, ClippedAdam, ClippedAdamConfig, ExponentialLr,
     OptimError, Optimizer, RmsProp, RmsPropConfig, Scheduled, Sgd, SgdConfig, StepLr,
@@ -23,3 +24,4 @@ pub use crate::optim::{
 pub use crate::params::{ParamInit, ParamStore};
 pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};
 pub use crate::transforms::{biject_to, transform_to, BoxTransform, Transform, TransformError};
+pub use crate::{deterministic, factor, guide, model, models, param, plate, sample, subsample};
