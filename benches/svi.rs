@@ -22,7 +22,7 @@ fn adam() -> Adam {
 
 fn bench(c: &mut Criterion) {
     let data = rugged::load(rugged::data_path()).expect("rugged data");
-    let args = (&data, Some(&data.log_gdp));
+    let args = data.args();
     pyro::set_rng_seed(0);
 
     pyro::clear_param_store();

@@ -23,7 +23,10 @@ use pyro::PyroResult;
 #[path = "shared/rugged.rs"]
 mod rugged;
 
-use rugged::{custom_guide, empty_guide, load, mle_model, model, ols, Dev, T};
+use pyro::prelude::{DynTensor, HasShape};
+use rugged::{custom_guide, empty_guide, load, mle_model, model, ols, Dev};
+
+type T = DynTensor<Dev>;
 
 const SITES: [&str; 5] = ["a", "bA", "bR", "bAR", "sigma"];
 
@@ -86,14 +89,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = load(rugged::data_path())?;
     println!(
         "rugged data: {} nations with a GDP figure",
-        data.log_gdp.numel()
+        data.log_gdp.shape().0
     );
 
     // 1. Maximum likelihood.
     println!("\n== maximum likelihood (param sites, empty guide), Adam lr 0.05 ==");
     pyro::clear_param_store();
     let mut svi = Svi::new(mle_model, empty_guide, adam(0.05), TraceElbo::default());
-    train(&mut svi, (&data,), 1500)?;
+    train(&mut svi, data.args(), 1500)?;
     let p = |n: &str| -> Result<f32, Box<dyn std::error::Error>> {
         Ok(pyro::params::get_param::<Dev>(n)?
             .ok_or(format!("no param {n}"))?
@@ -110,9 +113,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== Bayesian regression, hand-written mean-field guide, Adam lr 0.03 ==");
     pyro::clear_param_store();
     let mut svi = Svi::new(model, custom_guide, adam(0.03), TraceElbo::default());
-    train(&mut svi, (&data, Some(&data.log_gdp)), 3000)?;
-    let draws =
-        Predictive::with_guide(model, custom_guide, 800).call((&data, Some(&data.log_gdp)))?;
+    train(&mut svi, data.args(), 3000)?;
+    let draws = Predictive::with_guide(model, custom_guide, 800).call(data.args())?;
     summary("posterior (custom guide)", &draws);
 
     // 3. AutoNormal and AutoMultivariateNormal.
@@ -126,7 +128,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 adam(0.02),
                 TraceElbo::default(),
             );
-            train(&mut svi, (&data, Some(&data.log_gdp)), 1000)?;
+            train(&mut svi, data.args(), 1000)?;
             svi.guide().sample_posterior(800)?
         } else {
             let mut svi = Svi::new(
@@ -135,7 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 adam(0.02),
                 TraceElbo::default(),
             );
-            train(&mut svi, (&data, Some(&data.log_gdp)), 1000)?;
+            train(&mut svi, data.args(), 1000)?;
             svi.guide().sample_posterior(800)?
         };
         summary(&format!("posterior ({title})"), &draws);
@@ -145,17 +147,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let guide = AutoMultivariateNormal::new(model);
     let post = {
         // The trained parameters are in the store; set the guide up on the data.
-        guide.call((&data, Some(&data.log_gdp)))?;
+        guide.call(data.args())?;
         guide.sample_posterior(800)?
     };
     let pred = Predictive::with_samples(model, post)?
         .return_sites(&["obs"])
-        .call((&data, None))?;
+        .call((&data.cont_africa, &data.rugged, None))?;
     let obs = pred["obs"].to_vec();
-    let n = data.log_gdp.numel();
-    let africa = data.cont_africa.to_vec();
-    let rugged = data.rugged.to_vec();
-    let truth = data.log_gdp.to_vec();
+    let n = data.log_gdp.shape().0;
+    let africa = data.cont_africa.as_vec();
+    let rugged = data.rugged.as_vec();
+    let truth = data.log_gdp.as_vec();
     println!(
         "\nposterior predictive log GDP (90% interval), first 5 nations in and outside Africa:"
     );

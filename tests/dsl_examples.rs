@@ -170,11 +170,11 @@ fn rugged_guide(_africa: &Data, _rugged: &Data, _log_gdp: Option<&Data>) -> Pyro
         [1.0f32; 3],
         constraint = Constraint::Positive
     );
-    let (w, s) = (weights_loc.as_vec(), weights_scale.as_vec());
     sample!("a", Normal::new(&a_loc, &a_scale));
-    sample!("bA", Normal::new(w[0], s[0]));
-    sample!("bR", Normal::new(w[1], s[1]));
-    sample!("bAR", Normal::new(w[2], s[2]));
+    // `at(i)` is a differentiable index (Pyro's `weights_loc[i]`).
+    sample!("bA", Normal::new(weights_loc.at(0)?, weights_scale.at(0)?));
+    sample!("bR", Normal::new(weights_loc.at(1)?, weights_scale.at(1)?));
+    sample!("bAR", Normal::new(weights_loc.at(2)?, weights_scale.at(2)?));
     sample!("sigma", Normal::new(&sigma_loc, 0.05));
     Ok(())
 }

@@ -6,15 +6,27 @@ use pyro::prelude::*;
 use pyro::PyroResult;
 
 pub type Dev = pyro::DefaultDevice;
-pub type T = DynTensor<Dev>;
+/// One value per nation.
+pub type Data = Tensor<(usize,)>;
 
 /// The columns the tutorial uses, for the 170 nations with a GDP figure.
 pub struct Rugged {
-    pub cont_africa: T,
-    pub rugged: T,
-    pub log_gdp: T,
+    /// 1 for African nations.
+    pub cont_africa: Data,
+    /// Terrain ruggedness index.
+    pub rugged: Data,
+    /// log GDP per capita in 2000.
+    pub log_gdp: Data,
 }
 
+impl Rugged {
+    /// The arguments of the models: `(cont_africa, rugged, log_gdp)`.
+    pub fn args(&self) -> (&Data, &Data, Option<&Data>) {
+        (&self.cont_africa, &self.rugged, Some(&self.log_gdp))
+    }
+}
+
+/// Reads the tab-separated, ISO-8859-1 file of the tutorial.
 pub fn load(path: &str) -> Result<Rugged, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     // ISO-8859-1: every byte is one char.
@@ -49,83 +61,86 @@ pub fn load(path: &str) -> Result<Rugged, String> {
             _ => {} // no GDP figure: dropped, as in the tutorial
         }
     }
+    let dev = pyro::tensor::default_device::<Dev>();
     let n = g.len();
-    let t = |v: Vec<f32>| DynTensor::from_vec(v, &[n]).map_err(|e| e.to_string());
+    let t = |v: Vec<f32>| -> Data { dev.tensor_from_vec(v, (n,)).retaped() };
     Ok(Rugged {
-        cont_africa: t(a)?,
-        rugged: t(r)?,
-        log_gdp: t(g)?,
+        cont_africa: t(a),
+        rugged: t(r),
+        log_gdp: t(g),
     })
 }
 
-/// `a + bA * africa + bR * rugged + bAR * africa * rugged`.
-pub fn linear(d: &Rugged, a: &T, b_a: &T, b_r: &T, b_ar: &T) -> PyroResult<T> {
-    let inter = d.cont_africa.mul(&d.rugged)?;
-    Ok(a.add(&b_a.mul(&d.cont_africa)?)?
-        .add(&b_r.mul(&d.rugged)?)?
-        .add(&b_ar.mul(&inter)?)?)
+/// Maximum likelihood: every coefficient is a `param!`, the guide is empty.
+#[model]
+pub fn mle_model(africa: &Data, rugged: &Data, log_gdp: Option<&Data>) -> PyroResult<Data> {
+    let a = param!("a", 0.0);
+    let b_a = param!("bA", 0.0);
+    let b_r = param!("bR", 0.0);
+    let b_ar = param!("bAR", 0.0);
+    let sigma = param!("sigma", 1.0, constraint = Constraint::Positive);
+    let n = (rugged.shape().0,);
+    let mean = a.broadcast_like(&n)
+        + b_a.broadcast_like(&n) * africa.clone()
+        + b_r.broadcast_like(&n) * rugged.clone()
+        + b_ar.broadcast_like(&n) * africa.clone() * rugged.clone();
+    plate!("data", n.0, {
+        sample!("obs", Normal::new(&mean, &sigma), obs = log_gdp);
+    });
+    Ok(mean)
 }
 
-/// Maximum likelihood: every coefficient is a `param`, the guide is empty.
-pub fn mle_model(d: &Rugged) -> PyroResult<T> {
-    let p = |name: &str| pyro::param(name, DynTensor::scalar(0.0), Constraint::Real);
-    let (a, b_a, b_r, b_ar) = (p("a")?, p("bA")?, p("bR")?, p("bAR")?);
-    let sigma = pyro::param("sigma", DynTensor::scalar(1.0), Constraint::Positive)?;
-    let mean = linear(d, &a, &b_a, &b_r, &b_ar)?;
-    pyro::plate("data", d.log_gdp.numel())
-        .run(|_| pyro::observe("obs", Normal::new(&mean, &sigma), d.log_gdp.clone()))
-}
-
-pub fn empty_guide(_: &Rugged) -> PyroResult<()> {
+/// The guide of the maximum-likelihood model: nothing is latent.
+#[guide(model = mle_model)]
+pub fn empty_guide(_africa: &Data, _rugged: &Data, _log_gdp: Option<&Data>) -> PyroResult<()> {
     Ok(())
 }
 
 /// The Bayesian model. `log_gdp = None` makes "obs" latent (for prediction).
-pub fn model(d: &Rugged, log_gdp: Option<&T>) -> PyroResult<T> {
-    let a = pyro::sample("a", Normal::new(0.0, 10.0))?;
-    let b_a = pyro::sample("bA", Normal::new(0.0, 1.0))?;
-    let b_r = pyro::sample("bR", Normal::new(0.0, 1.0))?;
-    let b_ar = pyro::sample("bAR", Normal::new(0.0, 1.0))?;
-    let sigma = pyro::sample("sigma", Uniform::new(0.0, 10.0))?;
-    let mean = linear(d, &a, &b_a, &b_r, &b_ar)?;
-    pyro::plate("data", d.log_gdp.numel()).run(|_| {
-        pyro::sample_with(
-            "obs",
-            Normal::new(&mean, &sigma),
-            pyro::primitives::SampleOptions {
-                obs: log_gdp.cloned(),
-                ..Default::default()
-            },
-        )
-    })
+#[model]
+pub fn model(africa: &Data, rugged: &Data, log_gdp: Option<&Data>) -> PyroResult<Data> {
+    let a = sample!("a", Normal::new(0.0, 10.0));
+    let b_a = sample!("bA", Normal::new(0.0, 1.0));
+    let b_r = sample!("bR", Normal::new(0.0, 1.0));
+    let b_ar = sample!("bAR", Normal::new(0.0, 1.0));
+    let sigma = sample!("sigma", Uniform::new(0.0, 10.0));
+    let n = (rugged.shape().0,);
+    let mean = a.broadcast_like(&n)
+        + b_a.broadcast_like(&n) * africa.clone()
+        + b_r.broadcast_like(&n) * rugged.clone()
+        + b_ar.broadcast_like(&n) * africa.clone() * rugged.clone();
+    plate!("data", n.0, {
+        sample!("obs", Normal::new(&mean, &sigma), obs = log_gdp);
+    });
+    Ok(mean)
 }
 
 /// The tutorial's hand-written mean-field guide.
-pub fn custom_guide(_: &Rugged, _: Option<&T>) -> PyroResult<()> {
-    let a_loc = pyro::param("a_loc", DynTensor::scalar(0.0), Constraint::Real)?;
-    let a_scale = pyro::param("a_scale", DynTensor::scalar(1.0), Constraint::Positive)?;
-    let sigma_loc = pyro::param("sigma_loc", DynTensor::scalar(1.0), Constraint::Positive)?;
-    let w_loc = pyro::param(
-        "weights_loc",
-        DynTensor::from_vec(vec![0.1, -0.2, 0.05], &[3])?,
-        Constraint::Real,
-    )?;
-    let w_scale = pyro::param("weights_scale", DynTensor::ones(&[3]), Constraint::Positive)?;
-    let pick = |t: &T, i: usize| -> PyroResult<T> { Ok(t.slice_flat(i, i + 1)?.reshape(&[])?) };
-    pyro::sample("a", Normal::new(&a_loc, &a_scale))?;
-    pyro::sample("bA", Normal::new(&pick(&w_loc, 0)?, &pick(&w_scale, 0)?))?;
-    pyro::sample("bR", Normal::new(&pick(&w_loc, 1)?, &pick(&w_scale, 1)?))?;
-    pyro::sample("bAR", Normal::new(&pick(&w_loc, 2)?, &pick(&w_scale, 2)?))?;
-    pyro::sample("sigma", Normal::new(&sigma_loc, 0.05))?;
+#[guide(model = model)]
+pub fn custom_guide(_africa: &Data, _rugged: &Data, _log_gdp: Option<&Data>) -> PyroResult<()> {
+    let a_loc = param!("a_loc", 0.0);
+    let a_scale = param!("a_scale", 1.0, constraint = Constraint::Positive);
+    let sigma_loc = param!("sigma_loc", 1.0, constraint = Constraint::Positive);
+    let weights_loc = param!("weights_loc", [0.1f32, -0.2, 0.05]);
+    let weights_scale = param!(
+        "weights_scale",
+        [1.0f32; 3],
+        constraint = Constraint::Positive
+    );
+    sample!("a", Normal::new(&a_loc, &a_scale));
+    sample!("bA", Normal::new(weights_loc.at(0)?, weights_scale.at(0)?));
+    sample!("bR", Normal::new(weights_loc.at(1)?, weights_scale.at(1)?));
+    sample!("bAR", Normal::new(weights_loc.at(2)?, weights_scale.at(2)?));
+    sample!("sigma", Normal::new(&sigma_loc, 0.05));
     Ok(())
 }
 
 /// Ordinary least squares on the four regressors (normal equations, f64).
 pub fn ols(d: &Rugged) -> [f64; 4] {
     let (a, r, y) = (
-        d.cont_africa.to_vec(),
-        d.rugged.to_vec(),
-        d.log_gdp.to_vec(),
+        d.cont_africa.as_vec(),
+        d.rugged.as_vec(),
+        d.log_gdp.as_vec(),
     );
     let rows: Vec<[f64; 4]> = a
         .iter()

@@ -4,10 +4,12 @@ mod backend;
 mod dyn_tensor;
 #[cfg(test)]
 mod grad_tests;
+mod index;
 pub mod special;
 mod tape;
 
 pub use backend::{default_device, Backend, DefaultDevice};
 pub use dyn_tensor::{broadcast_shapes, node_id, numel, same_node, DynTensor, Flat, Tensor};
+pub use index::At;
 pub use special::Special;
 pub use tape::{is_recording, GradScope, GradTape};
