@@ -175,6 +175,11 @@ pub(crate) fn dlnx_dalpha(a: f64, ln_x: f64) -> f64 {
 /// for `α < 1` a draw of `Gamma(α + 1, 1)` times `U^{1/α}`, added in log space.
 pub(crate) fn log_standard_gamma(a: f64, rng: &mut dyn RngCore) -> f64 {
     use rand_distr::Distribution as _;
+    if !(a > 0.0 && a.is_finite()) {
+        // Not a valid shape (only reachable with validation off): no draw exists. Checking
+        // here also keeps the boost below from recursing without end.
+        return f64::NAN;
+    }
     if a < 1.0 {
         let ln_u = open_uniform(rng).ln();
         return log_standard_gamma(a + 1.0, rng) + ln_u / a;
@@ -198,6 +203,7 @@ pub(crate) fn log_standard_gamma(a: f64, rng: &mut dyn RngCore) -> f64 {
 
 /// [`log_standard_gamma`] for a shape that must be positive and finite; `None` otherwise.
 pub(crate) fn log_standard_gamma_checked(a: f64, rng: &mut dyn RngCore) -> Option<f64> {
+    // (log_standard_gamma itself returns NaN for such shapes.)
     (a > 0.0 && a.is_finite()).then(|| log_standard_gamma(a, rng))
 }
 
@@ -435,5 +441,19 @@ mod tests {
             }
         }
         assert!(underflowed > 10, "only {underflowed} underflowing draws");
+    }
+}
+
+#[cfg(test)]
+mod invalid_shape_tests {
+    use rand::SeedableRng;
+
+    #[test]
+    fn invalid_shapes_give_nan_without_recursing_or_looping() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        for a in [f64::NEG_INFINITY, -1e12, -1.0, 0.0, f64::NAN, f64::INFINITY] {
+            assert!(super::log_standard_gamma(a, &mut rng).is_nan(), "shape {a}");
+        }
+        assert!(super::log_standard_gamma(0.5, &mut rng).is_finite());
     }
 }
