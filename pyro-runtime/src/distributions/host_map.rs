@@ -86,7 +86,7 @@ pub(crate) fn linearize<D: Backend>(
         let d = dev.tensor_from_vec(d, (n,));
         acc = acc + (x.flat().clone() - x0) * d;
     }
-    Ok(DynTensor::from_flat(acc, shape)?)
+    Ok(DynTensor::from_new_flat(acc, shape)?)
 }
 
 /// `x * ln(y)` with the convention `0 * ln(y) = 0` (also for `y = 0`).

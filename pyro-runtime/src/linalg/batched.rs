@@ -160,7 +160,7 @@ pub fn matmul<D: Backend>(a: &DynTensor<D>, b: &DynTensor<D>) -> LinalgResult<Dy
     let a3: Tensor<(usize, usize, usize), D> = a.flat().clone().reshape_like(&(nb, m, k));
     let b3: Tensor<(usize, usize, usize), D> = b.flat().clone().reshape_like(&(nb, k, n));
     let c = a3.matmul(b3);
-    Ok(DynTensor::from_flat(
+    Ok(DynTensor::from_new_flat(
         c.reshape_like(&(nb * m * n,)),
         &with_last2(&batch, m, n),
     )?)
@@ -349,7 +349,7 @@ pub(crate) fn mul_const_right<D: Backend>(
         let a: Tensor<(usize, usize), D> = x.flat().clone().reshape_like(&(rows, k));
         let cm = dev.tensor_from_vec(c.f32(), (k, n));
         let out = a.matmul(cm);
-        return Ok(DynTensor::from_flat(
+        return Ok(DynTensor::from_new_flat(
             out.reshape_like(&(rows * n,)),
             &shape,
         )?);
@@ -361,7 +361,7 @@ pub(crate) fn mul_const_right<D: Backend>(
     let a: Tensor<(usize, usize, usize), D> = x.flat().clone().reshape_like(&(b, m, k));
     let cm = dev.tensor_from_vec(c.f32(), (b, k, n));
     let out = a.matmul(cm);
-    Ok(DynTensor::from_flat(
+    Ok(DynTensor::from_new_flat(
         out.reshape_like(&(b * m * n,)),
         &shape,
     )?)

@@ -32,8 +32,17 @@ pub type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
 pub struct DynTensor<D: Backend = super::DefaultDevice> {
     data: Flat<D>,
     shape: Vec<usize>,
-    /// The dfdx node id of `data`, read lazily (0 = not read yet); clones share it.
-    node: std::cell::Cell<usize>,
+    /// Nonzero when `data` is a node this module created (a fresh id from a counter), so two
+    /// such tensors are the same node exactly when these agree, without asking dfdx.
+    fresh: u64,
+    /// The dfdx node id of `data` plus one, read lazily (0 = not read yet).
+    real: std::cell::Cell<usize>,
+}
+
+static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_fresh() -> u64 {
+    FRESH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl<D: Backend> std::fmt::Debug for DynTensor<D> {
@@ -149,7 +158,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data,
             shape: shape.to_vec(),
-            node: std::cell::Cell::new(0),
+            fresh: 0, // may be a node some other DynTensor holds
+            real: std::cell::Cell::new(0),
         })
     }
 
@@ -166,7 +176,8 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data,
             shape: shape.to_vec(),
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         }
     }
 
@@ -193,7 +204,8 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data: t.reshape_like(&(n,)),
             shape,
-            node: std::cell::Cell::new(0),
+            fresh: 0, // may be a node some other DynTensor holds
+            real: std::cell::Cell::new(0),
         }
     }
 
@@ -209,8 +221,17 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data,
             shape: shape.to_vec(),
-            node: std::cell::Cell::new(0),
+            fresh: 0, // may be a node some other DynTensor holds
+            real: std::cell::Cell::new(0),
         })
+    }
+
+    /// Wraps a flat tensor that the caller has just created (the result of an operation, no
+    /// other `DynTensor` holds it), so it can be told apart from others without asking dfdx.
+    pub(crate) fn from_new_flat(data: Flat<D>, shape: &[usize]) -> TensorResult<Self> {
+        let mut t = Self::from_flat(data, shape)?;
+        t.fresh = next_fresh();
+        Ok(t)
     }
 
     /// The typed view of this tensor; errors naming both shapes when `S` does not fit.
@@ -258,19 +279,23 @@ impl<D: Backend> DynTensor<D> {
     }
 
     /// The dfdx node id of the data, read once and cached.
-    fn node(&self) -> Option<usize> {
-        let n = self.node.get();
+    fn real_node(&self) -> Option<usize> {
+        let n = self.real.get();
         if n != 0 {
             return Some(n - 1);
         }
         let id = node_id(&self.data)?;
-        self.node.set(id + 1);
+        self.real.set(id + 1);
         Some(id)
     }
 
-    /// Whether `self` and `other` are the same node of the graph.
+    /// Whether `self` and `other` are the same node of the graph. Tensors this module made
+    /// compare by their fresh ids; anything else asks dfdx (once per tensor).
     fn same_node_as(&self, other: &Self) -> bool {
-        match (self.node(), other.node()) {
+        if self.fresh != 0 && other.fresh != 0 {
+            return self.fresh == other.fresh;
+        }
+        match (self.real_node(), other.real_node()) {
             (Some(a), Some(b)) => a == b,
             _ => true,
         }
@@ -331,7 +356,8 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data: d.retaped(),
             shape: self.shape.clone(),
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         }
     }
 
@@ -340,7 +366,8 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data: self.data.clone() * 1.0,
             shape: self.shape.clone(),
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         }
     }
 
@@ -358,7 +385,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: self.data.clone(),
             shape: shape.to_vec(),
-            node: self.node.clone(),
+            fresh: self.fresh,
+            real: self.real.clone(),
         })
     }
 
@@ -386,7 +414,8 @@ impl<D: Backend> DynTensor<D> {
             return Ok(DynTensor {
                 data,
                 shape: shape.to_vec(),
-                node: std::cell::Cell::new(0),
+                fresh: next_fresh(),
+                real: std::cell::Cell::new(0),
             });
         }
         // General case: gather with precomputed flat indices.
@@ -432,7 +461,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data,
             shape: shape.to_vec(),
-            node: std::cell::Cell::new(0),
+            fresh: 0, // may be a node some other DynTensor holds
+            real: std::cell::Cell::new(0),
         })
     }
 
@@ -489,7 +519,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: acc,
             shape: vec![n],
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         })
     }
 
@@ -513,7 +544,8 @@ impl<D: Backend> DynTensor<D> {
             return Ok(DynTensor {
                 data: f(self.data.clone(), r.data),
                 shape: self.shape.clone(),
-                node: std::cell::Cell::new(0),
+                fresh: next_fresh(),
+                real: std::cell::Cell::new(0),
             });
         }
         let shape =
@@ -534,7 +566,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: f(l.data, r.data),
             shape,
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         })
     }
 
@@ -582,7 +615,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data,
             shape: self.shape.clone(),
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         })
     }
 
@@ -593,7 +627,8 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data: f(self.data.clone()),
             shape: self.shape.clone(),
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         }
     }
 
@@ -662,7 +697,8 @@ impl<D: Backend> DynTensor<D> {
         DynTensor {
             data: s.reshape_like(&(1,)),
             shape: vec![],
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         }
     }
 
@@ -685,7 +721,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: s,
             shape: self.shape[..keep].to_vec(),
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         })
     }
 
@@ -700,7 +737,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: s,
             shape: lead.to_vec(),
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         })
     }
 
@@ -737,7 +775,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data,
             shape: shape.to_vec(),
-            node: std::cell::Cell::new(0),
+            fresh: 0, // may be a node some other DynTensor holds
+            real: std::cell::Cell::new(0),
         })
     }
 
@@ -772,7 +811,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: c.reshape_like(&(m * n,)),
             shape,
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         })
     }
 
@@ -790,7 +830,8 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor {
             data: t.reshape_like(&(r * c,)),
             shape: vec![c, r],
-            node: std::cell::Cell::new(0),
+            fresh: next_fresh(),
+            real: std::cell::Cell::new(0),
         })
     }
 }

@@ -212,3 +212,28 @@ fn broadcast_to_follows_numpy() {
     assert_eq!(s.to_vec(), vec![6.0, 12.0]);
     assert!(a.broadcast_to(&[3]).is_err());
 }
+
+#[test]
+fn a_typed_round_trip_is_recognised_as_the_same_node() {
+    // DynTensor -> typed (same dfdx node) -> DynTensor again: a binary op between the two
+    // must still see one node on both sides (the DSL does this at every site).
+    check_grad(
+        &|x| {
+            let typed: super::Tensor<(usize,), Cpu> = x[0].to_tensor().unwrap();
+            let back = DynTensor::from_tensor(typed);
+            x[0].mul(&back)
+                .unwrap()
+                .add(&back.sub(&x[0]).unwrap())
+                .unwrap()
+                .sum()
+        },
+        vec![(vec![0.5, -1.5, 2.0], vec![3])],
+    );
+    check_grad(
+        &|x| {
+            let flat = DynTensor::from_flat(x[0].flat().clone(), x[0].shape()).unwrap();
+            x[0].mul(&flat).unwrap().sum()
+        },
+        vec![(vec![0.25, 3.0], vec![2])],
+    );
+}

@@ -204,13 +204,13 @@ pub fn host_unary<D: Backend>(x: &DynTensor<D>, f: impl Fn(f64) -> (f64, f64)) -
     let dev = x.device();
     if !is_recording() {
         let data = dev.tensor_from_vec(vals, (n,)).retaped();
-        return DynTensor::from_flat(data, &shape).expect("same length");
+        return DynTensor::from_new_flat(data, &shape).expect("same length");
     }
     let x0 = dev.tensor_from_vec(xv, (n,));
     let d = dev.tensor_from_vec(ders, (n,));
     let c = dev.tensor_from_vec(vals, (n,));
     let data = (x.flat().clone() - x0) * d + c;
-    DynTensor::from_flat(data, &shape).expect("same length")
+    DynTensor::from_new_flat(data, &shape).expect("same length")
 }
 
 /// Special functions on differentiable tensors.
