@@ -281,3 +281,40 @@ fn obs_mask_splits_observed_and_latent_parts() {
     assert!(tr.get("y_observed").unwrap().is_observed);
     assert!(!tr.get("y_unobserved").unwrap().is_observed);
 }
+
+#[test]
+fn replay_gives_the_model_the_guides_minibatch() {
+    let data = DynTensor::<Dev>::from_vec((0..100).map(|i| i as f32).collect(), &[100]).unwrap();
+    let guide = || {
+        pyro::plate("data", 100).subsample_size(10).run(|p| {
+            let idx: Vec<f32> = p.indices().iter().map(|&i| i as f32).collect();
+            let loc = DynTensor::<Dev>::from_vec(idx, &[10])?;
+            pyro::sample("z", Normal::from_dyn(loc, DynTensor::scalar(1e-3)))
+        })
+    };
+    let model = || {
+        pyro::plate("data", 100).subsample_size(10).run(|p| {
+            let z = pyro::sample("z", Normal::new(0.0, 100.0))?;
+            let batch = p.subsample(&data, 0)?;
+            pyro::observe("x", Normal::from_dyn(z, DynTensor::scalar(1.0)), batch)
+        })
+    };
+    for seed in 0..5 {
+        pyro::set_rng_seed(seed);
+        let guide_tr = poutine::trace(guide).get_trace(()).unwrap();
+        let model_tr = poutine::trace(poutine::replay(model, &guide_tr))
+            .get_trace(())
+            .unwrap();
+        let g = guide_tr.get("data").unwrap().value.to_vec();
+        let m = model_tr.get("data").unwrap().value.to_vec();
+        assert_eq!(g, m, "the model saw another minibatch");
+        // The observed data are the guide's rows, which the guide's z encodes.
+        let z = model_tr.get("z").unwrap().value.to_vec();
+        let x = model_tr.get("x").unwrap().value.to_vec();
+        for (zi, xi) in z.iter().zip(&x) {
+            assert!((zi - xi).abs() < 0.01, "{zi} vs {xi}");
+        }
+        assert_eq!(model_tr.get("data").unwrap().kind, SiteKind::Subsample);
+        assert!(model_tr.stochastic_nodes().all(|s| s.name == "z"));
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use super::check::check_model_guide;
+use crate::dsl::check_model_guide;
 use crate::error::{PyroError, PyroResult};
 use crate::poutine::{push_rc, Program, ReplayMessenger, Trace, TraceMessenger};
 use crate::tensor::{Backend, DynTensor};

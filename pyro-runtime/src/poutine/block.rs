@@ -24,7 +24,7 @@ fn block_type<D: Backend>(msg: &Message<D>) -> BlockType {
     match msg.kind {
         SiteKind::Param => BlockType::Param,
         SiteKind::Sample if msg.is_observed => BlockType::Observe,
-        SiteKind::Sample => BlockType::Sample,
+        SiteKind::Sample | SiteKind::Subsample => BlockType::Sample,
     }
 }
 

@@ -14,6 +14,9 @@ pub enum SiteKind {
     Sample,
     /// `param`.
     Param,
+    /// The batch indices a subsampling plate drew (Pyro's `_Subsample` site), so that
+    /// `replay` gives the model the guide's minibatch. Carries no density.
+    Subsample,
 }
 
 /// One enclosing plate of a site (Pyro's `CondIndepStackFrame`).
@@ -199,6 +202,25 @@ impl<D: Backend> Message<D> {
             kind: SiteKind::Sample,
             name: name.into(),
             dist: Some(dist),
+            value: None,
+            is_observed: false,
+            scale: 1.0,
+            mask: None,
+            cond_indep_stack: Vec::new(),
+            infer: InferConfig::default(),
+            stop: false,
+            done: false,
+            param: None,
+            intervener: None,
+        }
+    }
+
+    /// A fresh subsample message for the plate `name` over `size` elements.
+    pub fn subsample(name: impl Into<String>) -> Self {
+        Message {
+            kind: SiteKind::Subsample,
+            name: name.into(),
+            dist: None,
             value: None,
             is_observed: false,
             scale: 1.0,

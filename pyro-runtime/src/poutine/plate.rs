@@ -189,11 +189,37 @@ impl<D: Backend> PlateBuilder<D> {
                 self.size
             ))),
             Some(0) => Err(err("subsample_size must be positive".into())),
-            Some(n) if n < self.size => Ok(crate::rng::with_rng(|r| {
-                sample_indices(r, self.size, n).into_vec()
-            })),
+            Some(n) if n < self.size => self.draw_batch(n),
             _ => Ok((0..self.size).collect()),
         }
+    }
+
+    /// A random batch of `n` distinct indices, sent through the handlers as a subsample site
+    /// so that `trace` records it and `replay` hands the guide's batch to the model.
+    fn draw_batch(&self, n: usize) -> PyroResult<Vec<usize>> {
+        let mut msg = crate::poutine::message::Message::<D>::subsample(self.name.clone());
+        let drawn = crate::rng::with_rng(|r| sample_indices(r, self.size, n).into_vec());
+        // Handlers (replay) may set the value first; the default is the fresh draw.
+        crate::poutine::runtime::apply_stack_with_default(&mut msg, move || {
+            DynTensor::from_vec(drawn.iter().map(|&i| i as f32).collect(), &[n])
+                .map_err(PyroError::from)
+        })?;
+        let value = msg.value.ok_or_else(|| PyroError::Plate {
+            plate: self.name.clone(),
+            reason: "no batch indices".into(),
+        })?;
+        let idx: Vec<usize> = value.to_vec().iter().map(|&v| v as usize).collect();
+        if idx.len() != n || idx.iter().any(|&i| i >= self.size) {
+            return Err(PyroError::Plate {
+                plate: self.name.clone(),
+                reason: format!(
+                    "the replayed batch {:?} does not fit a plate of size {} with subsample_size {n}",
+                    value.shape(),
+                    self.size
+                ),
+            });
+        }
+        Ok(idx)
     }
 
     /// Enters the plate as a vectorized context; it is left when the guard is dropped.

@@ -26,6 +26,16 @@ impl<D: Backend> ReplayMessenger<D> {
 
 impl<D: Backend> Messenger<D> for ReplayMessenger<D> {
     fn process(&self, msg: &mut Message<D>) -> PyroResult<()> {
+        if msg.kind == SiteKind::Subsample {
+            // The model gets the guide's minibatch.
+            if let Some(site) = self.trace.get(&msg.name) {
+                if site.kind == SiteKind::Subsample {
+                    msg.value = Some(site.value.clone());
+                    msg.done = true;
+                }
+            }
+            return Ok(());
+        }
         if msg.kind != SiteKind::Sample || msg.is_observed {
             return Ok(());
         }

@@ -112,6 +112,31 @@ pub fn apply_stack<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
     Ok(())
 }
 
+/// [`apply_stack`] for messages whose default value is computed by the caller (subsample
+/// sites): `default` runs only when no handler set the value.
+pub fn apply_stack_with_default<D: Backend>(
+    msg: &mut Message<D>,
+    default: impl FnOnce() -> PyroResult<crate::tensor::DynTensor<D>>,
+) -> PyroResult<()> {
+    let stack = snapshot::<D>();
+    let mut processed = 0;
+    for h in stack.iter().rev() {
+        processed += 1;
+        h.process(msg)?;
+        if msg.stop {
+            break;
+        }
+    }
+    if msg.value.is_none() {
+        msg.value = Some(default()?);
+    }
+    msg.done = true;
+    for h in &stack[stack.len() - processed..] {
+        h.postprocess(msg)?;
+    }
+    Ok(())
+}
+
 /// What happens when no handler set the value.
 fn default_process<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
     if msg.done || msg.value.is_some() {
@@ -140,6 +165,12 @@ fn default_process<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
         SiteKind::Param => {
             let v = crate::primitives::param_default(msg)?;
             msg.value = Some(v);
+        }
+        SiteKind::Subsample => {
+            return Err(PyroError::Plate {
+                plate: msg.name.clone(),
+                reason: "no batch indices were drawn for this plate".into(),
+            })
         }
     }
     msg.done = true;

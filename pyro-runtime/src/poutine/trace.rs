@@ -236,6 +236,7 @@ impl<D: Backend> Trace<D> {
                 match s.kind {
                     SiteKind::Sample => "sample",
                     SiteKind::Param => "param",
+                    SiteKind::Subsample => "subsample",
                 },
                 s.is_observed,
                 s.value.shape()
@@ -268,8 +269,9 @@ impl<D: Backend> TraceMessenger<D> {
 impl<D: Backend> Messenger<D> for TraceMessenger<D> {
     fn postprocess(&self, msg: &mut Message<D>) -> PyroResult<()> {
         let site = Site::from_message(msg)?;
-        // Param sites may repeat (a param read twice); the first read is kept.
-        if site.kind == SiteKind::Param && self.trace.borrow().contains(&site.name) {
+        // Param sites may repeat (a param read twice), and so may a plate's subsample site
+        // (a plate entered twice); the first is kept.
+        if site.kind != SiteKind::Sample && self.trace.borrow().contains(&site.name) {
             return Ok(());
         }
         self.trace.borrow_mut().add(site)
