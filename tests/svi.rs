@@ -61,7 +61,7 @@ fn autonormal_recovers_the_normal_mean_posterior() {
         normal_mean_model,
         guide,
         decaying_adam(0.05, steps),
-        TraceElbo { num_particles: 4 },
+        TraceElbo::with_particles(4),
     );
     for _ in 0..steps {
         svi.step((&x,)).unwrap();
@@ -94,7 +94,7 @@ fn hand_written_guide_recovers_the_normal_mean_posterior() {
         normal_mean_model,
         guide,
         decaying_adam(0.05, steps),
-        TraceElbo { num_particles: 4 },
+        TraceElbo::with_particles(4),
     );
     for _ in 0..steps {
         svi.step((&x,)).unwrap();
@@ -132,7 +132,7 @@ fn beta_bernoulli_with_a_beta_guide() {
         model,
         guide,
         decaying_adam(0.05, steps),
-        TraceElbo { num_particles: 4 },
+        TraceElbo::with_particles(4),
     );
     for _ in 0..steps {
         svi.step((&flips,)).unwrap();
@@ -175,7 +175,7 @@ fn discrete_latent_with_a_score_function_guide() {
         model,
         guide,
         decaying_adam(0.05, steps),
-        TraceElbo { num_particles: 8 },
+        TraceElbo::with_particles(8),
     );
     for _ in 0..steps {
         svi.step(()).unwrap();
@@ -309,6 +309,23 @@ fn elbo_at_the_exact_posterior_is_the_log_evidence() {
         let loss = svi.evaluate_loss((&x,)).unwrap() as f64;
         assert!((loss - want).abs() < 2e-3 * want.abs(), "{loss} vs {want}");
     }
+    // Vectorized particles: the same value from one run with 64 particles in a plate.
+    let vectorized = TraceElbo {
+        num_particles: 64,
+        vectorize_particles: true,
+        max_plate_nesting: 1,
+    };
+    let svi = Svi::new(
+        normal_mean_model,
+        guide,
+        Adam::with_lr(0.01).unwrap(),
+        vectorized,
+    );
+    let loss = svi.evaluate_loss((&x,)).unwrap() as f64;
+    assert!(
+        (loss - want).abs() < 2e-3 * want.abs(),
+        "vectorized: {loss} vs {want}"
+    );
     pyro::set_rng_seed(7);
     let elbo = TraceMeanFieldElbo { num_particles: 400 };
     let svi = Svi::new(normal_mean_model, guide, Adam::with_lr(0.01).unwrap(), elbo);
@@ -342,6 +359,36 @@ fn trace_mean_field_elbo_trains_a_mean_field_guide() {
     }
     let (m, s) = normal_posterior(&XS);
     let (loc, scale) = (get("mf_loc"), get("mf_scale"));
+    assert!(
+        (loc - m).abs() < 0.05 * s + 0.02 * m.abs(),
+        "loc {loc} vs {m}"
+    );
+    assert!((scale - s).abs() < 0.05 * s, "scale {scale} vs {s}");
+}
+
+#[test]
+fn vectorized_particles_train_a_guide() {
+    pyro::set_rng_seed(8);
+    pyro::clear_param_store();
+    let x = data(&XS);
+    let guide = |_: &DynTensor<Dev>| -> PyroResult<()> {
+        let loc = pyro::param("v_loc", DynTensor::scalar(0.0), Constraint::Real)?;
+        let scale = pyro::param("v_scale", DynTensor::scalar(1.0), Constraint::Positive)?;
+        pyro::sample("mu", Normal::new(&loc, &scale))?;
+        Ok(())
+    };
+    let steps = 1500;
+    let elbo = TraceElbo {
+        num_particles: 16,
+        vectorize_particles: true,
+        max_plate_nesting: 1,
+    };
+    let mut svi = Svi::new(normal_mean_model, guide, decaying_adam(0.05, steps), elbo);
+    for _ in 0..steps {
+        svi.step((&x,)).unwrap();
+    }
+    let (m, s) = normal_posterior(&XS);
+    let (loc, scale) = (get("v_loc"), get("v_scale"));
     assert!(
         (loc - m).abs() < 0.05 * s + 0.02 * m.abs(),
         "loc {loc} vs {m}"

@@ -77,18 +77,40 @@ fn param_names<D: Backend>(traces: &[&Trace<D>], out: &mut Vec<String>) {
 ///
 /// ```
 /// use pyro::infer::TraceElbo;
-/// let elbo = TraceElbo { num_particles: 4, ..Default::default() };
+/// let elbo = TraceElbo::with_particles(4);
 /// assert_eq!(elbo.num_particles, 4);
+/// let vectorized = TraceElbo { num_particles: 64, vectorize_particles: true, max_plate_nesting: 1 };
+/// assert!(vectorized.vectorize_particles);
 /// ```
 #[derive(Debug, Clone)]
 pub struct TraceElbo {
     /// Draws averaged per estimate.
     pub num_particles: usize,
+    /// Draw all particles in one run of the model and guide, inside an outer plate of size
+    /// `num_particles` at dim `-(max_plate_nesting + 1)` (Pyro's `vectorize_particles`).
+    /// The model and guide must broadcast over that extra leading dim.
+    pub vectorize_particles: bool,
+    /// The number of plate dims the model uses (for `vectorize_particles`).
+    pub max_plate_nesting: usize,
 }
 
 impl Default for TraceElbo {
     fn default() -> Self {
-        TraceElbo { num_particles: 1 }
+        TraceElbo {
+            num_particles: 1,
+            vectorize_particles: false,
+            max_plate_nesting: 1,
+        }
+    }
+}
+
+impl TraceElbo {
+    /// `num_particles` sequential particles.
+    pub fn with_particles(num_particles: usize) -> Self {
+        TraceElbo {
+            num_particles,
+            ..Default::default()
+        }
     }
 }
 
@@ -100,9 +122,41 @@ impl<D: Backend> Elbo<D> for TraceElbo {
         args: A,
         check: bool,
     ) -> PyroResult<ElboEstimate<D>> {
+        if self.vectorize_particles && self.num_particles > 1 {
+            let n = self.num_particles;
+            let dim = -(self.max_plate_nesting as i32) - 1;
+            let wrap = |p: &dyn Fn() -> PyroResult<()>| -> PyroResult<()> {
+                crate::poutine::PlateBuilder::<D>::new("num_particles_vectorized", n)
+                    .dim(dim)
+                    .run(|_| p())
+            };
+            let vm = |a: A| wrap(&|| model.call(a.clone()).map(|_| ()));
+            let vg = |a: A| wrap(&|| guide.call(a.clone()).map(|_| ()));
+            let mut est = estimate_particles(
+                1,
+                &VecProgram(vm),
+                &VecProgram(vg),
+                args,
+                check,
+                |mt, gt| trace_elbo_particle(mt, gt),
+            )?;
+            est.loss /= n as f32;
+            est.surrogate = est.surrogate.mul_scalar(1.0 / n as f32);
+            return Ok(est);
+        }
         estimate_particles(self.num_particles, model, guide, args, check, |mt, gt| {
             trace_elbo_particle(mt, gt)
         })
+    }
+}
+
+/// Adapts a closure of the packed arguments to a [`Program`].
+struct VecProgram<F>(F);
+
+impl<A, F: Fn(A) -> PyroResult<()>> Program<A> for VecProgram<F> {
+    type Output = ();
+    fn call(&self, args: A) -> PyroResult<()> {
+        (self.0)(args)
     }
 }
 
