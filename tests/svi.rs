@@ -50,6 +50,58 @@ fn decaying_adam(lr: f32, steps: usize) -> ClippedAdam {
     .unwrap()
 }
 
+/// The guide `mu ~ N(loc, scale)` with params `<prefix>_loc`, `<prefix>_scale`.
+fn normal_guide(prefix: &'static str) -> impl Fn(&DynTensor<Dev>) -> PyroResult<()> + Clone {
+    move |_: &DynTensor<Dev>| -> PyroResult<()> {
+        let loc = pyro::param(
+            &format!("{prefix}_loc"),
+            DynTensor::scalar(0.0),
+            Constraint::Real,
+        )?;
+        let scale = pyro::param(
+            &format!("{prefix}_scale"),
+            DynTensor::scalar(1.0),
+            Constraint::Positive,
+        )?;
+        pyro::sample("mu", Normal::new(&loc, &scale))?;
+        Ok(())
+    }
+}
+
+/// Trains `normal_guide(prefix)` with `elbo` and checks it against the analytic posterior.
+fn fit_and_check<L: pyro::infer::Elbo<Dev>>(
+    prefix: &'static str,
+    elbo: L,
+    steps: usize,
+    seed: u64,
+) {
+    pyro::set_rng_seed(seed);
+    pyro::clear_param_store();
+    let x = data(&XS);
+    let mut svi = Svi::new(
+        normal_mean_model,
+        normal_guide(prefix),
+        decaying_adam(0.05, steps),
+        elbo,
+    );
+    for _ in 0..steps {
+        svi.step((&x,)).unwrap();
+    }
+    let (m, s) = normal_posterior(&XS);
+    let (loc, scale) = (
+        get(&format!("{prefix}_loc")),
+        get(&format!("{prefix}_scale")),
+    );
+    assert!(
+        (loc - m).abs() < 0.05 * s + 0.02 * m.abs(),
+        "{prefix}: loc {loc} vs {m}"
+    );
+    assert!(
+        (scale - s).abs() < 0.05 * s,
+        "{prefix}: scale {scale} vs {s}"
+    );
+}
+
 #[test]
 fn autonormal_recovers_the_normal_mean_posterior() {
     pyro::set_rng_seed(0);
@@ -80,32 +132,7 @@ fn autonormal_recovers_the_normal_mean_posterior() {
 
 #[test]
 fn hand_written_guide_recovers_the_normal_mean_posterior() {
-    pyro::set_rng_seed(1);
-    pyro::clear_param_store();
-    let x = data(&XS);
-    let guide = |_: &DynTensor<Dev>| -> PyroResult<()> {
-        let loc = pyro::param("q_loc", DynTensor::scalar(0.0), Constraint::Real)?;
-        let scale = pyro::param("q_scale", DynTensor::scalar(1.0), Constraint::Positive)?;
-        pyro::sample("mu", Normal::new(&loc, &scale))?;
-        Ok(())
-    };
-    let steps = 3000;
-    let mut svi = Svi::new(
-        normal_mean_model,
-        guide,
-        decaying_adam(0.05, steps),
-        TraceElbo::with_particles(4),
-    );
-    for _ in 0..steps {
-        svi.step((&x,)).unwrap();
-    }
-    let (m, s) = normal_posterior(&XS);
-    let (loc, scale) = (get("q_loc"), get("q_scale"));
-    assert!(
-        (loc - m).abs() < 0.05 * s + 0.02 * m.abs(),
-        "loc {loc} vs {m}"
-    );
-    assert!((scale - s).abs() < 0.05 * s, "scale {scale} vs {s}");
+    fit_and_check("q", TraceElbo::with_particles(4), 3000, 1);
 }
 
 /// p ~ Beta(2, 2), flips ~ Bernoulli(p): posterior Beta(2 + heads, 2 + tails).
@@ -338,60 +365,15 @@ fn elbo_at_the_exact_posterior_is_the_log_evidence() {
 #[test]
 fn trace_mean_field_elbo_trains_a_mean_field_guide() {
     use pyro::infer::TraceMeanFieldElbo;
-    pyro::set_rng_seed(6);
-    pyro::clear_param_store();
-    let x = data(&XS);
-    let guide = |_: &DynTensor<Dev>| -> PyroResult<()> {
-        let loc = pyro::param("mf_loc", DynTensor::scalar(0.0), Constraint::Real)?;
-        let scale = pyro::param("mf_scale", DynTensor::scalar(1.0), Constraint::Positive)?;
-        pyro::sample("mu", Normal::new(&loc, &scale))?;
-        Ok(())
-    };
-    let steps = 3000;
-    let mut svi = Svi::new(
-        normal_mean_model,
-        guide,
-        decaying_adam(0.05, steps),
-        TraceMeanFieldElbo { num_particles: 4 },
-    );
-    for _ in 0..steps {
-        svi.step((&x,)).unwrap();
-    }
-    let (m, s) = normal_posterior(&XS);
-    let (loc, scale) = (get("mf_loc"), get("mf_scale"));
-    assert!(
-        (loc - m).abs() < 0.05 * s + 0.02 * m.abs(),
-        "loc {loc} vs {m}"
-    );
-    assert!((scale - s).abs() < 0.05 * s, "scale {scale} vs {s}");
+    fit_and_check("mf", TraceMeanFieldElbo { num_particles: 4 }, 3000, 6);
 }
 
 #[test]
 fn vectorized_particles_train_a_guide() {
-    pyro::set_rng_seed(8);
-    pyro::clear_param_store();
-    let x = data(&XS);
-    let guide = |_: &DynTensor<Dev>| -> PyroResult<()> {
-        let loc = pyro::param("v_loc", DynTensor::scalar(0.0), Constraint::Real)?;
-        let scale = pyro::param("v_scale", DynTensor::scalar(1.0), Constraint::Positive)?;
-        pyro::sample("mu", Normal::new(&loc, &scale))?;
-        Ok(())
-    };
-    let steps = 1500;
     let elbo = TraceElbo {
         num_particles: 16,
         vectorize_particles: true,
         max_plate_nesting: 1,
     };
-    let mut svi = Svi::new(normal_mean_model, guide, decaying_adam(0.05, steps), elbo);
-    for _ in 0..steps {
-        svi.step((&x,)).unwrap();
-    }
-    let (m, s) = normal_posterior(&XS);
-    let (loc, scale) = (get("v_loc"), get("v_scale"));
-    assert!(
-        (loc - m).abs() < 0.05 * s + 0.02 * m.abs(),
-        "loc {loc} vs {m}"
-    );
-    assert!((scale - s).abs() < 0.05 * s, "scale {scale} vs {s}");
+    fit_and_check("v", elbo, 1500, 8);
 }
