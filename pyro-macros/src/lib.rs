@@ -2,9 +2,9 @@
 //! macros `sample!`, `param!`, `plate!`, `subsample!`, `factor!`, `deterministic!`.
 //!
 //! Use them through the runtime crate (`use pyro::prelude::*;`), whose `dsl` module documents
-//! the syntax and the value types. Layout: thin entry points here; [`args`] and [`names`]
-//! parse, [`walk`] finds and rewrites the site macros in a body, [`check`] collects every
-//! error, [`expand`] writes the runtime calls, [`entry`] drives it all on `proc_macro2`
+//! the syntax and the value types. Layout: thin entry points here; `args` and `names`
+//! parse, `walk` finds and rewrites the site macros in a body, `check` collects every
+//! error, `expand` writes the runtime calls, `entry` drives it all on `proc_macro2`
 //! tokens. The macros never panic: errors become `compile_error!`s at the offending tokens,
 //! and the function is still emitted so the rest of the crate type-checks.
 

@@ -68,10 +68,10 @@
 //! renamed) with the guide's site list, and the callback reports, at the guide's tokens:
 //! a latent model site without a guide site (at the guide's name), a guide site the model does
 //! not have (with a "did you mean"), a guide site that the model always observes, and a site
-//! inside different plates in the two. Within every #[model]/#[guide] function: a site name
+//! inside different plates in the two. Within every `#[model]`/`#[guide]` function: a site name
 //! used twice (except in different arms of one `if`/`match`), a literal site name inside a
 //! loop, a name used for both a site and a param, an empty or non-literal name, an observed
-//! guide site. If `m` is not a #[model], rustc reports "cannot find macro
+//! guide site. If `m` is not a `#[model]`, rustc reports "cannot find macro
 //! `__pyro_model_sites_of_m`" at `m`. The model must be in the same crate.
 //!
 //! Model and guide as methods of one struct (Pyro's VAE) are checked by `#[models]` on the
@@ -134,7 +134,7 @@ use crate::tensor::{Backend, DefaultDevice, DynTensor, GradTape, Tensor};
 // ----- distributions ------------------------------------------------------------------------
 
 /// What `sample!` accepts as its distribution, with the shape type of one value: a typed
-/// distribution (its [`TypedDistribution::Shape`]), one with run-time shaped parameters or a
+/// distribution (its [`TypedDistribution::Shape`](crate::distributions::TypedDistribution::Shape)), one with run-time shaped parameters or a
 /// boxed one ([`DynShape`]: the value is a [`DynTensor`]), or the `Result` of a validating
 /// constructor (its error is reported with the site's name).
 ///

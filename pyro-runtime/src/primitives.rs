@@ -1,5 +1,5 @@
 //! The primitives a model calls: `sample`, `observe`, `param`, `factor`, `deterministic`
-//! (plates live in [`crate::poutine::plate`]). Outside any handler they behave as plain
+//! (plates live in [`crate::poutine::plate()`]). Outside any handler they behave as plain
 //! functions (draw from the prior, return the observation); inside handlers they send a
 //! [`Message`] through the stack.
 
