@@ -21,13 +21,14 @@ use crate::tensor::{Backend, DefaultDevice, GradScope};
 /// use pyro::infer::{Svi, TraceElbo};
 /// use pyro::optim::Adam;
 /// pyro::clear_param_store();
+/// pyro::set_rng_seed(0);
 /// let model = || pyro::sample("z", Normal::new(0.0, 1.0));
 /// let guide = || {
 ///     let loc = pyro::param("loc", DynTensor::scalar(1.0), Constraint::Real)?;
 ///     pyro::sample("z", Normal::new(&loc, 1.0))
 /// };
-/// let mut svi = Svi::new(model, guide, Adam::with_lr(0.1).unwrap(), TraceElbo::default());
-/// for _ in 0..200 {
+/// let mut svi = Svi::new(model, guide, Adam::with_lr(0.05).unwrap(), TraceElbo::with_particles(8));
+/// for _ in 0..300 {
 ///     svi.step(()).unwrap();
 /// }
 /// let loc = pyro::params::get_param::<pyro::DefaultDevice>("loc").unwrap().unwrap();
