@@ -26,6 +26,7 @@ mod cauchy;
 mod delta;
 mod dirichlet;
 mod exponential;
+mod fused;
 mod gamma;
 mod half_cauchy;
 mod half_normal;

@@ -190,7 +190,13 @@ impl<D: Backend> Trace<D> {
                 continue;
             }
             let lp = site.masked_log_prob()?;
-            let total = lp.sum().mul_scalar(site.scale);
+            let total = lp.sum();
+            // (Multiplying by one is exact: skip the node.)
+            let total = if site.scale == 1.0 {
+                total
+            } else {
+                total.mul_scalar(site.scale)
+            };
             let v = total.item()?;
             if !v.is_finite() {
                 return Err(PyroError::NonFiniteLogProb {
