@@ -230,11 +230,11 @@ impl_distribution!(Delta[event_field, reparameterized] {
                 }
             })
             .collect();
-        let mask = if ev == 0 {
-            DynTensor::zeros(&out_shape)
-        } else {
-            DynTensor::from_vec(mask, &out_shape)?
-        };
+        if ev == 0 || mask.iter().all(|&m| m == 0.0) {
+            // Every event is on `v`: the log density itself (the same node, broadcast).
+            return Ok(self.log_density.broadcast_to(&out_shape)?);
+        }
+        let mask = DynTensor::from_vec(mask, &out_shape)?;
         Ok(mask.add(&self.log_density)?)
     }
     fn mean(&self) -> DistResult<DynTensor<D>> {

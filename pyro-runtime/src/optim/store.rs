@@ -1,6 +1,5 @@
 //! [`step_store`]: one optimizer step over parameters of a [`ParamStore`].
 
-use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use dfdx::prelude::Gradients;
@@ -52,10 +51,15 @@ pub fn step_store<D: Backend>(
     grads: &Gradients<f32, D>,
     names: &[&str],
 ) -> OptimResult<()> {
-    let mut seen = HashSet::new();
     let mut work = Vec::with_capacity(names.len());
-    for &name in names {
-        if !seen.insert(name) {
+    // Duplicates: a linear scan for the usual handful of names, a set beyond.
+    let mut seen = (names.len() > 16).then(std::collections::HashSet::new);
+    for (i, &name) in names.iter().enumerate() {
+        let repeated = match &mut seen {
+            Some(set) => !set.insert(name),
+            None => names[..i].contains(&name),
+        };
+        if repeated {
             continue;
         }
         let leaf = store
@@ -68,12 +72,8 @@ pub fn step_store<D: Backend>(
     }
     for (name, shape, mut value, grad) in work {
         opt.update(name, &mut value, &grad)?;
-        let t = DynTensor::<D>::from_vec(value, &shape).map_err(|e| OptimError::Tensor {
-            name: name.to_string(),
-            message: e.to_string(),
-        })?;
         store
-            .replace_unconstrained(name, &t)
+            .replace_unconstrained_values(name, &shape, &value)
             .map_err(|e| OptimError::Store {
                 name: name.to_string(),
                 source: Box::new(e),
@@ -88,17 +88,15 @@ fn read_grad<D: Backend>(
     leaf: &DynTensor<D>,
     name: &str,
 ) -> OptimResult<Vec<f32>> {
-    let got = catch_unwind(AssertUnwindSafe(|| {
-        let g = grads.get(leaf.flat());
-        if leaf.numel() == 0 {
-            Vec::new() // dfdx's iterators do not handle empty tensors
-        } else {
-            g.as_vec()
-        }
-    }));
-    got.map_err(|_| OptimError::MissingGradient {
+    let got = catch_unwind(AssertUnwindSafe(|| grads.get(leaf.flat())));
+    let g = got.map_err(|_| OptimError::MissingGradient {
         name: name.to_string(),
-    })
+    })?;
+    let g = DynTensor::from_flat(g.retaped(), leaf.shape()).map_err(|e| OptimError::Tensor {
+        name: name.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(g.to_vec())
 }
 
 #[cfg(test)]

@@ -304,6 +304,20 @@ impl<D: Backend> DynTensor<D> {
         }
     }
 
+    /// Writes new values into this tensor's storage, keeping its node (dfdx id) and shape.
+    /// Copy-on-write: clones of the tensor held elsewhere keep the old values.
+    pub(crate) fn overwrite_values(&mut self, values: &[f32]) -> TensorResult<()> {
+        if values.len() != self.numel() {
+            return Err(TensorError::Shape {
+                what: "overwrite_values".into(),
+                expected: self.shape.to_vec(),
+                found: vec![values.len()],
+            });
+        }
+        self.data.copy_from(values);
+        Ok(())
+    }
+
     /// The flat dfdx tensor.
     pub fn flat(&self) -> &Flat<D> {
         &self.data
@@ -712,8 +726,17 @@ impl<D: Backend> DynTensor<D> {
 
     // ----- reductions ------------------------------------------------------------------------
 
-    /// Sum of all elements, as a rank-0 tensor.
+    /// Sum of all elements, as a rank-0 tensor. (The sum of a single element is that element:
+    /// the same node, reshaped.)
     pub fn sum(&self) -> Self {
+        if self.numel() == 1 {
+            return DynTensor {
+                data: self.data.clone(),
+                shape: Dims::new(&[]),
+                fresh: self.fresh,
+                real: self.real.clone(),
+            };
+        }
         if let Some(s) = cpu_ops::sum_groups(self, self.numel(), &[]) {
             return s;
         }

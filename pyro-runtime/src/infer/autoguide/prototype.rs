@@ -47,6 +47,11 @@ impl<D: Backend> LatentSite<D> {
             site: self.name.clone(),
             source: e,
         };
+        let batch_rank = u.rank().saturating_sub(self.event_dim);
+        if self.transform.name() == "IdentityTransform" && u.rank() >= self.event_dim {
+            // Real support: the value itself, no Jacobian (zeros without a graph node).
+            return Ok((u.clone(), DynTensor::zeros(&u.shape()[..batch_rank])));
+        }
         let value = self.transform.forward(u).map_err(err)?;
         let ladj = self
             .transform
