@@ -19,11 +19,16 @@ pub(crate) fn normal_log_prob<D: Backend>(
         "Normal::log_prob",
         [x, loc, scale],
         |[x, l, s], n| {
+            // A broadcast scale repeats one value: its logarithm is taken once.
+            let mut last = (f32::NAN, f32::NAN);
             let out = (0..n)
                 .map(|k| {
                     let s = s.at(k);
+                    if s.to_bits() != last.0.to_bits() {
+                        last = (s, s.ln());
+                    }
                     let z = (x.at(k) - l.at(k)) / s;
-                    (z * z * -0.5 - s.ln()) + -HALF_LN_2PI
+                    (z * z * -0.5 - last.1) + -HALF_LN_2PI
                 })
                 .collect();
             (out, ())
@@ -38,6 +43,25 @@ pub(crate) fn normal_log_prob<D: Backend>(
                     (z * z - 1.0) / s.at(k)
                 }),
             }
+        },
+    )
+}
+
+/// `-ln(high - low)` elementwise (the uniform log-density inside the support), evaluated as
+/// `Uniform::log_prob`'s tensor formula `neg(ln(high - low))`. `None` off the CPU.
+pub(crate) fn uniform_log_density<D: Backend>(
+    low: &DynTensor<D>,
+    high: &DynTensor<D>,
+) -> Option<TensorResult<DynTensor<D>>> {
+    host_kernel(
+        "Uniform::log_prob",
+        [low, high],
+        |[l, h], n| ((0..n).map(|k| -(h.at(k) - l.at(k)).ln()).collect(), ()),
+        |_, [l, h], i, g_out, g_in| {
+            // d/dhigh = -1 / (high - low), d/dlow = 1 / (high - low).
+            let sign = if i == 0 { 1.0 } else { -1.0 };
+            let a = if i == 0 { l } else { h };
+            accumulate(a, g_in, g_out, |k| sign / (h.at(k) - l.at(k)))
         },
     )
 }

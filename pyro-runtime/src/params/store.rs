@@ -1,7 +1,5 @@
 //! [`ParamStore`]: named, constrained, learnable parameters (Pyro's `ParamStoreDict`).
 
-use std::collections::HashMap;
-
 use crate::constraints::Constraint;
 use crate::error::TensorResult;
 use crate::tensor::{node_id, Backend, DynTensor};
@@ -162,14 +160,14 @@ impl<D: Backend> Entry<D> {
 #[derive(Clone)]
 pub struct ParamStore<D: Backend = crate::tensor::DefaultDevice> {
     pub(crate) entries: Vec<Entry<D>>,
-    pub(crate) index: HashMap<String, usize>,
+    pub(crate) index: crate::fast_hash::NameMap<usize>,
 }
 
 impl<D: Backend> Default for ParamStore<D> {
     fn default() -> Self {
         ParamStore {
             entries: Vec::new(),
-            index: HashMap::new(),
+            index: Default::default(),
         }
     }
 }

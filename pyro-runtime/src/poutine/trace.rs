@@ -106,15 +106,15 @@ impl<D: Backend> Site<D> {
 #[derive(Debug, Clone, Default)]
 pub struct Trace<D: Backend = dfdx::prelude::Cpu> {
     sites: Vec<Site<D>>,
-    index: HashMap<String, usize>,
+    index: crate::fast_hash::NameMap<usize>,
 }
 
 impl<D: Backend> Trace<D> {
     /// An empty trace.
     pub fn new() -> Self {
         Trace {
-            sites: Vec::new(),
-            index: HashMap::new(),
+            sites: Vec::with_capacity(16),
+            index: crate::fast_hash::NameMap::with_capacity_and_hasher(16, Default::default()),
         }
     }
 
@@ -273,11 +273,11 @@ impl<D: Backend> TraceMessenger<D> {
 
 impl<D: Backend> Messenger<D> for TraceMessenger<D> {
     fn postprocess(&self, msg: &mut Message<D>) -> PyroResult<()> {
-        let site = Site::from_message(msg)?;
         // Param sites may repeat (a param read twice); the first read is kept.
-        if site.kind == SiteKind::Param && self.trace.borrow().contains(&site.name) {
+        if msg.kind == SiteKind::Param && self.trace.borrow().contains(&msg.name) {
             return Ok(());
         }
+        let site = Site::from_message(msg)?;
         self.trace.borrow_mut().add(site)
     }
 }

@@ -701,7 +701,7 @@ impl<D: Backend> DynTensor<D> {
     }
     /// Absolute value.
     pub fn abs(&self) -> Self {
-        self.map(|x| x.abs())
+        cpu_ops::unary(Unary::Abs, self).unwrap_or_else(|| self.map(|x| x.abs()))
     }
     /// `1 / self`.
     pub fn recip(&self) -> Self {

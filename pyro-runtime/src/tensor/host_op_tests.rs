@@ -110,11 +110,12 @@ fn binary_ops_match_dfdx_in_every_layout() {
 fn unary_ops_match_dfdx() {
     type Op = fn(&DynTensor<Cpu>) -> DynTensor<Cpu>;
     type Reference = fn(Flat<Cpu>) -> Flat<Cpu>;
-    let ops: [(&str, Op, Reference); 9] = [
+    let ops: [(&str, Op, Reference); 10] = [
         ("add_scalar", |x| x.add_scalar(1.5), |x| x + 1.5),
         ("mul_scalar", |x| x.mul_scalar(-0.5), |x| x * -0.5),
         ("rsub_scalar", |x| x.rsub_scalar(2.0), |x| x.negate() + 2.0),
         ("neg", DynTensor::neg, |x| x.negate()),
+        ("abs", DynTensor::abs, |x| x.abs()),
         ("exp", DynTensor::exp, |x| x.exp()),
         ("ln", DynTensor::ln, |x| x.ln()),
         ("sqrt", DynTensor::sqrt, |x| x.sqrt()),
@@ -123,6 +124,12 @@ fn unary_ops_match_dfdx() {
     ];
     for (name, op, reference) in ops {
         for (v, s) in [(vec![0.3, 1.7, 2.2, 0.05], vec![2, 2]), (vec![1.3], vec![])] {
+            let negative = ["abs", "neg", "square"].contains(&name);
+            let v: Vec<f32> = if negative {
+                v.iter().map(|x| x - 1.0).collect()
+            } else {
+                v
+            };
             let xs = [leaf(&v, &s)];
             let (hv, hg) = run(&xs, &|x| op(&x[0]).flat().clone());
             let (rv, rg) = run(&xs, &|x| reference(x[0].flat().clone()));

@@ -52,10 +52,9 @@ impl<D: Backend> LatentSite<D> {
             // Real support: the value itself, no Jacobian (zeros without a graph node).
             return Ok((u.clone(), DynTensor::zeros(&u.shape()[..batch_rank])));
         }
-        let value = self.transform.forward(u).map_err(err)?;
-        let ladj = self
+        let (value, ladj) = self
             .transform
-            .log_abs_det_jacobian(u, &value)
+            .forward_with_log_abs_det_jacobian(u)
             .map_err(err)?;
         let batch_rank = value.rank().saturating_sub(self.event_dim);
         // Sample dims lead: a value of rank r has r - shape.len() of them.
