@@ -27,6 +27,7 @@ mod delta;
 mod dirichlet;
 mod exponential;
 mod fused;
+mod fused_mvn;
 mod gamma;
 mod half_cauchy;
 mod half_normal;

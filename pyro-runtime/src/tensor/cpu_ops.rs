@@ -216,3 +216,26 @@ pub(crate) fn weighted_sum<D: Backend>(
     }
     Ok(acc)
 }
+
+/// `x[idx[k]]` for every `k` (indices already checked), as a tensor of shape `shape`; the
+/// backward pass scatter-adds. `None` off the CPU.
+pub(crate) fn gather<D: Backend>(
+    x: &DynTensor<D>,
+    idx: Vec<usize>,
+    shape: &[usize],
+) -> Option<DynTensor<D>> {
+    let r = super::host_op::host_custom(
+        [x],
+        shape,
+        |[v]| {
+            let out = idx.iter().map(|&i| v[i]).collect();
+            Ok::<_, crate::error::TensorError>((out, idx))
+        },
+        |idx, _, _, g_out, g_in| {
+            for (&i, g) in idx.iter().zip(g_out) {
+                g_in[i] += g;
+            }
+        },
+    );
+    r?.ok()
+}

@@ -478,6 +478,10 @@ impl<D: Backend> DynTensor<D> {
                 self.numel()
             )));
         }
+        if super::host_op::is_cpu::<D>() {
+            return cpu_ops::gather(self, idx, shape)
+                .ok_or_else(|| TensorError::Invalid("gather_flat: the host kernel failed".into()));
+        }
         let dev = self.device();
         let idx = dev.tensor_from_vec(idx, (n,));
         let data: Flat<D> = self.data.clone().gather(idx);

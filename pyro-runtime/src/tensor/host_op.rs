@@ -237,29 +237,74 @@ pub(crate) fn host_reduce<D: Backend>(
     forward: impl FnOnce(&[f32]) -> Vec<f32>,
     backward: impl Fn(&[f32], &[f32], &mut [f32]) + 'static,
 ) -> Option<DynTensor<D>> {
-    let cpu = as_cpu(input.flat())?;
-    let vals = read(cpu);
-    let out = forward(vals.as_slice());
-    debug_assert_eq!(out.len(), numel(shape));
+    let r = host_custom(
+        [input],
+        shape,
+        |[x]| Ok::<_, TensorError>((forward(x), ())),
+        move |_, [x], _, g_out, g_in| backward(x, g_out, g_in),
+    );
+    r?.ok()
+}
+
+/// The general host kernel: inputs in their own layouts (row-major values), an output of
+/// shape `shape`. `forward(inputs)` returns the output's values and anything the backward
+/// pass needs, or an error (then no node is made); `backward(saved, inputs, i, g_out, g_in)`,
+/// called once per input `i`, adds that input's share of the gradient into `g_in`. `None` off
+/// the CPU; a shape error when `forward` returns a wrong number of values.
+pub(crate) fn host_custom<D: Backend, const N: usize, T: 'static, E: From<TensorError>>(
+    inputs: [&DynTensor<D>; N],
+    shape: &[usize],
+    forward: impl FnOnce(&[&[f32]; N]) -> Result<(Vec<f32>, T), E>,
+    backward: impl Fn(&T, &[&[f32]; N], usize, &[f32], &mut [f32]) + 'static,
+) -> Option<Result<DynTensor<D>, E>> {
+    if !is_cpu::<D>() {
+        return None;
+    }
+    let mut cpu: [Option<&Flat<Cpu>>; N] = [None; N];
+    for (c, x) in cpu.iter_mut().zip(inputs) {
+        *c = Some(as_cpu(x.flat())?);
+    }
+    let cpu: [&Flat<Cpu>; N] = cpu.map(|c| c.expect("every slot was filled above"));
+    let vals: [Vals; N] = cpu.map(read);
+    let (out, saved) = {
+        let xs: [&[f32]; N] = std::array::from_fn(|i| vals[i].as_slice());
+        match forward(&xs) {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        }
+    };
     let n = out.len();
-    let out = cpu
-        .device()
-        .tensor_from_vec(out, (n,))
-        .retaped::<GradTape<Cpu>>();
-    if is_recording() {
-        let key = cpu.clone();
+    if n != numel(shape) {
+        return Some(Err(TensorError::Shape {
+            what: "host kernel output".into(),
+            expected: shape.to_vec(),
+            found: vec![n],
+        }
+        .into()));
+    }
+    let dev = cpu
+        .first()
+        .map_or_else(default_device::<Cpu>, |c| c.device().clone());
+    let out = dev.tensor_from_vec(out, (n,)).retaped::<GradTape<Cpu>>();
+    if is_recording() && N > 0 {
+        let keys: [Flat<Cpu>; N] = cpu.map(Clone::clone);
         let out_key = out.clone();
         GradTape::<Cpu>::default().add_backward_op(move |grads: &mut Gradients<f32, Cpu>| {
             let g_out = out_grad(grads, &out_key)?;
-            backward(
-                vals.as_slice(),
-                g_out.as_slice(),
-                grads.get_or_alloc_mut(&key)?,
-            );
+            let xs: [&[f32]; N] = std::array::from_fn(|i| vals[i].as_slice());
+            for (i, key) in keys.iter().enumerate() {
+                backward(
+                    &saved,
+                    &xs,
+                    i,
+                    g_out.as_slice(),
+                    grads.get_or_alloc_mut(key)?,
+                );
+            }
             Ok(())
         });
     }
-    DynTensor::from_new_flat(from_cpu(out)?, shape).ok()
+    Some(DynTensor::from_new_flat(from_cpu(out)?, shape).map_err(E::from))
 }
 
 /// `Σ_i w_i x_i` of single-value tensors, folded left from zero in `f32` (so `±1` weights
