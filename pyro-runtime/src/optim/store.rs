@@ -82,6 +82,60 @@ pub fn step_store<D: Backend>(
     Ok(())
 }
 
+/// [`step_store`] with gradients the caller owns (what SVI has after its backward pass): on
+/// the CPU each gradient is read in place. Every name is checked before anything is
+/// written; a leaf without a gradient slot gets a zero gradient (SVI allocates a slot for
+/// every leaf).
+pub(crate) fn step_store_owned<D: Backend>(
+    opt: &mut dyn Optimizer,
+    store: &mut ParamStore<D>,
+    grads: &mut Gradients<f32, D>,
+    names: &[&str],
+) -> OptimResult<()> {
+    let mut unique: Vec<&str> = Vec::with_capacity(names.len());
+    let mut seen = (names.len() > 16).then(std::collections::HashSet::new);
+    for (i, &name) in names.iter().enumerate() {
+        let repeated = match &mut seen {
+            Some(set) => !set.insert(name),
+            None => names[..i].contains(&name),
+        };
+        if repeated {
+            continue;
+        }
+        if store.get_unconstrained(name).is_none() {
+            return Err(OptimError::UnknownParam {
+                name: name.to_string(),
+            });
+        }
+        unique.push(name);
+    }
+    for name in unique {
+        let Some(leaf) = store.get_unconstrained(name) else {
+            return Err(OptimError::UnknownParam {
+                name: name.to_string(),
+            });
+        };
+        let mut value = leaf.to_vec();
+        let updated = crate::tensor::host_op::with_cpu_grad(grads, leaf.flat(), |g| {
+            opt.update(name, &mut value, g)
+        });
+        match updated {
+            Some(r) => r?,
+            None => {
+                let g = read_grad(grads, leaf, name)?;
+                opt.update(name, &mut value, &g)?;
+            }
+        }
+        store
+            .overwrite_unconstrained(name, &value)
+            .map_err(|e| OptimError::Store {
+                name: name.to_string(),
+                source: Box::new(e),
+            })?;
+    }
+    Ok(())
+}
+
 /// The gradient of `leaf` on the host, or [`OptimError::MissingGradient`].
 fn read_grad<D: Backend>(
     grads: &Gradients<f32, D>,

@@ -430,6 +430,28 @@ impl<D: Backend> ParamStore<D> {
                 found: shape.to_vec(),
             });
         }
+        self.overwrite_unconstrained(name, values)
+    }
+
+    /// Writes new unconstrained values (as many as the leaf holds, all finite) into a
+    /// parameter's leaf, keeping its shape and dfdx id.
+    pub(crate) fn overwrite_unconstrained(
+        &mut self,
+        name: &str,
+        values: &[f32],
+    ) -> ParamResult<()> {
+        let e = self
+            .entry_mut(name)
+            .ok_or_else(|| ParamStoreError::NotFound {
+                name: name.to_string(),
+            })?;
+        if values.len() != e.unconstrained.numel() {
+            return Err(ParamStoreError::ShapeMismatch {
+                name: name.to_string(),
+                expected: e.unconstrained.shape().to_vec(),
+                found: vec![values.len()],
+            });
+        }
         if let Some(index) = values.iter().position(|v| !v.is_finite()) {
             return Err(ParamStoreError::NonFinite {
                 name: name.to_string(),

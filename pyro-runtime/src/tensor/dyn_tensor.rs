@@ -318,6 +318,12 @@ impl<D: Backend> DynTensor<D> {
         Ok(())
     }
 
+    /// Whether `self` and `other` are known, without asking dfdx, to be the same node (both
+    /// made by this module from one operation); `false` means "different or unknown".
+    pub(crate) fn known_same_node(&self, other: &Self) -> bool {
+        self.fresh != 0 && self.fresh == other.fresh
+    }
+
     /// The flat dfdx tensor.
     pub fn flat(&self) -> &Flat<D> {
         &self.data
@@ -347,6 +353,9 @@ impl<D: Backend> DynTensor<D> {
                 expected: vec![],
                 found: self.shape.to_vec(),
             });
+        }
+        if let Some(v) = super::host_op::cpu_item(self) {
+            return Ok(v);
         }
         Ok(self.to_vec()[0])
     }

@@ -138,6 +138,26 @@ pub(crate) fn cpu_values<D: Backend>(t: &DynTensor<D>) -> Option<Vec<f32>> {
     })
 }
 
+/// The single value of a one-element CPU tensor (no allocation); `None` on other backends.
+pub(crate) fn cpu_item<D: Backend>(t: &DynTensor<D>) -> Option<f32> {
+    match read(as_cpu(t.flat())?) {
+        Vals::One(v) => Some(v),
+        Vals::Many(v) => v.first().copied(),
+    }
+}
+
+/// Calls `f` with the gradient of `t` held in `grads` (a CPU gradient is read in place, no
+/// copy; a missing slot is allocated as zeros). `None` on other backends.
+pub(crate) fn with_cpu_grad<D: Backend, R>(
+    grads: &mut Gradients<f32, D>,
+    t: &Flat<D>,
+    f: impl FnOnce(&[f32]) -> R,
+) -> Option<R> {
+    let grads = (grads as &mut dyn Any).downcast_mut::<Gradients<f32, Cpu>>()?;
+    let g = grads.get_or_alloc_mut(as_cpu(t)?).ok()?;
+    Some(f(g))
+}
+
 /// The gradient of `out` on the host (a copy, as the inputs' gradients are written next).
 fn out_grad(grads: &mut Gradients<f32, Cpu>, out: &Flat<Cpu>) -> Result<Vals, CpuError> {
     let g = grads.get_or_alloc_mut(out)?;
