@@ -106,7 +106,7 @@ impl<D: Backend> Site<D> {
 #[derive(Debug, Clone, Default)]
 pub struct Trace<D: Backend = dfdx::prelude::Cpu> {
     sites: Vec<Site<D>>,
-    index: crate::fast_hash::NameMap<usize>,
+    index: crate::fast_hash::NameIndex,
 }
 
 impl<D: Backend> Trace<D> {
@@ -114,33 +114,39 @@ impl<D: Backend> Trace<D> {
     pub fn new() -> Self {
         Trace {
             sites: Vec::with_capacity(16),
-            index: crate::fast_hash::NameMap::with_capacity_and_hasher(16, Default::default()),
+            index: crate::fast_hash::NameIndex::with_capacity(16),
         }
     }
 
     /// Adds a site; a second site with the same name is an error naming it.
     pub fn add(&mut self, site: Site<D>) -> PyroResult<()> {
-        if self.index.contains_key(&site.name) {
+        if self.contains(&site.name) {
             return Err(PyroError::DuplicateSite(site.name));
         }
-        self.index.insert(site.name.clone(), self.sites.len());
+        self.index.insert(&site.name, self.sites.len());
         self.sites.push(site);
         Ok(())
     }
 
+    fn position(&self, name: &str) -> Option<usize> {
+        let sites = &self.sites;
+        self.index
+            .find(name, |i| sites[i].name.as_str(), sites.len())
+    }
+
     /// The site called `name`.
     pub fn get(&self, name: &str) -> Option<&Site<D>> {
-        self.index.get(name).map(|&i| &self.sites[i])
+        self.position(name).map(|i| &self.sites[i])
     }
 
     /// Mutable access to the site called `name`.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Site<D>> {
-        self.index.get(name).map(|&i| &mut self.sites[i])
+        self.position(name).map(|i| &mut self.sites[i])
     }
 
     /// Whether a site is called `name`.
     pub fn contains(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+        self.position(name).is_some()
     }
 
     /// All sites in execution order.
