@@ -39,6 +39,10 @@ pub struct DynTensor<D: Backend = super::DefaultDevice> {
     fresh: u64,
     /// The dfdx node id of `data` plus one, read lazily (0 = not read yet).
     real: std::cell::Cell<usize>,
+    /// A constant made by the runtime (a number given where a tensor goes, a zero
+    /// log-density): host kernels send no gradient to it, like PyTorch's tensors without
+    /// `requires_grad`.
+    constant: bool,
 }
 
 static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -162,6 +166,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(shape),
             fresh: 0, // may be a node some other DynTensor holds
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -180,7 +185,24 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(shape),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         }
+    }
+
+    /// A runtime constant filled with `value`: host kernels send it no gradient.
+    pub(crate) fn constant(shape: &[usize], value: f32) -> Self {
+        Self::full(shape, value).with_constant(true)
+    }
+
+    /// Whether this is a runtime constant (no gradient is sent to it).
+    pub(crate) fn is_constant(&self) -> bool {
+        self.constant
+    }
+
+    /// The same tensor, marked as a runtime constant or not.
+    pub(crate) fn with_constant(mut self, constant: bool) -> Self {
+        self.constant = constant;
+        self
     }
 
     /// A tensor of zeros.
@@ -208,6 +230,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(&shape),
             fresh: 0, // may be a node some other DynTensor holds
             real: std::cell::Cell::new(0),
+            constant: false,
         }
     }
 
@@ -226,6 +249,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(shape),
             fresh: 0, // may be a node some other DynTensor holds
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -387,6 +411,7 @@ impl<D: Backend> DynTensor<D> {
             shape: self.shape.clone(),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         }
     }
 
@@ -397,6 +422,7 @@ impl<D: Backend> DynTensor<D> {
             shape: self.shape.clone(),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         }
     }
 
@@ -416,6 +442,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(shape),
             fresh: self.fresh,
             real: self.real.clone(),
+            constant: self.constant,
         })
     }
 
@@ -448,6 +475,7 @@ impl<D: Backend> DynTensor<D> {
                 shape: Dims::new(shape),
                 fresh: next_fresh(),
                 real: std::cell::Cell::new(0),
+                constant: false,
             });
         }
         // General case: gather with precomputed flat indices.
@@ -499,6 +527,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(shape),
             fresh: 0, // may be a node some other DynTensor holds
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -557,6 +586,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(&[n]),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -582,6 +612,7 @@ impl<D: Backend> DynTensor<D> {
                 shape: self.shape.clone(),
                 fresh: next_fresh(),
                 real: std::cell::Cell::new(0),
+                constant: false,
             });
         }
         let shape =
@@ -604,6 +635,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(&shape),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -665,6 +697,7 @@ impl<D: Backend> DynTensor<D> {
             shape: self.shape.clone(),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -677,6 +710,7 @@ impl<D: Backend> DynTensor<D> {
             shape: self.shape.clone(),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         }
     }
 
@@ -748,6 +782,7 @@ impl<D: Backend> DynTensor<D> {
                 shape: Dims::new(&[]),
                 fresh: self.fresh,
                 real: self.real.clone(),
+                constant: self.constant,
             };
         }
         if let Some(s) = cpu_ops::sum_groups(self, self.numel(), &[]) {
@@ -759,6 +794,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(&[]),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         }
     }
 
@@ -786,6 +822,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(&self.shape[..keep]),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -802,6 +839,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(lead),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -840,6 +878,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(shape),
             fresh: 0, // may be a node some other DynTensor holds
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -876,6 +915,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(&shape),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -895,6 +935,7 @@ impl<D: Backend> DynTensor<D> {
             shape: Dims::new(&[c, r]),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 }

@@ -227,25 +227,36 @@ pub(crate) fn host_kernel<D: Backend, const N: usize, T: 'static>(
         .first()
         .map_or_else(default_device::<Cpu>, |c| c.device().clone());
     let out = dev.tensor_from_vec(out, (n,)).retaped::<GradTape<Cpu>>();
-    if is_recording() {
-        let keys: [Flat<Cpu>; N] = cpu.map(Clone::clone);
+    let keys = tracked(&inputs, &cpu);
+    let constant = keys.iter().all(Option::is_none);
+    if is_recording() && !constant {
         let out_key = out.clone();
         GradTape::<Cpu>::default().add_backward_op(move |grads: &mut Gradients<f32, Cpu>| {
             let g_out = out_grad(grads, &out_key)?;
             let args: [Arg<'_>; N] = std::array::from_fn(|i| vals[i].arg(n));
             for (i, key) in keys.iter().enumerate() {
-                backward(
-                    &saved,
-                    &args,
-                    i,
-                    g_out.as_slice(),
-                    grads.get_or_alloc_mut(key)?,
-                );
+                if let Some(key) = key {
+                    backward(
+                        &saved,
+                        &args,
+                        i,
+                        g_out.as_slice(),
+                        grads.get_or_alloc_mut(key)?,
+                    );
+                }
             }
             Ok(())
         });
     }
-    Some(DynTensor::from_new_flat(from_cpu(out)?, &shape))
+    Some(DynTensor::from_new_flat(from_cpu(out)?, &shape).map(|t| t.with_constant(constant)))
+}
+
+/// The gradient keys of the inputs that are not runtime constants.
+fn tracked<D: Backend, const N: usize>(
+    inputs: &[&DynTensor<D>; N],
+    cpu: &[&Flat<Cpu>; N],
+) -> [Option<Flat<Cpu>>; N] {
+    std::array::from_fn(|i| (!inputs[i].is_constant()).then(|| cpu[i].clone()))
 }
 
 /// A host kernel from one input to an output of any shape (reductions, gathers): `forward(x)`
@@ -306,25 +317,32 @@ pub(crate) fn host_custom<D: Backend, const N: usize, T: 'static, E: From<Tensor
         .first()
         .map_or_else(default_device::<Cpu>, |c| c.device().clone());
     let out = dev.tensor_from_vec(out, (n,)).retaped::<GradTape<Cpu>>();
-    if is_recording() && N > 0 {
-        let keys: [Flat<Cpu>; N] = cpu.map(Clone::clone);
+    let keys = tracked(&inputs, &cpu);
+    let constant = keys.iter().all(Option::is_none);
+    if is_recording() && !constant {
         let out_key = out.clone();
         GradTape::<Cpu>::default().add_backward_op(move |grads: &mut Gradients<f32, Cpu>| {
             let g_out = out_grad(grads, &out_key)?;
             let xs: [&[f32]; N] = std::array::from_fn(|i| vals[i].as_slice());
             for (i, key) in keys.iter().enumerate() {
-                backward(
-                    &saved,
-                    &xs,
-                    i,
-                    g_out.as_slice(),
-                    grads.get_or_alloc_mut(key)?,
-                );
+                if let Some(key) = key {
+                    backward(
+                        &saved,
+                        &xs,
+                        i,
+                        g_out.as_slice(),
+                        grads.get_or_alloc_mut(key)?,
+                    );
+                }
             }
             Ok(())
         });
     }
-    Some(DynTensor::from_new_flat(from_cpu(out)?, shape).map_err(E::from))
+    Some(
+        DynTensor::from_new_flat(from_cpu(out)?, shape)
+            .map(|t| t.with_constant(constant))
+            .map_err(E::from),
+    )
 }
 
 /// `Σ_i w_i x_i` of single-value tensors, folded left from zero in `f32` (so `±1` weights
@@ -340,15 +358,19 @@ pub(crate) fn weighted_sum<D: Backend>(terms: &[(&DynTensor<D>, f32)]) -> Option
         let c = as_cpu(t.flat())?;
         let x = read(c).as_slice()[0];
         acc += if *w == 1.0 { x } else { w * x };
-        keys.push((c.clone(), *w));
+        if !t.is_constant() {
+            keys.push((c.clone(), *w));
+        }
     }
-    let dev = keys
+    let dev = terms
         .first()
-        .map_or_else(default_device::<Cpu>, |(c, _)| c.device().clone());
+        .and_then(|(t, _)| as_cpu(t.flat()))
+        .map_or_else(default_device::<Cpu>, |c| c.device().clone());
     let out = dev
         .tensor_from_vec(vec![acc], (1,))
         .retaped::<GradTape<Cpu>>();
-    if is_recording() {
+    let constant = keys.is_empty();
+    if is_recording() && !constant {
         let out_key = out.clone();
         GradTape::<Cpu>::default().add_backward_op(move |grads: &mut Gradients<f32, Cpu>| {
             let g = out_grad(grads, &out_key)?.as_slice()[0];
@@ -360,7 +382,9 @@ pub(crate) fn weighted_sum<D: Backend>(terms: &[(&DynTensor<D>, f32)]) -> Option
             Ok(())
         });
     }
-    DynTensor::from_new_flat(from_cpu(out)?, &[]).ok()
+    DynTensor::from_new_flat(from_cpu(out)?, &[])
+        .ok()
+        .map(|t| t.with_constant(constant))
 }
 
 /// Values computed elsewhere (on the host, in `f64`) put on the graph with known partial
@@ -388,19 +412,24 @@ pub(crate) fn host_linearized<D: Backend>(
             found: vec![values.len()],
         }));
     }
-    let keys: Vec<Flat<Cpu>> = inputs
-        .iter()
-        .map(|x| as_cpu(x.flat()).cloned())
-        .collect::<Option<_>>()?;
-    let dev = keys
+    let mut keys: Vec<(Flat<Cpu>, Vec<f32>)> = Vec::with_capacity(inputs.len());
+    for (x, p) in inputs.iter().zip(partials) {
+        let c = as_cpu(x.flat())?;
+        if !x.is_constant() {
+            keys.push((c.clone(), p));
+        }
+    }
+    let dev = inputs
         .first()
+        .and_then(|x| as_cpu(x.flat()))
         .map_or_else(default_device::<Cpu>, |c| c.device().clone());
     let out = dev.tensor_from_vec(values, (n,)).retaped::<GradTape<Cpu>>();
-    if is_recording() && !keys.is_empty() {
+    let constant = keys.is_empty();
+    if is_recording() && !constant {
         let out_key = out.clone();
         GradTape::<Cpu>::default().add_backward_op(move |grads: &mut Gradients<f32, Cpu>| {
             let g_out = out_grad(grads, &out_key)?;
-            for (key, p) in keys.iter().zip(&partials) {
+            for (key, p) in &keys {
                 let g_in = grads.get_or_alloc_mut(key)?;
                 for ((gi, d), go) in g_in.iter_mut().zip(p).zip(g_out.as_slice()) {
                     *gi += d * go;
@@ -409,5 +438,5 @@ pub(crate) fn host_linearized<D: Backend>(
             Ok(())
         });
     }
-    Some(DynTensor::from_new_flat(from_cpu(out)?, shape))
+    Some(DynTensor::from_new_flat(from_cpu(out)?, shape).map(|t| t.with_constant(constant)))
 }

@@ -215,3 +215,35 @@ fn outside_a_scope_host_kernels_record_nothing() {
     let _ = a.mul_scalar(2.0);
     assert_eq!(scope.len(), 1, "one node per host kernel");
 }
+
+#[test]
+fn runtime_constants_get_no_gradient_and_make_no_nodes() {
+    let c = DynTensor::<Cpu>::constant(&[], 2.0);
+    let x = leaf(&[0.5, -1.5], &[2]);
+    let scope = GradScope::<Cpu>::open();
+    // Constants only: a constant result and nothing recorded.
+    let k = c.mul_scalar(3.0).add(&c).unwrap();
+    assert!(k.is_constant() && scope.is_empty());
+    assert_eq!(k.item().unwrap(), 8.0);
+    // Mixed: one node, and the gradient reaches only the tracked input.
+    let y = x.mul(&k).unwrap().sum();
+    assert!(!y.is_constant());
+    let grads = scope
+        .backward_any(y.to_scalar_tensor().unwrap(), |g| g.try_alloc_for(x.flat()))
+        .unwrap();
+    assert_eq!(grads.get(x.flat()).as_vec(), vec![8.0, 8.0]);
+    // Numbers given to distributions are constants; their densities still carry the
+    // value's gradient (checked against finite differences).
+    use crate::distributions::{Distribution, Normal};
+    check_grad(
+        &|v| {
+            Normal::new(0.5, 2.0)
+                .unwrap()
+                .log_prob(&v[0])
+                .unwrap()
+                .sum()
+        },
+        vec![(vec![0.3, -1.1], vec![2])],
+    );
+    assert!(Normal::new(0.5, 2.0).unwrap().loc().is_constant());
+}

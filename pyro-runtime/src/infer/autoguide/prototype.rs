@@ -50,7 +50,10 @@ impl<D: Backend> LatentSite<D> {
         let batch_rank = u.rank().saturating_sub(self.event_dim);
         if self.transform.name() == "IdentityTransform" && u.rank() >= self.event_dim {
             // Real support: the value itself, no Jacobian (zeros without a graph node).
-            return Ok((u.clone(), DynTensor::zeros(&u.shape()[..batch_rank])));
+            return Ok((
+                u.clone(),
+                DynTensor::constant(&u.shape()[..batch_rank], 0.0),
+            ));
         }
         let (value, ladj) = self
             .transform
