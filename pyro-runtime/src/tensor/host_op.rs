@@ -158,6 +158,16 @@ pub(crate) fn with_cpu_grad<D: Backend, R>(
     Some(f(g))
 }
 
+/// A new CPU tensor holding `values`, on the device of `like` (or the thread's CPU device).
+fn new_tensor(like: Option<&Flat<Cpu>>, values: Vec<f32>) -> Flat<Cpu> {
+    let n = values.len();
+    match like {
+        Some(c) => c.device().tensor_from_vec(values, (n,)),
+        None => default_device::<Cpu>().tensor_from_vec(values, (n,)),
+    }
+    .retaped()
+}
+
 /// The gradient of `out` on the host (a copy, as the inputs' gradients are written next).
 fn out_grad(grads: &mut Gradients<f32, Cpu>, out: &Flat<Cpu>) -> Result<Vals, CpuError> {
     let g = grads.get_or_alloc_mut(out)?;
@@ -223,10 +233,7 @@ pub(crate) fn host_kernel<D: Backend, const N: usize, T: 'static>(
         forward(&args, n)
     };
     debug_assert_eq!(out.len(), n, "{op}: the kernel returned a wrong length");
-    let dev = cpu
-        .first()
-        .map_or_else(default_device::<Cpu>, |c| c.device().clone());
-    let out = dev.tensor_from_vec(out, (n,)).retaped::<GradTape<Cpu>>();
+    let out = new_tensor(cpu.first().copied(), out);
     let keys = tracked(&inputs, &cpu);
     let constant = keys.iter().all(Option::is_none);
     if is_recording() && !constant {
@@ -313,10 +320,7 @@ pub(crate) fn host_custom<D: Backend, const N: usize, T: 'static, E: From<Tensor
         }
         .into()));
     }
-    let dev = cpu
-        .first()
-        .map_or_else(default_device::<Cpu>, |c| c.device().clone());
-    let out = dev.tensor_from_vec(out, (n,)).retaped::<GradTape<Cpu>>();
+    let out = new_tensor(cpu.first().copied(), out);
     let keys = tracked(&inputs, &cpu);
     let constant = keys.iter().all(Option::is_none);
     if is_recording() && !constant {
@@ -362,13 +366,7 @@ pub(crate) fn weighted_sum<D: Backend>(terms: &[(&DynTensor<D>, f32)]) -> Option
             keys.push((c.clone(), *w));
         }
     }
-    let dev = terms
-        .first()
-        .and_then(|(t, _)| as_cpu(t.flat()))
-        .map_or_else(default_device::<Cpu>, |c| c.device().clone());
-    let out = dev
-        .tensor_from_vec(vec![acc], (1,))
-        .retaped::<GradTape<Cpu>>();
+    let out = new_tensor(terms.first().and_then(|(t, _)| as_cpu(t.flat())), vec![acc]);
     let constant = keys.is_empty();
     if is_recording() && !constant {
         let out_key = out.clone();
@@ -419,11 +417,7 @@ pub(crate) fn host_linearized<D: Backend>(
             keys.push((c.clone(), p));
         }
     }
-    let dev = inputs
-        .first()
-        .and_then(|x| as_cpu(x.flat()))
-        .map_or_else(default_device::<Cpu>, |c| c.device().clone());
-    let out = dev.tensor_from_vec(values, (n,)).retaped::<GradTape<Cpu>>();
+    let out = new_tensor(inputs.first().and_then(|x| as_cpu(x.flat())), values);
     let constant = keys.is_empty();
     if is_recording() && !constant {
         let out_key = out.clone();
