@@ -51,7 +51,7 @@ impl Delta {
         V::Dev: ResolveDev,
     {
         let v = v.into_dyn();
-        Delta::build(v, DynTensor::scalar(0.0), 0)
+        Delta::build(v, DynTensor::constant(&[], 0.0), 0)
     }
 
     /// A point mass at `v` with the given `log_density` (broadcastable to the batch shape)

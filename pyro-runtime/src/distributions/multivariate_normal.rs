@@ -303,7 +303,7 @@ fn lower_mask<D: Backend>(n: usize) -> DistResult<DynTensor<D>> {
             e[i * n + j] = 1.0;
         }
     }
-    Ok(DynTensor::from_vec(e, &[n, n])?)
+    Ok(DynTensor::from_vec(e, &[n, n])?.with_constant(true))
 }
 
 /// The `n x n` identity.
