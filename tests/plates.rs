@@ -206,7 +206,9 @@ fn sequential_plate_with_subsampling_scales() {
     };
     let (seen, tr) = poutine::trace(model).run_traced(()).unwrap();
     assert_eq!(seen.len(), 2);
-    for s in tr.sites() {
+    // The batch itself is recorded as the plate's subsample site.
+    assert_eq!(tr.get("seq").unwrap().kind, SiteKind::Subsample);
+    for s in tr.sites().iter().filter(|s| s.kind == SiteKind::Sample) {
         assert_eq!(s.scale, 5.0);
     }
 }

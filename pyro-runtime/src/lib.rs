@@ -17,6 +17,7 @@ pub mod constraints;
 pub mod distributions;
 pub mod dsl;
 pub mod error;
+mod fast_hash;
 pub mod infer;
 pub mod linalg;
 pub mod optim;

@@ -15,6 +15,7 @@ pub(crate) use batched::broadcast_index;
 pub use batched::{diag_embed, diagonal, matmul, matvec, transpose};
 pub use cholesky::cholesky;
 pub use error::{LinalgError, LinalgResult};
+pub(crate) use triangular::forward_subst;
 pub use triangular::{solve_triangular_lower, solve_triangular_lower_vec};
 
 /// Cholesky factor `L` (row-major, lower) of a symmetric positive-definite `n x n` matrix, or

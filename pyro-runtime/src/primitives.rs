@@ -323,14 +323,18 @@ pub fn param_on<D: Backend>(
 /// The default behaviour of a param message: read the thread's parameter store, creating
 /// the entry from the initializer the first time.
 pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynTensor<D>> {
+    let stored = crate::params::get_param::<D>(&msg.name).map_err(|e| PyroError::Param {
+        site: msg.name.clone(),
+        reason: e.to_string(),
+    })?;
+    if let Some(v) = stored {
+        return Ok(v);
+    }
     let name = msg.name.clone();
     let err = |e: crate::params::ParamStoreError| PyroError::Param {
         site: name.clone(),
         reason: e.to_string(),
     };
-    if let Some(v) = crate::params::get_param::<D>(&name).map_err(err)? {
-        return Ok(v);
-    }
     let spec = msg.param.as_mut().ok_or_else(|| PyroError::Param {
         site: name.clone(),
         reason: "param message without a spec".into(),

@@ -177,11 +177,10 @@ macro_rules! elementwise_params {
                         stringify!($ty), stringify!($vp), &$vp, &Constraint::$vc,
                     )?;
                 )*
-                let (p, batch_shape) =
-                    $crate::distributions::broadcast_params(stringify!($ty), &[$(&$p),+])?;
-                let mut p = p.into_iter();
+                let ([$($p),+], batch_shape) =
+                    $crate::distributions::broadcast_param_array(stringify!($ty), [$($p),+])?;
                 let d = $ty {
-                    $($p: p.next().unwrap_or($p),)+
+                    $($p,)+
                     batch_shape,
                     _s: std::marker::PhantomData,
                 };

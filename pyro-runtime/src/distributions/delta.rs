@@ -51,7 +51,7 @@ impl Delta {
         V::Dev: ResolveDev,
     {
         let v = v.into_dyn();
-        Delta::build(v, DynTensor::scalar(0.0), 0)
+        Delta::build(v, DynTensor::constant(&[], 0.0), 0)
     }
 
     /// A point mass at `v` with the given `log_density` (broadcastable to the batch shape)
@@ -205,6 +205,17 @@ impl_distribution!(Delta[event_field, reparameterized] {
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         validate_value("Delta", &Constraint::Real, value)?;
+        if value.shape() == self.v.shape() && value.known_same_node(&self.v) {
+            // The value is `v` itself (a draw of this Delta): every event is on `v`, unless
+            // it holds a NaN (which equals nothing, itself included).
+            let nan = match self.v.numel() {
+                1 => self.v.item()?.is_nan(),
+                _ => self.v.to_vec().iter().any(|x| x.is_nan()),
+            };
+            if !nan {
+                return Ok(self.log_density.clone());
+            }
+        }
         let full = crate::tensor::broadcast_shapes(value.shape(), self.v.shape())
             .filter(|s| s.len() >= self.event_shape.len())
             .ok_or_else(|| TensorError::Broadcast {
@@ -230,11 +241,11 @@ impl_distribution!(Delta[event_field, reparameterized] {
                 }
             })
             .collect();
-        let mask = if ev == 0 {
-            DynTensor::zeros(&out_shape)
-        } else {
-            DynTensor::from_vec(mask, &out_shape)?
-        };
+        if ev == 0 || mask.iter().all(|&m| m == 0.0) {
+            // Every event is on `v`: the log density itself (the same node, broadcast).
+            return Ok(self.log_density.broadcast_to(&out_shape)?);
+        }
+        let mask = DynTensor::from_vec(mask, &out_shape)?;
         Ok(mask.add(&self.log_density)?)
     }
     fn mean(&self) -> DistResult<DynTensor<D>> {
@@ -272,6 +283,35 @@ mod tests {
             Delta::new(&p[0]).map(|d| Box::new(d) as BoxDist<Cpu>)
         });
         assert!(Delta::new(0.0).unwrap().has_rsample());
+    }
+
+    #[test]
+    fn log_prob_of_its_own_draw_is_the_log_density_except_for_nan() {
+        use crate::tensor::GradScope;
+        let v = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+        let ld = DynTensor::<Cpu>::from_vec(vec![-1.0, 0.5], &[2]).unwrap();
+        let scope = GradScope::<Cpu>::open();
+        // `v` passed through an operation is one node; its draw is that node again.
+        let d = Delta::from_dyn(v.mul_scalar(1.0), ld.mul_scalar(2.0), 1).unwrap();
+        let x = d.sample_global(&[]).unwrap();
+        let lp = d.log_prob(&d.rsample_global(&[]).unwrap()).unwrap();
+        assert_eq!(lp.to_vec(), vec![-2.0, 1.0]);
+        let g = scope
+            .backward(lp.sum().to_scalar_tensor().unwrap(), &[ld.flat()])
+            .unwrap();
+        assert_eq!(g.get(ld.flat()).as_vec(), vec![2.0, 2.0]);
+        // A detached draw is another node with the same values: the general path agrees.
+        assert_eq!(d.log_prob(&x).unwrap().to_vec(), vec![-2.0, 1.0]);
+        // NaN equals nothing, itself included.
+        crate::enable_validation(false);
+        let n = DynTensor::<Cpu>::from_vec(vec![f32::NAN, 1.0], &[2]).unwrap();
+        let d = Delta::from_dyn(n.mul_scalar(1.0), DynTensor::scalar(0.0), 0).unwrap();
+        let lp = d
+            .log_prob(&d.rsample_global(&[]).unwrap())
+            .unwrap()
+            .to_vec();
+        crate::enable_validation(true);
+        assert_eq!(lp, vec![f32::NEG_INFINITY, 0.0]);
     }
 
     #[test]

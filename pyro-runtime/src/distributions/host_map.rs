@@ -73,6 +73,18 @@ pub(crate) fn linearize<D: Backend>(
         Some(p) if is_recording() => p,
         _ => return Ok(DynTensor::from_vec(c, shape)?),
     };
+    if crate::tensor::host_op::is_cpu::<D>() {
+        let d: Vec<Vec<f32>> = partials
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|&v| if v.is_finite() { v as f32 } else { 0.0 })
+                    .collect()
+            })
+            .collect();
+        return Ok(crate::tensor::host_op::host_linearized(inputs, shape, c, d)
+            .expect("host kernels exist on the CPU")?);
+    }
     let mut acc = dev
         .tensor_from_vec(c, (n,))
         .retaped::<crate::tensor::GradTape<D>>();

@@ -26,6 +26,8 @@ mod cauchy;
 mod delta;
 mod dirichlet;
 mod exponential;
+mod fused;
+mod fused_mvn;
 mod gamma;
 mod half_cauchy;
 mod half_normal;
@@ -328,13 +330,54 @@ pub(crate) fn validate_value<D: Backend>(
     Ok(())
 }
 
-/// Broadcasts parameters to their common shape.
+/// Broadcasts parameters to their common shape; errors name the distribution.
 pub(crate) fn broadcast_params<D: Backend>(
     dist: &'static str,
     params: &[&DynTensor<D>],
 ) -> DistResult<(Vec<DynTensor<D>>, Vec<usize>)> {
-    let mut shape: Vec<usize> = vec![];
-    for p in params {
+    let shape = common_shape(dist, params)?;
+    let out = params
+        .iter()
+        .map(|p| p.broadcast_to(&shape))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((out, shape))
+}
+
+/// [`broadcast_params`] for a fixed number of parameters (no vector of results).
+pub(crate) fn broadcast_param_array<D: Backend, const N: usize>(
+    dist: &'static str,
+    params: [DynTensor<D>; N],
+) -> DistResult<([DynTensor<D>; N], Vec<usize>)> {
+    let refs: [&DynTensor<D>; N] = std::array::from_fn(|i| &params[i]);
+    let shape = common_shape(dist, &refs)?;
+    if params.iter().all(|p| p.shape() == shape.as_slice()) {
+        return Ok((params, shape));
+    }
+    let mut err = None;
+    let out = params.map(|p| match p.broadcast_to(&shape) {
+        Ok(b) => b,
+        Err(e) => {
+            err = Some(e);
+            p
+        }
+    });
+    match err {
+        Some(e) => Err(e.into()),
+        None => Ok((out, shape)),
+    }
+}
+
+/// The common broadcast shape of the parameters (no allocation beyond the result when they
+/// agree).
+fn common_shape<D: Backend>(
+    dist: &'static str,
+    params: &[&DynTensor<D>],
+) -> DistResult<Vec<usize>> {
+    let mut shape: Vec<usize> = params.first().map_or(vec![], |p| p.shape().to_vec());
+    for p in params.iter().skip(1) {
+        if p.shape() == shape.as_slice() {
+            continue;
+        }
         shape = crate::tensor::broadcast_shapes(&shape, p.shape()).ok_or_else(|| {
             DistError::InvalidParameter {
                 dist,
@@ -349,14 +392,9 @@ pub(crate) fn broadcast_params<D: Backend>(
             }
         })?;
     }
-    let out = params
-        .iter()
-        .map(|p| p.broadcast_to(&shape))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((out, shape))
+    Ok(shape)
 }
 
-/// `sample_shape + batch_shape + event_shape`.
 pub(crate) fn extended_shape(sample: &[usize], batch: &[usize], event: &[usize]) -> Vec<usize> {
     let mut s = sample.to_vec();
     s.extend_from_slice(batch);

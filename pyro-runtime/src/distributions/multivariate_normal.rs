@@ -303,7 +303,7 @@ fn lower_mask<D: Backend>(n: usize) -> DistResult<DynTensor<D>> {
             e[i * n + j] = 1.0;
         }
     }
-    Ok(DynTensor::from_vec(e, &[n, n])?)
+    Ok(DynTensor::from_vec(e, &[n, n])?.with_constant(true))
 }
 
 /// The `n x n` identity.
@@ -321,6 +321,16 @@ impl_distribution!(MultivariateNormal[event_field, reparameterized] {
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         let shape = extended_shape(sample_shape, &self.batch_shape, &self.event_shape);
+        let n = self.dim();
+        let single = shape.len() == 1 && self.scale_tril.shape() == [n, n];
+        if single && crate::tensor::host_op::is_cpu::<D>() {
+            let eps = std_normal_vec(n, rng);
+            if let Some(x) = super::fused_mvn::mvn_draw(eps.clone(), &self.loc, &self.scale_tril) {
+                return Ok(x);
+            }
+            let eps = DynTensor::from_vec(eps, &shape)?;
+            return Ok(linalg::matvec(&self.scale_tril, &eps)?.add(&self.loc)?);
+        }
         let eps = DynTensor::from_vec(std_normal_vec(numel(&shape), rng), &shape)?;
         Ok(linalg::matvec(&self.scale_tril, &eps)?.add(&self.loc)?)
     }
@@ -328,6 +338,9 @@ impl_distribution!(MultivariateNormal[event_field, reparameterized] {
         let n = self.dim();
         check_event(NAME, value, n)?;
         validate_value(NAME, &Constraint::RealVector, value)?;
+        if let Some(lp) = super::fused_mvn::mvn_log_prob(value, &self.loc, &self.scale_tril) {
+            return Ok(lp?);
+        }
         let diff = value.sub(&self.loc)?;
         let z = linalg::solve_triangular_lower_vec(&self.scale_tril, &diff)?;
         let maha = z.square().sum_rightmost(1)?;

@@ -32,11 +32,20 @@ impl_distribution!(Normal[scalar, reparameterized] {
         Constraint::Real
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
+        if sample_shape.is_empty() && crate::tensor::host_op::is_cpu::<D>() {
+            let eps = std_normal_vec(crate::tensor::numel(&self.batch_shape), rng);
+            if let Some(x) = super::fused::loc_scale_draw(eps, &self.loc, &self.scale) {
+                return Ok(x?);
+            }
+        }
         let eps = noise(sample_shape, &self.batch_shape, rng, std_normal_vec)?;
         Ok(eps.mul(&self.scale)?.add(&self.loc)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         validate_value("Normal", &Constraint::Real, value)?;
+        if let Some(lp) = super::fused::normal_log_prob(value, &self.loc, &self.scale) {
+            return Ok(lp?);
+        }
         let z = value.sub(&self.loc)?.div(&self.scale)?;
         let lp = z.square().mul_scalar(-0.5).sub(&self.scale.ln())?;
         Ok(lp.add_scalar(-HALF_LN_2PI))

@@ -38,7 +38,8 @@ impl ParamMeta for f32 {
 }
 impl<D: Backend> Param<D> for f32 {
     fn into_dyn(self) -> DynTensor<D> {
-        DynTensor::scalar(self)
+        // A number is a constant of the model: no gradient is sent to it.
+        DynTensor::constant(&[], self)
     }
 }
 impl<S: Shape, D: Backend> ParamMeta for Tensor<S, D> {

@@ -83,7 +83,11 @@ impl_distribution!(Uniform[scalar, reparameterized] {
         let inside: Vec<bool> = (0..v.len())
             .map(|i| lo[i] <= v[i] && v[i] <= hi[i])
             .collect();
-        let lp = self.high.sub(&self.low)?.ln().neg().broadcast_to(&shape)?;
+        let lp = match super::fused::uniform_log_density(&self.low, &self.high) {
+            Some(lp) => lp?,
+            None => self.high.sub(&self.low)?.ln().neg(),
+        }
+        .broadcast_to(&shape)?;
         let Some(i) = inside.iter().position(|ok| !ok) else {
             return Ok(lp);
         };

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use crate::dsl::check_model_guide;
 use crate::error::{PyroError, PyroResult};
 use crate::poutine::{push_rc, Program, ReplayMessenger, Trace, TraceMessenger};
+use crate::tensor::cpu_ops::weighted_sum;
 use crate::tensor::{Backend, DynTensor};
 
 /// What one ELBO evaluation produces.
@@ -208,40 +209,42 @@ pub(crate) fn estimate_particles<D: Backend, A: Clone, M: Program<A>, G: Program
     })
 }
 
-/// One particle of `Trace_ELBO`: returns (elbo value, surrogate elbo).
+/// One particle of `Trace_ELBO`: returns (elbo value, surrogate elbo). The ELBO only feeds
+/// the reported loss and the score-function weights (both constants), so it is summed on the
+/// host; the surrogate is one weighted sum on the graph, accumulated in the same order as the
+/// sites' log-densities are added up.
 fn trace_elbo_particle<D: Backend>(
     mt: &mut Trace<D>,
     gt: &mut Trace<D>,
 ) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
     mt.compute_log_prob()?;
     gt.compute_log_prob()?;
-    let mut log_p = DynTensor::scalar(0.0);
+    let mut terms: Vec<(&DynTensor<D>, f32)> = Vec::with_capacity(mt.len() + gt.len());
+    let mut log_p = 0.0f32;
     for s in mt.sites() {
         if let Some(lp) = &s.log_prob_sum {
-            log_p = log_p.add(lp)?;
+            log_p += lp.item()?;
+            terms.push((lp, 1.0));
         }
     }
-    let mut surrogate = log_p.clone();
-    let mut log_q = DynTensor::scalar(0.0);
-    let mut score_terms: Vec<DynTensor<D>> = Vec::new();
+    let mut log_q = 0.0f32;
+    let mut score_terms: Vec<&DynTensor<D>> = Vec::new();
     for s in gt.sites() {
         let Some(lq) = &s.log_prob_sum else { continue };
-        log_q = log_q.add(lq)?;
-        let reparam = s.dist.as_ref().is_some_and(|d| d.has_rsample());
-        if reparam {
-            surrogate = surrogate.sub(lq)?;
+        log_q += lq.item()?;
+        if s.dist.as_ref().is_some_and(|d| d.has_rsample()) {
+            terms.push((lq, -1.0));
         } else {
-            score_terms.push(lq.clone());
+            score_terms.push(lq);
         }
     }
-    let elbo = log_p.sub(&log_q)?;
-    if !score_terms.is_empty() {
-        let log_r = elbo.detach();
-        for t in score_terms {
-            surrogate = surrogate.add(&t.mul(&log_r)?)?;
-        }
+    let elbo = log_p - log_q;
+    let mut surrogate = weighted_sum(&terms)?;
+    for t in score_terms {
+        // The score-function term log q · (log p - log q), the weight held constant.
+        surrogate = surrogate.add(&t.mul_scalar(elbo))?;
     }
-    Ok((elbo, surrogate))
+    Ok((DynTensor::scalar(elbo), surrogate))
 }
 
 /// Pyro's `TraceMeanField_ELBO`: like [`TraceElbo`], but for every latent site whose guide

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use super::elbo::Elbo;
 use crate::error::{PyroError, PyroResult};
-use crate::optim::{step_store, Optimizer};
+use crate::optim::{step_store_owned, Optimizer};
 use crate::poutine::Program;
 use crate::tensor::{Backend, DefaultDevice, GradScope};
 
@@ -101,23 +101,27 @@ impl<M, G, O, L, D: Backend> Svi<M, G, O, L, D> {
             site: "<store>".into(),
             reason: e.to_string(),
         })?;
-        let grads = scope.backward_any(est.surrogate.to_scalar_tensor()?, |g| {
+        let mut grads = scope.backward_any(est.surrogate.to_scalar_tensor()?, |g| {
             for l in &leaves {
                 g.try_alloc_for(l)?;
             }
             Ok(())
         })?;
+        // Release the leaves' extra references, so the update writes in place.
+        drop(leaves);
         let names: Vec<&str> = est.params.iter().map(String::as_str).collect();
         let optim: &mut dyn Optimizer = &mut self.optim;
-        crate::params::with_param_store_on::<D, _>(|s| step_store(optim, s, &grads, &names))
-            .map_err(|e| PyroError::Param {
-                site: "<store>".into(),
-                reason: e.to_string(),
-            })?
-            .map_err(|e| PyroError::Param {
-                site: e.param_name().unwrap_or("<optimizer>").to_string(),
-                reason: e.to_string(),
-            })?;
+        crate::params::with_param_store_on::<D, _>(|s| {
+            step_store_owned(optim, s, &mut grads, &names)
+        })
+        .map_err(|e| PyroError::Param {
+            site: "<store>".into(),
+            reason: e.to_string(),
+        })?
+        .map_err(|e| PyroError::Param {
+            site: e.param_name().unwrap_or("<optimizer>").to_string(),
+            reason: e.to_string(),
+        })?;
         self.optim.end_step();
         Ok(est.loss)
     }

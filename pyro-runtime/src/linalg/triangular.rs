@@ -50,7 +50,8 @@ fn factors(
 }
 
 /// Forward substitution `L x = r` in `f64` for one right-hand side.
-fn forward_subst(l: &[f64], r: &[f64], n: usize, out: &mut [f64]) {
+/// Solves `L x = r` for one lower-triangular `L` (row-major `n x n`, `f64`) into `out`.
+pub(crate) fn forward_subst(l: &[f64], r: &[f64], n: usize, out: &mut [f64]) {
     for i in 0..n {
         let mut s = r[i];
         for k in 0..i {

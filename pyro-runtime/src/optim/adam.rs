@@ -10,10 +10,8 @@
 //! p   <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 //! ```
 
-use super::common::{
-    check_inputs, check_output, non_negative, unit_half_open, ParamState, StateMap,
-};
-use super::error::OptimResult;
+use super::common::{check_inputs, non_negative, unit_half_open, ParamState, StateMap};
+use super::error::{OptimError, OptimResult};
 use super::Optimizer;
 
 /// Arguments of [`Adam`], with torch's defaults (`lr = 1e-3`, `betas = (0.9, 0.999)`,
@@ -156,34 +154,49 @@ impl Adam {
 impl Optimizer for Adam {
     fn update(&mut self, name: &str, value: &mut [f32], grad: &[f32]) -> OptimResult<()> {
         check_inputs(name, value, grad)?;
-        let mut st = self
-            .states
-            .working_copy(name, value.len(), MomentState::new)?;
-        st.step += 1;
-        let c = &self.config;
+        let len = value.len();
+        let old = self.states.checked(name, len)?;
+        let step = old.map_or(0, |s| s.step) + 1;
+        let c = self.config;
         let (b1, b2) = (c.betas.0 as f64, c.betas.1 as f64);
-        let t = st.step.min(i32::MAX as u64) as i32;
+        let t = step.min(i32::MAX as u64) as i32;
         let bias1 = 1.0 - b1.powi(t);
         let bias2_sqrt = (1.0 - b2.powi(t)).sqrt();
         let step_size = (c.lr as f64 / bias1) as f32;
         let (b1f, b2f) = (c.betas.0, c.betas.1);
-        let mut out = value.to_vec();
-        for (i, p) in out.iter_mut().enumerate() {
+        // The new moments and value of element `i` from the old moments `(m0, v0)`.
+        let next = |i: usize, p: f32, m0: f32, v0: f32| -> (f32, f32, f32) {
             let g = if c.weight_decay != 0.0 {
-                grad[i] + c.weight_decay * *p
+                grad[i] + c.weight_decay * p
             } else {
                 grad[i]
             };
-            let m = b1f * st.exp_avg[i] + (1.0 - b1f) * g;
-            let v = b2f * st.exp_avg_sq[i] + (1.0 - b2f) * g * g;
+            let m = b1f * m0 + (1.0 - b1f) * g;
+            let v = b2f * v0 + (1.0 - b2f) * g * g;
+            let denom = (v.sqrt() as f64 / bias2_sqrt) as f32 + c.eps;
+            (m, v, p - step_size * m / denom)
+        };
+        // First pass: check every new value, so a failed update changes nothing.
+        for (i, &p) in value.iter().enumerate() {
+            let (m0, v0) = old.map_or((0.0, 0.0), |s| (s.exp_avg[i], s.exp_avg_sq[i]));
+            let (_, _, np) = next(i, p, m0, v0);
+            if !np.is_finite() {
+                return Err(OptimError::NonFiniteUpdate {
+                    name: name.to_string(),
+                    index: i,
+                    value: np,
+                });
+            }
+        }
+        // Second pass: commit the moments and the values.
+        let st = self.states.get_or_insert(name, || MomentState::new(len));
+        st.step = step;
+        for (i, p) in value.iter_mut().enumerate() {
+            let (m, v, np) = next(i, *p, st.exp_avg[i], st.exp_avg_sq[i]);
             st.exp_avg[i] = m;
             st.exp_avg_sq[i] = v;
-            let denom = (v.sqrt() as f64 / bias2_sqrt) as f32 + c.eps;
-            *p -= step_size * m / denom;
+            *p = np;
         }
-        check_output(name, &out)?;
-        value.copy_from_slice(&out);
-        self.states.commit(name, st);
         Ok(())
     }
 

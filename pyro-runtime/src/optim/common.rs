@@ -48,6 +48,27 @@ impl<S: ParamState> StateMap<S> {
         }
     }
 
+    /// The state of `name` (`None` when unseen), checked against the parameter's length.
+    pub(crate) fn checked(&self, name: &str, len: usize) -> OptimResult<Option<&S>> {
+        match self.states.get(name) {
+            Some(s) if s.len() != len => Err(OptimError::StateMismatch {
+                name: name.to_string(),
+                state_len: s.len(),
+                value_len: len,
+            }),
+            s => Ok(s),
+        }
+    }
+
+    /// The state of `name`, created with `init` when unseen (for updates that checked their
+    /// result before committing).
+    pub(crate) fn get_or_insert(&mut self, name: &str, init: impl FnOnce() -> S) -> &mut S {
+        if !self.states.contains_key(name) {
+            self.states.insert(name.to_string(), init());
+        }
+        self.states.get_mut(name).expect("inserted above")
+    }
+
     /// Stores the updated state of `name`.
     pub(crate) fn commit(&mut self, name: &str, state: S) {
         match self.states.get_mut(name) {

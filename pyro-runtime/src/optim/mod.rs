@@ -57,6 +57,7 @@ pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use scheduler::{ExponentialLr, LrSchedule, Scheduled, StepLr};
 pub use sgd::{Sgd, SgdConfig};
 pub use store::step_store;
+pub(crate) use store::step_store_owned;
 
 /// An optimizer over named parameters (Pyro's `PyroOptim`). Object safe: SVI holds a
 /// `Box<dyn Optimizer>` or `&mut dyn Optimizer`.

@@ -1,6 +1,5 @@
 //! [`step_store`]: one optimizer step over parameters of a [`ParamStore`].
 
-use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use dfdx::prelude::Gradients;
@@ -52,10 +51,15 @@ pub fn step_store<D: Backend>(
     grads: &Gradients<f32, D>,
     names: &[&str],
 ) -> OptimResult<()> {
-    let mut seen = HashSet::new();
     let mut work = Vec::with_capacity(names.len());
-    for &name in names {
-        if !seen.insert(name) {
+    // Duplicates: a linear scan for the usual handful of names, a set beyond.
+    let mut seen = (names.len() > 16).then(std::collections::HashSet::new);
+    for (i, &name) in names.iter().enumerate() {
+        let repeated = match &mut seen {
+            Some(set) => !set.insert(name),
+            None => names[..i].contains(&name),
+        };
+        if repeated {
             continue;
         }
         let leaf = store
@@ -68,12 +72,62 @@ pub fn step_store<D: Backend>(
     }
     for (name, shape, mut value, grad) in work {
         opt.update(name, &mut value, &grad)?;
-        let t = DynTensor::<D>::from_vec(value, &shape).map_err(|e| OptimError::Tensor {
-            name: name.to_string(),
-            message: e.to_string(),
-        })?;
         store
-            .replace_unconstrained(name, &t)
+            .replace_unconstrained_values(name, &shape, &value)
+            .map_err(|e| OptimError::Store {
+                name: name.to_string(),
+                source: Box::new(e),
+            })?;
+    }
+    Ok(())
+}
+
+/// [`step_store`] with gradients the caller owns (what SVI has after its backward pass): on
+/// the CPU each gradient is read in place. Every name is checked before anything is
+/// written; a leaf without a gradient slot gets a zero gradient (SVI allocates a slot for
+/// every leaf).
+pub(crate) fn step_store_owned<D: Backend>(
+    opt: &mut dyn Optimizer,
+    store: &mut ParamStore<D>,
+    grads: &mut Gradients<f32, D>,
+    names: &[&str],
+) -> OptimResult<()> {
+    let mut unique: Vec<&str> = Vec::with_capacity(names.len());
+    let mut seen = (names.len() > 16).then(std::collections::HashSet::new);
+    for (i, &name) in names.iter().enumerate() {
+        let repeated = match &mut seen {
+            Some(set) => !set.insert(name),
+            None => names[..i].contains(&name),
+        };
+        if repeated {
+            continue;
+        }
+        if store.get_unconstrained(name).is_none() {
+            return Err(OptimError::UnknownParam {
+                name: name.to_string(),
+            });
+        }
+        unique.push(name);
+    }
+    for name in unique {
+        let Some(leaf) = store.get_unconstrained(name) else {
+            return Err(OptimError::UnknownParam {
+                name: name.to_string(),
+            });
+        };
+        let mut value = leaf.to_vec();
+        let updated = crate::tensor::host_op::with_cpu_grad(grads, leaf.flat(), |g| {
+            opt.update(name, &mut value, g)
+        });
+        match updated {
+            Some(r) => r?,
+            None => {
+                let g = read_grad(grads, leaf, name)?;
+                opt.update(name, &mut value, &g)?;
+            }
+        }
+        store
+            .overwrite_unconstrained(name, &value)
             .map_err(|e| OptimError::Store {
                 name: name.to_string(),
                 source: Box::new(e),
@@ -88,17 +142,15 @@ fn read_grad<D: Backend>(
     leaf: &DynTensor<D>,
     name: &str,
 ) -> OptimResult<Vec<f32>> {
-    let got = catch_unwind(AssertUnwindSafe(|| {
-        let g = grads.get(leaf.flat());
-        if leaf.numel() == 0 {
-            Vec::new() // dfdx's iterators do not handle empty tensors
-        } else {
-            g.as_vec()
-        }
-    }));
-    got.map_err(|_| OptimError::MissingGradient {
+    let got = catch_unwind(AssertUnwindSafe(|| grads.get(leaf.flat())));
+    let g = got.map_err(|_| OptimError::MissingGradient {
         name: name.to_string(),
-    })
+    })?;
+    let g = DynTensor::from_flat(g.retaped(), leaf.shape()).map_err(|e| OptimError::Tensor {
+        name: name.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(g.to_vec())
 }
 
 #[cfg(test)]

@@ -1,7 +1,5 @@
 //! [`ParamStore`]: named, constrained, learnable parameters (Pyro's `ParamStoreDict`).
 
-use std::collections::HashMap;
-
 use crate::constraints::Constraint;
 use crate::error::TensorResult;
 use crate::tensor::{node_id, Backend, DynTensor};
@@ -162,14 +160,14 @@ impl<D: Backend> Entry<D> {
 #[derive(Clone)]
 pub struct ParamStore<D: Backend = crate::tensor::DefaultDevice> {
     pub(crate) entries: Vec<Entry<D>>,
-    pub(crate) index: HashMap<String, usize>,
+    pub(crate) index: crate::fast_hash::NameMap<usize>,
 }
 
 impl<D: Backend> Default for ParamStore<D> {
     fn default() -> Self {
         ParamStore {
             entries: Vec::new(),
-            index: HashMap::new(),
+            index: Default::default(),
         }
     }
 }
@@ -215,11 +213,9 @@ fn new_leaf<D: Backend>(
 /// clones of the old leaf held elsewhere keep their values).
 pub(crate) fn overwrite_leaf<D: Backend>(leaf: &mut DynTensor<D>, values: &[f32]) {
     debug_assert_eq!(leaf.numel(), values.len());
-    let shape = leaf.shape().to_vec();
-    let old = std::mem::replace(leaf, DynTensor::zeros(&[0]));
-    let mut flat = old.into_flat();
-    flat.copy_from(values);
-    *leaf = DynTensor::from_flat(flat, &shape).expect("length unchanged by copy_from");
+    if let Err(e) = leaf.overwrite_values(values) {
+        debug_assert!(false, "overwrite_leaf: {e}");
+    }
 }
 
 impl<D: Backend> ParamStore<D> {
@@ -411,19 +407,51 @@ impl<D: Backend> ParamStore<D> {
     /// assert!((store.get("s").unwrap().to_vec()[0] - 2.0).abs() < 1e-6);
     /// ```
     pub fn replace_unconstrained(&mut self, name: &str, value: &DynTensor<D>) -> ParamResult<()> {
+        self.replace_unconstrained_values(name, value.shape(), &value.to_vec())
+    }
+
+    /// [`replace_unconstrained`](Self::replace_unconstrained) from host values of the given
+    /// shape (what optimizers produce), without building a tensor first.
+    pub(crate) fn replace_unconstrained_values(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        values: &[f32],
+    ) -> ParamResult<()> {
         let e = self
             .entry_mut(name)
             .ok_or_else(|| ParamStoreError::NotFound {
                 name: name.to_string(),
             })?;
-        if e.unconstrained.shape() != value.shape() {
+        if e.unconstrained.shape() != shape || values.len() != e.unconstrained.numel() {
             return Err(ParamStoreError::ShapeMismatch {
                 name: name.to_string(),
                 expected: e.unconstrained.shape().to_vec(),
-                found: value.shape().to_vec(),
+                found: shape.to_vec(),
             });
         }
-        let values = value.to_vec();
+        self.overwrite_unconstrained(name, values)
+    }
+
+    /// Writes new unconstrained values (as many as the leaf holds, all finite) into a
+    /// parameter's leaf, keeping its shape and dfdx id.
+    pub(crate) fn overwrite_unconstrained(
+        &mut self,
+        name: &str,
+        values: &[f32],
+    ) -> ParamResult<()> {
+        let e = self
+            .entry_mut(name)
+            .ok_or_else(|| ParamStoreError::NotFound {
+                name: name.to_string(),
+            })?;
+        if values.len() != e.unconstrained.numel() {
+            return Err(ParamStoreError::ShapeMismatch {
+                name: name.to_string(),
+                expected: e.unconstrained.shape().to_vec(),
+                found: vec![values.len()],
+            });
+        }
         if let Some(index) = values.iter().position(|v| !v.is_finite()) {
             return Err(ParamStoreError::NonFinite {
                 name: name.to_string(),
@@ -432,7 +460,7 @@ impl<D: Backend> ParamStore<D> {
                 index,
             });
         }
-        overwrite_leaf(&mut e.unconstrained, &values);
+        overwrite_leaf(&mut e.unconstrained, values);
         Ok(())
     }
 

@@ -84,32 +84,56 @@ pub fn am_i_wrapped() -> bool {
     stack_depth() > 0
 }
 
-fn snapshot<D: Backend>() -> Vec<Rc<dyn Messenger<D>>> {
-    STACK.with(|s| {
-        s.borrow()
-            .iter()
-            .filter_map(|b| b.downcast_ref::<Rc<dyn Messenger<D>>>().cloned())
-            .collect()
-    })
+/// Handlers a snapshot keeps inline (deeper stacks go to the heap).
+const INLINE: usize = 8;
+
+/// The handlers of backend `D` active when a message is sent, outermost first (kept inline
+/// for the usual shallow stacks, so sending a message does not allocate).
+enum Snapshot<D: Backend> {
+    Inline([Option<Rc<dyn Messenger<D>>>; INLINE], usize),
+    Heap(Vec<Rc<dyn Messenger<D>>>),
+}
+
+impl<D: Backend> Snapshot<D> {
+    fn take() -> Self {
+        STACK.with(|s| {
+            let s = s.borrow();
+            let handlers = s
+                .iter()
+                .filter_map(|b| b.downcast_ref::<Rc<dyn Messenger<D>>>());
+            if s.len() <= INLINE {
+                let mut a: [Option<Rc<dyn Messenger<D>>>; INLINE] = Default::default();
+                let mut n = 0;
+                for h in handlers {
+                    a[n] = Some(h.clone());
+                    n += 1;
+                }
+                Snapshot::Inline(a, n)
+            } else {
+                Snapshot::Heap(handlers.cloned().collect())
+            }
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Snapshot::Inline(_, n) => *n,
+            Snapshot::Heap(v) => v.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&Rc<dyn Messenger<D>>> {
+        match self {
+            Snapshot::Inline(a, _) => a.get(i)?.as_ref(),
+            Snapshot::Heap(v) => v.get(i),
+        }
+    }
 }
 
 /// Sends `msg` through the stack: `process` innermost first (stopping at `stop`), the
 /// default behaviour, then `postprocess` over the handlers that processed it.
 pub fn apply_stack<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
-    let stack = snapshot::<D>();
-    let mut processed = 0;
-    for h in stack.iter().rev() {
-        processed += 1;
-        h.process(msg)?;
-        if msg.stop {
-            break;
-        }
-    }
-    default_process(msg)?;
-    for h in &stack[stack.len() - processed..] {
-        h.postprocess(msg)?;
-    }
-    Ok(())
+    run_stack(msg, default_process)
 }
 
 /// [`apply_stack`] for messages whose default value is computed by the caller (subsample
@@ -118,21 +142,36 @@ pub fn apply_stack_with_default<D: Backend>(
     msg: &mut Message<D>,
     default: impl FnOnce() -> PyroResult<crate::tensor::DynTensor<D>>,
 ) -> PyroResult<()> {
-    let stack = snapshot::<D>();
+    run_stack(msg, |msg| {
+        if msg.value.is_none() {
+            msg.value = Some(default()?);
+        }
+        msg.done = true;
+        Ok(())
+    })
+}
+
+fn run_stack<D: Backend>(
+    msg: &mut Message<D>,
+    default: impl FnOnce(&mut Message<D>) -> PyroResult<()>,
+) -> PyroResult<()> {
+    let stack = Snapshot::<D>::take();
+    let n = stack.len();
     let mut processed = 0;
-    for h in stack.iter().rev() {
+    for i in (0..n).rev() {
         processed += 1;
-        h.process(msg)?;
+        if let Some(h) = stack.get(i) {
+            h.process(msg)?;
+        }
         if msg.stop {
             break;
         }
     }
-    if msg.value.is_none() {
-        msg.value = Some(default()?);
-    }
-    msg.done = true;
-    for h in &stack[stack.len() - processed..] {
-        h.postprocess(msg)?;
+    default(msg)?;
+    for i in n - processed..n {
+        if let Some(h) = stack.get(i) {
+            h.postprocess(msg)?;
+        }
     }
     Ok(())
 }

@@ -106,41 +106,47 @@ impl<D: Backend> Site<D> {
 #[derive(Debug, Clone, Default)]
 pub struct Trace<D: Backend = dfdx::prelude::Cpu> {
     sites: Vec<Site<D>>,
-    index: HashMap<String, usize>,
+    index: crate::fast_hash::NameIndex,
 }
 
 impl<D: Backend> Trace<D> {
     /// An empty trace.
     pub fn new() -> Self {
         Trace {
-            sites: Vec::new(),
-            index: HashMap::new(),
+            sites: Vec::with_capacity(16),
+            index: crate::fast_hash::NameIndex::with_capacity(16),
         }
     }
 
     /// Adds a site; a second site with the same name is an error naming it.
     pub fn add(&mut self, site: Site<D>) -> PyroResult<()> {
-        if self.index.contains_key(&site.name) {
+        if self.contains(&site.name) {
             return Err(PyroError::DuplicateSite(site.name));
         }
-        self.index.insert(site.name.clone(), self.sites.len());
+        self.index.insert(&site.name, self.sites.len());
         self.sites.push(site);
         Ok(())
     }
 
+    fn position(&self, name: &str) -> Option<usize> {
+        let sites = &self.sites;
+        self.index
+            .find(name, |i| sites[i].name.as_str(), sites.len())
+    }
+
     /// The site called `name`.
     pub fn get(&self, name: &str) -> Option<&Site<D>> {
-        self.index.get(name).map(|&i| &self.sites[i])
+        self.position(name).map(|i| &self.sites[i])
     }
 
     /// Mutable access to the site called `name`.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Site<D>> {
-        self.index.get(name).map(|&i| &mut self.sites[i])
+        self.position(name).map(|i| &mut self.sites[i])
     }
 
     /// Whether a site is called `name`.
     pub fn contains(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+        self.position(name).is_some()
     }
 
     /// All sites in execution order.
@@ -190,7 +196,13 @@ impl<D: Backend> Trace<D> {
                 continue;
             }
             let lp = site.masked_log_prob()?;
-            let total = lp.sum().mul_scalar(site.scale);
+            let total = lp.sum();
+            // (Multiplying by one is exact: skip the node.)
+            let total = if site.scale == 1.0 {
+                total
+            } else {
+                total.mul_scalar(site.scale)
+            };
             let v = total.item()?;
             if !v.is_finite() {
                 return Err(PyroError::NonFiniteLogProb {
@@ -268,12 +280,12 @@ impl<D: Backend> TraceMessenger<D> {
 
 impl<D: Backend> Messenger<D> for TraceMessenger<D> {
     fn postprocess(&self, msg: &mut Message<D>) -> PyroResult<()> {
-        let site = Site::from_message(msg)?;
         // Param sites may repeat (a param read twice), and so may a plate's subsample site
         // (a plate entered twice); the first is kept.
-        if site.kind != SiteKind::Sample && self.trace.borrow().contains(&site.name) {
+        if msg.kind != SiteKind::Sample && self.trace.borrow().contains(&msg.name) {
             return Ok(());
         }
+        let site = Site::from_message(msg)?;
         self.trace.borrow_mut().add(site)
     }
 }

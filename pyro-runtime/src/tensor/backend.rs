@@ -29,6 +29,15 @@ pub type DefaultDevice = dfdx::prelude::Cuda;
 
 thread_local! {
     static DEVICES: RefCell<HashMap<TypeId, Box<dyn Any>>> = RefCell::new(HashMap::new());
+    /// The thread's CPU device (the map's entry for `Cpu` is this one).
+    static CPU: dfdx::prelude::Cpu = DEVICES.with(|d| {
+        d.borrow_mut()
+            .entry(TypeId::of::<dfdx::prelude::Cpu>())
+            .or_insert_with(|| Box::new(dfdx::prelude::Cpu::default()))
+            .downcast_ref::<dfdx::prelude::Cpu>()
+            .expect("keyed by TypeId")
+            .clone()
+    });
 }
 
 /// The thread's device of type `D`, created once and then shared (creating a CUDA device is
@@ -41,6 +50,15 @@ thread_local! {
 /// assert_eq!(t.array(), [1.0, 2.0]);
 /// ```
 pub fn default_device<D: Backend>() -> D {
+    if TypeId::of::<D>() == TypeId::of::<dfdx::prelude::Cpu>() {
+        // The CPU device is asked for at every tensor creation: skip the map.
+        let mut slot = Some(CPU.with(|c| c.clone()));
+        if let Some(d) = (&mut slot as &mut dyn Any).downcast_mut::<Option<D>>() {
+            if let Some(d) = d.take() {
+                return d;
+            }
+        }
+    }
     DEVICES.with(|d| {
         let mut d = d.borrow_mut();
         d.entry(TypeId::of::<D>())

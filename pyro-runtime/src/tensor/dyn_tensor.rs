@@ -9,6 +9,8 @@ use dfdx::prelude::*;
 use dfdx::shapes::Shape;
 
 use super::backend::{default_device, Backend};
+use super::cpu_ops::{self, Binary, Unary};
+use super::dims::Dims;
 use super::tape::GradTape;
 use crate::error::{TensorError, TensorResult};
 
@@ -31,12 +33,16 @@ pub type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
 #[derive(Clone)]
 pub struct DynTensor<D: Backend = super::DefaultDevice> {
     data: Flat<D>,
-    shape: Vec<usize>,
+    shape: Dims,
     /// Nonzero when `data` is a node this module created (a fresh id from a counter), so two
     /// such tensors are the same node exactly when these agree, without asking dfdx.
     fresh: u64,
     /// The dfdx node id of `data` plus one, read lazily (0 = not read yet).
     real: std::cell::Cell<usize>,
+    /// A constant made by the runtime (a number given where a tensor goes, a zero
+    /// log-density): host kernels send no gradient to it, like PyTorch's tensors without
+    /// `requires_grad`.
+    constant: bool,
 }
 
 static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -157,9 +163,10 @@ impl<D: Backend> DynTensor<D> {
             .retaped::<GradTape<D>>();
         Ok(DynTensor {
             data,
-            shape: shape.to_vec(),
+            shape: Dims::new(shape),
             fresh: 0, // may be a node some other DynTensor holds
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -175,10 +182,27 @@ impl<D: Backend> DynTensor<D> {
         let data = dev.tensor_from_vec(vec![value; n], (n,)).retaped();
         DynTensor {
             data,
-            shape: shape.to_vec(),
+            shape: Dims::new(shape),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         }
+    }
+
+    /// A runtime constant filled with `value`: host kernels send it no gradient.
+    pub(crate) fn constant(shape: &[usize], value: f32) -> Self {
+        Self::full(shape, value).with_constant(true)
+    }
+
+    /// Whether this is a runtime constant (no gradient is sent to it).
+    pub(crate) fn is_constant(&self) -> bool {
+        self.constant
+    }
+
+    /// The same tensor, marked as a runtime constant or not.
+    pub(crate) fn with_constant(mut self, constant: bool) -> Self {
+        self.constant = constant;
+        self
     }
 
     /// A tensor of zeros.
@@ -203,13 +227,15 @@ impl<D: Backend> DynTensor<D> {
         let t = t.put_tape(GradTape::<D>::default().merge(tape));
         DynTensor {
             data: t.reshape_like(&(n,)),
-            shape,
+            shape: Dims::new(&shape),
             fresh: 0, // may be a node some other DynTensor holds
             real: std::cell::Cell::new(0),
+            constant: false,
         }
     }
 
-    /// Wraps a flat tensor with a logical shape.
+    /// Wraps a flat tensor with a logical shape. (A strided flat tensor, e.g. a broadcast, is
+    /// copied into contiguous storage: every `DynTensor` holds its values in order.)
     pub fn from_flat(data: Flat<D>, shape: &[usize]) -> TensorResult<Self> {
         if data.shape().0 != numel(shape) {
             return Err(TensorError::Shape {
@@ -219,10 +245,11 @@ impl<D: Backend> DynTensor<D> {
             });
         }
         Ok(DynTensor {
-            data,
-            shape: shape.to_vec(),
+            data: data.contiguous(),
+            shape: Dims::new(shape),
             fresh: 0, // may be a node some other DynTensor holds
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -248,7 +275,7 @@ impl<D: Backend> DynTensor<D> {
         let err = || TensorError::Shape {
             what: format!("typed view as {}", std::any::type_name::<S>()),
             expected: vec![],
-            found: self.shape.clone(),
+            found: self.shape.to_vec(),
         };
         if self.shape.len() != S::NUM_DIMS {
             return Err(err());
@@ -301,6 +328,26 @@ impl<D: Backend> DynTensor<D> {
         }
     }
 
+    /// Writes new values into this tensor's storage, keeping its node (dfdx id) and shape.
+    /// Copy-on-write: clones of the tensor held elsewhere keep the old values.
+    pub(crate) fn overwrite_values(&mut self, values: &[f32]) -> TensorResult<()> {
+        if values.len() != self.numel() {
+            return Err(TensorError::Shape {
+                what: "overwrite_values".into(),
+                expected: self.shape.to_vec(),
+                found: vec![values.len()],
+            });
+        }
+        self.data.copy_from(values);
+        Ok(())
+    }
+
+    /// Whether `self` and `other` are known, without asking dfdx, to be the same node (both
+    /// made by this module from one operation); `false` means "different or unknown".
+    pub(crate) fn known_same_node(&self, other: &Self) -> bool {
+        self.fresh != 0 && self.fresh == other.fresh
+    }
+
     /// The flat dfdx tensor.
     pub fn flat(&self) -> &Flat<D> {
         &self.data
@@ -316,6 +363,9 @@ impl<D: Backend> DynTensor<D> {
         if self.numel() == 0 {
             return Vec::new(); // dfdx's iterators do not handle empty tensors
         }
+        if let Some(v) = super::host_op::cpu_values(self) {
+            return v;
+        }
         self.data.as_vec()
     }
 
@@ -325,8 +375,11 @@ impl<D: Backend> DynTensor<D> {
             return Err(TensorError::Shape {
                 what: "item".into(),
                 expected: vec![],
-                found: self.shape.clone(),
+                found: self.shape.to_vec(),
             });
+        }
+        if let Some(v) = super::host_op::cpu_item(self) {
+            return Ok(v);
         }
         Ok(self.to_vec()[0])
     }
@@ -337,7 +390,7 @@ impl<D: Backend> DynTensor<D> {
             return Err(TensorError::Shape {
                 what: "scalar loss".into(),
                 expected: vec![],
-                found: self.shape.clone(),
+                found: self.shape.to_vec(),
             });
         }
         Ok(self.data.clone().reshape_like(&()))
@@ -358,6 +411,7 @@ impl<D: Backend> DynTensor<D> {
             shape: self.shape.clone(),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         }
     }
 
@@ -368,6 +422,7 @@ impl<D: Backend> DynTensor<D> {
             shape: self.shape.clone(),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         }
     }
 
@@ -379,27 +434,28 @@ impl<D: Backend> DynTensor<D> {
             return Err(TensorError::Shape {
                 what: "reshape".into(),
                 expected: shape.to_vec(),
-                found: self.shape.clone(),
+                found: self.shape.to_vec(),
             });
         }
         Ok(DynTensor {
             data: self.data.clone(),
-            shape: shape.to_vec(),
+            shape: Dims::new(shape),
             fresh: self.fresh,
             real: self.real.clone(),
+            constant: self.constant,
         })
     }
 
     /// Broadcasts to `shape` (NumPy rules: leading dims added, size-1 dims repeated).
     pub fn broadcast_to(&self, shape: &[usize]) -> TensorResult<Self> {
-        if self.shape == shape {
+        if *self.shape == *shape {
             return Ok(self.clone());
         }
         let ok = broadcast_shapes(&self.shape, shape).is_some_and(|s| s == shape);
         if !ok {
             return Err(TensorError::Broadcast {
                 op: "broadcast_to",
-                lhs: self.shape.clone(),
+                lhs: self.shape.to_vec(),
                 rhs: shape.to_vec(),
             });
         }
@@ -409,13 +465,17 @@ impl<D: Backend> DynTensor<D> {
             return Ok(Self::zeros(shape));
         }
         if self.numel() == 1 {
+            if let Some(t) = cpu_ops::broadcast_scalar(self, shape) {
+                return Ok(t);
+            }
             let s: Tensor<Rank0, D> = self.data.clone().reshape_like(&());
             let data = s.broadcast_like(&(n,)).reshape_like(&(n,));
             return Ok(DynTensor {
                 data,
-                shape: shape.to_vec(),
+                shape: Dims::new(shape),
                 fresh: next_fresh(),
                 real: std::cell::Cell::new(0),
+                constant: false,
             });
         }
         // General case: gather with precomputed flat indices.
@@ -455,14 +515,19 @@ impl<D: Backend> DynTensor<D> {
                 self.numel()
             )));
         }
+        if super::host_op::is_cpu::<D>() {
+            return cpu_ops::gather(self, idx, shape)
+                .ok_or_else(|| TensorError::Invalid("gather_flat: the host kernel failed".into()));
+        }
         let dev = self.device();
         let idx = dev.tensor_from_vec(idx, (n,));
         let data: Flat<D> = self.data.clone().gather(idx);
         Ok(DynTensor {
             data,
-            shape: shape.to_vec(),
+            shape: Dims::new(shape),
             fresh: 0, // may be a node some other DynTensor holds
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -489,7 +554,7 @@ impl<D: Backend> DynTensor<D> {
                 idx.extend(base..base + inner);
             }
         }
-        let mut shape = self.shape.clone();
+        let mut shape = self.shape.to_vec();
         shape[dim] = indices.len();
         self.gather_flat(idx, &shape)
     }
@@ -518,9 +583,10 @@ impl<D: Backend> DynTensor<D> {
         let n = acc.shape().0;
         Ok(DynTensor {
             data: acc,
-            shape: vec![n],
+            shape: Dims::new(&[n]),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -546,13 +612,14 @@ impl<D: Backend> DynTensor<D> {
                 shape: self.shape.clone(),
                 fresh: next_fresh(),
                 real: std::cell::Cell::new(0),
+                constant: false,
             });
         }
         let shape =
             broadcast_shapes(&self.shape, &rhs.shape).ok_or_else(|| TensorError::Broadcast {
                 op,
-                lhs: self.shape.clone(),
-                rhs: rhs.shape.clone(),
+                lhs: self.shape.to_vec(),
+                rhs: rhs.shape.to_vec(),
             })?;
         if numel(&shape) == 0 {
             return Ok(Self::zeros(&shape));
@@ -565,26 +632,39 @@ impl<D: Backend> DynTensor<D> {
         }
         Ok(DynTensor {
             data: f(l.data, r.data),
-            shape,
+            shape: Dims::new(&shape),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
     /// `self + rhs`, broadcasting.
     pub fn add(&self, rhs: &Self) -> TensorResult<Self> {
+        if let Some(r) = cpu_ops::binary(Binary::Add, self, rhs) {
+            return r;
+        }
         self.binary(rhs, "add", |a, b| a + b)
     }
     /// `self - rhs`, broadcasting.
     pub fn sub(&self, rhs: &Self) -> TensorResult<Self> {
+        if let Some(r) = cpu_ops::binary(Binary::Sub, self, rhs) {
+            return r;
+        }
         self.binary(rhs, "sub", |a, b| a - b)
     }
     /// `self * rhs`, broadcasting.
     pub fn mul(&self, rhs: &Self) -> TensorResult<Self> {
+        if let Some(r) = cpu_ops::binary(Binary::Mul, self, rhs) {
+            return r;
+        }
         self.binary(rhs, "mul", |a, b| a * b)
     }
     /// `self / rhs`, broadcasting.
     pub fn div(&self, rhs: &Self) -> TensorResult<Self> {
+        if let Some(r) = cpu_ops::binary(Binary::Div, self, rhs) {
+            return r;
+        }
         self.binary(rhs, "div", |a, b| a / b)
     }
     /// Elementwise maximum, broadcasting.
@@ -603,7 +683,7 @@ impl<D: Backend> DynTensor<D> {
         if keep.len() != n {
             return Err(TensorError::Shape {
                 what: "where_mask".into(),
-                expected: self.shape.clone(),
+                expected: self.shape.to_vec(),
                 found: vec![keep.len()],
             });
         }
@@ -617,6 +697,7 @@ impl<D: Backend> DynTensor<D> {
             shape: self.shape.clone(),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -629,48 +710,49 @@ impl<D: Backend> DynTensor<D> {
             shape: self.shape.clone(),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         }
     }
 
     /// `self + c`.
     pub fn add_scalar(&self, c: f32) -> Self {
-        self.map(|x| x + c)
+        cpu_ops::unary(Unary::AddScalar(c), self).unwrap_or_else(|| self.map(|x| x + c))
     }
     /// `self * c`.
     pub fn mul_scalar(&self, c: f32) -> Self {
-        self.map(|x| x * c)
+        cpu_ops::unary(Unary::MulScalar(c), self).unwrap_or_else(|| self.map(|x| x * c))
     }
     /// `c - self`.
     pub fn rsub_scalar(&self, c: f32) -> Self {
-        self.map(|x| x.negate() + c)
+        cpu_ops::unary(Unary::RSubScalar(c), self).unwrap_or_else(|| self.map(|x| x.negate() + c))
     }
     /// `-self`.
     pub fn neg(&self) -> Self {
-        self.map(|x| x.negate())
+        cpu_ops::unary(Unary::Neg, self).unwrap_or_else(|| self.map(|x| x.negate()))
     }
     /// `exp(self)`.
     pub fn exp(&self) -> Self {
-        self.map(|x| x.exp())
+        cpu_ops::unary(Unary::Exp, self).unwrap_or_else(|| self.map(|x| x.exp()))
     }
     /// Natural logarithm.
     pub fn ln(&self) -> Self {
-        self.map(|x| x.ln())
+        cpu_ops::unary(Unary::Ln, self).unwrap_or_else(|| self.map(|x| x.ln()))
     }
     /// Square root.
     pub fn sqrt(&self) -> Self {
-        self.map(|x| x.sqrt())
+        cpu_ops::unary(Unary::Sqrt, self).unwrap_or_else(|| self.map(|x| x.sqrt()))
     }
     /// Square.
     pub fn square(&self) -> Self {
-        self.map(|x| x.square())
+        cpu_ops::unary(Unary::Square, self).unwrap_or_else(|| self.map(|x| x.square()))
     }
     /// Absolute value.
     pub fn abs(&self) -> Self {
-        self.map(|x| x.abs())
+        cpu_ops::unary(Unary::Abs, self).unwrap_or_else(|| self.map(|x| x.abs()))
     }
     /// `1 / self`.
     pub fn recip(&self) -> Self {
-        self.map(|x| x.recip())
+        cpu_ops::unary(Unary::Recip, self).unwrap_or_else(|| self.map(|x| x.recip()))
     }
     /// Logistic sigmoid.
     pub fn sigmoid(&self) -> Self {
@@ -691,14 +773,28 @@ impl<D: Backend> DynTensor<D> {
 
     // ----- reductions ------------------------------------------------------------------------
 
-    /// Sum of all elements, as a rank-0 tensor.
+    /// Sum of all elements, as a rank-0 tensor. (The sum of a single element is that element:
+    /// the same node, reshaped.)
     pub fn sum(&self) -> Self {
+        if self.numel() == 1 {
+            return DynTensor {
+                data: self.data.clone(),
+                shape: Dims::new(&[]),
+                fresh: self.fresh,
+                real: self.real.clone(),
+                constant: self.constant,
+            };
+        }
+        if let Some(s) = cpu_ops::sum_groups(self, self.numel(), &[]) {
+            return s;
+        }
         let s: Tensor<Rank0, D> = self.data.clone().sum();
         DynTensor {
             data: s.reshape_like(&(1,)),
-            shape: vec![],
+            shape: Dims::new(&[]),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         }
     }
 
@@ -716,13 +812,17 @@ impl<D: Backend> DynTensor<D> {
         let keep = self.rank() - k;
         let outer: usize = self.shape[..keep].iter().product();
         let inner: usize = self.shape[keep..].iter().product();
+        if let Some(s) = cpu_ops::sum_groups(self, inner, &self.shape[..keep]) {
+            return Ok(s);
+        }
         let m: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(outer, inner));
         let s: Tensor<(usize,), D> = m.sum::<(usize,), Axis<1>>();
         Ok(DynTensor {
             data: s,
-            shape: self.shape[..keep].to_vec(),
+            shape: Dims::new(&self.shape[..keep]),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -736,22 +836,23 @@ impl<D: Backend> DynTensor<D> {
         let s: Tensor<(usize,), D> = m.logsumexp::<(usize,), Axis<1>>();
         Ok(DynTensor {
             data: s,
-            shape: lead.to_vec(),
+            shape: Dims::new(lead),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
     /// Sums so the result has `shape` (the inverse of broadcasting; used by gradients and
     /// when a log-density must be reduced to a batch shape).
     pub fn sum_to_shape(&self, shape: &[usize]) -> TensorResult<Self> {
-        if self.shape == shape {
+        if *self.shape == *shape {
             return Ok(self.clone());
         }
         if broadcast_shapes(shape, &self.shape).as_deref() != Some(&self.shape[..]) {
             return Err(TensorError::Broadcast {
                 op: "sum_to_shape",
-                lhs: self.shape.clone(),
+                lhs: self.shape.to_vec(),
                 rhs: shape.to_vec(),
             });
         }
@@ -774,9 +875,10 @@ impl<D: Backend> DynTensor<D> {
         }
         Ok(DynTensor {
             data,
-            shape: shape.to_vec(),
+            shape: Dims::new(shape),
             fresh: 0, // may be a node some other DynTensor holds
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -786,8 +888,8 @@ impl<D: Backend> DynTensor<D> {
     pub fn matmul(&self, rhs: &Self) -> TensorResult<Self> {
         let err = || TensorError::Broadcast {
             op: "matmul",
-            lhs: self.shape.clone(),
-            rhs: rhs.shape.clone(),
+            lhs: self.shape.to_vec(),
+            rhs: rhs.shape.to_vec(),
         };
         if self.rank() < 2 || rhs.rank() != 2 {
             return Err(err());
@@ -805,14 +907,15 @@ impl<D: Backend> DynTensor<D> {
         }
         let b: Tensor<(usize, usize), D> = b_flat.reshape_like(&(k, n));
         let c = a.matmul(b);
-        let mut shape = self.shape.clone();
+        let mut shape = self.shape.to_vec();
         let last = shape.len() - 1;
         shape[last] = n;
         Ok(DynTensor {
             data: c.reshape_like(&(m * n,)),
-            shape,
+            shape: Dims::new(&shape),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 
@@ -829,9 +932,10 @@ impl<D: Backend> DynTensor<D> {
         let t: Tensor<(usize, usize), D> = m.permute::<_, Axes2<1, 0>>();
         Ok(DynTensor {
             data: t.reshape_like(&(r * c,)),
-            shape: vec![c, r],
+            shape: Dims::new(&[c, r]),
             fresh: next_fresh(),
             real: std::cell::Cell::new(0),
+            constant: false,
         })
     }
 }

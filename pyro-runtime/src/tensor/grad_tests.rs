@@ -5,7 +5,8 @@ use dfdx::prelude::*;
 
 use super::*;
 
-type Inputs = Vec<(Vec<f32>, Vec<usize>)>;
+/// Input values and shapes.
+pub(super) type Inputs = Vec<(Vec<f32>, Vec<usize>)>;
 
 /// Analytic gradients of the scalar `f(inputs)` through the tape.
 fn analytic(f: &dyn Fn(&[DynTensor<Cpu>]) -> DynTensor<Cpu>, inputs: &Inputs) -> Vec<Vec<f32>> {
@@ -35,7 +36,8 @@ fn value(f: &dyn Fn(&[DynTensor<Cpu>]) -> DynTensor<Cpu>, inputs: &Inputs) -> f6
     f(&xs).item().unwrap() as f64
 }
 
-fn check_grad(f: &dyn Fn(&[DynTensor<Cpu>]) -> DynTensor<Cpu>, inputs: Inputs) {
+/// Checks the tape's gradients of the scalar `f` against central finite differences.
+pub(super) fn check_grad(f: &dyn Fn(&[DynTensor<Cpu>]) -> DynTensor<Cpu>, inputs: Inputs) {
     let g = analytic(f, &inputs);
     for (k, (vals, _)) in inputs.iter().enumerate() {
         for i in 0..vals.len() {

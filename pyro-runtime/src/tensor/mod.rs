@@ -1,9 +1,14 @@
 //! Tensors: the shared gradient tape, the run-time-shaped [`DynTensor`], special functions.
 
 mod backend;
+pub(crate) mod cpu_ops;
+mod dims;
 mod dyn_tensor;
 #[cfg(test)]
 mod grad_tests;
+pub(crate) mod host_op;
+#[cfg(test)]
+mod host_op_tests;
 mod index;
 pub mod special;
 mod tape;

@@ -191,6 +191,26 @@ pub mod scalar {
 
 /// Applies a host-evaluated function with known derivative: `f` returns `(f(x), f'(x))`.
 pub fn host_unary<D: Backend>(x: &DynTensor<D>, f: impl Fn(f64) -> (f64, f64)) -> DynTensor<D> {
+    let cpu = super::host_op::host_kernel(
+        "host_unary",
+        [x],
+        |[a], n| {
+            let mut vals = Vec::with_capacity(n);
+            let mut ders = Vec::with_capacity(if is_recording() { n } else { 0 });
+            for k in 0..n {
+                let (y, dy) = f(a.at(k) as f64);
+                vals.push(y as f32);
+                if ders.capacity() > 0 {
+                    ders.push(if dy.is_finite() { dy as f32 } else { 0.0 });
+                }
+            }
+            (vals, ders)
+        },
+        |ders, [a], _, g_out, g_in| super::host_op::accumulate(a, g_in, g_out, |k| ders[k]),
+    );
+    if let Some(t) = cpu {
+        return t.expect("one input broadcasts with itself");
+    }
     let xv = x.to_vec();
     let mut vals = Vec::with_capacity(xv.len());
     let mut ders = Vec::with_capacity(xv.len());

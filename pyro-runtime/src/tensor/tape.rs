@@ -203,9 +203,14 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
         alloc_leaves(&mut grads).map_err(|e| TensorError::Device(format!("{e:?}")))?;
         let (loss, _) = loss.split_tape();
         let (loss, mut tape) = loss.traced(grads).split_tape();
-        for op in ops {
-            tape.add_backward_op(op);
-        }
+        // One entry on dfdx's tape runs the recorded operations newest first (dfdx seeds the
+        // loss's gradient before it), instead of boxing each operation a second time.
+        tape.add_backward_op(move |grads| {
+            for op in ops.into_iter().rev() {
+                op(grads)?;
+            }
+            Ok(())
+        });
         let loss: Tensor<Rank0, f32, D, OwnedTape<f32, D>> = loss.put_tape(tape);
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || loss.try_backward())) {
             Ok(Ok(g)) => Ok(g),

@@ -28,14 +28,21 @@ impl AffineTransform {
     /// An affine map with scalar `loc` and `scale` on the default device; errors when `scale` is zero or
     /// either is not finite.
     pub fn new(loc: f32, scale: f32) -> TransformResult<Self> {
-        AffineTransform::from_dyn(DynTensor::scalar(loc), DynTensor::scalar(scale))
+        // Numbers are constants: no gradient is sent to them.
+        AffineTransform::from_dyn(
+            DynTensor::constant(&[], loc),
+            DynTensor::constant(&[], scale),
+        )
     }
 }
 
 impl<D: Backend> AffineTransform<D> {
     /// An affine map with scalar parameters on any device.
     pub fn scalar(loc: f32, scale: f32) -> TransformResult<Self> {
-        Self::from_dyn(DynTensor::scalar(loc), DynTensor::scalar(scale))
+        Self::from_dyn(
+            DynTensor::constant(&[], loc),
+            DynTensor::constant(&[], scale),
+        )
     }
 
     /// An affine map with tensor parameters (gradients flow to them); errors when their

@@ -193,6 +193,25 @@ pub trait Transform<D: Backend>: Debug + 'static {
         x: &DynTensor<D>,
         y: &DynTensor<D>,
     ) -> TransformResult<DynTensor<D>>;
+    /// `forward(x)` and its `log_abs_det_jacobian` together; a chain overrides it to compute
+    /// each intermediate value once.
+    ///
+    /// ```
+    /// use pyro::tensor::DynTensor;
+    /// use pyro::transforms::{ExpTransform, Transform};
+    /// let x = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![0.0, 1.0], &[2]).unwrap();
+    /// let (y, ld) = ExpTransform.forward_with_log_abs_det_jacobian(&x).unwrap();
+    /// assert_eq!(y.to_vec(), vec![1.0, 1f32.exp()]);
+    /// assert_eq!(ld.to_vec(), vec![0.0, 1.0]);
+    /// ```
+    fn forward_with_log_abs_det_jacobian(
+        &self,
+        x: &DynTensor<D>,
+    ) -> TransformResult<(DynTensor<D>, DynTensor<D>)> {
+        let y = self.forward(x)?;
+        let ld = self.log_abs_det_jacobian(x, &y)?;
+        Ok((y, ld))
+    }
     /// The shape of `forward(x)` for an `x` of shape `shape`.
     fn forward_shape(&self, shape: &[usize]) -> TransformResult<Vec<usize>> {
         Ok(shape.to_vec())

@@ -36,7 +36,17 @@ pub struct AutoNormal<M, D: Backend = DefaultDevice> {
     init_loc: InitLoc<D>,
     init_scale: f32,
     proto: RefCell<Option<Rc<Prototype<D>>>>,
+    /// Parameter and auxiliary site names per latent site, built with the prototype.
+    names: RefCell<Rc<Vec<SiteNames>>>,
     _d: PhantomData<fn() -> D>,
+}
+
+/// The names an [`AutoNormal`] uses for one latent site.
+#[derive(Debug, Clone)]
+struct SiteNames {
+    loc: String,
+    scale: String,
+    unconstrained: String,
 }
 
 impl<M: Clone, D: Backend> Clone for AutoNormal<M, D> {
@@ -47,6 +57,7 @@ impl<M: Clone, D: Backend> Clone for AutoNormal<M, D> {
             init_loc: self.init_loc.clone(),
             init_scale: self.init_scale,
             proto: RefCell::new(self.proto.borrow().clone()),
+            names: RefCell::new(self.names.borrow().clone()),
             _d: PhantomData,
         }
     }
@@ -68,6 +79,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
             init_loc: InitLoc::Feasible,
             init_scale: 0.1,
             proto: RefCell::new(None),
+            names: RefCell::new(Rc::new(Vec::new())),
             _d: PhantomData,
         }
     }
@@ -109,6 +121,16 @@ impl<M, D: Backend> AutoNormal<M, D> {
             });
         }
         let p = Rc::new(Prototype::from_model(&self.model, args, "AutoNormal")?);
+        let names = p
+            .sites
+            .iter()
+            .map(|site| SiteNames {
+                loc: self.loc_name(site),
+                scale: self.scale_name(site),
+                unconstrained: format!("{}_unconstrained", site.name),
+            })
+            .collect();
+        *self.names.borrow_mut() = Rc::new(names);
         *self.proto.borrow_mut() = Some(p.clone());
         Ok(p)
     }
@@ -121,14 +143,19 @@ impl<M, D: Backend> AutoNormal<M, D> {
         format!("{}.scales.{}", self.prefix, site.name)
     }
 
-    fn loc_and_scale(&self, site: &LatentSite<D>) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
-        let loc_name = self.loc_name(site);
-        let exists = crate::params::with_param_store_on::<D, _>(|s| s.contains(&loc_name))
-            .map_err(|e| PyroError::Param {
-                site: loc_name.clone(),
-                reason: e.to_string(),
-            })?;
-        let init = if exists {
+    fn loc_and_scale(
+        &self,
+        site: &LatentSite<D>,
+        names: &SiteNames,
+    ) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
+        let (has_loc, has_scale) = crate::params::with_param_store_on::<D, _>(|s| {
+            (s.contains(&names.loc), s.contains(&names.scale))
+        })
+        .map_err(|e| PyroError::Param {
+            site: names.loc.clone(),
+            reason: e.to_string(),
+        })?;
+        let init = if has_loc {
             ParamInit::None
         } else {
             let value = self.init_loc.init(site)?;
@@ -141,10 +168,15 @@ impl<M, D: Backend> AutoNormal<M, D> {
                 })?;
             ParamInit::Value(u)
         };
-        let loc = param_on::<D>(&loc_name, init, Constraint::Real, Some(site.u_event_dim))?;
+        let loc = param_on::<D>(&names.loc, init, Constraint::Real, Some(site.u_event_dim))?;
+        let init = if has_scale {
+            ParamInit::None
+        } else {
+            ParamInit::Value(DynTensor::full(&site.u_shape, self.init_scale))
+        };
         let scale = param_on::<D>(
-            &self.scale_name(site),
-            ParamInit::Value(DynTensor::full(&site.u_shape, self.init_scale)),
+            &names.scale,
+            init,
             Constraint::SoftplusPositive,
             Some(site.u_event_dim),
         )?;
@@ -166,14 +198,15 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
 
     fn call(&self, args: A) -> PyroResult<Self::Output> {
         let proto = self.setup(args)?;
+        let names = self.names.borrow().clone();
         let mut out = HashMap::with_capacity(proto.sites.len());
-        for site in &proto.sites {
-            let (loc, scale) = self.loc_and_scale(site)?;
+        for (site, names) in proto.sites.iter().zip(names.iter()) {
+            let (loc, scale) = self.loc_and_scale(site, names)?;
             let base = Normal::from_dyn(loc, scale)
                 .and_then(|n| n.to_event(site.u_event_dim))
                 .map_err(|e| PyroError::at_site(&site.name, e))?;
             let u = sample_with(
-                &format!("{}_unconstrained", site.name),
+                &names.unconstrained,
                 base,
                 SampleOptions {
                     infer: InferConfig {

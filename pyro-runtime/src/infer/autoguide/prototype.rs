@@ -47,10 +47,17 @@ impl<D: Backend> LatentSite<D> {
             site: self.name.clone(),
             source: e,
         };
-        let value = self.transform.forward(u).map_err(err)?;
-        let ladj = self
+        let batch_rank = u.rank().saturating_sub(self.event_dim);
+        if self.transform.name() == "IdentityTransform" && u.rank() >= self.event_dim {
+            // Real support: the value itself, no Jacobian (zeros without a graph node).
+            return Ok((
+                u.clone(),
+                DynTensor::constant(&u.shape()[..batch_rank], 0.0),
+            ));
+        }
+        let (value, ladj) = self
             .transform
-            .log_abs_det_jacobian(u, &value)
+            .forward_with_log_abs_det_jacobian(u)
             .map_err(err)?;
         let batch_rank = value.rank().saturating_sub(self.event_dim);
         // Sample dims lead: a value of rank r has r - shape.len() of them.

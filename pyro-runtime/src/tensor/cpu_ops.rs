@@ -1,0 +1,241 @@
+//! The elementwise and reduction operations of [`DynTensor`] as host kernels on the CPU (see
+//! [`super::host_op`]): one output and one backward closure per operation, broadcasting a
+//! single value inside the kernel instead of through a separate broadcast node. The values
+//! are the same `f32` operations dfdx's CPU kernels perform, so results are identical.
+
+use super::backend::Backend;
+use super::dyn_tensor::DynTensor;
+use super::host_op::{accumulate, host_kernel, host_reduce, Arg};
+use crate::error::TensorResult;
+
+/// An elementwise binary operation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// `lhs op rhs` with broadcasting, or `None` off the CPU (or for a broadcast that is not a
+/// single value against a full tensor).
+pub(crate) fn binary<D: Backend>(
+    op: Binary,
+    lhs: &DynTensor<D>,
+    rhs: &DynTensor<D>,
+) -> Option<TensorResult<DynTensor<D>>> {
+    let name = match op {
+        Binary::Add => "add",
+        Binary::Sub => "sub",
+        Binary::Mul => "mul",
+        Binary::Div => "div",
+    };
+    host_kernel(
+        name,
+        [lhs, rhs],
+        move |[a, b], n| {
+            let out = match op {
+                Binary::Add => map2(a, b, n, |x, y| x + y),
+                Binary::Sub => map2(a, b, n, |x, y| x - y),
+                Binary::Mul => map2(a, b, n, |x, y| x * y),
+                Binary::Div => map2(a, b, n, |x, y| x / y),
+            };
+            (out, ())
+        },
+        move |_, [a, b], i, g_out, g_in| {
+            let full = if i == 0 { a } else { b };
+            match (op, i) {
+                (Binary::Add, _) | (Binary::Sub, 0) => accumulate(full, g_in, g_out, |_| 1.0),
+                (Binary::Sub, _) => accumulate(full, g_in, g_out, |_| -1.0),
+                (Binary::Mul, 0) => accumulate(full, g_in, g_out, |k| b.at(k)),
+                (Binary::Mul, _) => accumulate(full, g_in, g_out, |k| a.at(k)),
+                (Binary::Div, 0) => accumulate(full, g_in, g_out, |k| b.at(k).recip()),
+                (Binary::Div, _) => accumulate(full, g_in, g_out, |k| {
+                    let y = b.at(k);
+                    -a.at(k) / (y * y)
+                }),
+            }
+        },
+    )
+}
+
+/// `f(a_k, b_k)` for every output element, with the common layouts specialised.
+#[inline(always)]
+fn map2(a: &Arg<'_>, b: &Arg<'_>, n: usize, f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
+    match (a, b) {
+        (Arg::Full(x), Arg::Full(y)) => x.iter().zip(*y).map(|(&x, &y)| f(x, y)).collect(),
+        (Arg::Full(x), Arg::Scalar(y)) => x.iter().map(|&x| f(x, *y)).collect(),
+        (Arg::Scalar(x), Arg::Full(y)) => y.iter().map(|&y| f(*x, y)).collect(),
+        (Arg::Scalar(x), Arg::Scalar(y)) => vec![f(*x, *y); n],
+    }
+}
+
+/// An elementwise unary operation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unary {
+    AddScalar(f32),
+    MulScalar(f32),
+    RSubScalar(f32),
+    Neg,
+    Abs,
+    Exp,
+    Ln,
+    Square,
+    Sqrt,
+    Recip,
+}
+
+impl Unary {
+    #[inline(always)]
+    fn f(self, x: f32) -> f32 {
+        match self {
+            Unary::AddScalar(c) => x + c,
+            Unary::MulScalar(c) => x * c,
+            Unary::RSubScalar(c) => -x + c,
+            Unary::Neg => -x,
+            Unary::Abs => x.abs(),
+            Unary::Exp => x.exp(),
+            Unary::Ln => x.ln(),
+            Unary::Square => x * x,
+            Unary::Sqrt => x.sqrt(),
+            Unary::Recip => x.recip(),
+        }
+    }
+
+    /// The derivative at `x` (dfdx's formulas).
+    #[inline(always)]
+    fn df(self, x: f32) -> f32 {
+        match self {
+            Unary::AddScalar(_) => 1.0,
+            Unary::MulScalar(c) => c,
+            Unary::RSubScalar(_) | Unary::Neg => -1.0,
+            Unary::Abs if x == 0.0 => 0.0,
+            Unary::Abs => x.signum(),
+            Unary::Exp => x.exp(),
+            Unary::Ln => x.recip(),
+            Unary::Square => x + x,
+            Unary::Sqrt => {
+                let s = x.sqrt();
+                (s + s).recip()
+            }
+            Unary::Recip => {
+                let r = x.recip();
+                -(r * r)
+            }
+        }
+    }
+}
+
+/// `op(x)` elementwise, or `None` off the CPU.
+pub(crate) fn unary<D: Backend>(op: Unary, x: &DynTensor<D>) -> Option<DynTensor<D>> {
+    host_kernel(
+        "unary",
+        [x],
+        move |[a], n| {
+            let out = match a {
+                Arg::Full(v) => v.iter().map(|&v| op.f(v)).collect(),
+                Arg::Scalar(v) => vec![op.f(*v); n],
+            };
+            (out, ())
+        },
+        move |_, [a], _, g_out, g_in| accumulate(a, g_in, g_out, |k| op.df(a.at(k))),
+    )?
+    .ok()
+}
+
+/// Sums groups of `inner` consecutive elements (`inner` = all of them for a full sum) into a
+/// tensor of shape `shape`, or `None` off the CPU.
+pub(crate) fn sum_groups<D: Backend>(
+    x: &DynTensor<D>,
+    inner: usize,
+    shape: &[usize],
+) -> Option<DynTensor<D>> {
+    let inner = inner.max(1);
+    host_reduce(
+        x,
+        shape,
+        |v| {
+            if v.is_empty() {
+                vec![0.0; super::dyn_tensor::numel(shape)]
+            } else {
+                v.chunks(inner).map(|c| c.iter().sum()).collect()
+            }
+        },
+        move |_, g_out, g_in| {
+            for (c, g) in g_in.chunks_mut(inner).zip(g_out) {
+                for x in c {
+                    *x += g;
+                }
+            }
+        },
+    )
+}
+
+/// A single value broadcast to `shape`, or `None` off the CPU.
+pub(crate) fn broadcast_scalar<D: Backend>(
+    x: &DynTensor<D>,
+    shape: &[usize],
+) -> Option<DynTensor<D>> {
+    let n = super::dyn_tensor::numel(shape);
+    host_reduce(
+        x,
+        shape,
+        |v| vec![v.first().copied().unwrap_or(0.0); n],
+        |_, g_out, g_in| {
+            if let Some(g) = g_in.first_mut() {
+                *g += g_out.iter().sum::<f32>();
+            }
+        },
+    )
+}
+
+/// `Σ_i w_i x_i` of single-value tensors, accumulated left to right from zero: one node on the
+/// CPU (with `±1` weights the value equals that of the same chain of `add`/`sub`), a chain of
+/// tensor ops elsewhere. Errors when a term has more than one element.
+pub(crate) fn weighted_sum<D: Backend>(
+    terms: &[(&DynTensor<D>, f32)],
+) -> TensorResult<DynTensor<D>> {
+    if let Some(t) = super::host_op::weighted_sum(terms) {
+        return Ok(t);
+    }
+    let mut acc = DynTensor::scalar(0.0);
+    for (t, w) in terms {
+        if t.numel() != 1 {
+            return Err(crate::error::TensorError::Shape {
+                what: "weighted_sum".into(),
+                expected: vec![],
+                found: t.shape().to_vec(),
+            });
+        }
+        let t = t.reshape(&[])?;
+        acc = match *w {
+            1.0 => acc.add(&t)?,
+            -1.0 => acc.sub(&t)?,
+            w => acc.add(&t.mul_scalar(w))?,
+        };
+    }
+    Ok(acc)
+}
+
+/// `x[idx[k]]` for every `k` (indices already checked), as a tensor of shape `shape`; the
+/// backward pass scatter-adds. `None` off the CPU.
+pub(crate) fn gather<D: Backend>(
+    x: &DynTensor<D>,
+    idx: Vec<usize>,
+    shape: &[usize],
+) -> Option<DynTensor<D>> {
+    let r = super::host_op::host_custom(
+        [x],
+        shape,
+        |[v]| {
+            let out = idx.iter().map(|&i| v[i]).collect();
+            Ok::<_, crate::error::TensorError>((out, idx))
+        },
+        |idx, _, _, g_out, g_in| {
+            for (&i, g) in idx.iter().zip(g_out) {
+                g_in[i] += g;
+            }
+        },
+    );
+    r?.ok()
+}
