@@ -10,7 +10,9 @@
 //! p   <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 //! ```
 
-use super::common::{check_inputs, non_negative, unit_half_open, ParamState, StateMap};
+use super::common::{
+    check_inputs, non_negative, state_methods, unit_half_open, ParamState, StateMap,
+};
 use super::error::{OptimError, OptimResult};
 use super::Optimizer;
 
@@ -200,25 +202,5 @@ impl Optimizer for Adam {
         Ok(())
     }
 
-    fn learning_rate(&self) -> f32 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f32) -> OptimResult<()> {
-        non_negative("Adam", "lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
-
-    fn forget(&mut self, name: &str) -> bool {
-        self.states.remove(name)
-    }
-
-    fn reset(&mut self) {
-        self.states.clear();
-    }
-
-    fn num_states(&self) -> usize {
-        self.states.len()
-    }
+    state_methods!("Adam");
 }

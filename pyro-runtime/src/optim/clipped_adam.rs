@@ -18,7 +18,9 @@
 //! keeps one optimizer per parameter, so `t` counts that parameter's own updates.
 
 use super::adam::MomentState;
-use super::common::{check_inputs, check_output, non_negative, positive, unit_half_open, StateMap};
+use super::common::{
+    check_inputs, check_output, non_negative, positive, state_methods, unit_half_open, StateMap,
+};
 use super::error::OptimResult;
 use super::Optimizer;
 
@@ -192,27 +194,7 @@ impl Optimizer for ClippedAdam {
         Ok(())
     }
 
-    fn learning_rate(&self) -> f32 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f32) -> OptimResult<()> {
-        non_negative(NAME, "lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
-
-    fn forget(&mut self, name: &str) -> bool {
-        self.states.remove(name)
-    }
-
-    fn reset(&mut self) {
-        self.states.clear();
-    }
-
-    fn num_states(&self) -> usize {
-        self.states.len()
-    }
+    state_methods!(NAME);
 }
 
 #[cfg(test)]

@@ -216,3 +216,32 @@ pub(crate) fn require(
         Err(invalid(optimizer, argument, value as f64, reason))
     }
 }
+
+/// The `Optimizer` methods every built-in optimizer shares: the learning rate lives in
+/// `self.config.lr`, the per-parameter state in `self.states` (a [`StateMap`]).
+macro_rules! state_methods {
+    ($who:expr) => {
+        fn learning_rate(&self) -> f32 {
+            self.config.lr
+        }
+
+        fn set_learning_rate(&mut self, lr: f32) -> OptimResult<()> {
+            non_negative($who, "lr", lr)?;
+            self.config.lr = lr;
+            Ok(())
+        }
+
+        fn forget(&mut self, name: &str) -> bool {
+            self.states.remove(name)
+        }
+
+        fn reset(&mut self) {
+            self.states.clear();
+        }
+
+        fn num_states(&self) -> usize {
+            self.states.len()
+        }
+    };
+}
+pub(crate) use state_methods;

@@ -12,7 +12,9 @@
 //! p <- p - lr * g
 //! ```
 
-use super::common::{check_inputs, check_output, non_negative, require, ParamState, StateMap};
+use super::common::{
+    check_inputs, check_output, non_negative, require, state_methods, ParamState, StateMap,
+};
 use super::error::OptimResult;
 use super::Optimizer;
 
@@ -177,25 +179,5 @@ impl Optimizer for Sgd {
         Ok(())
     }
 
-    fn learning_rate(&self) -> f32 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f32) -> OptimResult<()> {
-        non_negative(NAME, "lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
-
-    fn forget(&mut self, name: &str) -> bool {
-        self.states.remove(name)
-    }
-
-    fn reset(&mut self) {
-        self.states.clear();
-    }
-
-    fn num_states(&self) -> usize {
-        self.states.len()
-    }
+    state_methods!(NAME);
 }
