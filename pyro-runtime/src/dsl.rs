@@ -127,7 +127,8 @@ use crate::distributions::{
     Normal, Poisson, StudentT, Uniform, Unit,
 };
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::{ParamInit, SiteKind, Trace};
+use crate::params::ParamInit;
+use crate::poutine::{SiteKind, Trace};
 use crate::primitives::{IntoSiteDist, SampleOptions};
 use crate::tensor::{Backend, DefaultDevice, DynTensor, GradTape, Tensor};
 
@@ -661,7 +662,7 @@ pub fn param<V: ParamValue>(
 ) -> PyroResult<V::Out> {
     let value = crate::primitives::param_on(
         name,
-        ParamInit::Value(init.into_dyn()),
+        Some(ParamInit::Value(init.into_dyn())),
         constraint,
         event_dim,
     )?;
@@ -696,9 +697,9 @@ pub fn param_lazy<V: ParamValue, F: FnOnce() -> V>(
             }
         })?;
     let init = if exists {
-        ParamInit::None
+        None
     } else {
-        ParamInit::Value(init().into_dyn())
+        Some(ParamInit::Value(init().into_dyn()))
     };
     let value = crate::primitives::param_on(name, init, constraint, event_dim)?;
     FromSite::from_site(name, value)

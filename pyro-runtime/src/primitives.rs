@@ -6,7 +6,8 @@
 use crate::constraints::Constraint;
 use crate::distributions::{BoxDist, DistError, Distribution};
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::message::{InferConfig, Message, ParamInit, ParamSpec};
+use crate::params::ParamInit;
+use crate::poutine::message::{InferConfig, Message, ParamSpec};
 use crate::poutine::runtime::apply_stack;
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
@@ -287,21 +288,30 @@ pub fn param(
     param_with(name, ParamInit::Value(init), constraint, None)
 }
 
-/// [`param`] with a lazy initializer (called only when the parameter does not exist yet)
-/// and an explicit `event_dim`.
+/// [`param`] with a lazy initializer (`ParamInit::lazy(|| ..)`, called only when the
+/// parameter does not exist yet) and an explicit `event_dim`.
+///
+/// ```
+/// use pyro::prelude::*;
+/// pyro::clear_param_store();
+/// let init = ParamInit::lazy(|| DynTensor::ones(&[3]));
+/// let w = pyro::param_with("w", init, Constraint::Positive, Some(1)).unwrap();
+/// assert_eq!(w.to_vec(), vec![1.0; 3]);
+/// ```
 pub fn param_with(
     name: &str,
-    init: ParamInit<DefaultDevice>,
+    init: ParamInit<'static, DefaultDevice>,
     constraint: Constraint,
     event_dim: Option<usize>,
 ) -> PyroResult<DynTensor<DefaultDevice>> {
-    param_on(name, init, constraint, event_dim)
+    param_on(name, Some(init), constraint, event_dim)
 }
 
-/// [`param_with`] on any device.
+/// [`param_with`] on any device; `init` may be `None` when the parameter must exist
+/// already (Pyro's `pyro.param(name)`).
 pub fn param_on<D: Backend>(
     name: &str,
-    init: ParamInit<D>,
+    init: Option<ParamInit<'static, D>>,
     constraint: Constraint,
     event_dim: Option<usize>,
 ) -> PyroResult<DynTensor<D>> {
@@ -339,17 +349,13 @@ pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynT
         site: name.clone(),
         reason: "param message without a spec".into(),
     })?;
-    let init = std::mem::replace(&mut spec.init, ParamInit::None);
-    let value = match init {
-        ParamInit::Value(v) => v,
-        ParamInit::Lazy(f) => f(),
-        ParamInit::None => {
-            return Err(PyroError::Param {
-                site: name,
-                reason: "no initial value and not in the parameter store".into(),
-            })
-        }
+    let Some(init) = spec.init.take() else {
+        return Err(PyroError::Param {
+            site: name,
+            reason: "no initial value and not in the parameter store".into(),
+        });
     };
+    let value = init.resolve(&name).map_err(err)?;
     let (constraint, event_dim) = (spec.constraint.clone(), spec.event_dim);
     crate::params::param::<D>(&name, value, constraint, event_dim).map_err(err)
 }

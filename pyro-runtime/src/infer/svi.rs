@@ -97,10 +97,7 @@ impl<M, G, O, L, D: Backend> Svi<M, G, O, L, D> {
                 .filter_map(|n| s.get_unconstrained(n).map(|l| l.flat().clone()))
                 .collect::<Vec<_>>()
         })
-        .map_err(|e| PyroError::Param {
-            site: "<store>".into(),
-            reason: e.to_string(),
-        })?;
+        .map_err(store_busy)?;
         let mut grads = scope.backward_any(est.surrogate.to_scalar_tensor()?, |g| {
             for l in &leaves {
                 g.try_alloc_for(l)?;
@@ -114,13 +111,16 @@ impl<M, G, O, L, D: Backend> Svi<M, G, O, L, D> {
         crate::params::with_param_store_on::<D, _>(|s| {
             step_store_owned(optim, s, &mut grads, &names)
         })
-        .map_err(|e| PyroError::Param {
-            site: "<store>".into(),
-            reason: e.to_string(),
-        })?
-        .map_err(|e| PyroError::Param {
-            site: e.param_name().unwrap_or("<optimizer>").to_string(),
-            reason: e.to_string(),
+        .map_err(store_busy)?
+        .map_err(|e| match e.param_name() {
+            Some(name) => PyroError::Param {
+                site: name.to_string(),
+                reason: e.to_string(),
+            },
+            None => PyroError::Config {
+                algorithm: "SVI optimizer",
+                reason: e.to_string(),
+            },
         })?;
         self.optim.end_step();
         Ok(est.loss)
@@ -137,5 +137,14 @@ impl<M, G, O, L, D: Backend> Svi<M, G, O, L, D> {
             .loss
             .estimate::<A, M, G>(&self.model, &self.guide, args, true)?
             .loss)
+    }
+}
+
+/// The thread's parameter store was already borrowed (a model or guide running SVI inside
+/// itself); no parameter is at fault, so the error names the algorithm.
+fn store_busy(e: crate::params::ParamStoreError) -> PyroError {
+    PyroError::Config {
+        algorithm: "SVI",
+        reason: e.to_string(),
     }
 }

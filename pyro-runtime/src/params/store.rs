@@ -79,6 +79,15 @@ impl<'a, D: Backend> ParamInit<'a, D> {
     }
 }
 
+impl<D: Backend> std::fmt::Debug for ParamInit<'_, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamInit::Value(v) => write!(f, "Value({v:?})"),
+            ParamInit::Lazy(_) => write!(f, "Lazy(..)"),
+        }
+    }
+}
+
 impl<D: Backend> From<DynTensor<D>> for ParamInit<'_, D> {
     fn from(t: DynTensor<D>) -> Self {
         ParamInit::Value(t)

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use crate::constraints::Constraint;
 use crate::distributions::BoxDist;
+use crate::params::ParamInit;
 use crate::tensor::{Backend, DynTensor};
 
 /// What kind of site a message is for.
@@ -133,31 +134,12 @@ pub(crate) fn expand_flags(flags: &[bool], from: &[usize], to: &[usize]) -> Vec<
     out
 }
 
-/// How a `param` site gets its first value.
-pub enum ParamInit<D: Backend> {
-    /// A value in the constrained space.
-    Value(DynTensor<D>),
-    /// A closure called only the first time the parameter is created.
-    Lazy(Box<dyn FnOnce() -> DynTensor<D>>),
-    /// No initial value: the parameter must exist already.
-    None,
-}
-
-impl<D: Backend> std::fmt::Debug for ParamInit<D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParamInit::Value(v) => write!(f, "Value({v:?})"),
-            ParamInit::Lazy(_) => write!(f, "Lazy(..)"),
-            ParamInit::None => write!(f, "None"),
-        }
-    }
-}
-
 /// The extra fields of a `param` message.
 #[derive(Debug)]
 pub struct ParamSpec<D: Backend> {
-    /// Initial value, taken by the default behaviour when the store lacks the name.
-    pub init: ParamInit<D>,
+    /// Initial value, taken by the default behaviour when the store lacks the name; `None`
+    /// when the parameter must exist already (Pyro's `pyro.param(name)` without an init).
+    pub init: Option<ParamInit<'static, D>>,
     /// The parameter's constraint.
     pub constraint: Constraint,
     /// Rightmost dims that form one event of the constraint.

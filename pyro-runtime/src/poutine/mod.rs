@@ -42,7 +42,7 @@ pub use handled::{Handled, Program};
 pub use infer_config::{infer_config, InferConfigMessenger};
 pub use lift::{lift, LiftMessenger};
 pub use mask::{mask, MaskMessenger};
-pub use message::{Frame, InferConfig, Mask, Message, ParamInit, ParamSpec, SiteKind};
+pub use message::{Frame, InferConfig, Mask, Message, ParamSpec, SiteKind};
 pub use plate::{plate, plate_stack, subsample, Plate, PlateBuilder, PlateMessenger};
 pub use replay::{replay, ReplayMessenger};
 pub use runtime::{

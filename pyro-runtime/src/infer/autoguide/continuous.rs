@@ -15,7 +15,8 @@ use crate::distributions::{
     Normal,
 };
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::{InferConfig, ParamInit, Program};
+use crate::params::ParamInit;
+use crate::poutine::{InferConfig, Program};
 use crate::primitives::{param_on, sample_with, SampleOptions};
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
@@ -120,14 +121,14 @@ impl<M, D: Backend> Continuous<M, D> {
         let n = proto.latent_dim;
         let loc_name = self.name("loc");
         let init = if self.exists(&loc_name)? {
-            ParamInit::None
+            None
         } else {
             let values = proto
                 .sites
                 .iter()
                 .map(|s| self.init_loc.init(s))
                 .collect::<PyroResult<Vec<_>>>()?;
-            ParamInit::Value(proto.pack_constrained(&values)?)
+            Some(ParamInit::Value(proto.pack_constrained(&values)?))
         };
         let loc = param_on::<D>(&loc_name, init, Constraint::Real, Some(1))?;
         let who = self.who;
@@ -136,7 +137,7 @@ impl<M, D: Backend> Continuous<M, D> {
             Family::Diagonal => {
                 let scale = param_on::<D>(
                     &self.name("scale"),
-                    ParamInit::Value(DynTensor::full(&[n], self.init_scale)),
+                    Some(ParamInit::Value(DynTensor::full(&[n], self.init_scale))),
                     Constraint::SoftplusPositive,
                     Some(1),
                 )?;
@@ -153,7 +154,7 @@ impl<M, D: Backend> Continuous<M, D> {
                 }
                 let tril = param_on::<D>(
                     &self.name("scale_tril"),
-                    ParamInit::Value(DynTensor::from_vec(eye, &[n, n])?),
+                    Some(ParamInit::Value(DynTensor::from_vec(eye, &[n, n])?)),
                     Constraint::LowerCholesky,
                     Some(2),
                 )?;
@@ -163,7 +164,7 @@ impl<M, D: Backend> Continuous<M, D> {
                 let r = self.rank(n);
                 let f_name = self.name("cov_factor");
                 let init = if self.exists(&f_name)? {
-                    ParamInit::None
+                    None
                 } else {
                     let sd = 1.0 / (r as f32).sqrt();
                     let v: Vec<f32> = crate::rng::with_rng(|rng| {
@@ -175,12 +176,15 @@ impl<M, D: Backend> Continuous<M, D> {
                             })
                             .collect::<Vec<f32>>()
                     });
-                    ParamInit::Value(DynTensor::from_vec(v, &[n, r])?)
+                    Some(ParamInit::Value(DynTensor::from_vec(v, &[n, r])?))
                 };
                 let factor = param_on::<D>(&f_name, init, Constraint::Real, None)?;
                 let scale = param_on::<D>(
                     &self.name("scale"),
-                    ParamInit::Value(DynTensor::full(&[n], 0.5f32.sqrt() * self.init_scale)),
+                    Some(ParamInit::Value(DynTensor::full(
+                        &[n],
+                        0.5f32.sqrt() * self.init_scale,
+                    ))),
                     Constraint::SoftplusPositive,
                     Some(1),
                 )?;
@@ -523,7 +527,7 @@ impl<M: Clone, D: Backend> AutoLaplaceApproximation<M, D> {
         let gaussian = AutoMultivariateNormal::<M, D>::on_device(self.inner.model.clone());
         let set = |name: &str, v: DynTensor<D>| {
             crate::params::with_param_store_on::<D, _>(|s| s.remove(name)).ok();
-            param_on::<D>(name, ParamInit::Value(v), Constraint::Real, None).map(|_| ())
+            param_on::<D>(name, Some(ParamInit::Value(v)), Constraint::Real, None).map(|_| ())
         };
         set(
             &gaussian.inner.name("loc"),
@@ -535,10 +539,10 @@ impl<M: Clone, D: Backend> AutoLaplaceApproximation<M, D> {
         .ok();
         param_on::<D>(
             &gaussian.inner.name("scale_tril"),
-            ParamInit::Value(DynTensor::from_vec(
+            Some(ParamInit::Value(DynTensor::from_vec(
                 scale_tril.iter().map(|&x| x as f32).collect(),
                 &[n, n],
-            )?),
+            )?)),
             Constraint::LowerCholesky,
             Some(2),
         )?;

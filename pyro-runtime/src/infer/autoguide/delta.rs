@@ -9,7 +9,8 @@ use super::prototype::{LatentSite, Prototype};
 use super::{not_set_up, AutoGuide};
 use crate::distributions::Delta;
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::{ParamInit, Program};
+use crate::params::ParamInit;
+use crate::poutine::Program;
 use crate::primitives::param_on;
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
@@ -109,9 +110,9 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoDelta<M, D> {
                     reason: e.to_string(),
                 })?;
             let init = if exists {
-                ParamInit::None
+                None
             } else {
-                ParamInit::Value(self.init_loc.init(site)?)
+                Some(ParamInit::Value(self.init_loc.init(site)?))
             };
             let value = param_on::<D>(&name, init, site.support.clone(), Some(site.event_dim))?;
             let delta = Delta::from_dyn(value, DynTensor::scalar(0.0), site.event_dim);

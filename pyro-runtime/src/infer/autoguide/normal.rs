@@ -11,7 +11,8 @@ use super::{normal_quantiles, not_set_up, AutoGuide};
 use crate::constraints::Constraint;
 use crate::distributions::{Delta, Distribution, DistributionExt, Normal};
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::{InferConfig, ParamInit, Program};
+use crate::params::ParamInit;
+use crate::poutine::{InferConfig, Program};
 use crate::primitives::{param_on, sample_with, SampleOptions};
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
@@ -156,7 +157,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
             reason: e.to_string(),
         })?;
         let init = if has_loc {
-            ParamInit::None
+            None
         } else {
             let value = self.init_loc.init(site)?;
             let u = site
@@ -166,13 +167,16 @@ impl<M, D: Backend> AutoNormal<M, D> {
                     site: site.name.clone(),
                     source: e,
                 })?;
-            ParamInit::Value(u)
+            Some(ParamInit::Value(u))
         };
         let loc = param_on::<D>(&names.loc, init, Constraint::Real, Some(site.u_event_dim))?;
         let init = if has_scale {
-            ParamInit::None
+            None
         } else {
-            ParamInit::Value(DynTensor::full(&site.u_shape, self.init_scale))
+            Some(ParamInit::Value(DynTensor::full(
+                &site.u_shape,
+                self.init_scale,
+            )))
         };
         let scale = param_on::<D>(
             &names.scale,
