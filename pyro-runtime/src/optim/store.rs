@@ -52,16 +52,7 @@ pub fn step_store<D: Backend>(
     names: &[&str],
 ) -> OptimResult<()> {
     let mut work = Vec::with_capacity(names.len());
-    // Duplicates: a linear scan for the usual handful of names, a set beyond.
-    let mut seen = (names.len() > 16).then(std::collections::HashSet::new);
-    for (i, &name) in names.iter().enumerate() {
-        let repeated = match &mut seen {
-            Some(set) => !set.insert(name),
-            None => names[..i].contains(&name),
-        };
-        if repeated {
-            continue;
-        }
+    for name in unique_names(names) {
         let leaf = store
             .get_unconstrained(name)
             .ok_or_else(|| OptimError::UnknownParam {
@@ -82,6 +73,23 @@ pub fn step_store<D: Backend>(
     Ok(())
 }
 
+/// `names` without repeats, in first-seen order: a linear scan for the usual handful of
+/// names, a set beyond.
+fn unique_names<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    let mut seen = (names.len() > 16).then(std::collections::HashSet::new);
+    let mut out = Vec::with_capacity(names.len());
+    for &name in names {
+        let repeated = match &mut seen {
+            Some(set) => !set.insert(name),
+            None => out.contains(&name),
+        };
+        if !repeated {
+            out.push(name);
+        }
+    }
+    out
+}
+
 /// [`step_store`] with gradients the caller owns (what SVI has after its backward pass): on
 /// the CPU each gradient is read in place. Every name is checked before anything is
 /// written; a leaf without a gradient slot gets a zero gradient (SVI allocates a slot for
@@ -93,15 +101,7 @@ pub(crate) fn step_store_owned<D: Backend>(
     names: &[&str],
 ) -> OptimResult<()> {
     let mut unique: Vec<&str> = Vec::with_capacity(names.len());
-    let mut seen = (names.len() > 16).then(std::collections::HashSet::new);
-    for (i, &name) in names.iter().enumerate() {
-        let repeated = match &mut seen {
-            Some(set) => !set.insert(name),
-            None => names[..i].contains(&name),
-        };
-        if repeated {
-            continue;
-        }
+    for name in unique_names(names) {
         if store.get_unconstrained(name).is_none() {
             return Err(OptimError::UnknownParam {
                 name: name.to_string(),
