@@ -143,6 +143,23 @@ pub(crate) fn unary<D: Backend>(op: Unary, x: &DynTensor<D>) -> Option<DynTensor
     .ok()
 }
 
+/// A copy of `x` that is a new node with the same gradient path, or `None` off the CPU.
+pub(crate) fn identity<D: Backend>(x: &DynTensor<D>) -> Option<DynTensor<D>> {
+    host_kernel(
+        "identity",
+        [x],
+        |[a], n| {
+            let out = match a {
+                Arg::Full(v) => v.to_vec(),
+                Arg::Scalar(v) => vec![*v; n],
+            };
+            (out, ())
+        },
+        |_, [a], _, g_out, g_in| accumulate(a, g_in, g_out, |_| 1.0),
+    )?
+    .ok()
+}
+
 /// Sums groups of `inner` consecutive elements (`inner` = all of them for a full sum) into a
 /// tensor of shape `shape`, or `None` off the CPU.
 pub(crate) fn sum_groups<D: Backend>(

@@ -11,8 +11,10 @@ use dfdx::shapes::Shape;
 use super::backend::{default_device, Backend};
 use super::cpu_ops::{self, Binary, Unary};
 use super::dims::Dims;
+use super::host_node::HostNode;
 use super::tape::GradTape;
 use crate::error::{TensorError, TensorResult};
+use std::sync::Arc;
 
 /// The typed tensor of pyro-rs: a dfdx tensor of `f32` on device `D` (CPU by default) that
 /// records onto the shared [`GradTape`].
@@ -32,17 +34,28 @@ pub type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
 /// ```
 #[derive(Clone)]
 pub struct DynTensor<D: Backend = super::DefaultDevice> {
-    data: Flat<D>,
+    repr: Repr<D>,
     shape: Dims,
-    /// Nonzero when `data` is a node this module created (a fresh id from a counter), so two
-    /// such tensors are the same node exactly when these agree, without asking dfdx.
-    fresh: u64,
-    /// The dfdx node id of `data` plus one, read lazily (0 = not read yet).
-    real: std::cell::Cell<usize>,
     /// A constant made by the runtime (a number given where a tensor goes, a zero
     /// log-density): host kernels send no gradient to it, like PyTorch's tensors without
     /// `requires_grad`.
     constant: bool,
+}
+
+/// Where the values live.
+#[derive(Clone)]
+enum Repr<D: Backend> {
+    /// A dfdx tensor (parameters, user tensors, values on other devices).
+    Dev {
+        data: Flat<D>,
+        /// Nonzero when `data` is a node this module created (a fresh id from a counter), so
+        /// two such tensors are the same node exactly when these agree, without asking dfdx.
+        fresh: u64,
+        /// The dfdx node id of `data` plus one, read lazily (0 = not read yet).
+        real: std::cell::Cell<usize>,
+    },
+    /// Values computed by a host kernel (CPU only; see tensor/host_node.rs).
+    Host(Arc<HostNode>),
 }
 
 static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -161,13 +174,7 @@ impl<D: Backend> DynTensor<D> {
             .try_tensor_from_vec(values, (n,))
             .map_err(dev_err)?
             .retaped::<GradTape<D>>();
-        Ok(DynTensor {
-            data,
-            shape: Dims::new(shape),
-            fresh: 0, // may be a node some other DynTensor holds
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        Ok(DynTensor::dev(data, Dims::new(shape), 0))
     }
 
     /// A rank-0 tensor.
@@ -178,14 +185,42 @@ impl<D: Backend> DynTensor<D> {
     /// A tensor filled with one value.
     pub fn full(shape: &[usize], value: f32) -> Self {
         let n = numel(shape);
+        if super::host_op::is_cpu::<D>() {
+            return Self::from_host(HostNode::new(vec![value; n], false), shape, false);
+        }
         let dev = default_device::<D>();
         let data = dev.tensor_from_vec(vec![value; n], (n,)).retaped();
+        DynTensor::dev(data, Dims::new(shape), next_fresh())
+    }
+
+    /// A tensor over a dfdx flat tensor.
+    fn dev(data: Flat<D>, shape: Dims, fresh: u64) -> Self {
         DynTensor {
-            data,
-            shape: Dims::new(shape),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
+            repr: Repr::Dev {
+                data,
+                fresh,
+                real: std::cell::Cell::new(0),
+            },
+            shape,
             constant: false,
+        }
+    }
+
+    /// A tensor over a host node (CPU only).
+    pub(crate) fn from_host(node: Arc<HostNode>, shape: &[usize], constant: bool) -> Self {
+        debug_assert!(super::host_op::is_cpu::<D>());
+        DynTensor {
+            repr: Repr::Host(node),
+            shape: Dims::new(shape),
+            constant,
+        }
+    }
+
+    /// The host node holding the values, when a host kernel made them.
+    pub(crate) fn host_node(&self) -> Option<&Arc<HostNode>> {
+        match &self.repr {
+            Repr::Host(n) => Some(n),
+            Repr::Dev { .. } => None,
         }
     }
 
@@ -225,13 +260,7 @@ impl<D: Backend> DynTensor<D> {
         let n = numel(&shape);
         let (t, tape) = t.split_tape();
         let t = t.put_tape(GradTape::<D>::default().merge(tape));
-        DynTensor {
-            data: t.reshape_like(&(n,)),
-            shape: Dims::new(&shape),
-            fresh: 0, // may be a node some other DynTensor holds
-            real: std::cell::Cell::new(0),
-            constant: false,
-        }
+        DynTensor::dev(t.reshape_like(&(n,)), Dims::new(&shape), 0)
     }
 
     /// Wraps a flat tensor with a logical shape. (A strided flat tensor, e.g. a broadcast, is
@@ -244,20 +273,16 @@ impl<D: Backend> DynTensor<D> {
                 found: vec![data.shape().0],
             });
         }
-        Ok(DynTensor {
-            data: data.contiguous(),
-            shape: Dims::new(shape),
-            fresh: 0, // may be a node some other DynTensor holds
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        Ok(DynTensor::dev(data.contiguous(), Dims::new(shape), 0))
     }
 
     /// Wraps a flat tensor that the caller has just created (the result of an operation, no
     /// other `DynTensor` holds it), so it can be told apart from others without asking dfdx.
     pub(crate) fn from_new_flat(data: Flat<D>, shape: &[usize]) -> TensorResult<Self> {
         let mut t = Self::from_flat(data, shape)?;
-        t.fresh = next_fresh();
+        if let Repr::Dev { fresh, .. } = &mut t.repr {
+            *fresh = next_fresh();
+        }
         Ok(t)
     }
 
@@ -285,7 +310,7 @@ impl<D: Backend> DynTensor<D> {
             c[i] = *d;
         }
         let s = S::from_concrete(&c).ok_or_else(err)?;
-        Ok(self.data.clone().reshape_like(&s))
+        Ok(self.flat().clone().reshape_like(&s))
     }
 
     // ----- inspection ----------------------------------------------------------------------
@@ -302,25 +327,34 @@ impl<D: Backend> DynTensor<D> {
 
     /// Number of elements.
     pub fn numel(&self) -> usize {
-        self.data.shape().0
+        numel(&self.shape)
     }
 
-    /// The dfdx node id of the data, read once and cached.
+    /// The dfdx node id of the data (read once and cached for dfdx tensors).
     fn real_node(&self) -> Option<usize> {
-        let n = self.real.get();
-        if n != 0 {
-            return Some(n - 1);
+        match &self.repr {
+            Repr::Dev { data, real, .. } => {
+                let n = real.get();
+                if n != 0 {
+                    return Some(n - 1);
+                }
+                let id = node_id(data)?;
+                real.set(id + 1);
+                Some(id)
+            }
+            Repr::Host(_) => node_id(self.flat()),
         }
-        let id = node_id(&self.data)?;
-        self.real.set(id + 1);
-        Some(id)
     }
 
-    /// Whether `self` and `other` are the same node of the graph. Tensors this module made
-    /// compare by their fresh ids; anything else asks dfdx (once per tensor).
+    /// Whether `self` and `other` are the same node of the graph. Host nodes and tensors this
+    /// module made compare by identity; anything else asks dfdx (once per tensor).
     fn same_node_as(&self, other: &Self) -> bool {
-        if self.fresh != 0 && other.fresh != 0 {
-            return self.fresh == other.fresh;
+        match (&self.repr, &other.repr) {
+            (Repr::Host(a), Repr::Host(b)) => return Arc::ptr_eq(a, b),
+            (Repr::Dev { fresh: a, .. }, Repr::Dev { fresh: b, .. }) if *a != 0 && *b != 0 => {
+                return a == b
+            }
+            _ => {}
         }
         match (self.real_node(), other.real_node()) {
             (Some(a), Some(b)) => a == b,
@@ -338,35 +372,53 @@ impl<D: Backend> DynTensor<D> {
                 found: vec![values.len()],
             });
         }
-        self.data.copy_from(values);
+        match &mut self.repr {
+            Repr::Dev { data, .. } => data.copy_from(values),
+            Repr::Host(node) => *node = HostNode::new(values.to_vec(), false),
+        }
         Ok(())
     }
 
     /// Whether `self` and `other` are known, without asking dfdx, to be the same node (both
     /// made by this module from one operation); `false` means "different or unknown".
     pub(crate) fn known_same_node(&self, other: &Self) -> bool {
-        self.fresh != 0 && self.fresh == other.fresh
+        match (&self.repr, &other.repr) {
+            (Repr::Host(a), Repr::Host(b)) => Arc::ptr_eq(a, b),
+            (Repr::Dev { fresh: a, .. }, Repr::Dev { fresh: b, .. }) => *a != 0 && a == b,
+            _ => false,
+        }
     }
 
-    /// The flat dfdx tensor.
+    /// The flat dfdx tensor (made on first use for values a host kernel computed).
     pub fn flat(&self) -> &Flat<D> {
-        &self.data
+        match &self.repr {
+            Repr::Dev { data, .. } => data,
+            Repr::Host(node) => (node.flat() as &dyn std::any::Any)
+                .downcast_ref::<Flat<D>>()
+                .expect("host nodes exist only on the CPU backend"),
+        }
     }
 
     /// Consumes into the flat dfdx tensor.
     pub fn into_flat(self) -> Flat<D> {
-        self.data
+        match self.repr {
+            Repr::Dev { data, .. } => data,
+            Repr::Host(_) => self.flat().clone(),
+        }
     }
 
     /// Values in row-major order (copied to the host).
     pub fn to_vec(&self) -> Vec<f32> {
+        if let Repr::Host(node) = &self.repr {
+            return node.vals().to_vec();
+        }
         if self.numel() == 0 {
             return Vec::new(); // dfdx's iterators do not handle empty tensors
         }
         if let Some(v) = super::host_op::cpu_values(self) {
             return v;
         }
-        self.data.as_vec()
+        self.flat().as_vec()
     }
 
     /// The single value of a one-element tensor.
@@ -393,37 +445,35 @@ impl<D: Backend> DynTensor<D> {
                 found: self.shape.to_vec(),
             });
         }
-        Ok(self.data.clone().reshape_like(&()))
+        Ok(self.flat().clone().reshape_like(&()))
     }
 
     /// The device holding the data.
     pub fn device(&self) -> D {
-        self.data.device().clone()
+        match &self.repr {
+            Repr::Dev { data, .. } => data.device().clone(),
+            Repr::Host(_) => default_device::<D>(),
+        }
     }
 
     // ----- gradient control ----------------------------------------------------------------
 
     /// The same values, cut from the graph (a fresh tensor: no gradient flows back).
     pub fn detach(&self) -> Self {
-        let d = self.data.retaped::<NoneTape>() * 1.0;
-        DynTensor {
-            data: d.retaped(),
-            shape: self.shape.clone(),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
+        if super::host_op::is_cpu::<D>() {
+            let node = HostNode::new(self.to_vec(), false);
+            return Self::from_host(node, &self.shape, false);
         }
+        let d = self.flat().retaped::<NoneTape>() * 1.0;
+        DynTensor::dev(d.retaped(), self.shape.clone(), next_fresh())
     }
 
     /// A copy that is a distinct node of the graph (a new id) with the same gradient path.
     pub fn fresh(&self) -> Self {
-        DynTensor {
-            data: self.data.clone() * 1.0,
-            shape: self.shape.clone(),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
+        if let Some(t) = cpu_ops::identity(self) {
+            return t;
         }
+        DynTensor::dev(self.flat().clone() * 1.0, self.shape.clone(), next_fresh())
     }
 
     // ----- shape -----------------------------------------------------------------------------
@@ -438,10 +488,8 @@ impl<D: Backend> DynTensor<D> {
             });
         }
         Ok(DynTensor {
-            data: self.data.clone(),
+            repr: self.repr.clone(),
             shape: Dims::new(shape),
-            fresh: self.fresh,
-            real: self.real.clone(),
             constant: self.constant,
         })
     }
@@ -468,15 +516,9 @@ impl<D: Backend> DynTensor<D> {
             if let Some(t) = cpu_ops::broadcast_scalar(self, shape) {
                 return Ok(t);
             }
-            let s: Tensor<Rank0, D> = self.data.clone().reshape_like(&());
+            let s: Tensor<Rank0, D> = self.flat().clone().reshape_like(&());
             let data = s.broadcast_like(&(n,)).reshape_like(&(n,));
-            return Ok(DynTensor {
-                data,
-                shape: Dims::new(shape),
-                fresh: next_fresh(),
-                real: std::cell::Cell::new(0),
-                constant: false,
-            });
+            return Ok(DynTensor::dev(data, Dims::new(shape), next_fresh()));
         }
         // General case: gather with precomputed flat indices.
         let src_strides = strides(&self.shape);
@@ -521,14 +563,8 @@ impl<D: Backend> DynTensor<D> {
         }
         let dev = self.device();
         let idx = dev.tensor_from_vec(idx, (n,));
-        let data: Flat<D> = self.data.clone().gather(idx);
-        Ok(DynTensor {
-            data,
-            shape: Dims::new(shape),
-            fresh: 0, // may be a node some other DynTensor holds
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        let data: Flat<D> = self.flat().clone().gather(idx);
+        Ok(DynTensor::dev(data, Dims::new(shape), 0))
     }
 
     /// Selects `indices` along dimension `dim` (used by subsampling plates).
@@ -576,18 +612,12 @@ impl<D: Backend> DynTensor<D> {
         let Some(first) = iter.next() else {
             return Ok(Self::zeros(&[0]));
         };
-        let mut acc = first.data.clone();
+        let mut acc = first.flat().clone();
         for p in iter {
-            acc = (acc, p.data.clone()).concat_along(Axis::<0>);
+            acc = (acc, p.flat().clone()).concat_along(Axis::<0>);
         }
         let n = acc.shape().0;
-        Ok(DynTensor {
-            data: acc,
-            shape: Dims::new(&[n]),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        Ok(DynTensor::dev(acc, Dims::new(&[n]), next_fresh()))
     }
 
     // ----- elementwise binary with broadcasting --------------------------------------------
@@ -607,13 +637,11 @@ impl<D: Backend> DynTensor<D> {
             if self.numel() == 0 {
                 return Ok(Self::zeros(&self.shape));
             }
-            return Ok(DynTensor {
-                data: f(self.data.clone(), r.data),
-                shape: self.shape.clone(),
-                fresh: next_fresh(),
-                real: std::cell::Cell::new(0),
-                constant: false,
-            });
+            return Ok(DynTensor::dev(
+                f(self.flat().clone(), r.into_flat()),
+                self.shape.clone(),
+                next_fresh(),
+            ));
         }
         let shape =
             broadcast_shapes(&self.shape, &rhs.shape).ok_or_else(|| TensorError::Broadcast {
@@ -630,13 +658,11 @@ impl<D: Backend> DynTensor<D> {
             // dfdx's backward needs distinct ids for the two operands.
             r = r.fresh();
         }
-        Ok(DynTensor {
-            data: f(l.data, r.data),
-            shape: Dims::new(&shape),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        Ok(DynTensor::dev(
+            f(l.into_flat(), r.into_flat()),
+            Dims::new(&shape),
+            next_fresh(),
+        ))
     }
 
     /// `self + rhs`, broadcasting.
@@ -691,27 +717,15 @@ impl<D: Backend> DynTensor<D> {
         let flags: Vec<f32> = keep.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect();
         let cond = dev.tensor_from_vec(flags, (n,)).gt(0.5);
         let zeros: dfdx::prelude::Tensor<(usize,), f32, D> = dev.zeros_like(&(n,));
-        let data = cond.choose(self.data.clone(), zeros);
-        Ok(DynTensor {
-            data,
-            shape: self.shape.clone(),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        let data = cond.choose(self.flat().clone(), zeros);
+        Ok(DynTensor::dev(data, self.shape.clone(), next_fresh()))
     }
 
     // ----- elementwise unary -----------------------------------------------------------------
 
     /// Applies a dfdx op to the flat data, keeping the shape.
     pub fn map(&self, f: impl FnOnce(Flat<D>) -> Flat<D>) -> Self {
-        DynTensor {
-            data: f(self.data.clone()),
-            shape: self.shape.clone(),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
-        }
+        DynTensor::dev(f(self.flat().clone()), self.shape.clone(), next_fresh())
     }
 
     /// `self + c`.
@@ -778,24 +792,16 @@ impl<D: Backend> DynTensor<D> {
     pub fn sum(&self) -> Self {
         if self.numel() == 1 {
             return DynTensor {
-                data: self.data.clone(),
+                repr: self.repr.clone(),
                 shape: Dims::new(&[]),
-                fresh: self.fresh,
-                real: self.real.clone(),
                 constant: self.constant,
             };
         }
         if let Some(s) = cpu_ops::sum_groups(self, self.numel(), &[]) {
             return s;
         }
-        let s: Tensor<Rank0, D> = self.data.clone().sum();
-        DynTensor {
-            data: s.reshape_like(&(1,)),
-            shape: Dims::new(&[]),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
-        }
+        let s: Tensor<Rank0, D> = self.flat().clone().sum();
+        DynTensor::dev(s.reshape_like(&(1,)), Dims::new(&[]), next_fresh())
     }
 
     /// Sums the trailing `k` dimensions (as `Independent`/`to_event` need).
@@ -815,15 +821,13 @@ impl<D: Backend> DynTensor<D> {
         if let Some(s) = cpu_ops::sum_groups(self, inner, &self.shape[..keep]) {
             return Ok(s);
         }
-        let m: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(outer, inner));
+        let m: Tensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, inner));
         let s: Tensor<(usize,), D> = m.sum::<(usize,), Axis<1>>();
-        Ok(DynTensor {
-            data: s,
-            shape: Dims::new(&self.shape[..keep]),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        Ok(DynTensor::dev(
+            s,
+            Dims::new(&self.shape[..keep]),
+            next_fresh(),
+        ))
     }
 
     /// Log-sum-exp over the last dimension (numerically stable).
@@ -832,15 +836,9 @@ impl<D: Backend> DynTensor<D> {
             return Err(TensorError::Invalid("logsumexp_last of a scalar".into()));
         };
         let outer = numel(lead);
-        let m: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(outer, last));
+        let m: Tensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, last));
         let s: Tensor<(usize,), D> = m.logsumexp::<(usize,), Axis<1>>();
-        Ok(DynTensor {
-            data: s,
-            shape: Dims::new(lead),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        Ok(DynTensor::dev(s, Dims::new(lead), next_fresh()))
     }
 
     /// Sums so the result has `shape` (the inverse of broadcasting; used by gradients and
@@ -860,7 +858,7 @@ impl<D: Backend> DynTensor<D> {
         let lead = self.rank() - shape.len();
         let outer: usize = self.shape[..lead].iter().product();
         let rest: usize = self.shape[lead..].iter().product();
-        let m: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(outer, rest));
+        let m: Tensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, rest));
         let mut data: Flat<D> = m.sum::<(usize,), Axis<0>>();
         let mut cur: Vec<usize> = self.shape[lead..].to_vec();
         for k in 0..cur.len() {
@@ -873,13 +871,7 @@ impl<D: Backend> DynTensor<D> {
                 cur[k] = 1;
             }
         }
-        Ok(DynTensor {
-            data,
-            shape: Dims::new(shape),
-            fresh: 0, // may be a node some other DynTensor holds
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        Ok(DynTensor::dev(data, Dims::new(shape), 0))
     }
 
     // ----- linear algebra --------------------------------------------------------------------
@@ -900,8 +892,8 @@ impl<D: Backend> DynTensor<D> {
             return Err(err());
         }
         let m = self.numel() / k.max(1);
-        let a: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(m, k));
-        let mut b_flat = rhs.data.clone();
+        let a: Tensor<(usize, usize), D> = self.flat().clone().reshape_like(&(m, k));
+        let mut b_flat = rhs.flat().clone();
         if self.same_node_as(rhs) {
             b_flat = b_flat * 1.0;
         }
@@ -910,13 +902,11 @@ impl<D: Backend> DynTensor<D> {
         let mut shape = self.shape.to_vec();
         let last = shape.len() - 1;
         shape[last] = n;
-        Ok(DynTensor {
-            data: c.reshape_like(&(m * n,)),
-            shape: Dims::new(&shape),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        Ok(DynTensor::dev(
+            c.reshape_like(&(m * n,)),
+            Dims::new(&shape),
+            next_fresh(),
+        ))
     }
 
     /// Transpose of a matrix (rank 2).
@@ -928,14 +918,12 @@ impl<D: Backend> DynTensor<D> {
             )));
         }
         let (r, c) = (self.shape[0], self.shape[1]);
-        let m: Tensor<(usize, usize), D> = self.data.clone().reshape_like(&(r, c));
+        let m: Tensor<(usize, usize), D> = self.flat().clone().reshape_like(&(r, c));
         let t: Tensor<(usize, usize), D> = m.permute::<_, Axes2<1, 0>>();
-        Ok(DynTensor {
-            data: t.reshape_like(&(r * c,)),
-            shape: Dims::new(&[c, r]),
-            fresh: next_fresh(),
-            real: std::cell::Cell::new(0),
-            constant: false,
-        })
+        Ok(DynTensor::dev(
+            t.reshape_like(&(r * c,)),
+            Dims::new(&[c, r]),
+            next_fresh(),
+        ))
     }
 }

@@ -4,8 +4,11 @@
 //! pass, looks up and allocates gradient buffers. For the small tensors of a typical model
 //! that bookkeeping costs far more than the arithmetic, so the hot runtime operations
 //! (elementwise arithmetic, reductions, distribution densities) are written as host kernels:
-//! read the inputs, compute the output, and record ONE closure on the shared [`GradTape`]
-//! that reads the output's gradient and accumulates into each input's gradient.
+//! read the inputs, compute the output into a [`HostNode`] (a plain vector, no dfdx tensor),
+//! and record ONE backward operation that takes the output's gradient from its slot and
+//! accumulates into each input's gradient: the slot of an input that is a host node of the
+//! same scope, or the dfdx gradient of an input that is a dfdx tensor (a parameter, a user's
+//! typed tensor). Inputs that are host nodes are shared with the backward pass, not copied.
 //!
 //! Only the `Cpu` backend takes this path: [`host_kernel`] returns `None` on any other device,
 //! and callers then use their dfdx ops, so CUDA keeps running on the device.
@@ -16,13 +19,16 @@
 
 use std::any::{Any, TypeId};
 
-use dfdx::prelude::{Cpu, Gradients, HasShape, Tape};
-use dfdx::tensor::{CpuError, TensorFromVec};
+use std::sync::Arc;
 
-use super::backend::{default_device, Backend};
+use dfdx::prelude::{Cpu, Gradients, HasShape};
+use dfdx::tensor::CpuError;
+
+use super::backend::Backend;
 use super::dims::Dims;
 use super::dyn_tensor::{broadcast_shapes, numel, DynTensor, Flat};
-use super::tape::{is_recording, GradTape};
+use super::host_node::HostNode;
+use super::tape::{current_scope, is_recording, record_host, slot_is_current, HostGrads, Slot};
 use crate::error::{TensorError, TensorResult};
 
 /// One input of a host kernel, seen from the output: a single value broadcast to every
@@ -80,14 +86,6 @@ fn as_cpu<D: Backend>(t: &Flat<D>) -> Option<&Flat<Cpu>> {
     (t as &dyn Any).downcast_ref::<Flat<Cpu>>()
 }
 
-/// A CPU flat tensor as a flat tensor of backend `D`, when `D` is `Cpu`.
-fn from_cpu<D: Backend>(t: Flat<Cpu>) -> Option<Flat<D>> {
-    let mut slot = Some(t);
-    (&mut slot as &mut dyn Any)
-        .downcast_mut::<Option<Flat<D>>>()?
-        .take()
-}
-
 /// Host copy of a tensor's values; a single value stays off the heap.
 pub(crate) enum Vals {
     /// One value.
@@ -102,14 +100,6 @@ impl Vals {
         match self {
             Vals::One(v) => std::slice::from_ref(v),
             Vals::Many(v) => v,
-        }
-    }
-
-    /// The input as an output of `n` elements sees it.
-    fn arg(&self, n: usize) -> Arg<'_> {
-        match self {
-            Vals::Many(v) if v.len() == n && n != 1 => Arg::Full(v),
-            v => Arg::Scalar(v.as_slice().first().copied().unwrap_or(0.0)),
         }
     }
 }
@@ -132,6 +122,9 @@ fn read(t: &Flat<Cpu>) -> Vals {
 /// The values of a CPU tensor on the host (a plain copy, without dfdx's strided iterator);
 /// `None` on other backends.
 pub(crate) fn cpu_values<D: Backend>(t: &DynTensor<D>) -> Option<Vec<f32>> {
+    if let Some(node) = t.host_node() {
+        return Some(node.vals().to_vec());
+    }
     Some(match read(as_cpu(t.flat())?) {
         Vals::One(v) => vec![v],
         Vals::Many(v) => v,
@@ -140,6 +133,9 @@ pub(crate) fn cpu_values<D: Backend>(t: &DynTensor<D>) -> Option<Vec<f32>> {
 
 /// The single value of a one-element CPU tensor (no allocation); `None` on other backends.
 pub(crate) fn cpu_item<D: Backend>(t: &DynTensor<D>) -> Option<f32> {
+    if let Some(node) = t.host_node() {
+        return node.vals().first().copied();
+    }
     match read(as_cpu(t.flat())?) {
         Vals::One(v) => Some(v),
         Vals::Many(v) => v.first().copied(),
@@ -158,24 +154,126 @@ pub(crate) fn with_cpu_grad<D: Backend, R>(
     Some(f(g))
 }
 
-/// A new CPU tensor holding `values`, on the device of `like` (or the thread's CPU device).
-fn new_tensor(like: Option<&Flat<Cpu>>, values: Vec<f32>) -> Flat<Cpu> {
-    let n = values.len();
-    match like {
-        Some(c) => c.device().tensor_from_vec(values, (n,)),
-        None => default_device::<Cpu>().tensor_from_vec(values, (n,)),
-    }
-    .retaped()
+/// An input's values, kept for the backward pass: a host node is shared, the values of a
+/// dfdx tensor are copied out once.
+enum Held {
+    Node(Arc<HostNode>),
+    Copied(Vals),
 }
 
-/// The gradient of `out` on the host (a copy, as the inputs' gradients are written next).
-fn out_grad(grads: &mut Gradients<f32, Cpu>, out: &Flat<Cpu>) -> Result<Vals, CpuError> {
-    let g = grads.get_or_alloc_mut(out)?;
-    Ok(if g.len() == 1 {
-        Vals::One(g[0])
+impl Held {
+    fn of<D: Backend>(x: &DynTensor<D>) -> Option<Held> {
+        Some(match x.host_node() {
+            Some(node) => Held::Node(node.clone()),
+            None => Held::Copied(read(as_cpu(x.flat())?)),
+        })
+    }
+
+    fn as_slice(&self) -> &[f32] {
+        match self {
+            Held::Node(n) => n.vals(),
+            Held::Copied(v) => v.as_slice(),
+        }
+    }
+
+    /// The input as an output of `n` elements sees it.
+    fn arg(&self, n: usize) -> Arg<'_> {
+        let v = self.as_slice();
+        if v.len() == n && n != 1 {
+            Arg::Full(v)
+        } else {
+            Arg::Scalar(v.first().copied().unwrap_or(0.0))
+        }
+    }
+}
+
+/// Where an input's gradient goes in the backward pass.
+enum Dst {
+    /// Nowhere (a runtime constant).
+    Nothing,
+    /// The slot of a host node made in the recording scope.
+    Slot(Slot),
+    /// The dfdx gradient of a dfdx tensor (parameters, user tensors).
+    Dev(Flat<Cpu>),
+}
+
+impl Dst {
+    fn of<D: Backend>(x: &DynTensor<D>, scope: Option<u64>) -> Option<Dst> {
+        if x.is_constant() {
+            return Some(Dst::Nothing);
+        }
+        if let Some(slot) = x.host_node().and_then(|n| n.slot()) {
+            if slot_is_current(slot, scope) {
+                return Some(Dst::Slot(slot));
+            }
+        }
+        Some(Dst::Dev(as_cpu(x.flat())?.clone()))
+    }
+
+    /// The gradient buffer to accumulate into, if any.
+    fn grad<'a>(
+        &self,
+        host: &'a mut HostGrads,
+        grads: &'a mut Gradients<f32, Cpu>,
+    ) -> Result<Option<&'a mut [f32]>, CpuError> {
+        Ok(match self {
+            Dst::Nothing => None,
+            Dst::Slot(s) => host.get_mut(*s),
+            Dst::Dev(t) => Some(grads.get_or_alloc_mut(t)?),
+        })
+    }
+}
+
+/// The values of the inputs and, when a scope records and some input is not a constant,
+/// where their gradients go. `None` off the CPU.
+#[allow(clippy::type_complexity)]
+fn gather<D: Backend, const N: usize>(
+    inputs: [&DynTensor<D>; N],
+) -> Option<([Held; N], Option<[Dst; N]>, bool)> {
+    let held: [Option<Held>; N] = std::array::from_fn(|i| Held::of(inputs[i]));
+    if held.iter().any(Option::is_none) {
+        return None;
+    }
+    let held = held.map(|h| h.expect("checked above"));
+    let constant = inputs.iter().all(|x| x.is_constant());
+    let dsts = if !constant && is_recording() {
+        let scope = current_scope::<Cpu>();
+        let d: [Option<Dst>; N] = std::array::from_fn(|i| Dst::of(inputs[i], scope));
+        if d.iter().any(Option::is_none) {
+            return None;
+        }
+        Some(d.map(|d| d.expect("checked above")))
     } else {
-        Vals::Many(g.to_vec())
-    })
+        None
+    };
+    Some((held, dsts, constant))
+}
+
+/// Makes the output node and records its backward operation: `body(g_out, grad_of)` gets
+/// the output's gradient and a way to reach each input's gradient buffer.
+fn finish<D: Backend, const N: usize>(
+    out: Vec<f32>,
+    shape: &[usize],
+    constant: bool,
+    dsts: Option<[Dst; N]>,
+    body: impl FnOnce(&[f32], &mut dyn FnMut(usize, &mut dyn FnMut(&mut [f32]))) + 'static,
+) -> DynTensor<D> {
+    let node = HostNode::new(out, dsts.is_some());
+    if let (Some(dsts), Some(slot)) = (dsts, node.slot()) {
+        record_host::<Cpu>(Box::new(move |host, grads| {
+            let Some(g_out) = host.take(slot) else {
+                return Ok(()); // no gradient reached this node
+            };
+            let mut failed = None;
+            body(&g_out, &mut |i, f| match dsts[i].grad(host, grads) {
+                Ok(Some(g)) => f(g),
+                Ok(None) => {}
+                Err(e) => failed = Some(e),
+            });
+            failed.map_or(Ok(()), Err)
+        }));
+    }
+    DynTensor::from_host(node, shape, constant)
 }
 
 /// The broadcast shape of the inputs (without allocating when they agree).
@@ -222,48 +320,24 @@ pub(crate) fn host_kernel<D: Backend, const N: usize, T: 'static>(
     if inputs.iter().any(|x| x.numel() != n && x.numel() != 1) {
         return None;
     }
-    let mut cpu: [Option<&Flat<Cpu>>; N] = [None; N];
-    for (c, x) in cpu.iter_mut().zip(inputs) {
-        *c = Some(as_cpu(x.flat())?);
-    }
-    let cpu: [&Flat<Cpu>; N] = cpu.map(|c| c.expect("every slot was filled above"));
-    let vals: [Vals; N] = cpu.map(read);
+    let (held, dsts, constant) = gather(inputs)?;
     let (out, saved) = {
-        let args: [Arg<'_>; N] = std::array::from_fn(|i| vals[i].arg(n));
+        let args: [Arg<'_>; N] = std::array::from_fn(|i| held[i].arg(n));
         forward(&args, n)
     };
     debug_assert_eq!(out.len(), n, "{op}: the kernel returned a wrong length");
-    let out = new_tensor(cpu.first().copied(), out);
-    let keys = tracked(&inputs, &cpu);
-    let constant = keys.iter().all(Option::is_none);
-    if is_recording() && !constant {
-        let out_key = out.clone();
-        GradTape::<Cpu>::default().add_backward_op(move |grads: &mut Gradients<f32, Cpu>| {
-            let g_out = out_grad(grads, &out_key)?;
-            let args: [Arg<'_>; N] = std::array::from_fn(|i| vals[i].arg(n));
-            for (i, key) in keys.iter().enumerate() {
-                if let Some(key) = key {
-                    backward(
-                        &saved,
-                        &args,
-                        i,
-                        g_out.as_slice(),
-                        grads.get_or_alloc_mut(key)?,
-                    );
-                }
+    Some(Ok(finish(
+        out,
+        &shape,
+        constant,
+        dsts,
+        move |g_out, grad_of| {
+            let args: [Arg<'_>; N] = std::array::from_fn(|i| held[i].arg(n));
+            for i in 0..N {
+                grad_of(i, &mut |g_in| backward(&saved, &args, i, g_out, g_in));
             }
-            Ok(())
-        });
-    }
-    Some(DynTensor::from_new_flat(from_cpu(out)?, &shape).map(|t| t.with_constant(constant)))
-}
-
-/// The gradient keys of the inputs that are not runtime constants.
-fn tracked<D: Backend, const N: usize>(
-    inputs: &[&DynTensor<D>; N],
-    cpu: &[&Flat<Cpu>; N],
-) -> [Option<Flat<Cpu>>; N] {
-    std::array::from_fn(|i| (!inputs[i].is_constant()).then(|| cpu[i].clone()))
+        },
+    )))
 }
 
 /// A host kernel from one input to an output of any shape (reductions, gathers): `forward(x)`
@@ -298,55 +372,34 @@ pub(crate) fn host_custom<D: Backend, const N: usize, T: 'static, E: From<Tensor
     if !is_cpu::<D>() {
         return None;
     }
-    let mut cpu: [Option<&Flat<Cpu>>; N] = [None; N];
-    for (c, x) in cpu.iter_mut().zip(inputs) {
-        *c = Some(as_cpu(x.flat())?);
-    }
-    let cpu: [&Flat<Cpu>; N] = cpu.map(|c| c.expect("every slot was filled above"));
-    let vals: [Vals; N] = cpu.map(read);
+    let (held, dsts, constant) = gather(inputs)?;
     let (out, saved) = {
-        let xs: [&[f32]; N] = std::array::from_fn(|i| vals[i].as_slice());
+        let xs: [&[f32]; N] = std::array::from_fn(|i| held[i].as_slice());
         match forward(&xs) {
             Ok(r) => r,
             Err(e) => return Some(Err(e)),
         }
     };
-    let n = out.len();
-    if n != numel(shape) {
+    if out.len() != numel(shape) {
         return Some(Err(TensorError::Shape {
             what: "host kernel output".into(),
             expected: shape.to_vec(),
-            found: vec![n],
+            found: vec![out.len()],
         }
         .into()));
     }
-    let out = new_tensor(cpu.first().copied(), out);
-    let keys = tracked(&inputs, &cpu);
-    let constant = keys.iter().all(Option::is_none);
-    if is_recording() && !constant {
-        let out_key = out.clone();
-        GradTape::<Cpu>::default().add_backward_op(move |grads: &mut Gradients<f32, Cpu>| {
-            let g_out = out_grad(grads, &out_key)?;
-            let xs: [&[f32]; N] = std::array::from_fn(|i| vals[i].as_slice());
-            for (i, key) in keys.iter().enumerate() {
-                if let Some(key) = key {
-                    backward(
-                        &saved,
-                        &xs,
-                        i,
-                        g_out.as_slice(),
-                        grads.get_or_alloc_mut(key)?,
-                    );
-                }
+    Some(Ok(finish(
+        out,
+        shape,
+        constant,
+        dsts,
+        move |g_out, grad_of| {
+            let xs: [&[f32]; N] = std::array::from_fn(|i| held[i].as_slice());
+            for i in 0..N {
+                grad_of(i, &mut |g_in| backward(&saved, &xs, i, g_out, g_in));
             }
-            Ok(())
-        });
-    }
-    Some(
-        DynTensor::from_new_flat(from_cpu(out)?, shape)
-            .map(|t| t.with_constant(constant))
-            .map_err(E::from),
-    )
+        },
+    )))
 }
 
 /// `Σ_i w_i x_i` of single-value tensors, folded left from zero in `f32` (so `±1` weights
@@ -356,33 +409,39 @@ pub(crate) fn weighted_sum<D: Backend>(terms: &[(&DynTensor<D>, f32)]) -> Option
     if !is_cpu::<D>() || terms.iter().any(|(t, _)| t.numel() != 1) {
         return None;
     }
-    let mut keys = Vec::with_capacity(terms.len());
     let mut acc = 0.0f32;
     for (t, w) in terms {
-        let c = as_cpu(t.flat())?;
-        let x = read(c).as_slice()[0];
+        let x = cpu_item(t)?;
         acc += if *w == 1.0 { x } else { w * x };
-        if !t.is_constant() {
-            keys.push((c.clone(), *w));
-        }
     }
-    let out = new_tensor(terms.first().and_then(|(t, _)| as_cpu(t.flat())), vec![acc]);
-    let constant = keys.is_empty();
-    if is_recording() && !constant {
-        let out_key = out.clone();
-        GradTape::<Cpu>::default().add_backward_op(move |grads: &mut Gradients<f32, Cpu>| {
-            let g = out_grad(grads, &out_key)?.as_slice()[0];
-            for (key, w) in &keys {
-                if let Some(x) = grads.get_or_alloc_mut(key)?.first_mut() {
-                    *x += w * g;
+    let constant = terms.iter().all(|(t, _)| t.is_constant());
+    let dsts = if !constant && is_recording() {
+        let scope = current_scope::<Cpu>();
+        let mut d = Vec::with_capacity(terms.len());
+        for (t, w) in terms {
+            if !t.is_constant() {
+                d.push((Dst::of(*t, scope)?, *w));
+            }
+        }
+        Some(d)
+    } else {
+        None
+    };
+    let node = HostNode::new(vec![acc], dsts.is_some());
+    if let (Some(dsts), Some(slot)) = (dsts, node.slot()) {
+        record_host::<Cpu>(Box::new(move |host, grads| {
+            let Some(g) = host.take(slot) else {
+                return Ok(());
+            };
+            for (dst, w) in &dsts {
+                if let Some(x) = dst.grad(host, grads)?.and_then(|g| g.first_mut()) {
+                    *x += w * g[0];
                 }
             }
             Ok(())
-        });
+        }));
     }
-    DynTensor::from_new_flat(from_cpu(out)?, &[])
-        .ok()
-        .map(|t| t.with_constant(constant))
+    Some(DynTensor::from_host(node, &[], constant))
 }
 
 /// Values computed elsewhere (on the host, in `f64`) put on the graph with known partial
@@ -410,27 +469,34 @@ pub(crate) fn host_linearized<D: Backend>(
             found: vec![values.len()],
         }));
     }
-    let mut keys: Vec<(Flat<Cpu>, Vec<f32>)> = Vec::with_capacity(inputs.len());
-    for (x, p) in inputs.iter().zip(partials) {
-        let c = as_cpu(x.flat())?;
-        if !x.is_constant() {
-            keys.push((c.clone(), p));
+    let constant = inputs.iter().all(|x| x.is_constant());
+    let dsts = if !constant && is_recording() {
+        let scope = current_scope::<Cpu>();
+        let mut d = Vec::with_capacity(inputs.len());
+        for (x, p) in inputs.iter().zip(partials) {
+            if !x.is_constant() {
+                d.push((Dst::of(*x, scope)?, p));
+            }
         }
-    }
-    let out = new_tensor(inputs.first().and_then(|x| as_cpu(x.flat())), values);
-    let constant = keys.is_empty();
-    if is_recording() && !constant {
-        let out_key = out.clone();
-        GradTape::<Cpu>::default().add_backward_op(move |grads: &mut Gradients<f32, Cpu>| {
-            let g_out = out_grad(grads, &out_key)?;
-            for (key, p) in &keys {
-                let g_in = grads.get_or_alloc_mut(key)?;
-                for ((gi, d), go) in g_in.iter_mut().zip(p).zip(g_out.as_slice()) {
-                    *gi += d * go;
+        Some(d)
+    } else {
+        None
+    };
+    let node = HostNode::new(values, dsts.is_some());
+    if let (Some(dsts), Some(slot)) = (dsts, node.slot()) {
+        record_host::<Cpu>(Box::new(move |host, grads| {
+            let Some(g_out) = host.take(slot) else {
+                return Ok(());
+            };
+            for (dst, p) in &dsts {
+                if let Some(g_in) = dst.grad(host, grads)? {
+                    for ((gi, d), go) in g_in.iter_mut().zip(p).zip(&g_out) {
+                        *gi += d * go;
+                    }
                 }
             }
             Ok(())
-        });
+        }));
     }
-    Some(DynTensor::from_new_flat(from_cpu(out)?, shape).map(|t| t.with_constant(constant)))
+    Some(Ok(DynTensor::from_host(node, shape, constant)))
 }

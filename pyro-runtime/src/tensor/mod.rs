@@ -6,6 +6,7 @@ mod dims;
 mod dyn_tensor;
 #[cfg(test)]
 mod grad_tests;
+pub(crate) mod host_node;
 pub(crate) mod host_op;
 #[cfg(test)]
 mod host_op_tests;

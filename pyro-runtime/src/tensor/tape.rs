@@ -20,8 +20,110 @@ use crate::error::TensorError;
 type BackwardOp<D> =
     Box<dyn FnOnce(&mut Gradients<f32, D>) -> Result<(), <D as dfdx::tensor::HasErr>::Err>>;
 
+/// A backward operation of a host node (tensor/host_node.rs): it reads and writes host
+/// gradients, and dfdx gradients for inputs that are dfdx tensors.
+pub(crate) type HostOp<D> = Box<
+    dyn FnOnce(
+        &mut HostGrads,
+        &mut Gradients<f32, D>,
+    ) -> Result<(), <D as dfdx::tensor::HasErr>::Err>,
+>;
+
+enum Op<D: Storage<f32>> {
+    Dev(BackwardOp<D>),
+    Host(HostOp<D>),
+}
+
 struct Recording<D: Storage<f32>> {
-    ops: Vec<BackwardOp<D>>,
+    ops: Vec<Op<D>>,
+    /// Identifies this scope among all scopes ever opened (host gradient slots name it).
+    serial: u64,
+    /// Number of values of each host gradient slot handed out in this scope.
+    slot_lens: Vec<usize>,
+}
+
+static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Where a host node's gradient lives during a backward pass: slot `index` of the scope
+/// `scope` (the scope that was innermost when the node was made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot {
+    scope: u64,
+    index: u32,
+}
+
+/// The gradients of host nodes during one backward pass, allocated on first use.
+pub(crate) struct HostGrads {
+    scope: u64,
+    lens: Vec<usize>,
+    grads: Vec<Option<Vec<f32>>>,
+}
+
+impl HostGrads {
+    fn new(scope: u64, lens: Vec<usize>) -> Self {
+        let grads = std::iter::repeat_with(|| None).take(lens.len()).collect();
+        HostGrads { scope, lens, grads }
+    }
+
+    /// Takes out the gradient of a node (its producer runs once, after every consumer);
+    /// `None` when no gradient reached it or the slot is not of this pass.
+    pub(crate) fn take(&mut self, slot: Slot) -> Option<Vec<f32>> {
+        if slot.scope != self.scope {
+            return None;
+        }
+        self.grads.get_mut(slot.index as usize)?.take()
+    }
+
+    /// The gradient of a node to accumulate into (zeros on first use); `None` when the slot
+    /// is not of this pass.
+    pub(crate) fn get_mut(&mut self, slot: Slot) -> Option<&mut [f32]> {
+        if slot.scope != self.scope {
+            return None;
+        }
+        let i = slot.index as usize;
+        let len = *self.lens.get(i)?;
+        Some(self.grads.get_mut(i)?.get_or_insert_with(|| vec![0.0; len]))
+    }
+}
+
+/// A gradient slot of `len` values in the innermost scope, when it records for `D`.
+pub(crate) fn new_host_slot<D: Storage<f32> + 'static>(len: usize) -> Option<Slot> {
+    SCOPES.with(|scopes| {
+        let mut scopes = scopes.borrow_mut();
+        let rec = scopes.last_mut()?.downcast_mut::<Recording<D>>()?;
+        let index = u32::try_from(rec.slot_lens.len()).ok()?;
+        rec.slot_lens.push(len);
+        Some(Slot {
+            scope: rec.serial,
+            index,
+        })
+    })
+}
+
+/// The serial of the innermost scope when it records for `D`.
+pub(crate) fn current_scope<D: Storage<f32> + 'static>() -> Option<u64> {
+    SCOPES.with(|scopes| {
+        let scopes = scopes.borrow();
+        Some(scopes.last()?.downcast_ref::<Recording<D>>()?.serial)
+    })
+}
+
+/// Whether `slot` belongs to the innermost scope.
+pub(crate) fn slot_is_current(slot: Slot, current: Option<u64>) -> bool {
+    current == Some(slot.scope)
+}
+
+/// Records a host backward operation in the innermost scope (dropped when none records).
+pub(crate) fn record_host<D: Storage<f32> + 'static>(op: HostOp<D>) {
+    SCOPES.with(|scopes| {
+        let mut scopes = scopes.borrow_mut();
+        if let Some(rec) = scopes
+            .last_mut()
+            .and_then(|top| top.downcast_mut::<Recording<D>>())
+        {
+            rec.ops.push(Op::Host(op));
+        }
+    });
 }
 
 thread_local! {
@@ -80,7 +182,7 @@ impl<D: Storage<f32> + 'static> Tape<f32, D> for GradTape<D> {
             let mut scopes = scopes.borrow_mut();
             if let Some(top) = scopes.last_mut() {
                 if let Some(rec) = top.downcast_mut::<Recording<D>>() {
-                    rec.ops.push(Box::new(operation));
+                    rec.ops.push(Op::Dev(Box::new(operation)));
                 }
             }
         });
@@ -125,7 +227,11 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
     pub fn open() -> Self {
         let depth = SCOPES.with(|s| {
             let mut s = s.borrow_mut();
-            s.push(Box::new(Recording::<D> { ops: Vec::new() }));
+            s.push(Box::new(Recording::<D> {
+                ops: Vec::new(),
+                serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                slot_lens: Vec::new(),
+            }));
             s.len()
         });
         GradScope {
@@ -149,21 +255,21 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
         self.len() == 0
     }
 
-    fn take_ops(&mut self) -> Vec<BackwardOp<D>> {
+    fn take_ops(&mut self) -> (Vec<Op<D>>, HostGrads) {
         SCOPES.with(|s| {
             let mut s = s.borrow_mut();
             // Pop this scope and anything opened inside it and not closed.
-            let mut ops = Vec::new();
+            let mut out = (Vec::new(), HostGrads::new(0, Vec::new()));
             while s.len() >= self.depth {
                 let top = s.pop().expect("len checked");
                 if s.len() + 1 == self.depth {
                     if let Ok(rec) = top.downcast::<Recording<D>>() {
-                        ops = rec.ops;
+                        out = (rec.ops, HostGrads::new(rec.serial, rec.slot_lens));
                     }
                 }
             }
             self.depth = 0;
-            ops
+            out
         })
     }
 
@@ -198,7 +304,7 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
         D: dfdx::tensor_ops::Device<f32>,
         T: Tape<f32, D>,
     {
-        let ops = self.take_ops();
+        let (ops, mut host) = self.take_ops();
         let mut grads = Gradients::leaky();
         alloc_leaves(&mut grads).map_err(|e| TensorError::Device(format!("{e:?}")))?;
         let (loss, _) = loss.split_tape();
@@ -207,7 +313,10 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
         // loss's gradient before it), instead of boxing each operation a second time.
         tape.add_backward_op(move |grads| {
             for op in ops.into_iter().rev() {
-                op(grads)?;
+                match op {
+                    Op::Dev(op) => op(grads)?,
+                    Op::Host(op) => op(&mut host, grads)?,
+                }
             }
             Ok(())
         });

@@ -1,0 +1,87 @@
+//! Host nodes: the CPU storage of [`DynTensor`](super::DynTensor) values made by host kernels.
+//!
+//! A dfdx tensor costs an allocation behind an `Arc`, a device handle, a cache check and, in
+//! the backward pass, a gradient buffer found through a map. For the small intermediates of a
+//! probabilistic program that bookkeeping costs more than the arithmetic, so the results of
+//! host kernels (tensor/host_op.rs) live in a plain vector instead, and their gradients in a
+//! numbered slot of the recording scope ([`Slot`], [`HostGrads`]). A host node becomes a dfdx
+//! tensor only when a dfdx operation needs one ([`HostNode::flat`]); a *bridge* operation on
+//! the tape then carries that tensor's gradient back into the node's slot.
+
+use std::sync::{Arc, OnceLock};
+
+use dfdx::prelude::{Cpu, Gradients};
+use dfdx::tensor::TensorFromVec;
+
+use super::backend::default_device;
+use super::dyn_tensor::Flat;
+use super::tape::{is_recording, new_host_slot, record_host, Slot};
+
+/// Values computed on the host, with the gradient slot they had when made inside a
+/// recording scope.
+pub(crate) struct HostNode {
+    vals: Vec<f32>,
+    slot: Option<Slot>,
+    flat: OnceLock<Flat<Cpu>>,
+}
+
+impl std::fmt::Debug for HostNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostNode")
+            .field("len", &self.vals.len())
+            .field("slot", &self.slot)
+            .finish()
+    }
+}
+
+impl HostNode {
+    /// A node holding `vals`; with a gradient slot in the innermost scope when `tracked`
+    /// (an operation whose gradient matters made it) and a scope records.
+    pub(crate) fn new(vals: Vec<f32>, tracked: bool) -> Arc<Self> {
+        let slot = if tracked {
+            new_host_slot::<Cpu>(vals.len())
+        } else {
+            None
+        };
+        Arc::new(HostNode {
+            vals,
+            slot,
+            flat: OnceLock::new(),
+        })
+    }
+
+    /// The values, row-major.
+    pub(crate) fn vals(&self) -> &[f32] {
+        &self.vals
+    }
+
+    /// The gradient slot, when the node was made by a recorded operation.
+    pub(crate) fn slot(&self) -> Option<Slot> {
+        self.slot
+    }
+
+    /// The values as a dfdx tensor, made on first use. When the node has a gradient slot,
+    /// a bridge operation is recorded that adds the dfdx tensor's gradient into the slot, so
+    /// gradients flow through dfdx operations too.
+    pub(crate) fn flat(&self) -> &Flat<Cpu> {
+        self.flat.get_or_init(|| {
+            let n = self.vals.len();
+            let t: Flat<Cpu> = default_device::<Cpu>()
+                .tensor_from_vec(self.vals.clone(), (n,))
+                .retaped();
+            if let (Some(slot), true) = (self.slot, is_recording()) {
+                let key = t.clone();
+                record_host::<Cpu>(Box::new(move |host, grads: &mut Gradients<f32, Cpu>| {
+                    let g = grads.get_or_alloc_mut(&key)?;
+                    if let Some(dst) = host.get_mut(slot) {
+                        for (d, s) in dst.iter_mut().zip(g.iter()) {
+                            *d += s;
+                        }
+                    }
+                    Ok(())
+                }));
+            }
+            t
+        })
+    }
+}
