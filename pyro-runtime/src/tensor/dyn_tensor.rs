@@ -45,17 +45,33 @@ pub struct DynTensor<D: Backend = super::DefaultDevice> {
 /// Where the values live.
 #[derive(Clone)]
 enum Repr<D: Backend> {
-    /// A dfdx tensor (parameters, user tensors, values on other devices).
-    Dev {
-        data: Flat<D>,
-        /// Nonzero when `data` is a node this module created (a fresh id from a counter), so
-        /// two such tensors are the same node exactly when these agree, without asking dfdx.
-        fresh: u64,
-        /// The dfdx node id of `data` plus one, read lazily (0 = not read yet).
-        real: std::cell::Cell<usize>,
-    },
+    /// A dfdx tensor (parameters, user tensors, values on other devices), shared so that
+    /// cloning a tensor is one reference count.
+    Dev(Arc<DevNode<D>>),
     /// Values computed by a host kernel (CPU only; see tensor/host_node.rs).
     Host(Arc<HostNode>),
+}
+
+/// A dfdx tensor with what is known of its identity.
+struct DevNode<D: Backend> {
+    data: Flat<D>,
+    /// Nonzero when `data` is a node this module created (a fresh id from a counter), so two
+    /// such tensors are the same node exactly when these agree, without asking dfdx.
+    fresh: u64,
+    /// The dfdx node id of `data` plus one, read lazily (0 = not read yet).
+    real: std::sync::atomic::AtomicUsize,
+}
+
+impl<D: Backend> Clone for DevNode<D> {
+    fn clone(&self) -> Self {
+        DevNode {
+            data: self.data.clone(),
+            fresh: self.fresh,
+            real: std::sync::atomic::AtomicUsize::new(
+                self.real.load(std::sync::atomic::Ordering::Relaxed),
+            ),
+        }
+    }
 }
 
 static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -196,11 +212,11 @@ impl<D: Backend> DynTensor<D> {
     /// A tensor over a dfdx flat tensor.
     fn dev(data: Flat<D>, shape: Dims, fresh: u64) -> Self {
         DynTensor {
-            repr: Repr::Dev {
+            repr: Repr::Dev(Arc::new(DevNode {
                 data,
                 fresh,
-                real: std::cell::Cell::new(0),
-            },
+                real: std::sync::atomic::AtomicUsize::new(0),
+            })),
             shape,
             constant: false,
         }
@@ -220,7 +236,7 @@ impl<D: Backend> DynTensor<D> {
     pub(crate) fn host_node(&self) -> Option<&Arc<HostNode>> {
         match &self.repr {
             Repr::Host(n) => Some(n),
-            Repr::Dev { .. } => None,
+            Repr::Dev(_) => None,
         }
     }
 
@@ -280,8 +296,8 @@ impl<D: Backend> DynTensor<D> {
     /// other `DynTensor` holds it), so it can be told apart from others without asking dfdx.
     pub(crate) fn from_new_flat(data: Flat<D>, shape: &[usize]) -> TensorResult<Self> {
         let mut t = Self::from_flat(data, shape)?;
-        if let Repr::Dev { fresh, .. } = &mut t.repr {
-            *fresh = next_fresh();
+        if let Repr::Dev(node) = &mut t.repr {
+            Arc::make_mut(node).fresh = next_fresh();
         }
         Ok(t)
     }
@@ -333,13 +349,14 @@ impl<D: Backend> DynTensor<D> {
     /// The dfdx node id of the data (read once and cached for dfdx tensors).
     fn real_node(&self) -> Option<usize> {
         match &self.repr {
-            Repr::Dev { data, real, .. } => {
-                let n = real.get();
+            Repr::Dev(node) => {
+                let n = node.real.load(std::sync::atomic::Ordering::Relaxed);
                 if n != 0 {
                     return Some(n - 1);
                 }
-                let id = node_id(data)?;
-                real.set(id + 1);
+                let id = node_id(&node.data)?;
+                node.real
+                    .store(id + 1, std::sync::atomic::Ordering::Relaxed);
                 Some(id)
             }
             Repr::Host(_) => node_id(self.flat()),
@@ -351,8 +368,8 @@ impl<D: Backend> DynTensor<D> {
     fn same_node_as(&self, other: &Self) -> bool {
         match (&self.repr, &other.repr) {
             (Repr::Host(a), Repr::Host(b)) => return Arc::ptr_eq(a, b),
-            (Repr::Dev { fresh: a, .. }, Repr::Dev { fresh: b, .. }) if *a != 0 && *b != 0 => {
-                return a == b
+            (Repr::Dev(a), Repr::Dev(b)) if a.fresh != 0 && b.fresh != 0 => {
+                return a.fresh == b.fresh
             }
             _ => {}
         }
@@ -373,7 +390,7 @@ impl<D: Backend> DynTensor<D> {
             });
         }
         match &mut self.repr {
-            Repr::Dev { data, .. } => data.copy_from(values),
+            Repr::Dev(node) => Arc::make_mut(node).data.copy_from(values),
             Repr::Host(node) => *node = HostNode::new(values.to_vec(), false),
         }
         Ok(())
@@ -384,7 +401,7 @@ impl<D: Backend> DynTensor<D> {
     pub(crate) fn known_same_node(&self, other: &Self) -> bool {
         match (&self.repr, &other.repr) {
             (Repr::Host(a), Repr::Host(b)) => Arc::ptr_eq(a, b),
-            (Repr::Dev { fresh: a, .. }, Repr::Dev { fresh: b, .. }) => *a != 0 && a == b,
+            (Repr::Dev(a), Repr::Dev(b)) => a.fresh != 0 && a.fresh == b.fresh,
             _ => false,
         }
     }
@@ -392,7 +409,7 @@ impl<D: Backend> DynTensor<D> {
     /// The flat dfdx tensor (made on first use for values a host kernel computed).
     pub fn flat(&self) -> &Flat<D> {
         match &self.repr {
-            Repr::Dev { data, .. } => data,
+            Repr::Dev(node) => &node.data,
             Repr::Host(node) => (node.flat() as &dyn std::any::Any)
                 .downcast_ref::<Flat<D>>()
                 .expect("host nodes exist only on the CPU backend"),
@@ -402,7 +419,10 @@ impl<D: Backend> DynTensor<D> {
     /// Consumes into the flat dfdx tensor.
     pub fn into_flat(self) -> Flat<D> {
         match self.repr {
-            Repr::Dev { data, .. } => data,
+            Repr::Dev(node) => match Arc::try_unwrap(node) {
+                Ok(node) => node.data,
+                Err(node) => node.data.clone(),
+            },
             Repr::Host(_) => self.flat().clone(),
         }
     }
@@ -451,7 +471,7 @@ impl<D: Backend> DynTensor<D> {
     /// The device holding the data.
     pub fn device(&self) -> D {
         match &self.repr {
-            Repr::Dev { data, .. } => data.device().clone(),
+            Repr::Dev(node) => node.data.device().clone(),
             Repr::Host(_) => default_device::<D>(),
         }
     }
