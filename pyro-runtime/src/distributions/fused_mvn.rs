@@ -49,7 +49,7 @@ pub(crate) fn mvn_log_prob<D: Backend>(
             for (zr, wr) in z.chunks(n).zip(w.chunks_mut(n)) {
                 back_subst_transposed(&lh, zr, n, wr);
             }
-            Ok((out, (z, w, lh)))
+            Ok((out.into(), (z, w, lh)))
         },
         move |(z, w, lh), _, i, g_out, g_in| {
             for (row, &g) in g_out.iter().enumerate() {

@@ -20,7 +20,7 @@ use super::tape::{is_recording, new_host_slot, record_host, Slot};
 /// Values computed on the host, with the gradient slot they had when made inside a
 /// recording scope.
 pub(crate) struct HostNode {
-    vals: Vec<f32>,
+    vals: Vals,
     slot: Option<Slot>,
     flat: OnceLock<Flat<Cpu>>,
 }
@@ -37,7 +37,7 @@ impl std::fmt::Debug for HostNode {
 impl HostNode {
     /// A node holding `vals`; with a gradient slot in the innermost scope when `tracked`
     /// (an operation whose gradient matters made it) and a scope records.
-    pub(crate) fn new(vals: Vec<f32>, tracked: bool) -> Arc<Self> {
+    pub(crate) fn new(vals: Vals, tracked: bool) -> Arc<Self> {
         let slot = if tracked {
             new_host_slot::<Cpu>(vals.len())
         } else {
@@ -52,7 +52,7 @@ impl HostNode {
 
     /// The values, row-major.
     pub(crate) fn vals(&self) -> &[f32] {
-        &self.vals
+        self.vals.as_slice()
     }
 
     /// The gradient slot, when the node was made by a recorded operation.
@@ -67,7 +67,7 @@ impl HostNode {
         self.flat.get_or_init(|| {
             let n = self.vals.len();
             let t: Flat<Cpu> = default_device::<Cpu>()
-                .tensor_from_vec(self.vals.clone(), (n,))
+                .tensor_from_vec(self.vals.as_slice().to_vec(), (n,))
                 .retaped();
             if let (Some(slot), true) = (self.slot, is_recording()) {
                 let key = t.clone();
@@ -83,5 +83,59 @@ impl HostNode {
             }
             t
         })
+    }
+}
+
+/// Host copy of a tensor's values; a single value stays off the heap.
+#[derive(Debug, Clone)]
+pub(crate) enum Vals {
+    /// One value.
+    One(f32),
+    /// Any other number of values.
+    Many(Vec<f32>),
+}
+
+impl Vals {
+    /// The values as a slice.
+    pub(crate) fn as_slice(&self) -> &[f32] {
+        match self {
+            Vals::One(v) => std::slice::from_ref(v),
+            Vals::Many(v) => v,
+        }
+    }
+}
+
+impl Vals {
+    /// Number of values.
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+}
+
+impl From<Vec<f32>> for Vals {
+    fn from(v: Vec<f32>) -> Self {
+        if v.len() == 1 {
+            Vals::One(v[0])
+        } else {
+            Vals::Many(v)
+        }
+    }
+}
+
+/// Collecting exactly one value does not allocate.
+impl FromIterator<f32> for Vals {
+    fn from_iter<I: IntoIterator<Item = f32>>(iter: I) -> Self {
+        let mut it = iter.into_iter();
+        let Some(a) = it.next() else {
+            return Vals::Many(Vec::new());
+        };
+        let Some(b) = it.next() else {
+            return Vals::One(a);
+        };
+        let mut v = Vec::with_capacity(it.size_hint().0 + 2);
+        v.push(a);
+        v.push(b);
+        v.extend(it);
+        Vals::Many(v)
     }
 }

@@ -27,7 +27,7 @@ use dfdx::tensor::CpuError;
 use super::backend::Backend;
 use super::dims::Dims;
 use super::dyn_tensor::{broadcast_shapes, numel, DynTensor, Flat};
-use super::host_node::HostNode;
+use super::host_node::{HostNode, Vals};
 use super::tape::{current_scope, is_recording, record_host, slot_is_current, HostGrads, Slot};
 use crate::error::{TensorError, TensorResult};
 
@@ -84,24 +84,6 @@ pub(crate) fn is_cpu<D: Backend>() -> bool {
 /// The CPU view of a flat tensor of backend `D`, when `D` is `Cpu`.
 fn as_cpu<D: Backend>(t: &Flat<D>) -> Option<&Flat<Cpu>> {
     (t as &dyn Any).downcast_ref::<Flat<Cpu>>()
-}
-
-/// Host copy of a tensor's values; a single value stays off the heap.
-pub(crate) enum Vals {
-    /// One value.
-    One(f32),
-    /// Any other number of values.
-    Many(Vec<f32>),
-}
-
-impl Vals {
-    /// The values as a slice.
-    pub(crate) fn as_slice(&self) -> &[f32] {
-        match self {
-            Vals::One(v) => std::slice::from_ref(v),
-            Vals::Many(v) => v,
-        }
-    }
 }
 
 /// The values of a CPU tensor. Every [`DynTensor`] holds contiguous data (its constructors
@@ -252,7 +234,7 @@ fn gather<D: Backend, const N: usize>(
 /// Makes the output node and records its backward operation: `body(g_out, grad_of)` gets
 /// the output's gradient and a way to reach each input's gradient buffer.
 fn finish<D: Backend, const N: usize>(
-    out: Vec<f32>,
+    out: Vals,
     shape: &[usize],
     constant: bool,
     dsts: Option<[Dst; N]>,
@@ -306,7 +288,7 @@ fn out_shape<D: Backend>(op: &'static str, inputs: &[&DynTensor<D>]) -> TensorRe
 pub(crate) fn host_kernel<D: Backend, const N: usize, T: 'static>(
     op: &'static str,
     inputs: [&DynTensor<D>; N],
-    forward: impl FnOnce(&[Arg<'_>; N], usize) -> (Vec<f32>, T),
+    forward: impl FnOnce(&[Arg<'_>; N], usize) -> (Vals, T),
     backward: impl Fn(&T, &[Arg<'_>; N], usize, &[f32], &mut [f32]) + 'static,
 ) -> Option<TensorResult<DynTensor<D>>> {
     if !is_cpu::<D>() {
@@ -346,7 +328,7 @@ pub(crate) fn host_kernel<D: Backend, const N: usize, T: 'static>(
 pub(crate) fn host_reduce<D: Backend>(
     input: &DynTensor<D>,
     shape: &[usize],
-    forward: impl FnOnce(&[f32]) -> Vec<f32>,
+    forward: impl FnOnce(&[f32]) -> Vals,
     backward: impl Fn(&[f32], &[f32], &mut [f32]) + 'static,
 ) -> Option<DynTensor<D>> {
     let r = host_custom(
@@ -366,7 +348,7 @@ pub(crate) fn host_reduce<D: Backend>(
 pub(crate) fn host_custom<D: Backend, const N: usize, T: 'static, E: From<TensorError>>(
     inputs: [&DynTensor<D>; N],
     shape: &[usize],
-    forward: impl FnOnce(&[&[f32]; N]) -> Result<(Vec<f32>, T), E>,
+    forward: impl FnOnce(&[&[f32]; N]) -> Result<(Vals, T), E>,
     backward: impl Fn(&T, &[&[f32]; N], usize, &[f32], &mut [f32]) + 'static,
 ) -> Option<Result<DynTensor<D>, E>> {
     if !is_cpu::<D>() {
@@ -427,7 +409,7 @@ pub(crate) fn weighted_sum<D: Backend>(terms: &[(&DynTensor<D>, f32)]) -> Option
     } else {
         None
     };
-    let node = HostNode::new(vec![acc], dsts.is_some());
+    let node = HostNode::new(Vals::One(acc), dsts.is_some());
     if let (Some(dsts), Some(slot)) = (dsts, node.slot()) {
         record_host::<Cpu>(Box::new(move |host, grads| {
             let Some(g) = host.take(slot) else {
@@ -482,7 +464,7 @@ pub(crate) fn host_linearized<D: Backend>(
     } else {
         None
     };
-    let node = HostNode::new(values, dsts.is_some());
+    let node = HostNode::new(Vals::from(values), dsts.is_some());
     if let (Some(dsts), Some(slot)) = (dsts, node.slot()) {
         record_host::<Cpu>(Box::new(move |host, grads| {
             let Some(g_out) = host.take(slot) else {

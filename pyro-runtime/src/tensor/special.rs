@@ -10,6 +10,7 @@ use dfdx::prelude::*;
 
 use super::backend::Backend;
 use super::dyn_tensor::DynTensor;
+use super::host_node::Vals;
 use super::tape::is_recording;
 
 /// Scalar special functions in `f64`.
@@ -195,18 +196,27 @@ pub fn host_unary<D: Backend>(x: &DynTensor<D>, f: impl Fn(f64) -> (f64, f64)) -
         "host_unary",
         [x],
         |[a], n| {
+            let finite = |dy: f64| if dy.is_finite() { dy as f32 } else { 0.0 };
+            if n == 1 {
+                // One value: no heap allocation for the value or its derivative.
+                let (y, dy) = f(a.at(0) as f64);
+                return (Vals::One(y as f32), Vals::One(finite(dy)));
+            }
             let mut vals = Vec::with_capacity(n);
             let mut ders = Vec::with_capacity(if is_recording() { n } else { 0 });
             for k in 0..n {
                 let (y, dy) = f(a.at(k) as f64);
                 vals.push(y as f32);
                 if ders.capacity() > 0 {
-                    ders.push(if dy.is_finite() { dy as f32 } else { 0.0 });
+                    ders.push(finite(dy));
                 }
             }
-            (vals, ders)
+            (Vals::Many(vals), Vals::Many(ders))
         },
-        |ders, [a], _, g_out, g_in| super::host_op::accumulate(a, g_in, g_out, |k| ders[k]),
+        |ders, [a], _, g_out, g_in| {
+            let ders = ders.as_slice();
+            super::host_op::accumulate(a, g_in, g_out, |k| ders[k])
+        },
     );
     if let Some(t) = cpu {
         return t.expect("one input broadcasts with itself");
