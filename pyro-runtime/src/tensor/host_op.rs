@@ -247,11 +247,14 @@ fn finish<D: Backend, const N: usize>(
                 return Ok(()); // no gradient reached this node
             };
             let mut failed = None;
-            body(&g_out, &mut |i, f| match dsts[i].grad(host, grads) {
-                Ok(Some(g)) => f(g),
-                Ok(None) => {}
-                Err(e) => failed = Some(e),
-            });
+            body(
+                g_out.as_slice(),
+                &mut |i, f| match dsts[i].grad(host, grads) {
+                    Ok(Some(g)) => f(g),
+                    Ok(None) => {}
+                    Err(e) => failed = Some(e),
+                },
+            );
             failed.map_or(Ok(()), Err)
         }));
     }
@@ -417,7 +420,7 @@ pub(crate) fn weighted_sum<D: Backend>(terms: &[(&DynTensor<D>, f32)]) -> Option
             };
             for (dst, w) in &dsts {
                 if let Some(x) = dst.grad(host, grads)?.and_then(|g| g.first_mut()) {
-                    *x += w * g[0];
+                    *x += w * g.as_slice()[0];
                 }
             }
             Ok(())
@@ -472,7 +475,7 @@ pub(crate) fn host_linearized<D: Backend>(
             };
             for (dst, p) in &dsts {
                 if let Some(g_in) = dst.grad(host, grads)? {
-                    for ((gi, d), go) in g_in.iter_mut().zip(p).zip(&g_out) {
+                    for ((gi, d), go) in g_in.iter_mut().zip(p).zip(g_out.as_slice()) {
                         *gi += d * go;
                     }
                 }

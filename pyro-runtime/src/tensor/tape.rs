@@ -56,22 +56,50 @@ pub(crate) struct Slot {
 pub(crate) struct HostGrads {
     scope: u64,
     lens: Vec<usize>,
-    grads: Vec<Option<Vec<f32>>>,
+    grads: Vec<GradSlot>,
+}
+
+/// One node's gradient: a single value stays off the heap.
+#[derive(Default)]
+pub(crate) enum GradSlot {
+    /// No gradient reached the node (yet).
+    #[default]
+    Unset,
+    /// The gradient of a one-element node.
+    One(f32),
+    /// Any other size.
+    Many(Vec<f32>),
+}
+
+impl GradSlot {
+    /// The values.
+    pub(crate) fn as_slice(&self) -> &[f32] {
+        match self {
+            GradSlot::Unset => &[],
+            GradSlot::One(v) => std::slice::from_ref(v),
+            GradSlot::Many(v) => v,
+        }
+    }
 }
 
 impl HostGrads {
     fn new(scope: u64, lens: Vec<usize>) -> Self {
-        let grads = std::iter::repeat_with(|| None).take(lens.len()).collect();
+        let grads = std::iter::repeat_with(GradSlot::default)
+            .take(lens.len())
+            .collect();
         HostGrads { scope, lens, grads }
     }
 
     /// Takes out the gradient of a node (its producer runs once, after every consumer);
     /// `None` when no gradient reached it or the slot is not of this pass.
-    pub(crate) fn take(&mut self, slot: Slot) -> Option<Vec<f32>> {
+    pub(crate) fn take(&mut self, slot: Slot) -> Option<GradSlot> {
         if slot.scope != self.scope {
             return None;
         }
-        self.grads.get_mut(slot.index as usize)?.take()
+        match std::mem::take(self.grads.get_mut(slot.index as usize)?) {
+            GradSlot::Unset => None,
+            g => Some(g),
+        }
     }
 
     /// The gradient of a node to accumulate into (zeros on first use); `None` when the slot
@@ -82,7 +110,19 @@ impl HostGrads {
         }
         let i = slot.index as usize;
         let len = *self.lens.get(i)?;
-        Some(self.grads.get_mut(i)?.get_or_insert_with(|| vec![0.0; len]))
+        let g = self.grads.get_mut(i)?;
+        if let GradSlot::Unset = g {
+            *g = if len == 1 {
+                GradSlot::One(0.0)
+            } else {
+                GradSlot::Many(vec![0.0; len])
+            };
+        }
+        Some(match g {
+            GradSlot::One(v) => std::slice::from_mut(v),
+            GradSlot::Many(v) => v,
+            GradSlot::Unset => &mut [],
+        })
     }
 }
 
