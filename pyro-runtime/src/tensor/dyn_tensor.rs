@@ -11,7 +11,7 @@ use dfdx::shapes::Shape;
 use super::backend::{default_device, Backend};
 use super::cpu_ops::{self, Binary, Unary};
 use super::dims::Dims;
-use super::host_node::HostNode;
+use super::host_node::{HostNode, Vals};
 use super::tape::GradTape;
 use crate::error::{TensorError, TensorResult};
 use std::sync::Arc;
@@ -202,7 +202,12 @@ impl<D: Backend> DynTensor<D> {
     pub fn full(shape: &[usize], value: f32) -> Self {
         let n = numel(shape);
         if super::host_op::is_cpu::<D>() {
-            return Self::from_host(HostNode::new(vec![value; n].into(), false), shape, false);
+            let vals = if n == 1 {
+                Vals::One(value)
+            } else {
+                Vals::Many(vec![value; n])
+            };
+            return Self::from_host(HostNode::new(vals, false), shape, false);
         }
         let dev = default_device::<D>();
         let data = dev.tensor_from_vec(vec![value; n], (n,)).retaped();
@@ -241,7 +246,13 @@ impl<D: Backend> DynTensor<D> {
     }
 
     /// A runtime constant filled with `value`: host kernels send it no gradient.
+    /// Scalars on the CPU come from a small per-thread cache (the numbers a model passes to
+    /// its distributions every step), so they cost no allocation.
     pub(crate) fn constant(shape: &[usize], value: f32) -> Self {
+        if shape.is_empty() && super::host_op::is_cpu::<D>() {
+            let node = super::host_node::cached_scalar(value);
+            return Self::from_host(node, shape, true);
+        }
         Self::full(shape, value).with_constant(true)
     }
 

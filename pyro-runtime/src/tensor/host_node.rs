@@ -17,6 +17,31 @@ use super::backend::default_device;
 use super::dyn_tensor::Flat;
 use super::tape::{is_recording, new_host_slot, record_host, Slot};
 
+/// Scalars [`cached_scalar`] keeps per thread (more distinct values are made each time).
+const SCALAR_CACHE: usize = 64;
+
+thread_local! {
+    static SCALARS: std::cell::RefCell<Vec<(u32, Arc<HostNode>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A node holding the single value `v` and no gradient slot, shared from a small per-thread
+/// cache (such nodes never change, so sharing them is safe).
+pub(crate) fn cached_scalar(v: f32) -> Arc<HostNode> {
+    let bits = v.to_bits();
+    SCALARS.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((_, n)) = c.iter().find(|(b, _)| *b == bits) {
+            return n.clone();
+        }
+        let n = HostNode::new(Vals::One(v), false);
+        if c.len() < SCALAR_CACHE {
+            c.push((bits, n.clone()));
+        }
+        n
+    })
+}
+
 /// Values computed on the host, with the gradient slot they had when made inside a
 /// recording scope.
 pub(crate) struct HostNode {

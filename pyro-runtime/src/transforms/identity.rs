@@ -66,7 +66,8 @@ impl<D: Backend> Transform<D> for IdentityTransform {
                 reason: format!("needs at least {} dims", self.event_dim),
             });
         }
-        Ok(DynTensor::zeros(&x.shape()[..r - self.event_dim]))
+        // A constant: the log-det of the identity has no gradient.
+        Ok(DynTensor::constant(&x.shape()[..r - self.event_dim], 0.0))
     }
     fn clone_box(&self) -> BoxTransform<D> {
         Box::new(*self)

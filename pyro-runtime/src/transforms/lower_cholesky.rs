@@ -13,7 +13,7 @@ use super::elementwise::softplus_inv;
 use super::util::{diag_part, square_batch, tril_with_diag};
 use super::{validate_inverse_input, BoxTransform, Transform, TransformResult};
 use crate::constraints::Constraint;
-use crate::tensor::special::host_unary;
+use crate::tensor::special::{host_unary, scalar};
 use crate::tensor::{Backend, DynTensor, Special};
 
 /// Maps `[..., n, n]` unconstrained matrices to Cholesky factors: `y = tril(x, -1) +
@@ -50,9 +50,59 @@ fn forward_impl<D: Backend>(
     softplus: bool,
 ) -> TransformResult<DynTensor<D>> {
     let (b, n) = square_batch(name, "forward", x.shape())?;
+    if let Some(y) = forward_on_host(x, n, softplus) {
+        return Ok(y?);
+    }
     let d = diag_part(x, b, n)?;
     let d = if softplus { d.softplus() } else { d.exp() };
     tril_with_diag(x, &d, b, n)
+}
+
+/// The forward map as one host kernel on the CPU (`None` elsewhere): the strictly lower part
+/// copied, the diagonal mapped with its derivative kept for the backward pass, zeros above.
+fn forward_on_host<D: Backend>(
+    x: &DynTensor<D>,
+    n: usize,
+    softplus: bool,
+) -> Option<crate::error::TensorResult<DynTensor<D>>> {
+    let diag = move |v: f32| -> (f32, f32) {
+        if softplus {
+            let v = v as f64;
+            (scalar::softplus(v) as f32, scalar::sigmoid(v) as f32)
+        } else {
+            let e = v.exp();
+            (e, e)
+        }
+    };
+    crate::tensor::host_op::host_custom(
+        [x],
+        x.shape(),
+        |[xs]| {
+            let mut out = vec![0.0f32; xs.len()];
+            let mut ders = Vec::with_capacity(xs.len() / n.max(1));
+            for (xm, ym) in xs.chunks(n * n).zip(out.chunks_mut(n * n)) {
+                for i in 0..n {
+                    ym[i * n..i * n + i].copy_from_slice(&xm[i * n..i * n + i]);
+                    let (y, dy) = diag(xm[i * n + i]);
+                    ym[i * n + i] = y;
+                    ders.push(dy);
+                }
+            }
+            Ok::<_, crate::error::TensorError>((out.into(), ders))
+        },
+        move |ders, _, _, g_out, g_in| {
+            let mut k = 0;
+            for (gm, gx) in g_out.chunks(n * n).zip(g_in.chunks_mut(n * n)) {
+                for i in 0..n {
+                    for j in 0..i {
+                        gx[i * n + j] += gm[i * n + j];
+                    }
+                    gx[i * n + i] += gm[i * n + i] * ders[k];
+                    k += 1;
+                }
+            }
+        },
+    )
 }
 
 fn inverse_impl<D: Backend>(

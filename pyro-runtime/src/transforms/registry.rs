@@ -110,11 +110,8 @@ fn common<D: Backend>(c: &Constraint, registry: &'static str) -> TransformResult
             if a == 0.0 && b == 1.0 {
                 Box::new(SigmoidTransform)
             } else {
-                let affine = AffineTransform::<D>::scalar(a, b - a)?;
-                Box::new(
-                    ComposeTransform::new(vec![Box::new(SigmoidTransform), Box::new(affine)])
-                        .with_codomain(c.clone()),
-                )
+                // Pyro's sigmoid-then-affine chain, as one elementwise map.
+                Box::new(IntervalTransform::new(a, b)?)
             }
         }
         Constraint::LowerCholesky => Box::new(LowerCholeskyTransform),
