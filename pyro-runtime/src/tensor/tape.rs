@@ -42,6 +42,12 @@ struct Recording<D: Storage<f32>> {
     slot_lens: Vec<usize>,
 }
 
+thread_local! {
+    /// Operations and host slots the last closed scope held: a new scope reserves as much,
+    /// so the repeated steps of an inference loop do not regrow their lists.
+    static SIZE_HINT: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
 static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Where a host node's gradient lives during a backward pass: slot `index` of the scope
@@ -265,12 +271,13 @@ pub struct GradScope<D: Storage<f32> + 'static> {
 impl<D: Storage<f32> + 'static> GradScope<D> {
     /// Opens a scope: every tensor operation on this thread from now on is recorded.
     pub fn open() -> Self {
+        let hint = SIZE_HINT.with(|h| h.get());
         let depth = SCOPES.with(|s| {
             let mut s = s.borrow_mut();
             s.push(Box::new(Recording::<D> {
-                ops: Vec::new(),
+                ops: Vec::with_capacity(hint.0),
                 serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-                slot_lens: Vec::new(),
+                slot_lens: Vec::with_capacity(hint.1),
             }));
             s.len()
         });
@@ -304,6 +311,7 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
                 let top = s.pop().expect("len checked");
                 if s.len() + 1 == self.depth {
                     if let Ok(rec) = top.downcast::<Recording<D>>() {
+                        SIZE_HINT.with(|h| h.set((rec.ops.len(), rec.slot_lens.len())));
                         out = (rec.ops, HostGrads::new(rec.serial, rec.slot_lens));
                     }
                 }
