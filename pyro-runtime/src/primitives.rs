@@ -3,24 +3,33 @@
 //! functions (draw from the prior, return the observation); inside handlers they send a
 //! [`Message`] through the stack.
 
+use std::rc::Rc;
+
 use crate::constraints::Constraint;
 use crate::distributions::{BoxDist, DistError, Distribution};
 use crate::error::{PyroError, PyroResult};
 use crate::params::ParamInit;
-use crate::poutine::message::{InferConfig, Message, ParamSpec};
+use crate::poutine::message::{InferConfig, Message, ParamSpec, SharedDist};
 use crate::poutine::runtime::apply_stack;
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
-/// What `sample` accepts as a distribution: a distribution, a boxed one, or the `Result`
-/// of a validating constructor (its error is then reported with the site's name).
+/// What `sample` accepts as a distribution: a distribution, a boxed or shared one, or the
+/// `Result` of a validating constructor (its error is then reported with the site's name).
 /// Every distribution type is registered with [`crate::site_dist!`].
 pub trait IntoSiteDist<D: Backend> {
-    /// Boxes the distribution, or returns the constructor's error.
-    fn into_site_dist(self) -> Result<BoxDist<D>, DistError>;
+    /// The distribution behind a shared pointer (what messages and traces carry), or the
+    /// constructor's error.
+    fn into_site_dist(self) -> Result<SharedDist<D>, DistError>;
 }
 
 impl<D: Backend> IntoSiteDist<D> for BoxDist<D> {
-    fn into_site_dist(self) -> Result<BoxDist<D>, DistError> {
+    fn into_site_dist(self) -> Result<SharedDist<D>, DistError> {
+        Ok(Rc::from(self))
+    }
+}
+
+impl<D: Backend> IntoSiteDist<D> for SharedDist<D> {
+    fn into_site_dist(self) -> Result<SharedDist<D>, DistError> {
         Ok(self)
     }
 }
@@ -35,16 +44,16 @@ macro_rules! site_dist {
         {
             fn into_site_dist(
                 self,
-            ) -> Result<$crate::distributions::BoxDist<D>, $crate::distributions::DistError> {
-                Ok(Box::new(self))
+            ) -> Result<$crate::poutine::SharedDist<D>, $crate::distributions::DistError> {
+                Ok(::std::rc::Rc::new(self))
             }
         })*
     };
 }
 
 impl<D: Backend, T: Distribution<D>> IntoSiteDist<D> for Result<T, DistError> {
-    fn into_site_dist(self) -> Result<BoxDist<D>, DistError> {
-        self.map(|d| Box::new(d) as BoxDist<D>)
+    fn into_site_dist(self) -> Result<SharedDist<D>, DistError> {
+        self.map(|d| Rc::new(d) as SharedDist<D>)
     }
 }
 
@@ -141,7 +150,7 @@ pub fn sample_with<D: Backend>(
 /// `<name>_unobserved` (latent values for the rest), and returns their combination.
 fn sample_partially_observed<D: Backend>(
     name: &str,
-    dist: BoxDist<D>,
+    dist: SharedDist<D>,
     obs: DynTensor<D>,
     flags: &[bool],
     shape: &[usize],
@@ -153,11 +162,11 @@ fn sample_partially_observed<D: Backend>(
         source: e,
     };
     let keep = Mask::Elements {
-        flags: std::rc::Rc::new(flags.to_vec()),
+        flags: Rc::new(flags.to_vec()),
         shape: shape.to_vec(),
     };
     let drop = Mask::Elements {
-        flags: std::rc::Rc::new(flags.iter().map(|f| !f).collect()),
+        flags: Rc::new(flags.iter().map(|f| !f).collect()),
         shape: shape.to_vec(),
     };
     let mut observed = Message::sample(format!("{name}_observed"), dist.clone());
@@ -334,7 +343,7 @@ pub fn param_on<D: Backend>(
 /// the entry from the initializer the first time.
 pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynTensor<D>> {
     let stored = crate::params::get_param::<D>(&msg.name).map_err(|e| PyroError::Param {
-        site: msg.name.clone(),
+        site: msg.name.to_string(),
         reason: e.to_string(),
     })?;
     if let Some(v) = stored {
@@ -342,16 +351,16 @@ pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynT
     }
     let name = msg.name.clone();
     let err = |e: crate::params::ParamStoreError| PyroError::Param {
-        site: name.clone(),
+        site: name.to_string(),
         reason: e.to_string(),
     };
     let spec = msg.param.as_mut().ok_or_else(|| PyroError::Param {
-        site: name.clone(),
+        site: name.to_string(),
         reason: "param message without a spec".into(),
     })?;
     let Some(init) = spec.init.take() else {
         return Err(PyroError::Param {
-            site: name,
+            site: name.to_string(),
             reason: "no initial value and not in the parameter store".into(),
         });
     };

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use crate::dsl::check_model_guide;
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::{push_rc, Program, ReplayMessenger, Trace, TraceMessenger};
+use crate::poutine::{push_rc, Name, Program, ReplayMessenger, Trace, TraceMessenger};
 use crate::tensor::cpu_ops::weighted_sum;
 use crate::tensor::{Backend, DynTensor};
 
@@ -17,7 +17,7 @@ pub struct ElboEstimate<D: Backend> {
     /// gradient (reparameterized where the guide allows it, score-function terms elsewhere).
     pub surrogate: DynTensor<D>,
     /// Names of the param sites seen in the model and guide traces.
-    pub params: Vec<String>,
+    pub params: Vec<Name>,
 }
 
 /// A variational objective over a model and a guide.
@@ -61,7 +61,7 @@ pub fn importance_traces<D: Backend, A: Clone, M: Program<A>, G: Program<A>>(
     Ok((model_trace, guide_trace))
 }
 
-fn param_names<D: Backend>(traces: &[&Trace<D>], out: &mut Vec<String>) {
+fn param_names<D: Backend>(traces: &[&Trace<D>], out: &mut Vec<Name>) {
     for t in traces {
         for p in t.param_nodes() {
             if !out.contains(&p.name) {

@@ -91,8 +91,8 @@ impl<D: Backend> Messenger<D> for PlateMessenger {
             target[pos] = size;
         } else if target[pos] != size {
             return Err(PyroError::PlateShape {
-                site: msg.name.clone(),
-                plate: self.frame.name.clone(),
+                site: msg.name.to_string(),
+                plate: self.frame.name.to_string(),
                 dim,
                 size,
                 batch_shape: batch.to_vec(),
@@ -102,7 +102,7 @@ impl<D: Backend> Messenger<D> for PlateMessenger {
             let expanded = dist
                 .expand_box(&target)
                 .map_err(|e| PyroError::at_site(&msg.name, e))?;
-            msg.dist = Some(expanded);
+            msg.dist = Some(Rc::from(expanded));
         }
         Ok(())
     }
@@ -163,7 +163,7 @@ impl<D: Backend> PlateBuilder<D> {
 
     fn indices(&self) -> PyroResult<Vec<usize>> {
         let err = |reason: String| PyroError::Plate {
-            plate: self.name.clone(),
+            plate: self.name.to_string(),
             reason,
         };
         if let Some(idx) = &self.subsample {
@@ -205,13 +205,13 @@ impl<D: Backend> PlateBuilder<D> {
                 .map_err(PyroError::from)
         })?;
         let value = msg.value.ok_or_else(|| PyroError::Plate {
-            plate: self.name.clone(),
+            plate: self.name.to_string(),
             reason: "no batch indices".into(),
         })?;
         let idx: Vec<usize> = value.to_vec().iter().map(|&v| v as usize).collect();
         if idx.len() != n || idx.iter().any(|&i| i >= self.size) {
             return Err(PyroError::Plate {
-                plate: self.name.clone(),
+                plate: self.name.to_string(),
                 reason: format!(
                     "the replayed batch {:?} does not fit a plate of size {} with subsample_size {n}",
                     value.shape(),
@@ -233,7 +233,7 @@ impl<D: Backend> PlateBuilder<D> {
         let indices = Rc::new(self.indices()?);
         let dim = allocate_dim(&self.name, self.dim)?;
         let frame = Frame {
-            name: self.name.clone(),
+            name: self.name.as_str().into(),
             dim: Some(dim),
             size: self.size,
             subsample_size: indices.len(),
@@ -348,7 +348,7 @@ impl<D: Backend> Iterator for SequentialPlate<D> {
         self.guard.take();
         let i = *self.indices.get(self.next)?;
         let frame = Frame {
-            name: self.name.clone(),
+            name: self.name.as_str().into(),
             dim: None,
             size: self.size,
             subsample_size: self.subsample_size,
@@ -381,7 +381,7 @@ fn subsample_by<D: Backend>(
     }
     if n != frame.size {
         return Err(PyroError::Plate {
-            plate: frame.name.clone(),
+            plate: frame.name.to_string(),
             reason: format!(
                 "cannot subsample data of shape {:?}: dim {dim} has size {n}, the plate has size {}",
                 data.shape(),

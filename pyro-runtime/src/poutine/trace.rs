@@ -4,11 +4,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::message::{expand_flags, Frame, InferConfig, Mask, Message, SiteKind};
+use super::message::{expand_flags, Frame, InferConfig, Mask, Message, Name, SharedDist, SiteKind};
 use super::runtime::{push_rc, Messenger};
 use super::Program;
 use crate::constraints::Constraint;
-use crate::distributions::BoxDist;
 use crate::error::{PyroError, PyroResult};
 use crate::tensor::{Backend, DynTensor};
 
@@ -18,9 +17,9 @@ pub struct Site<D: Backend> {
     /// Sample or param.
     pub kind: SiteKind,
     /// The name.
-    pub name: String,
+    pub name: Name,
     /// The distribution (sample sites).
-    pub dist: Option<BoxDist<D>>,
+    pub dist: Option<SharedDist<D>>,
     /// The value.
     pub value: DynTensor<D>,
     /// Whether the value was observed.
@@ -44,7 +43,7 @@ pub struct Site<D: Backend> {
 impl<D: Backend> Site<D> {
     fn from_message(msg: &Message<D>) -> PyroResult<Self> {
         let value = msg.value.clone().ok_or_else(|| PyroError::SiteMismatch {
-            site: msg.name.clone(),
+            site: msg.name.to_string(),
             reason: "site has no value".into(),
         })?;
         Ok(Site {
@@ -72,14 +71,14 @@ impl<D: Backend> Site<D> {
     /// not yet scaled. Errors name the site.
     pub fn masked_log_prob(&self) -> PyroResult<DynTensor<D>> {
         let dist = self.dist.as_ref().ok_or_else(|| PyroError::SiteMismatch {
-            site: self.name.clone(),
+            site: self.name.to_string(),
             reason: "sample site without a distribution".into(),
         })?;
         let lp = dist
             .log_prob(&self.value)
             .map_err(|e| PyroError::at_site(&self.name, e))?;
         let site_err = |e| PyroError::SiteTensor {
-            site: self.name.clone(),
+            site: self.name.to_string(),
             source: e,
         };
         match &self.mask {
@@ -121,7 +120,7 @@ impl<D: Backend> Trace<D> {
     /// Adds a site; a second site with the same name is an error naming it.
     pub fn add(&mut self, site: Site<D>) -> PyroResult<()> {
         if self.contains(&site.name) {
-            return Err(PyroError::DuplicateSite(site.name));
+            return Err(PyroError::DuplicateSite(site.name.to_string()));
         }
         self.index.insert(&site.name, self.sites.len());
         self.sites.push(site);
@@ -206,7 +205,7 @@ impl<D: Backend> Trace<D> {
             let v = total.item()?;
             if !v.is_finite() {
                 return Err(PyroError::NonFiniteLogProb {
-                    site: site.name.clone(),
+                    site: site.name.to_string(),
                     value: v,
                 });
             }
@@ -234,7 +233,7 @@ impl<D: Backend> Trace<D> {
         self.sites
             .iter()
             .filter(|s| s.kind == SiteKind::Sample)
-            .map(|s| (s.name.clone(), s.value.clone()))
+            .map(|s| (s.name.to_string(), s.value.clone()))
             .collect()
     }
 

@@ -223,7 +223,7 @@ impl<M, D: Backend> Continuous<M, D> {
         for (site, u) in proto.sites.iter().zip(parts) {
             let (value, log_density) = site.constrain(&u)?;
             let delta = Delta::from_dyn(value, log_density, site.event_dim);
-            out.insert(site.name.clone(), crate::sample(&site.name, delta)?);
+            out.insert(site.name.to_string(), crate::sample(&site.name, delta)?);
         }
         Ok(out)
     }
@@ -252,7 +252,7 @@ impl<M, D: Backend> Continuous<M, D> {
         let parts = proto.unpack(packed)?;
         let mut out = HashMap::new();
         for (site, u) in proto.sites.iter().zip(parts) {
-            out.insert(site.name.clone(), site.constrain(&u)?.0);
+            out.insert(site.name.to_string(), site.constrain(&u)?.0);
         }
         Ok(out)
     }
@@ -569,7 +569,7 @@ fn neg_log_joint_grad<D: Backend, A, M: Program<A>>(
     for (site, part) in proto.sites.iter().zip(parts) {
         let (v, neg_ladj) = site.constrain(&part)?;
         log_det = log_det.sub(&neg_ladj.sum())?;
-        values.insert(site.name.clone(), v);
+        values.insert(site.name.to_string(), v);
     }
     let tm = Rc::new(TraceMessenger::<D>::new());
     {

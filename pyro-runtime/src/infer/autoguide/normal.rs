@@ -164,7 +164,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
                 .transform
                 .inverse(&value)
                 .map_err(|e| PyroError::Transform {
-                    site: site.name.clone(),
+                    site: site.name.to_string(),
                     source: e,
                 })?;
             Some(ParamInit::Value(u))
@@ -223,7 +223,7 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
             let (value, log_density) = site.constrain(&u)?;
             let delta = Delta::from_dyn(value, log_density, site.event_dim);
             let v = crate::sample(&site.name, delta)?;
-            out.insert(site.name.clone(), v);
+            out.insert(site.name.to_string(), v);
         }
         Ok(out)
     }
@@ -236,7 +236,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoNormal<M, D> {
         for site in &proto.sites {
             let loc = self.stored(&self.loc_name(site))?;
             let (v, _) = site.constrain(&loc.detach())?;
-            out.insert(site.name.clone(), v);
+            out.insert(site.name.to_string(), v);
         }
         Ok(out)
     }
@@ -253,7 +253,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoNormal<M, D> {
             zshape.extend(std::iter::repeat_n(1, loc.rank()));
             let u = zt.reshape(&zshape)?.mul(&scale)?.add(&loc)?;
             let (v, _) = site.constrain(&u)?;
-            out.insert(site.name.clone(), v);
+            out.insert(site.name.to_string(), v);
         }
         Ok(out)
     }
@@ -268,7 +268,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoNormal<M, D> {
             let u = crate::rng::with_rng(|r| d.sample(&[n], r))
                 .map_err(|e| PyroError::at_site(&site.name, e))?;
             let (v, _) = site.constrain(&u)?;
-            out.insert(site.name.clone(), v);
+            out.insert(site.name.to_string(), v);
         }
         Ok(out)
     }
