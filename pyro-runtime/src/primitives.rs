@@ -9,7 +9,7 @@ use crate::constraints::Constraint;
 use crate::distributions::{BoxDist, DistError, Distribution};
 use crate::error::{PyroError, PyroResult};
 use crate::params::ParamInit;
-use crate::poutine::message::{InferConfig, Message, ParamSpec, SharedDist};
+use crate::poutine::message::{InferConfig, Message, Name, ParamSpec, SharedDist};
 use crate::poutine::runtime::apply_stack;
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
@@ -116,24 +116,28 @@ pub fn observe<D: Backend>(
 
 /// A sample site with all of Pyro's options (`obs`, `obs_mask`, `infer`). An `obs` of
 /// `None` makes the site latent, like Pyro's `obs=None`.
+///
+/// The name may be a `&str`, a `String` or a [`Name`] (a name kept by the caller, e.g. an
+/// autoguide's, is then shared rather than copied).
 pub fn sample_with<D: Backend>(
-    name: &str,
+    name: impl Into<Name>,
     dist: impl IntoSiteDist<D>,
     opts: SampleOptions<D>,
 ) -> PyroResult<DynTensor<D>> {
+    let name: Name = name.into();
     if name.is_empty() {
         return Err(PyroError::SiteMismatch {
-            site: name.into(),
+            site: name.to_string(),
             reason: "site names must not be empty".into(),
         });
     }
     let dist = dist
         .into_site_dist()
-        .map_err(|e| PyroError::at_site(name, e))?;
+        .map_err(|e| PyroError::at_site(&name, e))?;
     if let (Some(obs), Some((flags, shape))) = (&opts.obs, &opts.obs_mask) {
-        return sample_partially_observed(name, dist, obs.clone(), flags, shape, opts.infer);
+        return sample_partially_observed(&name, dist, obs.clone(), flags, shape, opts.infer);
     }
-    let mut msg = Message::sample(name, dist);
+    let mut msg = Message::sample(name.clone(), dist);
     msg.infer = opts.infer;
     if let Some(obs) = opts.obs {
         msg.value = Some(obs);
@@ -141,7 +145,7 @@ pub fn sample_with<D: Backend>(
     }
     apply_stack(&mut msg)?;
     msg.value.ok_or_else(|| PyroError::SiteMismatch {
-        site: name.into(),
+        site: name.to_string(),
         reason: "no value after the handlers ran".into(),
     })
 }
@@ -318,14 +322,17 @@ pub fn param_with(
 
 /// [`param_with`] on any device; `init` may be `None` when the parameter must exist
 /// already (Pyro's `pyro.param(name)`).
+///
+/// The name may be a `&str`, a `String` or a [`Name`] (shared rather than copied).
 pub fn param_on<D: Backend>(
-    name: &str,
+    name: impl Into<Name>,
     init: Option<ParamInit<'static, D>>,
     constraint: Constraint,
     event_dim: Option<usize>,
 ) -> PyroResult<DynTensor<D>> {
+    let name: Name = name.into();
     let mut msg = Message::param(
-        name,
+        name.clone(),
         ParamSpec {
             init,
             constraint,
@@ -334,7 +341,7 @@ pub fn param_on<D: Backend>(
     );
     apply_stack(&mut msg)?;
     msg.value.ok_or_else(|| PyroError::Param {
-        site: name.into(),
+        site: name.to_string(),
         reason: "no value after the handlers ran".into(),
     })
 }

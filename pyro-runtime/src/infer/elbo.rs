@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use crate::dsl::check_model_guide;
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::{push_rc, Name, Program, ReplayMessenger, Trace, TraceMessenger};
+use crate::poutine::{push_rc, Name, Program, ReplayMessenger, SiteKind, Trace, TraceMessenger};
 use crate::tensor::cpu_ops::weighted_sum;
 use crate::tensor::{Backend, DynTensor};
 
@@ -61,12 +61,22 @@ pub fn importance_traces<D: Backend, A: Clone, M: Program<A>, G: Program<A>>(
     Ok((model_trace, guide_trace))
 }
 
-fn param_names<D: Backend>(traces: &[&Trace<D>], out: &mut Vec<Name>) {
-    for t in traces {
-        for p in t.param_nodes() {
-            if !out.contains(&p.name) {
+/// Appends the names of the param sites of `mt` then `gt` that `out` lacks, in order. A
+/// trace's names are unique, so on the first particle only the guide's names need checking
+/// (against the model trace, by hash); later particles check `out`.
+fn param_names<D: Backend>(mt: &Trace<D>, gt: &Trace<D>, out: &mut Vec<Name>) {
+    if out.is_empty() {
+        out.extend(mt.param_nodes().map(|p| p.name.clone()));
+        for p in gt.param_nodes() {
+            if !mt.get(&p.name).is_some_and(|m| m.kind == SiteKind::Param) {
                 out.push(p.name.clone());
             }
+        }
+        return;
+    }
+    for p in mt.param_nodes().chain(gt.param_nodes()) {
+        if !out.contains(&p.name) {
+            out.push(p.name.clone());
         }
     }
 }
@@ -183,7 +193,7 @@ pub(crate) fn estimate_particles<D: Backend, A: Clone, M: Program<A>, G: Program
         if check && i == 0 {
             check_model_guide(&mt, &gt)?;
         }
-        param_names(&[&mt, &gt], &mut params);
+        param_names(&mt, &gt, &mut params);
         let (elbo, sur) = particle(&mut mt, &mut gt)?;
         elbo_sum += elbo.item()? as f64;
         surrogate = Some(match surrogate {

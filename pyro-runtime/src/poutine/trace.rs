@@ -108,29 +108,42 @@ pub struct Trace<D: Backend = dfdx::prelude::Cpu> {
     index: crate::fast_hash::NameIndex,
 }
 
+/// Sites a new trace has room for before it grows (an SVI guide with a few latent sites and
+/// their parameters fits, so recording allocates once).
+const INITIAL_SITES: usize = 32;
+
 impl<D: Backend> Trace<D> {
     /// An empty trace.
     pub fn new() -> Self {
         Trace {
-            sites: Vec::with_capacity(16),
-            index: crate::fast_hash::NameIndex::with_capacity(16),
+            sites: Vec::with_capacity(INITIAL_SITES),
+            index: crate::fast_hash::NameIndex::with_capacity(INITIAL_SITES),
         }
     }
 
     /// Adds a site; a second site with the same name is an error naming it.
     pub fn add(&mut self, site: Site<D>) -> PyroResult<()> {
-        if self.contains(&site.name) {
+        let hash = crate::fast_hash::name_hash(&site.name);
+        if self.position_hashed(hash, &site.name).is_some() {
             return Err(PyroError::DuplicateSite(site.name.to_string()));
         }
-        self.index.insert(&site.name, self.sites.len());
-        self.sites.push(site);
+        self.push_hashed(hash, site);
         Ok(())
     }
 
-    fn position(&self, name: &str) -> Option<usize> {
+    fn push_hashed(&mut self, hash: u64, site: Site<D>) {
+        self.index.insert_hashed(hash, self.sites.len());
+        self.sites.push(site);
+    }
+
+    fn position_hashed(&self, hash: u64, name: &str) -> Option<usize> {
         let sites = &self.sites;
         self.index
-            .find(name, |i| sites[i].name.as_str(), sites.len())
+            .find_hashed(hash, name, |i| sites[i].name.as_str(), sites.len())
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.position_hashed(crate::fast_hash::name_hash(name), name)
     }
 
     /// The site called `name`.
@@ -279,13 +292,19 @@ impl<D: Backend> TraceMessenger<D> {
 
 impl<D: Backend> Messenger<D> for TraceMessenger<D> {
     fn postprocess(&self, msg: &mut Message<D>) -> PyroResult<()> {
-        // Param sites may repeat (a param read twice), and so may a plate's subsample site
-        // (a plate entered twice); the first is kept.
-        if msg.kind != SiteKind::Sample && self.trace.borrow().contains(&msg.name) {
-            return Ok(());
+        let mut trace = self.trace.borrow_mut();
+        let hash = crate::fast_hash::name_hash(&msg.name);
+        if trace.position_hashed(hash, &msg.name).is_some() {
+            // Param sites may repeat (a param read twice), and so may a plate's subsample
+            // site (a plate entered twice); the first is kept.
+            if msg.kind != SiteKind::Sample {
+                return Ok(());
+            }
+            return Err(PyroError::DuplicateSite(msg.name.to_string()));
         }
         let site = Site::from_message(msg)?;
-        self.trace.borrow_mut().add(site)
+        trace.push_hashed(hash, site);
+        Ok(())
     }
 }
 

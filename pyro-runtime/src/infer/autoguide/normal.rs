@@ -12,7 +12,7 @@ use crate::constraints::Constraint;
 use crate::distributions::{Delta, Distribution, DistributionExt, Normal};
 use crate::error::{PyroError, PyroResult};
 use crate::params::ParamInit;
-use crate::poutine::{InferConfig, Program};
+use crate::poutine::{InferConfig, Name, Program};
 use crate::primitives::{param_on, sample_with, SampleOptions};
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
@@ -45,9 +45,9 @@ pub struct AutoNormal<M, D: Backend = DefaultDevice> {
 /// The names an [`AutoNormal`] uses for one latent site.
 #[derive(Debug, Clone)]
 struct SiteNames {
-    loc: String,
-    scale: String,
-    unconstrained: String,
+    loc: Name,
+    scale: Name,
+    unconstrained: Name,
 }
 
 impl<M: Clone, D: Backend> Clone for AutoNormal<M, D> {
@@ -126,9 +126,9 @@ impl<M, D: Backend> AutoNormal<M, D> {
             .sites
             .iter()
             .map(|site| SiteNames {
-                loc: self.loc_name(site),
-                scale: self.scale_name(site),
-                unconstrained: format!("{}_unconstrained", site.name),
+                loc: self.loc_name(site).into(),
+                scale: self.scale_name(site).into(),
+                unconstrained: format!("{}_unconstrained", site.name).into(),
             })
             .collect();
         *self.names.borrow_mut() = Rc::new(names);
@@ -153,7 +153,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
             (s.contains(&names.loc), s.contains(&names.scale))
         })
         .map_err(|e| PyroError::Param {
-            site: names.loc.clone(),
+            site: names.loc.to_string(),
             reason: e.to_string(),
         })?;
         let init = if has_loc {
@@ -169,7 +169,12 @@ impl<M, D: Backend> AutoNormal<M, D> {
                 })?;
             Some(ParamInit::Value(u))
         };
-        let loc = param_on::<D>(&names.loc, init, Constraint::Real, Some(site.u_event_dim))?;
+        let loc = param_on::<D>(
+            names.loc.clone(),
+            init,
+            Constraint::Real,
+            Some(site.u_event_dim),
+        )?;
         let init = if has_scale {
             None
         } else {
@@ -179,7 +184,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
             )))
         };
         let scale = param_on::<D>(
-            &names.scale,
+            names.scale.clone(),
             init,
             Constraint::SoftplusPositive,
             Some(site.u_event_dim),
@@ -210,7 +215,7 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
                 .and_then(|n| n.to_event(site.u_event_dim))
                 .map_err(|e| PyroError::at_site(&site.name, e))?;
             let u = sample_with(
-                &names.unconstrained,
+                names.unconstrained.clone(),
                 base,
                 SampleOptions {
                     infer: InferConfig {
@@ -222,7 +227,7 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
             )?;
             let (value, log_density) = site.constrain(&u)?;
             let delta = Delta::from_dyn(value, log_density, site.event_dim);
-            let v = crate::sample(&site.name, delta)?;
+            let v = sample_with(site.name.clone(), delta, SampleOptions::default())?;
             out.insert(site.name.to_string(), v);
         }
         Ok(out)
