@@ -105,19 +105,89 @@ impl<D: Backend> Site<D> {
 #[derive(Debug, Clone, Default)]
 pub struct Trace<D: Backend = dfdx::prelude::Cpu> {
     sites: Vec<Site<D>>,
-    index: crate::fast_hash::NameIndex,
+    /// `name_hash` of each site's name, by position.
+    hashes: Vec<u64>,
+    /// Built once the trace outgrows a linear scan of `hashes`.
+    index: Option<crate::fast_hash::NameIndex>,
 }
 
 /// Sites a new trace has room for before it grows (an SVI guide with a few latent sites and
-/// their parameters fits, so recording allocates once).
+/// their parameters fits).
 const INITIAL_SITES: usize = 32;
+
+/// Up to this many sites, names are found by scanning `hashes`; beyond, by a hash index.
+const LINEAR_SITES: usize = 32;
+
+/// Emptied site lists of dropped traces, reused by new ones: a trace is recorded and dropped
+/// per SVI step (two, with the model's), and its list is too large for the allocator's fast
+/// paths. At most [`POOLED`] lists of at most [`POOLED_CAPACITY`] sites are kept per thread.
+mod pool {
+    use std::any::Any;
+    use std::cell::RefCell;
+
+    use super::Site;
+    use crate::tensor::Backend;
+
+    pub(super) const POOLED: usize = 8;
+    pub(super) const POOLED_CAPACITY: usize = 256;
+
+    thread_local! {
+        /// Each entry is a `(Vec<Site<D>>, Vec<u64>)` for some `D`, both empty.
+        static LISTS: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    type Lists<D> = (Vec<Site<D>>, Vec<u64>);
+
+    /// An empty site list and hash list with room for `capacity` sites.
+    pub(super) fn take<D: Backend>(capacity: usize) -> Lists<D> {
+        let reused = LISTS
+            .try_with(|l| {
+                let mut l = l.try_borrow_mut().ok()?;
+                let i = l.iter().rposition(|b| b.is::<Lists<D>>())?;
+                l.swap_remove(i).downcast::<Lists<D>>().ok()
+            })
+            .ok()
+            .flatten();
+        match reused {
+            Some(lists) => *lists,
+            None => (Vec::with_capacity(capacity), Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Hands back the lists of a dropped trace (emptied here).
+    pub(super) fn give<D: Backend>(mut sites: Vec<Site<D>>, mut hashes: Vec<u64>) {
+        if sites.capacity() == 0 || sites.capacity() > POOLED_CAPACITY {
+            return;
+        }
+        sites.clear();
+        hashes.clear();
+        let _ = LISTS.try_with(|l| {
+            if let Ok(mut l) = l.try_borrow_mut() {
+                if l.len() < POOLED {
+                    l.push(Box::new((sites, hashes)));
+                }
+            }
+        });
+    }
+}
+
+impl<D: Backend> Drop for Trace<D> {
+    fn drop(&mut self) {
+        pool::give(
+            std::mem::take(&mut self.sites),
+            std::mem::take(&mut self.hashes),
+        );
+    }
+}
 
 impl<D: Backend> Trace<D> {
     /// An empty trace.
     pub fn new() -> Self {
+        let (sites, hashes) = pool::take(INITIAL_SITES);
         Trace {
-            sites: Vec::with_capacity(INITIAL_SITES),
-            index: crate::fast_hash::NameIndex::with_capacity(INITIAL_SITES),
+            sites,
+            hashes,
+            index: None,
         }
     }
 
@@ -132,14 +202,33 @@ impl<D: Backend> Trace<D> {
     }
 
     fn push_hashed(&mut self, hash: u64, site: Site<D>) {
-        self.index.insert_hashed(hash, self.sites.len());
+        let i = self.sites.len();
         self.sites.push(site);
+        self.hashes.push(hash);
+        match &mut self.index {
+            Some(index) => index.insert_hashed(hash, i),
+            None if self.sites.len() > LINEAR_SITES => {
+                let mut index = crate::fast_hash::NameIndex::with_capacity(2 * self.sites.len());
+                for (j, &h) in self.hashes.iter().enumerate() {
+                    index.insert_hashed(h, j);
+                }
+                self.index = Some(index);
+            }
+            None => {}
+        }
     }
 
     fn position_hashed(&self, hash: u64, name: &str) -> Option<usize> {
         let sites = &self.sites;
-        self.index
-            .find_hashed(hash, name, |i| sites[i].name.as_str(), sites.len())
+        match &self.index {
+            Some(index) => index.find_hashed(hash, name, |i| sites[i].name.as_str(), sites.len()),
+            None => self
+                .hashes
+                .iter()
+                .enumerate()
+                .find(|&(i, &h)| h == hash && sites[i].name == name)
+                .map(|(i, _)| i),
+        }
     }
 
     fn position(&self, name: &str) -> Option<usize> {
@@ -392,5 +481,50 @@ impl<A, P: Program<A>, D: Backend> Program<A> for TraceHandler<P, D> {
     type Output = P::Output;
     fn call(&self, args: A) -> PyroResult<P::Output> {
         Ok(self.run_traced(args)?.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distributions::Normal;
+
+    fn model(n: usize) -> impl Fn() -> PyroResult<()> {
+        move || {
+            for i in 0..n {
+                crate::sample(&format!("x{i}"), Normal::new(0.0, 1.0))?;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn long_traces_switch_to_the_hash_index_and_find_every_site() {
+        for n in [0, 1, LINEAR_SITES, LINEAR_SITES + 1, 3 * LINEAR_SITES] {
+            let mut tr = trace(model(n)).get_trace(()).unwrap();
+            assert_eq!(tr.len(), n);
+            assert_eq!(tr.index.is_some(), n > LINEAR_SITES);
+            for i in 0..n {
+                let name = format!("x{i}");
+                assert_eq!(tr.get(&name).unwrap().name, name);
+            }
+            assert!(tr.get("x").is_none() && !tr.contains(&format!("x{n}")));
+            if let Some(first) = tr.sites().first().cloned() {
+                let err = tr.add(first).unwrap_err();
+                assert!(matches!(err, PyroError::DuplicateSite(ref s) if s == "x0"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_reused_site_list_starts_empty() {
+        let tr = trace(model(5)).get_trace(()).unwrap();
+        drop(tr);
+        // The next traces take the pooled lists: nothing of the dropped trace shows.
+        let fresh = Trace::<crate::tensor::DefaultDevice>::new();
+        assert!(fresh.is_empty() && fresh.get("x0").is_none());
+        let tr = trace(model(2)).get_trace(()).unwrap();
+        assert_eq!(tr.names(), vec!["x0", "x1"]);
+        assert!(tr.get("x4").is_none());
     }
 }
