@@ -149,15 +149,20 @@ impl<D: Backend> Elbo<D> for TraceElbo {
                 &VecProgram(vg),
                 args,
                 check,
-                |mt, gt| trace_elbo_particle(mt, gt),
+                trace_elbo_particle,
             )?;
             est.loss /= n as f32;
             est.surrogate = est.surrogate.mul_scalar(1.0 / n as f32);
             return Ok(est);
         }
-        estimate_particles(self.num_particles, model, guide, args, check, |mt, gt| {
-            trace_elbo_particle(mt, gt)
-        })
+        estimate_particles(
+            self.num_particles,
+            model,
+            guide,
+            args,
+            check,
+            trace_elbo_particle,
+        )
     }
 }
 
@@ -177,7 +182,7 @@ pub(crate) fn estimate_particles<D: Backend, A: Clone, M: Program<A>, G: Program
     guide: &G,
     args: A,
     check: bool,
-    particle: impl Fn(&mut Trace<D>, &mut Trace<D>) -> PyroResult<(DynTensor<D>, DynTensor<D>)>,
+    particle: impl Fn(&mut Trace<D>, &mut Trace<D>, f32) -> PyroResult<(f32, DynTensor<D>)>,
 ) -> PyroResult<ElboEstimate<D>> {
     if num_particles == 0 {
         return Err(PyroError::Config {
@@ -194,17 +199,15 @@ pub(crate) fn estimate_particles<D: Backend, A: Clone, M: Program<A>, G: Program
             check_model_guide(&mt, &gt)?;
         }
         param_names(&mt, &gt, &mut params);
-        let (elbo, sur) = particle(&mut mt, &mut gt)?;
-        elbo_sum += elbo.item()? as f64;
+        // Each particle's surrogate comes weighted by -1/n: their sum is the surrogate loss.
+        let (elbo, sur) = particle(&mut mt, &mut gt, -1.0 / num_particles as f32)?;
+        elbo_sum += elbo as f64;
         surrogate = Some(match surrogate {
             None => sur,
             Some(s) => s.add(&sur)?,
         });
     }
-    let n = num_particles as f32;
-    let surrogate = surrogate
-        .unwrap_or_else(|| DynTensor::scalar(0.0))
-        .mul_scalar(-1.0 / n);
+    let surrogate = surrogate.unwrap_or_else(|| DynTensor::scalar(0.0));
     let loss = (-elbo_sum / num_particles as f64) as f32;
     if !loss.is_finite() {
         return Err(PyroError::Config {
@@ -219,42 +222,46 @@ pub(crate) fn estimate_particles<D: Backend, A: Clone, M: Program<A>, G: Program
     })
 }
 
-/// One particle of `Trace_ELBO`: returns (elbo value, surrogate elbo). The ELBO only feeds
-/// the reported loss and the score-function weights (both constants), so it is summed on the
-/// host; the surrogate is one weighted sum on the graph, accumulated in the same order as the
-/// sites' log-densities are added up.
+/// One particle of `Trace_ELBO`: returns the ELBO's value and `weight` times the surrogate
+/// ELBO. The ELBO only feeds the reported loss and the score-function weights (both
+/// constants), so it is summed on the host; the surrogate is one weighted sum on the graph,
+/// accumulated in the same order as the sites' log-densities are added up, with each
+/// score-function term `log q · (log p - log q)` a term of constant weight.
 fn trace_elbo_particle<D: Backend>(
     mt: &mut Trace<D>,
     gt: &mut Trace<D>,
-) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
+    weight: f32,
+) -> PyroResult<(f32, DynTensor<D>)> {
     mt.compute_log_prob()?;
     gt.compute_log_prob()?;
-    let mut terms: Vec<(&DynTensor<D>, f32)> = Vec::with_capacity(mt.len() + gt.len());
     let mut log_p = 0.0f32;
-    for s in mt.sites() {
-        if let Some(lp) = &s.log_prob_sum {
-            log_p += lp.item()?;
-            terms.push((lp, 1.0));
-        }
+    for lp in mt.sites().iter().filter_map(|s| s.log_prob_sum.as_ref()) {
+        log_p += lp.item()?;
     }
     let mut log_q = 0.0f32;
-    let mut score_terms: Vec<&DynTensor<D>> = Vec::new();
-    for s in gt.sites() {
-        let Some(lq) = &s.log_prob_sum else { continue };
+    for lq in gt.sites().iter().filter_map(|s| s.log_prob_sum.as_ref()) {
         log_q += lq.item()?;
-        if s.dist.as_ref().is_some_and(|d| d.has_rsample()) {
-            terms.push((lq, -1.0));
-        } else {
-            score_terms.push(lq);
-        }
     }
     let elbo = log_p - log_q;
-    let mut surrogate = weighted_sum(&terms)?;
-    for t in score_terms {
-        // The score-function term log q · (log p - log q), the weight held constant.
-        surrogate = surrogate.add(&t.mul_scalar(elbo))?;
+    let mut terms: Vec<(&DynTensor<D>, f32)> = Vec::with_capacity(mt.len() + gt.len());
+    terms.extend(
+        mt.sites()
+            .iter()
+            .filter_map(|s| Some((s.log_prob_sum.as_ref()?, weight))),
+    );
+    for s in gt.sites() {
+        let Some(lq) = &s.log_prob_sum else { continue };
+        let reparameterized = s.dist.as_ref().is_some_and(|d| d.has_rsample());
+        terms.push((
+            lq,
+            if reparameterized {
+                -weight
+            } else {
+                elbo * weight
+            },
+        ));
     }
-    Ok((DynTensor::scalar(elbo), surrogate))
+    Ok((elbo, weighted_sum(&terms)?))
 }
 
 /// Pyro's `TraceMeanField_ELBO`: like [`TraceElbo`], but for every latent site whose guide
@@ -289,16 +296,22 @@ impl<D: Backend> Elbo<D> for TraceMeanFieldElbo {
         args: A,
         check: bool,
     ) -> PyroResult<ElboEstimate<D>> {
-        estimate_particles(self.num_particles, model, guide, args, check, |mt, gt| {
-            mean_field_particle(mt, gt)
-        })
+        estimate_particles(
+            self.num_particles,
+            model,
+            guide,
+            args,
+            check,
+            mean_field_particle,
+        )
     }
 }
 
 fn mean_field_particle<D: Backend>(
     mt: &mut Trace<D>,
     gt: &mut Trace<D>,
-) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
+    weight: f32,
+) -> PyroResult<(f32, DynTensor<D>)> {
     use crate::distributions::{kl_divergence, DistError};
     mt.compute_log_prob()?;
     gt.compute_log_prob()?;
@@ -357,5 +370,5 @@ fn mean_field_particle<D: Backend>(
             elbo = elbo.sub(lq)?;
         }
     }
-    Ok((elbo.clone(), elbo))
+    Ok((elbo.item()?, elbo.mul_scalar(weight)))
 }

@@ -12,7 +12,7 @@ use crate::constraints::Constraint;
 use crate::distributions::{Delta, Distribution, DistributionExt, Normal};
 use crate::error::{PyroError, PyroResult};
 use crate::params::ParamInit;
-use crate::poutine::{InferConfig, Name, Program};
+use crate::poutine::{InferConfig, Name, Program, SharedDist};
 use crate::primitives::{param_on, sample_with, SampleOptions};
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
@@ -211,9 +211,18 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
         let mut out = HashMap::with_capacity(proto.sites.len());
         for (site, names) in proto.sites.iter().zip(names.iter()) {
             let (loc, scale) = self.loc_and_scale(site, names)?;
-            let base = Normal::from_dyn(loc, scale)
-                .and_then(|n| n.to_event(site.u_event_dim))
-                .map_err(|e| PyroError::at_site(&site.name, e))?;
+            let normal =
+                Normal::from_dyn(loc, scale).map_err(|e| PyroError::at_site(&site.name, e))?;
+            // `to_event(0)` is the distribution itself (as in Pyro).
+            let base: SharedDist<D> = if site.u_event_dim == 0 {
+                Rc::new(normal)
+            } else {
+                Rc::new(
+                    normal
+                        .to_event(site.u_event_dim)
+                        .map_err(|e| PyroError::at_site(&site.name, e))?,
+                )
+            };
             let u = sample_with(
                 names.unconstrained.clone(),
                 base,
