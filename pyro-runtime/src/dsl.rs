@@ -116,6 +116,7 @@
 mod messages;
 
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
 use dfdx::prelude::{Merge, Rank0, Rank1, Tape};
 use dfdx::shapes::{Dim, Shape};
@@ -128,8 +129,9 @@ use crate::distributions::{
 };
 use crate::error::{PyroError, PyroResult};
 use crate::params::ParamInit;
+use crate::poutine::SharedDist;
 use crate::poutine::{SiteKind, Trace};
-use crate::primitives::{IntoSiteDist, SampleOptions};
+use crate::primitives::SampleOptions;
 use crate::tensor::{Backend, DefaultDevice, DynTensor, GradTape, Tensor};
 
 // ----- distributions ------------------------------------------------------------------------
@@ -155,12 +157,23 @@ pub trait SiteDist<D: Backend> {
     type Shape;
     /// Boxes the distribution, or returns the constructor's error.
     fn into_box(self) -> Result<BoxDist<D>, DistError>;
+    /// The distribution behind a shared pointer (what the site's message carries), or the
+    /// constructor's error.
+    fn into_shared(self) -> Result<SharedDist<D>, DistError>
+    where
+        Self: Sized,
+    {
+        self.into_box().map(Rc::from)
+    }
 }
 
 impl<D: Backend, X: SiteDist<D>> SiteDist<D> for Result<X, DistError> {
     type Shape = X::Shape;
     fn into_box(self) -> Result<BoxDist<D>, DistError> {
         self?.into_box()
+    }
+    fn into_shared(self) -> Result<SharedDist<D>, DistError> {
+        self?.into_shared()
     }
 }
 
@@ -176,6 +189,9 @@ impl<D: Backend> SiteDist<D> for Unit<D> {
     fn into_box(self) -> Result<BoxDist<D>, DistError> {
         Ok(Box::new(self))
     }
+    fn into_shared(self) -> Result<SharedDist<D>, DistError> {
+        Ok(Rc::new(self))
+    }
 }
 
 // `.to_event(n)` moves batch dims into the event, which the shape type cannot follow inside
@@ -187,6 +203,9 @@ impl<D: Backend, T: crate::distributions::Distribution<D> + Clone> SiteDist<D>
     fn into_box(self) -> Result<BoxDist<D>, DistError> {
         Ok(Box::new(self))
     }
+    fn into_shared(self) -> Result<SharedDist<D>, DistError> {
+        Ok(Rc::new(self))
+    }
 }
 
 /// The distribution families: the shape type parameter `S` is the value's shape type (a dfdx
@@ -195,11 +214,14 @@ macro_rules! shaped {
     ($($ty:ident),* $(,)?) => {$(
         impl<S, D: Backend> SiteDist<D> for $ty<S, D>
         where
-            $ty<S, D>: IntoSiteDist<D>,
+            $ty<S, D>: crate::distributions::Distribution<D>,
         {
             type Shape = S;
             fn into_box(self) -> Result<BoxDist<D>, DistError> {
-                self.into_site_dist()
+                Ok(Box::new(self))
+            }
+            fn into_shared(self) -> Result<SharedDist<D>, DistError> {
+                Ok(Rc::new(self))
             }
         }
     )*};
@@ -564,7 +586,9 @@ fn run_sample<D: Backend, T: SiteDist<D>>(
     dist: T,
     opts: SampleOptions<D>,
 ) -> PyroResult<DynTensor<D>> {
-    let dist = dist.into_box().map_err(|e| PyroError::at_site(name, e))?;
+    let dist = dist
+        .into_shared()
+        .map_err(|e| PyroError::at_site(name, e))?;
     crate::primitives::sample_with(name, dist, opts)
 }
 
@@ -762,7 +786,7 @@ fn vectorized_plates<D: Backend>(s: &crate::poutine::Site<D>) -> BTreeSet<String
     s.cond_indep_stack
         .iter()
         .filter(|f| f.dim.is_some())
-        .map(|f| f.name.clone())
+        .map(|f| f.name.to_string())
         .collect()
 }
 

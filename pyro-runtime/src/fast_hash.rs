@@ -55,14 +55,16 @@ impl NameIndex {
         }
     }
 
-    /// The position of `name`, given the names of the items by position.
-    pub(crate) fn find<'a>(
+    /// The position of `name` (whose [`name_hash`] is `hash`), given the names of the items
+    /// by position.
+    pub(crate) fn find_hashed<'a>(
         &self,
+        hash: u64,
         name: &str,
         names: impl Fn(usize) -> &'a str,
         len: usize,
     ) -> Option<usize> {
-        let i = *self.first.get(&name_hash(name))?;
+        let i = *self.first.get(&hash)?;
         if names(i) == name {
             return Some(i);
         }
@@ -70,9 +72,10 @@ impl NameIndex {
         (i + 1..len).find(|&j| names(j) == name)
     }
 
-    /// Records that `name` sits at position `i` (keeps the first position of a hash).
-    pub(crate) fn insert(&mut self, name: &str, i: usize) {
-        self.first.entry(name_hash(name)).or_insert(i);
+    /// Records that the name with hash `hash` sits at position `i` (keeps the first position
+    /// of a hash).
+    pub(crate) fn insert_hashed(&mut self, hash: u64, i: usize) {
+        self.first.entry(hash).or_insert(i);
     }
 }
 
@@ -122,14 +125,14 @@ mod tests {
         let names = ["a", "b", "c"];
         let mut ix = NameIndex::with_capacity(3);
         for (i, n) in names.iter().enumerate() {
-            ix.insert(n, i);
+            ix.insert_hashed(name_hash(n), i);
         }
         let at = |i: usize| names[i];
-        assert_eq!(ix.find("b", at, 3), Some(1));
-        assert_eq!(ix.find("d", at, 3), None);
+        assert_eq!(ix.find_hashed(name_hash("b"), "b", at, 3), Some(1));
+        assert_eq!(ix.find_hashed(name_hash("d"), "d", at, 3), None);
         // A collision: "c" recorded under the hash of "a" resolves by scanning.
         let mut ix = NameIndex::default();
         ix.first.insert(name_hash("c"), 0);
-        assert_eq!(ix.find("c", at, 3), Some(2));
+        assert_eq!(ix.find_hashed(name_hash("c"), "c", at, 3), Some(2));
     }
 }

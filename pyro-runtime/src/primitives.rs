@@ -3,24 +3,33 @@
 //! functions (draw from the prior, return the observation); inside handlers they send a
 //! [`Message`] through the stack.
 
+use std::rc::Rc;
+
 use crate::constraints::Constraint;
 use crate::distributions::{BoxDist, DistError, Distribution};
 use crate::error::{PyroError, PyroResult};
 use crate::params::ParamInit;
-use crate::poutine::message::{InferConfig, Message, ParamSpec};
+use crate::poutine::message::{InferConfig, Message, Name, ParamSpec, SharedDist};
 use crate::poutine::runtime::apply_stack;
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
-/// What `sample` accepts as a distribution: a distribution, a boxed one, or the `Result`
-/// of a validating constructor (its error is then reported with the site's name).
+/// What `sample` accepts as a distribution: a distribution, a boxed or shared one, or the
+/// `Result` of a validating constructor (its error is then reported with the site's name).
 /// Every distribution type is registered with [`crate::site_dist!`].
 pub trait IntoSiteDist<D: Backend> {
-    /// Boxes the distribution, or returns the constructor's error.
-    fn into_site_dist(self) -> Result<BoxDist<D>, DistError>;
+    /// The distribution behind a shared pointer (what messages and traces carry), or the
+    /// constructor's error.
+    fn into_site_dist(self) -> Result<SharedDist<D>, DistError>;
 }
 
 impl<D: Backend> IntoSiteDist<D> for BoxDist<D> {
-    fn into_site_dist(self) -> Result<BoxDist<D>, DistError> {
+    fn into_site_dist(self) -> Result<SharedDist<D>, DistError> {
+        Ok(Rc::from(self))
+    }
+}
+
+impl<D: Backend> IntoSiteDist<D> for SharedDist<D> {
+    fn into_site_dist(self) -> Result<SharedDist<D>, DistError> {
         Ok(self)
     }
 }
@@ -35,16 +44,16 @@ macro_rules! site_dist {
         {
             fn into_site_dist(
                 self,
-            ) -> Result<$crate::distributions::BoxDist<D>, $crate::distributions::DistError> {
-                Ok(Box::new(self))
+            ) -> Result<$crate::poutine::SharedDist<D>, $crate::distributions::DistError> {
+                Ok(::std::rc::Rc::new(self))
             }
         })*
     };
 }
 
 impl<D: Backend, T: Distribution<D>> IntoSiteDist<D> for Result<T, DistError> {
-    fn into_site_dist(self) -> Result<BoxDist<D>, DistError> {
-        self.map(|d| Box::new(d) as BoxDist<D>)
+    fn into_site_dist(self) -> Result<SharedDist<D>, DistError> {
+        self.map(|d| Rc::new(d) as SharedDist<D>)
     }
 }
 
@@ -107,24 +116,28 @@ pub fn observe<D: Backend>(
 
 /// A sample site with all of Pyro's options (`obs`, `obs_mask`, `infer`). An `obs` of
 /// `None` makes the site latent, like Pyro's `obs=None`.
+///
+/// The name may be a `&str`, a `String` or a [`Name`] (a name kept by the caller, e.g. an
+/// autoguide's, is then shared rather than copied).
 pub fn sample_with<D: Backend>(
-    name: &str,
+    name: impl Into<Name>,
     dist: impl IntoSiteDist<D>,
     opts: SampleOptions<D>,
 ) -> PyroResult<DynTensor<D>> {
+    let name: Name = name.into();
     if name.is_empty() {
         return Err(PyroError::SiteMismatch {
-            site: name.into(),
+            site: name.to_string(),
             reason: "site names must not be empty".into(),
         });
     }
     let dist = dist
         .into_site_dist()
-        .map_err(|e| PyroError::at_site(name, e))?;
+        .map_err(|e| PyroError::at_site(&name, e))?;
     if let (Some(obs), Some((flags, shape))) = (&opts.obs, &opts.obs_mask) {
-        return sample_partially_observed(name, dist, obs.clone(), flags, shape, opts.infer);
+        return sample_partially_observed(&name, dist, obs.clone(), flags, shape, opts.infer);
     }
-    let mut msg = Message::sample(name, dist);
+    let mut msg = Message::sample(name.clone(), dist);
     msg.infer = opts.infer;
     if let Some(obs) = opts.obs {
         msg.value = Some(obs);
@@ -132,7 +145,7 @@ pub fn sample_with<D: Backend>(
     }
     apply_stack(&mut msg)?;
     msg.value.ok_or_else(|| PyroError::SiteMismatch {
-        site: name.into(),
+        site: name.to_string(),
         reason: "no value after the handlers ran".into(),
     })
 }
@@ -141,7 +154,7 @@ pub fn sample_with<D: Backend>(
 /// `<name>_unobserved` (latent values for the rest), and returns their combination.
 fn sample_partially_observed<D: Backend>(
     name: &str,
-    dist: BoxDist<D>,
+    dist: SharedDist<D>,
     obs: DynTensor<D>,
     flags: &[bool],
     shape: &[usize],
@@ -153,11 +166,11 @@ fn sample_partially_observed<D: Backend>(
         source: e,
     };
     let keep = Mask::Elements {
-        flags: std::rc::Rc::new(flags.to_vec()),
+        flags: Rc::new(flags.to_vec()),
         shape: shape.to_vec(),
     };
     let drop = Mask::Elements {
-        flags: std::rc::Rc::new(flags.iter().map(|f| !f).collect()),
+        flags: Rc::new(flags.iter().map(|f| !f).collect()),
         shape: shape.to_vec(),
     };
     let mut observed = Message::sample(format!("{name}_observed"), dist.clone());
@@ -309,14 +322,17 @@ pub fn param_with(
 
 /// [`param_with`] on any device; `init` may be `None` when the parameter must exist
 /// already (Pyro's `pyro.param(name)`).
+///
+/// The name may be a `&str`, a `String` or a [`Name`] (shared rather than copied).
 pub fn param_on<D: Backend>(
-    name: &str,
+    name: impl Into<Name>,
     init: Option<ParamInit<'static, D>>,
     constraint: Constraint,
     event_dim: Option<usize>,
 ) -> PyroResult<DynTensor<D>> {
+    let name: Name = name.into();
     let mut msg = Message::param(
-        name,
+        name.clone(),
         ParamSpec {
             init,
             constraint,
@@ -325,7 +341,7 @@ pub fn param_on<D: Backend>(
     );
     apply_stack(&mut msg)?;
     msg.value.ok_or_else(|| PyroError::Param {
-        site: name.into(),
+        site: name.to_string(),
         reason: "no value after the handlers ran".into(),
     })
 }
@@ -334,7 +350,7 @@ pub fn param_on<D: Backend>(
 /// the entry from the initializer the first time.
 pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynTensor<D>> {
     let stored = crate::params::get_param::<D>(&msg.name).map_err(|e| PyroError::Param {
-        site: msg.name.clone(),
+        site: msg.name.to_string(),
         reason: e.to_string(),
     })?;
     if let Some(v) = stored {
@@ -342,16 +358,16 @@ pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynT
     }
     let name = msg.name.clone();
     let err = |e: crate::params::ParamStoreError| PyroError::Param {
-        site: name.clone(),
+        site: name.to_string(),
         reason: e.to_string(),
     };
     let spec = msg.param.as_mut().ok_or_else(|| PyroError::Param {
-        site: name.clone(),
+        site: name.to_string(),
         reason: "param message without a spec".into(),
     })?;
     let Some(init) = spec.init.take() else {
         return Err(PyroError::Param {
-            site: name,
+            site: name.to_string(),
             reason: "no initial value and not in the parameter store".into(),
         });
     };

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use crate::dsl::check_model_guide;
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::{push_rc, Program, ReplayMessenger, Trace, TraceMessenger};
+use crate::poutine::{push_rc, Name, Program, ReplayMessenger, SiteKind, Trace, TraceMessenger};
 use crate::tensor::cpu_ops::weighted_sum;
 use crate::tensor::{Backend, DynTensor};
 
@@ -17,7 +17,7 @@ pub struct ElboEstimate<D: Backend> {
     /// gradient (reparameterized where the guide allows it, score-function terms elsewhere).
     pub surrogate: DynTensor<D>,
     /// Names of the param sites seen in the model and guide traces.
-    pub params: Vec<String>,
+    pub params: Vec<Name>,
 }
 
 /// A variational objective over a model and a guide.
@@ -61,12 +61,22 @@ pub fn importance_traces<D: Backend, A: Clone, M: Program<A>, G: Program<A>>(
     Ok((model_trace, guide_trace))
 }
 
-fn param_names<D: Backend>(traces: &[&Trace<D>], out: &mut Vec<String>) {
-    for t in traces {
-        for p in t.param_nodes() {
-            if !out.contains(&p.name) {
+/// Appends the names of the param sites of `mt` then `gt` that `out` lacks, in order. A
+/// trace's names are unique, so on the first particle only the guide's names need checking
+/// (against the model trace, by hash); later particles check `out`.
+fn param_names<D: Backend>(mt: &Trace<D>, gt: &Trace<D>, out: &mut Vec<Name>) {
+    if out.is_empty() {
+        out.extend(mt.param_nodes().map(|p| p.name.clone()));
+        for p in gt.param_nodes() {
+            if !mt.get(&p.name).is_some_and(|m| m.kind == SiteKind::Param) {
                 out.push(p.name.clone());
             }
+        }
+        return;
+    }
+    for p in mt.param_nodes().chain(gt.param_nodes()) {
+        if !out.contains(&p.name) {
+            out.push(p.name.clone());
         }
     }
 }
@@ -139,15 +149,20 @@ impl<D: Backend> Elbo<D> for TraceElbo {
                 &VecProgram(vg),
                 args,
                 check,
-                |mt, gt| trace_elbo_particle(mt, gt),
+                trace_elbo_particle,
             )?;
             est.loss /= n as f32;
             est.surrogate = est.surrogate.mul_scalar(1.0 / n as f32);
             return Ok(est);
         }
-        estimate_particles(self.num_particles, model, guide, args, check, |mt, gt| {
-            trace_elbo_particle(mt, gt)
-        })
+        estimate_particles(
+            self.num_particles,
+            model,
+            guide,
+            args,
+            check,
+            trace_elbo_particle,
+        )
     }
 }
 
@@ -167,7 +182,7 @@ pub(crate) fn estimate_particles<D: Backend, A: Clone, M: Program<A>, G: Program
     guide: &G,
     args: A,
     check: bool,
-    particle: impl Fn(&mut Trace<D>, &mut Trace<D>) -> PyroResult<(DynTensor<D>, DynTensor<D>)>,
+    particle: impl Fn(&mut Trace<D>, &mut Trace<D>, f32) -> PyroResult<(f32, DynTensor<D>)>,
 ) -> PyroResult<ElboEstimate<D>> {
     if num_particles == 0 {
         return Err(PyroError::Config {
@@ -183,18 +198,16 @@ pub(crate) fn estimate_particles<D: Backend, A: Clone, M: Program<A>, G: Program
         if check && i == 0 {
             check_model_guide(&mt, &gt)?;
         }
-        param_names(&[&mt, &gt], &mut params);
-        let (elbo, sur) = particle(&mut mt, &mut gt)?;
-        elbo_sum += elbo.item()? as f64;
+        param_names(&mt, &gt, &mut params);
+        // Each particle's surrogate comes weighted by -1/n: their sum is the surrogate loss.
+        let (elbo, sur) = particle(&mut mt, &mut gt, -1.0 / num_particles as f32)?;
+        elbo_sum += elbo as f64;
         surrogate = Some(match surrogate {
             None => sur,
             Some(s) => s.add(&sur)?,
         });
     }
-    let n = num_particles as f32;
-    let surrogate = surrogate
-        .unwrap_or_else(|| DynTensor::scalar(0.0))
-        .mul_scalar(-1.0 / n);
+    let surrogate = surrogate.unwrap_or_else(|| DynTensor::scalar(0.0));
     let loss = (-elbo_sum / num_particles as f64) as f32;
     if !loss.is_finite() {
         return Err(PyroError::Config {
@@ -209,42 +222,46 @@ pub(crate) fn estimate_particles<D: Backend, A: Clone, M: Program<A>, G: Program
     })
 }
 
-/// One particle of `Trace_ELBO`: returns (elbo value, surrogate elbo). The ELBO only feeds
-/// the reported loss and the score-function weights (both constants), so it is summed on the
-/// host; the surrogate is one weighted sum on the graph, accumulated in the same order as the
-/// sites' log-densities are added up.
+/// One particle of `Trace_ELBO`: returns the ELBO's value and `weight` times the surrogate
+/// ELBO. The ELBO only feeds the reported loss and the score-function weights (both
+/// constants), so it is summed on the host; the surrogate is one weighted sum on the graph,
+/// accumulated in the same order as the sites' log-densities are added up, with each
+/// score-function term `log q · (log p - log q)` a term of constant weight.
 fn trace_elbo_particle<D: Backend>(
     mt: &mut Trace<D>,
     gt: &mut Trace<D>,
-) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
+    weight: f32,
+) -> PyroResult<(f32, DynTensor<D>)> {
     mt.compute_log_prob()?;
     gt.compute_log_prob()?;
-    let mut terms: Vec<(&DynTensor<D>, f32)> = Vec::with_capacity(mt.len() + gt.len());
     let mut log_p = 0.0f32;
-    for s in mt.sites() {
-        if let Some(lp) = &s.log_prob_sum {
-            log_p += lp.item()?;
-            terms.push((lp, 1.0));
-        }
+    for lp in mt.sites().iter().filter_map(|s| s.log_prob_sum.as_ref()) {
+        log_p += lp.item()?;
     }
     let mut log_q = 0.0f32;
-    let mut score_terms: Vec<&DynTensor<D>> = Vec::new();
-    for s in gt.sites() {
-        let Some(lq) = &s.log_prob_sum else { continue };
+    for lq in gt.sites().iter().filter_map(|s| s.log_prob_sum.as_ref()) {
         log_q += lq.item()?;
-        if s.dist.as_ref().is_some_and(|d| d.has_rsample()) {
-            terms.push((lq, -1.0));
-        } else {
-            score_terms.push(lq);
-        }
     }
     let elbo = log_p - log_q;
-    let mut surrogate = weighted_sum(&terms)?;
-    for t in score_terms {
-        // The score-function term log q · (log p - log q), the weight held constant.
-        surrogate = surrogate.add(&t.mul_scalar(elbo))?;
+    let mut terms: Vec<(&DynTensor<D>, f32)> = Vec::with_capacity(mt.len() + gt.len());
+    terms.extend(
+        mt.sites()
+            .iter()
+            .filter_map(|s| Some((s.log_prob_sum.as_ref()?, weight))),
+    );
+    for s in gt.sites() {
+        let Some(lq) = &s.log_prob_sum else { continue };
+        let reparameterized = s.dist.as_ref().is_some_and(|d| d.has_rsample());
+        terms.push((
+            lq,
+            if reparameterized {
+                -weight
+            } else {
+                elbo * weight
+            },
+        ));
     }
-    Ok((DynTensor::scalar(elbo), surrogate))
+    Ok((elbo, weighted_sum(&terms)?))
 }
 
 /// Pyro's `TraceMeanField_ELBO`: like [`TraceElbo`], but for every latent site whose guide
@@ -279,16 +296,22 @@ impl<D: Backend> Elbo<D> for TraceMeanFieldElbo {
         args: A,
         check: bool,
     ) -> PyroResult<ElboEstimate<D>> {
-        estimate_particles(self.num_particles, model, guide, args, check, |mt, gt| {
-            mean_field_particle(mt, gt)
-        })
+        estimate_particles(
+            self.num_particles,
+            model,
+            guide,
+            args,
+            check,
+            mean_field_particle,
+        )
     }
 }
 
 fn mean_field_particle<D: Backend>(
     mt: &mut Trace<D>,
     gt: &mut Trace<D>,
-) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
+    weight: f32,
+) -> PyroResult<(f32, DynTensor<D>)> {
     use crate::distributions::{kl_divergence, DistError};
     mt.compute_log_prob()?;
     gt.compute_log_prob()?;
@@ -347,5 +370,5 @@ fn mean_field_particle<D: Backend>(
             elbo = elbo.sub(lq)?;
         }
     }
-    Ok((elbo.clone(), elbo))
+    Ok((elbo.item()?, elbo.mul_scalar(weight)))
 }

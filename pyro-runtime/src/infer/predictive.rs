@@ -192,15 +192,15 @@ impl<M, G, D: Backend> Predictive<M, G, D> {
                     continue;
                 }
                 let v = site.value.to_vec();
-                match values.get_mut(&site.name) {
+                match values.get_mut(site.name.as_str()) {
                     None => {
-                        order.push(site.name.clone());
-                        values.insert(site.name.clone(), (site.value.shape().to_vec(), v));
+                        order.push(site.name.to_string());
+                        values.insert(site.name.to_string(), (site.value.shape().to_vec(), v));
                     }
                     Some((shape, acc)) => {
                         if shape.as_slice() != site.value.shape() {
                             return Err(PyroError::SiteMismatch {
-                                site: site.name.clone(),
+                                site: site.name.to_string(),
                                 reason: format!(
                                     "value shape changed between samples: {:?} then {:?}",
                                     shape,

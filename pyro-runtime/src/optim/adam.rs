@@ -157,9 +157,9 @@ impl Optimizer for Adam {
     fn update(&mut self, name: &str, value: &mut [f32], grad: &[f32]) -> OptimResult<()> {
         check_inputs(name, value, grad)?;
         let len = value.len();
-        let old = self.states.checked(name, len)?;
-        let step = old.map_or(0, |s| s.step) + 1;
         let c = self.config;
+        let mut slot = self.states.checked_mut(name, len)?;
+        let step = slot.as_ref().map_or(0, |s| s.step) + 1;
         let (b1, b2) = (c.betas.0 as f64, c.betas.1 as f64);
         let t = step.min(i32::MAX as u64) as i32;
         let bias1 = 1.0 - b1.powi(t);
@@ -180,7 +180,9 @@ impl Optimizer for Adam {
         };
         // First pass: check every new value, so a failed update changes nothing.
         for (i, &p) in value.iter().enumerate() {
-            let (m0, v0) = old.map_or((0.0, 0.0), |s| (s.exp_avg[i], s.exp_avg_sq[i]));
+            let (m0, v0) = slot
+                .as_ref()
+                .map_or((0.0, 0.0), |s| (s.exp_avg[i], s.exp_avg_sq[i]));
             let (_, _, np) = next(i, p, m0, v0);
             if !np.is_finite() {
                 return Err(OptimError::NonFiniteUpdate {
@@ -191,7 +193,10 @@ impl Optimizer for Adam {
             }
         }
         // Second pass: commit the moments and the values.
-        let st = self.states.get_or_insert(name, || MomentState::new(len));
+        let st = match slot.take() {
+            Some(st) => st,
+            None => self.states.get_or_insert(name, || MomentState::new(len)),
+        };
         st.step = step;
         for (i, p) in value.iter_mut().enumerate() {
             let (m, v, np) = next(i, *p, st.exp_avg[i], st.exp_avg_sq[i]);

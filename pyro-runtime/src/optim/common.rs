@@ -1,21 +1,20 @@
 //! Helpers shared by the optimizers: argument validation, input checks, and the per-parameter
 //! state map.
 
-use std::collections::HashMap;
-
 use super::error::{OptimError, OptimResult};
+use crate::fast_hash::NameMap;
 
 /// Per-parameter optimizer state (moments, step counts), kept by parameter name and created
 /// lazily the first time a name is seen.
 #[derive(Debug, Clone)]
 pub(crate) struct StateMap<S> {
-    states: HashMap<String, S>,
+    states: NameMap<S>,
 }
 
 impl<S> Default for StateMap<S> {
     fn default() -> Self {
         Self {
-            states: HashMap::new(),
+            states: NameMap::default(),
         }
     }
 }
@@ -48,9 +47,10 @@ impl<S: ParamState> StateMap<S> {
         }
     }
 
-    /// The state of `name` (`None` when unseen), checked against the parameter's length.
-    pub(crate) fn checked(&self, name: &str, len: usize) -> OptimResult<Option<&S>> {
-        match self.states.get(name) {
+    /// Mutable access to the state of `name` (`None` when unseen), checked against the
+    /// parameter's length: one lookup, for updates that check their result before writing.
+    pub(crate) fn checked_mut(&mut self, name: &str, len: usize) -> OptimResult<Option<&mut S>> {
+        match self.states.get_mut(name) {
             Some(s) if s.len() != len => Err(OptimError::StateMismatch {
                 name: name.to_string(),
                 state_len: s.len(),

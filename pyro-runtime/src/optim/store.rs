@@ -100,21 +100,21 @@ pub(crate) fn step_store_owned<D: Backend>(
     grads: &mut Gradients<f32, D>,
     names: &[&str],
 ) -> OptimResult<()> {
-    let mut unique: Vec<&str> = Vec::with_capacity(names.len());
-    for name in unique_names(names) {
-        if store.get_unconstrained(name).is_none() {
-            return Err(OptimError::UnknownParam {
-                name: name.to_string(),
-            });
-        }
-        unique.push(name);
-    }
-    for name in unique {
-        let Some(leaf) = store.get_unconstrained(name) else {
+    // Each name is looked up once; repeats are dropped by position.
+    let mut seen = vec![false; store.len()];
+    let mut work: Vec<(usize, &str)> = Vec::with_capacity(names.len());
+    for &name in names {
+        let Some(i) = store.position(name) else {
             return Err(OptimError::UnknownParam {
                 name: name.to_string(),
             });
         };
+        if !std::mem::replace(&mut seen[i], true) {
+            work.push((i, name));
+        }
+    }
+    for (i, name) in work {
+        let leaf = &store.entries[i].unconstrained;
         let mut value = leaf.to_vec();
         let updated = crate::tensor::host_op::with_cpu_grad(grads, leaf.flat(), |g| {
             opt.update(name, &mut value, g)
@@ -127,7 +127,7 @@ pub(crate) fn step_store_owned<D: Backend>(
             }
         }
         store
-            .overwrite_unconstrained(name, &value)
+            .overwrite_unconstrained_at(i, &value)
             .map_err(|e| OptimError::Store {
                 name: name.to_string(),
                 source: Box::new(e),

@@ -2,7 +2,6 @@
 
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -15,19 +14,25 @@ use super::error::{ParamResult, ParamStoreError};
 use super::store::{ParamInit, ParamStore};
 
 thread_local! {
-    /// `TypeId::of::<D>()` -> `Rc<RefCell<ParamStore<D>>>`.
-    static STORES: RefCell<HashMap<TypeId, Rc<dyn Any>>> = RefCell::new(HashMap::new());
+    /// `(TypeId::of::<D>(), Rc<RefCell<ParamStore<D>>>)`, one entry per backend used (a list:
+    /// there are one or two, and every parameter read looks its store up here).
+    static STORES: RefCell<Vec<(TypeId, Rc<dyn Any>)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn store_cell<D: Backend>() -> Rc<RefCell<ParamStore<D>>> {
     STORES.with(|m| {
-        let rc = m
-            .borrow_mut()
-            .entry(TypeId::of::<D>())
-            .or_insert_with(|| Rc::new(RefCell::new(ParamStore::<D>::new())))
-            .clone();
+        let mut m = m.borrow_mut();
+        let key = TypeId::of::<D>();
+        let rc = match m.iter().find(|(k, _)| *k == key) {
+            Some((_, rc)) => rc.clone(),
+            None => {
+                let rc: Rc<dyn Any> = Rc::new(RefCell::new(ParamStore::<D>::new()));
+                m.push((key, rc.clone()));
+                rc
+            }
+        };
         rc.downcast::<RefCell<ParamStore<D>>>()
-            .expect("the map is keyed by the store's backend type")
+            .expect("the list is keyed by the store's backend type")
     })
 }
 

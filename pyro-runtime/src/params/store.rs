@@ -259,6 +259,11 @@ impl<D: Backend> ParamStore<D> {
         self.entries.is_empty()
     }
 
+    /// The position of `name` in [`entries`](Self::entries) (insertion order).
+    pub(crate) fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
     fn entry(&self, name: &str) -> Option<&Entry<D>> {
         self.index.get(name).map(|&i| &self.entries[i])
     }
@@ -454,16 +459,36 @@ impl<D: Backend> ParamStore<D> {
             .ok_or_else(|| ParamStoreError::NotFound {
                 name: name.to_string(),
             })?;
+        Self::overwrite_entry(e, values)
+    }
+
+    /// [`overwrite_unconstrained`](Self::overwrite_unconstrained) of the parameter at
+    /// `position` (see [`position`](Self::position)).
+    pub(crate) fn overwrite_unconstrained_at(
+        &mut self,
+        position: usize,
+        values: &[f32],
+    ) -> ParamResult<()> {
+        let e = self
+            .entries
+            .get_mut(position)
+            .ok_or_else(|| ParamStoreError::NotFound {
+                name: format!("#{position}"),
+            })?;
+        Self::overwrite_entry(e, values)
+    }
+
+    fn overwrite_entry(e: &mut Entry<D>, values: &[f32]) -> ParamResult<()> {
         if values.len() != e.unconstrained.numel() {
             return Err(ParamStoreError::ShapeMismatch {
-                name: name.to_string(),
+                name: e.name.clone(),
                 expected: e.unconstrained.shape().to_vec(),
                 found: vec![values.len()],
             });
         }
         if let Some(index) = values.iter().position(|v| !v.is_finite()) {
             return Err(ParamStoreError::NonFinite {
-                name: name.to_string(),
+                name: e.name.clone(),
                 constraint: Constraint::Real,
                 value: values[index],
                 index,

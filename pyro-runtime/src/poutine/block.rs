@@ -106,10 +106,10 @@ impl<D: Backend> BlockMessenger<D> {
         Ok(BlockMessenger {
             hide_fn: Rc::new(move |msg: &Message<D>| {
                 let t = block_type(msg);
-                if expose.contains(&msg.name) || et.contains(&t) {
+                if expose.contains(msg.name.as_str()) || et.contains(&t) {
                     return false;
                 }
-                if hide.contains(&msg.name) || ht.contains(&t) {
+                if hide.contains(msg.name.as_str()) || ht.contains(&t) {
                     return true;
                 }
                 hide_rest

@@ -29,7 +29,7 @@ impl<D: Backend> Messenger<D> for ConditionMessenger<D> {
         if msg.kind != SiteKind::Sample {
             return Ok(());
         }
-        if let Some(v) = self.data.get(&msg.name) {
+        if let Some(v) = self.data.get(msg.name.as_str()) {
             msg.value = Some(v.clone());
             msg.is_observed = true;
         }

@@ -37,7 +37,7 @@ impl<D: Backend> Messenger<D> for DoMessenger<D> {
         if msg.kind != SiteKind::Sample || msg.intervener == Some(self.id) {
             return Ok(());
         }
-        let Some(intervention) = self.data.get(&msg.name) else {
+        let Some(intervention) = self.data.get(msg.name.as_str()) else {
             return Ok(());
         };
         msg.intervener = Some(self.id);
@@ -46,7 +46,7 @@ impl<D: Backend> Messenger<D> for DoMessenger<D> {
             .dist
             .clone()
             .ok_or_else(|| crate::error::PyroError::SiteMismatch {
-                site: msg.name.clone(),
+                site: msg.name.to_string(),
                 reason: "sample site without a distribution".into(),
             })?;
         let mut original = Message::sample(msg.name.clone(), dist);
@@ -56,7 +56,7 @@ impl<D: Backend> Messenger<D> for DoMessenger<D> {
         original.intervener = Some(self.id);
         apply_stack(&mut original)?;
         // ...and hand the program the intervention, as an observed counterfactual site.
-        msg.name = format!("{}__CF", msg.name);
+        msg.name = format!("{}__CF", msg.name).into();
         msg.value = Some(intervention.clone());
         msg.is_observed = true;
         msg.infer.deterministic = true;

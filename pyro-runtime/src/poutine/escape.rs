@@ -30,7 +30,7 @@ impl<D: Backend> Messenger<D> for EscapeMessenger<D> {
         if (self.f)(msg) {
             msg.done = true;
             return Err(PyroError::NonlocalExit {
-                site: msg.name.clone(),
+                site: msg.name.to_string(),
             });
         }
         Ok(())

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::message::{Message, SiteKind};
+use super::message::{Message, SharedDist, SiteKind};
 use super::runtime::Messenger;
 use super::Handled;
 use crate::distributions::BoxDist;
@@ -14,15 +14,15 @@ use crate::tensor::{Backend, DefaultDevice};
 /// every param, or one per name (params without a prior stay params).
 #[derive(Clone)]
 pub struct LiftMessenger<D: Backend> {
-    all: Option<BoxDist<D>>,
-    by_name: Rc<HashMap<String, BoxDist<D>>>,
+    all: Option<SharedDist<D>>,
+    by_name: Rc<HashMap<String, SharedDist<D>>>,
 }
 
 impl<D: Backend> LiftMessenger<D> {
     /// The same prior for every param.
     pub fn all(prior: BoxDist<D>) -> Self {
         LiftMessenger {
-            all: Some(prior),
+            all: Some(Rc::from(prior)),
             by_name: Rc::new(HashMap::new()),
         }
     }
@@ -31,7 +31,7 @@ impl<D: Backend> LiftMessenger<D> {
     pub fn by_name(priors: HashMap<String, BoxDist<D>>) -> Self {
         LiftMessenger {
             all: None,
-            by_name: Rc::new(priors),
+            by_name: Rc::new(priors.into_iter().map(|(k, v)| (k, Rc::from(v))).collect()),
         }
     }
 }
@@ -41,7 +41,11 @@ impl<D: Backend> Messenger<D> for LiftMessenger<D> {
         if msg.kind != SiteKind::Param {
             return Ok(());
         }
-        let prior = self.by_name.get(&msg.name).or(self.all.as_ref()).cloned();
+        let prior = self
+            .by_name
+            .get(msg.name.as_str())
+            .or(self.all.as_ref())
+            .cloned();
         if let Some(prior) = prior {
             msg.kind = SiteKind::Sample;
             msg.dist = Some(prior);

@@ -4,9 +4,15 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::constraints::Constraint;
-use crate::distributions::BoxDist;
+use crate::distributions::Distribution;
 use crate::params::ParamInit;
 use crate::tensor::{Backend, DynTensor};
+
+pub use super::name::Name;
+
+/// A site's distribution, shared by the message and every trace that records the site
+/// (recording it is a reference-count increment, not a copy).
+pub type SharedDist<D> = Rc<dyn Distribution<D>>;
 
 /// What kind of site a message is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,7 +30,7 @@ pub enum SiteKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
     /// The plate's name.
-    pub name: String,
+    pub name: Name,
     /// The batch dim (negative) of a vectorized plate; `None` for a sequential plate.
     pub dim: Option<i32>,
     /// The full size.
@@ -152,9 +158,9 @@ pub struct Message<D: Backend> {
     /// Sample or param.
     pub kind: SiteKind,
     /// The site's name.
-    pub name: String,
+    pub name: Name,
     /// The distribution of a sample site.
-    pub dist: Option<BoxDist<D>>,
+    pub dist: Option<SharedDist<D>>,
     /// The value: set by the program (observed), by a handler, or by the default behaviour.
     pub value: Option<DynTensor<D>>,
     /// Whether the value is observed data.
@@ -179,7 +185,7 @@ pub struct Message<D: Backend> {
 
 impl<D: Backend> Message<D> {
     /// A fresh sample message.
-    pub fn sample(name: impl Into<String>, dist: BoxDist<D>) -> Self {
+    pub fn sample(name: impl Into<Name>, dist: SharedDist<D>) -> Self {
         Message {
             kind: SiteKind::Sample,
             name: name.into(),
@@ -198,7 +204,7 @@ impl<D: Backend> Message<D> {
     }
 
     /// A fresh subsample message for the plate `name` over `size` elements.
-    pub fn subsample(name: impl Into<String>) -> Self {
+    pub fn subsample(name: impl Into<Name>) -> Self {
         Message {
             kind: SiteKind::Subsample,
             name: name.into(),
@@ -217,7 +223,7 @@ impl<D: Backend> Message<D> {
     }
 
     /// A fresh param message.
-    pub fn param(name: impl Into<String>, spec: ParamSpec<D>) -> Self {
+    pub fn param(name: impl Into<Name>, spec: ParamSpec<D>) -> Self {
         Message {
             kind: SiteKind::Param,
             name: name.into(),

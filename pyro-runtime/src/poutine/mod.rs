@@ -25,6 +25,7 @@ mod infer_config;
 mod lift;
 mod mask;
 pub mod message;
+mod name;
 pub mod plate;
 mod replay;
 pub mod runtime;
@@ -42,7 +43,7 @@ pub use handled::{Handled, Program};
 pub use infer_config::{infer_config, InferConfigMessenger};
 pub use lift::{lift, LiftMessenger};
 pub use mask::{mask, MaskMessenger};
-pub use message::{Frame, InferConfig, Mask, Message, ParamSpec, SiteKind};
+pub use message::{Frame, InferConfig, Mask, Message, Name, ParamSpec, SharedDist, SiteKind};
 pub use plate::{plate, plate_stack, subsample, Plate, PlateBuilder, PlateMessenger};
 pub use replay::{replay, ReplayMessenger};
 pub use runtime::{

@@ -6,25 +6,45 @@ use std::rc::Rc;
 
 use rand::seq::index::sample as sample_indices;
 
-use super::message::{Frame, Message, SiteKind};
+use super::message::{Frame, Message, Name, SiteKind};
 use super::runtime::{push_rc, HandlerGuard, Messenger};
 use crate::error::{PyroError, PyroResult};
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
 thread_local! {
     /// Names of the vectorized plates holding dims -1, -2, ... (`None` = free).
-    static DIMS: RefCell<Vec<Option<String>>> = const { RefCell::new(Vec::new()) };
+    static DIMS: RefCell<Vec<Option<Name>>> = const { RefCell::new(Vec::new()) };
+    /// Shared `0..size` index lists of plates without subsampling, by size (the few most
+    /// recent), so entering a full plate allocates none.
+    static FULL: RefCell<Vec<Rc<Vec<usize>>>> = const { RefCell::new(Vec::new()) };
     /// Active plates, outermost first (for `subsample`).
     static ACTIVE: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
 }
 
-fn allocate_dim(name: &str, dim: Option<i32>) -> PyroResult<i32> {
+/// The indices `0..size`, shared with other full plates of that size.
+fn full_indices(size: usize) -> Rc<Vec<usize>> {
+    const KEPT: usize = 4;
+    FULL.with(|f| {
+        let mut f = f.borrow_mut();
+        if let Some(i) = f.iter().position(|v| v.len() == size) {
+            return f[i].clone();
+        }
+        let v = Rc::new((0..size).collect::<Vec<usize>>());
+        if f.len() == KEPT {
+            f.remove(0);
+        }
+        f.push(v.clone());
+        v
+    })
+}
+
+fn allocate_dim(name: &Name, dim: Option<i32>) -> PyroResult<i32> {
     DIMS.with(|d| {
         let mut d = d.borrow_mut();
         let slot = match dim {
             Some(k) if k >= 0 => {
                 return Err(PyroError::Plate {
-                    plate: name.into(),
+                    plate: name.to_string(),
                     reason: format!("dim must be negative (counted from the right), got {k}"),
                 })
             }
@@ -36,7 +56,7 @@ fn allocate_dim(name: &str, dim: Option<i32>) -> PyroResult<i32> {
         }
         if let Some(other) = &d[slot] {
             return Err(PyroError::Plate {
-                plate: name.into(),
+                plate: name.to_string(),
                 reason: format!(
                     "dim {} is already used by the enclosing plate `{other}`; give each nested \
                      plate its own dim",
@@ -44,7 +64,7 @@ fn allocate_dim(name: &str, dim: Option<i32>) -> PyroResult<i32> {
                 ),
             });
         }
-        d[slot] = Some(name.to_string());
+        d[slot] = Some(name.clone());
         Ok(-(slot as i32) - 1)
     })
 }
@@ -91,8 +111,8 @@ impl<D: Backend> Messenger<D> for PlateMessenger {
             target[pos] = size;
         } else if target[pos] != size {
             return Err(PyroError::PlateShape {
-                site: msg.name.clone(),
-                plate: self.frame.name.clone(),
+                site: msg.name.to_string(),
+                plate: self.frame.name.to_string(),
                 dim,
                 size,
                 batch_shape: batch.to_vec(),
@@ -102,7 +122,7 @@ impl<D: Backend> Messenger<D> for PlateMessenger {
             let expanded = dist
                 .expand_box(&target)
                 .map_err(|e| PyroError::at_site(&msg.name, e))?;
-            msg.dist = Some(expanded);
+            msg.dist = Some(Rc::from(expanded));
         }
         Ok(())
     }
@@ -117,7 +137,7 @@ impl<D: Backend> Messenger<D> for PlateMessenger {
 /// ```
 #[derive(Debug, Clone)]
 pub struct PlateBuilder<D: Backend = DefaultDevice> {
-    name: String,
+    name: Name,
     size: usize,
     subsample_size: Option<usize>,
     subsample: Option<Vec<usize>>,
@@ -134,7 +154,7 @@ impl<D: Backend> PlateBuilder<D> {
     /// A plate on device `D` (see [`plate`]).
     pub fn new(name: &str, size: usize) -> Self {
         PlateBuilder {
-            name: name.to_string(),
+            name: name.into(),
             size,
             subsample_size: None,
             subsample: None,
@@ -161,9 +181,9 @@ impl<D: Backend> PlateBuilder<D> {
         self
     }
 
-    fn indices(&self) -> PyroResult<Vec<usize>> {
+    fn indices(&self) -> PyroResult<Rc<Vec<usize>>> {
         let err = |reason: String| PyroError::Plate {
-            plate: self.name.clone(),
+            plate: self.name.to_string(),
             reason,
         };
         if let Some(idx) = &self.subsample {
@@ -181,7 +201,7 @@ impl<D: Backend> PlateBuilder<D> {
                     )));
                 }
             }
-            return Ok(idx.clone());
+            return Ok(Rc::new(idx.clone()));
         }
         match self.subsample_size {
             Some(n) if n > self.size => Err(err(format!(
@@ -189,8 +209,8 @@ impl<D: Backend> PlateBuilder<D> {
                 self.size
             ))),
             Some(0) => Err(err("subsample_size must be positive".into())),
-            Some(n) if n < self.size => self.draw_batch(n),
-            _ => Ok((0..self.size).collect()),
+            Some(n) if n < self.size => self.draw_batch(n).map(Rc::new),
+            _ => Ok(full_indices(self.size)),
         }
     }
 
@@ -205,13 +225,13 @@ impl<D: Backend> PlateBuilder<D> {
                 .map_err(PyroError::from)
         })?;
         let value = msg.value.ok_or_else(|| PyroError::Plate {
-            plate: self.name.clone(),
+            plate: self.name.to_string(),
             reason: "no batch indices".into(),
         })?;
         let idx: Vec<usize> = value.to_vec().iter().map(|&v| v as usize).collect();
         if idx.len() != n || idx.iter().any(|&i| i >= self.size) {
             return Err(PyroError::Plate {
-                plate: self.name.clone(),
+                plate: self.name.to_string(),
                 reason: format!(
                     "the replayed batch {:?} does not fit a plate of size {} with subsample_size {n}",
                     value.shape(),
@@ -226,11 +246,11 @@ impl<D: Backend> PlateBuilder<D> {
     pub fn enter(self) -> PyroResult<Plate<D>> {
         if self.size == 0 {
             return Err(PyroError::Plate {
-                plate: self.name,
+                plate: self.name.to_string(),
                 reason: "size must be positive".into(),
             });
         }
-        let indices = Rc::new(self.indices()?);
+        let indices = self.indices()?;
         let dim = allocate_dim(&self.name, self.dim)?;
         let frame = Frame {
             name: self.name.clone(),
@@ -270,7 +290,7 @@ impl<D: Backend> PlateBuilder<D> {
     /// assert_eq!(names, ["x_0", "x_1", "x_2"]);
     /// ```
     pub fn iter(self) -> PyroResult<SequentialPlate<D>> {
-        let indices = self.indices()?;
+        let indices = self.indices()?.as_ref().clone();
         Ok(SequentialPlate {
             name: self.name,
             size: self.size,
@@ -334,7 +354,7 @@ impl<D: Backend> Drop for Plate<D> {
 /// Iterator of a sequential plate. The plate's context covers the loop body between two
 /// calls of `next`.
 pub struct SequentialPlate<D: Backend = DefaultDevice> {
-    name: String,
+    name: Name,
     size: usize,
     subsample_size: usize,
     indices: Vec<usize>,
@@ -381,7 +401,7 @@ fn subsample_by<D: Backend>(
     }
     if n != frame.size {
         return Err(PyroError::Plate {
-            plate: frame.name.clone(),
+            plate: frame.name.to_string(),
             reason: format!(
                 "cannot subsample data of shape {:?}: dim {dim} has size {n}, the plate has size {}",
                 data.shape(),

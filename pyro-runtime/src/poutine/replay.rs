@@ -44,7 +44,7 @@ impl<D: Backend> Messenger<D> for ReplayMessenger<D> {
         };
         if site.kind != SiteKind::Sample || site.is_observed {
             return Err(PyroError::SiteMismatch {
-                site: msg.name.clone(),
+                site: msg.name.to_string(),
                 reason: "site must be a latent sample site in the replayed trace".into(),
             });
         }

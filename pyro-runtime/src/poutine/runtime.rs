@@ -188,7 +188,7 @@ fn default_process<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
     match msg.kind {
         SiteKind::Sample => {
             let dist = msg.dist.as_ref().ok_or_else(|| PyroError::SiteMismatch {
-                site: msg.name.clone(),
+                site: msg.name.to_string(),
                 reason: "sample site without a distribution".into(),
             })?;
             let v = crate::rng::with_rng(|r| {
@@ -207,7 +207,7 @@ fn default_process<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
         }
         SiteKind::Subsample => {
             return Err(PyroError::Plate {
-                plate: msg.name.clone(),
+                plate: msg.name.to_string(),
                 reason: "no batch indices were drawn for this plate".into(),
             })
         }

@@ -44,7 +44,7 @@ impl<D: Backend> Messenger<D> for SubstituteMessenger<D> {
         }
         let v = match &self.f {
             Some(f) => f(msg),
-            None => self.data.get(&msg.name).cloned(),
+            None => self.data.get(msg.name.as_str()).cloned(),
         };
         if let Some(v) = v {
             msg.value = Some(v);

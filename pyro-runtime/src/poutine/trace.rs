@@ -4,11 +4,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::message::{expand_flags, Frame, InferConfig, Mask, Message, SiteKind};
+use super::message::{expand_flags, Frame, InferConfig, Mask, Message, Name, SharedDist, SiteKind};
 use super::runtime::{push_rc, Messenger};
 use super::Program;
 use crate::constraints::Constraint;
-use crate::distributions::BoxDist;
 use crate::error::{PyroError, PyroResult};
 use crate::tensor::{Backend, DynTensor};
 
@@ -18,9 +17,9 @@ pub struct Site<D: Backend> {
     /// Sample or param.
     pub kind: SiteKind,
     /// The name.
-    pub name: String,
+    pub name: Name,
     /// The distribution (sample sites).
-    pub dist: Option<BoxDist<D>>,
+    pub dist: Option<SharedDist<D>>,
     /// The value.
     pub value: DynTensor<D>,
     /// Whether the value was observed.
@@ -44,7 +43,7 @@ pub struct Site<D: Backend> {
 impl<D: Backend> Site<D> {
     fn from_message(msg: &Message<D>) -> PyroResult<Self> {
         let value = msg.value.clone().ok_or_else(|| PyroError::SiteMismatch {
-            site: msg.name.clone(),
+            site: msg.name.to_string(),
             reason: "site has no value".into(),
         })?;
         Ok(Site {
@@ -72,14 +71,14 @@ impl<D: Backend> Site<D> {
     /// not yet scaled. Errors name the site.
     pub fn masked_log_prob(&self) -> PyroResult<DynTensor<D>> {
         let dist = self.dist.as_ref().ok_or_else(|| PyroError::SiteMismatch {
-            site: self.name.clone(),
+            site: self.name.to_string(),
             reason: "sample site without a distribution".into(),
         })?;
         let lp = dist
             .log_prob(&self.value)
             .map_err(|e| PyroError::at_site(&self.name, e))?;
         let site_err = |e| PyroError::SiteTensor {
-            site: self.name.clone(),
+            site: self.name.to_string(),
             source: e,
         };
         match &self.mask {
@@ -106,32 +105,134 @@ impl<D: Backend> Site<D> {
 #[derive(Debug, Clone, Default)]
 pub struct Trace<D: Backend = dfdx::prelude::Cpu> {
     sites: Vec<Site<D>>,
-    index: crate::fast_hash::NameIndex,
+    /// `name_hash` of each site's name, by position.
+    hashes: Vec<u64>,
+    /// Built once the trace outgrows a linear scan of `hashes`.
+    index: Option<crate::fast_hash::NameIndex>,
+}
+
+/// Sites a new trace has room for before it grows (an SVI guide with a few latent sites and
+/// their parameters fits).
+const INITIAL_SITES: usize = 32;
+
+/// Up to this many sites, names are found by scanning `hashes`; beyond, by a hash index.
+const LINEAR_SITES: usize = 32;
+
+/// Emptied site lists of dropped traces, reused by new ones: a trace is recorded and dropped
+/// per SVI step (two, with the model's), and its list is too large for the allocator's fast
+/// paths. At most [`POOLED`] lists of at most [`POOLED_CAPACITY`] sites are kept per thread.
+mod pool {
+    use std::any::Any;
+    use std::cell::RefCell;
+
+    use super::Site;
+    use crate::tensor::Backend;
+
+    pub(super) const POOLED: usize = 8;
+    pub(super) const POOLED_CAPACITY: usize = 256;
+
+    thread_local! {
+        /// Each entry is a `(Vec<Site<D>>, Vec<u64>)` for some `D`, both empty.
+        static LISTS: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    type Lists<D> = (Vec<Site<D>>, Vec<u64>);
+
+    /// An empty site list and hash list with room for `capacity` sites.
+    pub(super) fn take<D: Backend>(capacity: usize) -> Lists<D> {
+        let reused = LISTS
+            .try_with(|l| {
+                let mut l = l.try_borrow_mut().ok()?;
+                let i = l.iter().rposition(|b| b.is::<Lists<D>>())?;
+                l.swap_remove(i).downcast::<Lists<D>>().ok()
+            })
+            .ok()
+            .flatten();
+        match reused {
+            Some(lists) => *lists,
+            None => (Vec::with_capacity(capacity), Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Hands back the lists of a dropped trace (emptied here).
+    pub(super) fn give<D: Backend>(mut sites: Vec<Site<D>>, mut hashes: Vec<u64>) {
+        if sites.capacity() == 0 || sites.capacity() > POOLED_CAPACITY {
+            return;
+        }
+        sites.clear();
+        hashes.clear();
+        let _ = LISTS.try_with(|l| {
+            if let Ok(mut l) = l.try_borrow_mut() {
+                if l.len() < POOLED {
+                    l.push(Box::new((sites, hashes)));
+                }
+            }
+        });
+    }
+}
+
+impl<D: Backend> Drop for Trace<D> {
+    fn drop(&mut self) {
+        pool::give(
+            std::mem::take(&mut self.sites),
+            std::mem::take(&mut self.hashes),
+        );
+    }
 }
 
 impl<D: Backend> Trace<D> {
     /// An empty trace.
     pub fn new() -> Self {
+        let (sites, hashes) = pool::take(INITIAL_SITES);
         Trace {
-            sites: Vec::with_capacity(16),
-            index: crate::fast_hash::NameIndex::with_capacity(16),
+            sites,
+            hashes,
+            index: None,
         }
     }
 
     /// Adds a site; a second site with the same name is an error naming it.
     pub fn add(&mut self, site: Site<D>) -> PyroResult<()> {
-        if self.contains(&site.name) {
-            return Err(PyroError::DuplicateSite(site.name));
+        let hash = crate::fast_hash::name_hash(&site.name);
+        if self.position_hashed(hash, &site.name).is_some() {
+            return Err(PyroError::DuplicateSite(site.name.to_string()));
         }
-        self.index.insert(&site.name, self.sites.len());
-        self.sites.push(site);
+        self.push_hashed(hash, site);
         Ok(())
     }
 
-    fn position(&self, name: &str) -> Option<usize> {
+    fn push_hashed(&mut self, hash: u64, site: Site<D>) {
+        let i = self.sites.len();
+        self.sites.push(site);
+        self.hashes.push(hash);
+        match &mut self.index {
+            Some(index) => index.insert_hashed(hash, i),
+            None if self.sites.len() > LINEAR_SITES => {
+                let mut index = crate::fast_hash::NameIndex::with_capacity(2 * self.sites.len());
+                for (j, &h) in self.hashes.iter().enumerate() {
+                    index.insert_hashed(h, j);
+                }
+                self.index = Some(index);
+            }
+            None => {}
+        }
+    }
+
+    fn position_hashed(&self, hash: u64, name: &str) -> Option<usize> {
         let sites = &self.sites;
-        self.index
-            .find(name, |i| sites[i].name.as_str(), sites.len())
+        match &self.index {
+            Some(index) => index.find_hashed(hash, name, |i| sites[i].name.as_str(), sites.len()),
+            None => self
+                .hashes
+                .iter()
+                .enumerate()
+                .find(|&(i, &h)| h == hash && sites[i].name == name)
+                .map(|(i, _)| i),
+        }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.position_hashed(crate::fast_hash::name_hash(name), name)
     }
 
     /// The site called `name`.
@@ -206,7 +307,7 @@ impl<D: Backend> Trace<D> {
             let v = total.item()?;
             if !v.is_finite() {
                 return Err(PyroError::NonFiniteLogProb {
-                    site: site.name.clone(),
+                    site: site.name.to_string(),
                     value: v,
                 });
             }
@@ -234,7 +335,7 @@ impl<D: Backend> Trace<D> {
         self.sites
             .iter()
             .filter(|s| s.kind == SiteKind::Sample)
-            .map(|s| (s.name.clone(), s.value.clone()))
+            .map(|s| (s.name.to_string(), s.value.clone()))
             .collect()
     }
 
@@ -280,13 +381,19 @@ impl<D: Backend> TraceMessenger<D> {
 
 impl<D: Backend> Messenger<D> for TraceMessenger<D> {
     fn postprocess(&self, msg: &mut Message<D>) -> PyroResult<()> {
-        // Param sites may repeat (a param read twice), and so may a plate's subsample site
-        // (a plate entered twice); the first is kept.
-        if msg.kind != SiteKind::Sample && self.trace.borrow().contains(&msg.name) {
-            return Ok(());
+        let mut trace = self.trace.borrow_mut();
+        let hash = crate::fast_hash::name_hash(&msg.name);
+        if trace.position_hashed(hash, &msg.name).is_some() {
+            // Param sites may repeat (a param read twice), and so may a plate's subsample
+            // site (a plate entered twice); the first is kept.
+            if msg.kind != SiteKind::Sample {
+                return Ok(());
+            }
+            return Err(PyroError::DuplicateSite(msg.name.to_string()));
         }
         let site = Site::from_message(msg)?;
-        self.trace.borrow_mut().add(site)
+        trace.push_hashed(hash, site);
+        Ok(())
     }
 }
 
@@ -374,5 +481,50 @@ impl<A, P: Program<A>, D: Backend> Program<A> for TraceHandler<P, D> {
     type Output = P::Output;
     fn call(&self, args: A) -> PyroResult<P::Output> {
         Ok(self.run_traced(args)?.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distributions::Normal;
+
+    fn model(n: usize) -> impl Fn() -> PyroResult<()> {
+        move || {
+            for i in 0..n {
+                crate::sample(&format!("x{i}"), Normal::new(0.0, 1.0))?;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn long_traces_switch_to_the_hash_index_and_find_every_site() {
+        for n in [0, 1, LINEAR_SITES, LINEAR_SITES + 1, 3 * LINEAR_SITES] {
+            let mut tr = trace(model(n)).get_trace(()).unwrap();
+            assert_eq!(tr.len(), n);
+            assert_eq!(tr.index.is_some(), n > LINEAR_SITES);
+            for i in 0..n {
+                let name = format!("x{i}");
+                assert_eq!(tr.get(&name).unwrap().name, name);
+            }
+            assert!(tr.get("x").is_none() && !tr.contains(&format!("x{n}")));
+            if let Some(first) = tr.sites().first().cloned() {
+                let err = tr.add(first).unwrap_err();
+                assert!(matches!(err, PyroError::DuplicateSite(ref s) if s == "x0"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_reused_site_list_starts_empty() {
+        let tr = trace(model(5)).get_trace(()).unwrap();
+        drop(tr);
+        // The next traces take the pooled lists: nothing of the dropped trace shows.
+        let fresh = Trace::<crate::tensor::DefaultDevice>::new();
+        assert!(fresh.is_empty() && fresh.get("x0").is_none());
+        let tr = trace(model(2)).get_trace(()).unwrap();
+        assert_eq!(tr.names(), vec!["x0", "x1"]);
+        assert!(tr.get("x4").is_none());
     }
 }

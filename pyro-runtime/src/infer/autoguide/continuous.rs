@@ -11,12 +11,11 @@ use super::prototype::Prototype;
 use super::{normal_quantiles, not_set_up, AutoGuide};
 use crate::constraints::Constraint;
 use crate::distributions::{
-    BoxDist, Delta, Distribution, DistributionExt, LowRankMultivariateNormal, MultivariateNormal,
-    Normal,
+    Delta, DistributionExt, LowRankMultivariateNormal, MultivariateNormal, Normal,
 };
 use crate::error::{PyroError, PyroResult};
 use crate::params::ParamInit;
-use crate::poutine::{InferConfig, Program};
+use crate::poutine::{InferConfig, Name, Program, SharedDist};
 use crate::primitives::{param_on, sample_with, SampleOptions};
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
@@ -29,11 +28,36 @@ enum Family {
     Map,
 }
 
+/// The names a continuous guide with a given prefix uses (made once, shared by every call).
+#[derive(Debug, Clone)]
+struct ContinuousNames {
+    latent: Name,
+    loc: Name,
+    scale: Name,
+    scale_tril: Name,
+    cov_factor: Name,
+}
+
+impl ContinuousNames {
+    fn new(prefix: &str) -> Self {
+        let part = |p: &str| Name::from(format!("{prefix}.{p}"));
+        ContinuousNames {
+            latent: format!("_{prefix}_latent").into(),
+            loc: part("loc"),
+            scale: part("scale"),
+            scale_tril: part("scale_tril"),
+            cov_factor: part("cov_factor"),
+        }
+    }
+}
+
 /// Shared machinery of the `AutoContinuous` guides.
 struct Continuous<M, D: Backend> {
     model: M,
     who: &'static str,
     prefix: String,
+    /// The site and parameter names, derived from `prefix`.
+    names: ContinuousNames,
     family: Family,
     init_loc: InitLoc<D>,
     init_scale: f32,
@@ -53,6 +77,7 @@ impl<M: Clone, D: Backend> Clone for Continuous<M, D> {
             model: self.model.clone(),
             who: self.who,
             prefix: self.prefix.clone(),
+            names: self.names.clone(),
             family: self.family,
             init_loc: self.init_loc.clone(),
             init_scale: self.init_scale,
@@ -67,6 +92,7 @@ impl<M, D: Backend> Continuous<M, D> {
             model,
             who,
             prefix: who.to_string(),
+            names: ContinuousNames::new(who),
             family,
             init_loc: InitLoc::Median { num_samples: 15 },
             init_scale: 0.1,
@@ -116,56 +142,69 @@ impl<M, D: Backend> Continuous<M, D> {
             .map_err(|e| param_err(name, e))
     }
 
-    /// The posterior over the packed latent vector, creating its parameters on first use.
-    fn posterior(&self, proto: &Prototype<D>) -> PyroResult<BoxDist<D>> {
-        let n = proto.latent_dim;
-        let loc_name = self.name("loc");
-        let init = if self.exists(&loc_name)? {
+    /// The initial value of parameter `name`, built only when the store lacks it.
+    fn init_if_missing(
+        &self,
+        name: &str,
+        build: impl FnOnce() -> PyroResult<DynTensor<D>>,
+    ) -> PyroResult<Option<ParamInit<'static, D>>> {
+        Ok(if self.exists(name)? {
             None
         } else {
+            Some(ParamInit::Value(build()?))
+        })
+    }
+
+    /// The posterior over the packed latent vector, creating its parameters on first use.
+    fn posterior(&self, proto: &Prototype<D>) -> PyroResult<SharedDist<D>> {
+        let n = proto.latent_dim;
+        let names = &self.names;
+        let init = self.init_if_missing(&names.loc, || {
             let values = proto
                 .sites
                 .iter()
                 .map(|s| self.init_loc.init(s))
                 .collect::<PyroResult<Vec<_>>>()?;
-            Some(ParamInit::Value(proto.pack_constrained(&values)?))
-        };
-        let loc = param_on::<D>(&loc_name, init, Constraint::Real, Some(1))?;
+            proto.pack_constrained(&values)
+        })?;
+        let loc = param_on::<D>(names.loc.clone(), init, Constraint::Real, Some(1))?;
         let who = self.who;
         let dist_err = move |e| PyroError::at_site(who, e);
         Ok(match self.family {
             Family::Diagonal => {
+                let init = self
+                    .init_if_missing(&names.scale, || Ok(DynTensor::full(&[n], self.init_scale)))?;
                 let scale = param_on::<D>(
-                    &self.name("scale"),
-                    Some(ParamInit::Value(DynTensor::full(&[n], self.init_scale))),
+                    names.scale.clone(),
+                    init,
                     Constraint::SoftplusPositive,
                     Some(1),
                 )?;
-                Box::new(
+                Rc::new(
                     Normal::from_dyn(loc, scale)
                         .and_then(|d| d.to_event(1))
                         .map_err(dist_err)?,
                 )
             }
             Family::FullRank => {
-                let mut eye = vec![0.0; n * n];
-                for i in 0..n {
-                    eye[i * n + i] = self.init_scale;
-                }
+                let init = self.init_if_missing(&names.scale_tril, || {
+                    let mut eye = vec![0.0; n * n];
+                    for i in 0..n {
+                        eye[i * n + i] = self.init_scale;
+                    }
+                    Ok(DynTensor::from_vec(eye, &[n, n])?)
+                })?;
                 let tril = param_on::<D>(
-                    &self.name("scale_tril"),
-                    Some(ParamInit::Value(DynTensor::from_vec(eye, &[n, n])?)),
+                    names.scale_tril.clone(),
+                    init,
                     Constraint::LowerCholesky,
                     Some(2),
                 )?;
-                Box::new(MultivariateNormal::from_dyn(loc, tril).map_err(dist_err)?)
+                Rc::new(MultivariateNormal::from_dyn(loc, tril).map_err(dist_err)?)
             }
             Family::LowRank(_) => {
                 let r = self.rank(n);
-                let f_name = self.name("cov_factor");
-                let init = if self.exists(&f_name)? {
-                    None
-                } else {
+                let init = self.init_if_missing(&names.cov_factor, || {
                     let sd = 1.0 / (r as f32).sqrt();
                     let v: Vec<f32> = crate::rng::with_rng(|rng| {
                         use rand_distr::Distribution as _;
@@ -176,27 +215,27 @@ impl<M, D: Backend> Continuous<M, D> {
                             })
                             .collect::<Vec<f32>>()
                     });
-                    Some(ParamInit::Value(DynTensor::from_vec(v, &[n, r])?))
-                };
-                let factor = param_on::<D>(&f_name, init, Constraint::Real, None)?;
+                    Ok(DynTensor::from_vec(v, &[n, r])?)
+                })?;
+                let factor = param_on::<D>(names.cov_factor.clone(), init, Constraint::Real, None)?;
+                let init = self.init_if_missing(&names.scale, || {
+                    Ok(DynTensor::full(&[n], 0.5f32.sqrt() * self.init_scale))
+                })?;
                 let scale = param_on::<D>(
-                    &self.name("scale"),
-                    Some(ParamInit::Value(DynTensor::full(
-                        &[n],
-                        0.5f32.sqrt() * self.init_scale,
-                    ))),
+                    names.scale.clone(),
+                    init,
                     Constraint::SoftplusPositive,
                     Some(1),
                 )?;
                 let cov_factor = factor.mul(&scale.reshape(&[n, 1])?)?;
                 let cov_diag = scale.square();
-                Box::new(
+                Rc::new(
                     LowRankMultivariateNormal::from_dyn(loc, cov_factor, cov_diag)
                         .map_err(dist_err)?,
                 )
             }
             Family::Map => {
-                Box::new(Delta::from_dyn(loc, DynTensor::scalar(0.0), 1).map_err(dist_err)?)
+                Rc::new(Delta::from_dyn(loc, DynTensor::scalar(0.0), 1).map_err(dist_err)?)
             }
         })
     }
@@ -208,7 +247,7 @@ impl<M, D: Backend> Continuous<M, D> {
         let proto = self.setup(args)?;
         let posterior = self.posterior(&proto)?;
         let latent = sample_with(
-            &format!("_{}_latent", self.prefix),
+            self.names.latent.clone(),
             posterior,
             SampleOptions {
                 infer: InferConfig {
@@ -223,7 +262,7 @@ impl<M, D: Backend> Continuous<M, D> {
         for (site, u) in proto.sites.iter().zip(parts) {
             let (value, log_density) = site.constrain(&u)?;
             let delta = Delta::from_dyn(value, log_density, site.event_dim);
-            out.insert(site.name.clone(), crate::sample(&site.name, delta)?);
+            out.insert(site.name.to_string(), crate::sample(&site.name, delta)?);
         }
         Ok(out)
     }
@@ -252,7 +291,7 @@ impl<M, D: Backend> Continuous<M, D> {
         let parts = proto.unpack(packed)?;
         let mut out = HashMap::new();
         for (site, u) in proto.sites.iter().zip(parts) {
-            out.insert(site.name.clone(), site.constrain(&u)?.0);
+            out.insert(site.name.to_string(), site.constrain(&u)?.0);
         }
         Ok(out)
     }
@@ -350,6 +389,7 @@ macro_rules! continuous_guide {
             /// Sets the prefix of the parameter names.
             pub fn prefix(mut self, prefix: &str) -> Self {
                 self.inner.prefix = prefix.to_string();
+                self.inner.names = ContinuousNames::new(prefix);
                 self
             }
 
@@ -569,7 +609,7 @@ fn neg_log_joint_grad<D: Backend, A, M: Program<A>>(
     for (site, part) in proto.sites.iter().zip(parts) {
         let (v, neg_ladj) = site.constrain(&part)?;
         log_det = log_det.sub(&neg_ladj.sum())?;
-        values.insert(site.name.clone(), v);
+        values.insert(site.name.to_string(), v);
     }
     let tm = Rc::new(TraceMessenger::<D>::new());
     {

@@ -116,7 +116,7 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoDelta<M, D> {
             };
             let value = param_on::<D>(&name, init, site.support.clone(), Some(site.event_dim))?;
             let delta = Delta::from_dyn(value, DynTensor::scalar(0.0), site.event_dim);
-            out.insert(site.name.clone(), crate::sample(&site.name, delta)?);
+            out.insert(site.name.to_string(), crate::sample(&site.name, delta)?);
         }
         Ok(out)
     }
@@ -134,7 +134,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoDelta<M, D> {
                     reason: e.to_string(),
                 })?
                 .ok_or_else(|| not_set_up("AutoDelta"))?;
-            out.insert(site.name.clone(), v.detach());
+            out.insert(site.name.to_string(), v.detach());
         }
         Ok(out)
     }

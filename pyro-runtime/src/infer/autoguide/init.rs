@@ -40,7 +40,7 @@ pub enum InitLoc<D: Backend = crate::tensor::DefaultDevice> {
 
 fn site_err(site: &LatentSite<impl Backend>, e: impl std::fmt::Display) -> PyroError {
     PyroError::SiteMismatch {
-        site: site.name.clone(),
+        site: site.name.to_string(),
         reason: format!("cannot initialize: {e}"),
     }
 }
@@ -68,10 +68,10 @@ impl<D: Backend> InitLoc<D> {
                 let u = DynTensor::from_vec(vals, &site.u_shape)?;
                 site.transform.forward(&u).map_err(|e| site_err(site, e))
             }
-            InitLoc::Value(values) => match values.get(&site.name) {
+            InitLoc::Value(values) => match values.get(site.name.as_str()) {
                 Some(v) if v.shape() == site.shape.as_slice() => Ok(v.clone()),
                 Some(v) => Err(PyroError::SiteMismatch {
-                    site: site.name.clone(),
+                    site: site.name.to_string(),
                     reason: format!(
                         "init value has shape {:?}, the site has shape {:?}",
                         v.shape(),

@@ -12,7 +12,7 @@ use crate::constraints::Constraint;
 use crate::distributions::{Delta, Distribution, DistributionExt, Normal};
 use crate::error::{PyroError, PyroResult};
 use crate::params::ParamInit;
-use crate::poutine::{InferConfig, Program};
+use crate::poutine::{InferConfig, Name, Program, SharedDist};
 use crate::primitives::{param_on, sample_with, SampleOptions};
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
@@ -45,9 +45,9 @@ pub struct AutoNormal<M, D: Backend = DefaultDevice> {
 /// The names an [`AutoNormal`] uses for one latent site.
 #[derive(Debug, Clone)]
 struct SiteNames {
-    loc: String,
-    scale: String,
-    unconstrained: String,
+    loc: Name,
+    scale: Name,
+    unconstrained: Name,
 }
 
 impl<M: Clone, D: Backend> Clone for AutoNormal<M, D> {
@@ -126,9 +126,9 @@ impl<M, D: Backend> AutoNormal<M, D> {
             .sites
             .iter()
             .map(|site| SiteNames {
-                loc: self.loc_name(site),
-                scale: self.scale_name(site),
-                unconstrained: format!("{}_unconstrained", site.name),
+                loc: self.loc_name(site).into(),
+                scale: self.scale_name(site).into(),
+                unconstrained: format!("{}_unconstrained", site.name).into(),
             })
             .collect();
         *self.names.borrow_mut() = Rc::new(names);
@@ -153,7 +153,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
             (s.contains(&names.loc), s.contains(&names.scale))
         })
         .map_err(|e| PyroError::Param {
-            site: names.loc.clone(),
+            site: names.loc.to_string(),
             reason: e.to_string(),
         })?;
         let init = if has_loc {
@@ -164,12 +164,17 @@ impl<M, D: Backend> AutoNormal<M, D> {
                 .transform
                 .inverse(&value)
                 .map_err(|e| PyroError::Transform {
-                    site: site.name.clone(),
+                    site: site.name.to_string(),
                     source: e,
                 })?;
             Some(ParamInit::Value(u))
         };
-        let loc = param_on::<D>(&names.loc, init, Constraint::Real, Some(site.u_event_dim))?;
+        let loc = param_on::<D>(
+            names.loc.clone(),
+            init,
+            Constraint::Real,
+            Some(site.u_event_dim),
+        )?;
         let init = if has_scale {
             None
         } else {
@@ -179,7 +184,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
             )))
         };
         let scale = param_on::<D>(
-            &names.scale,
+            names.scale.clone(),
             init,
             Constraint::SoftplusPositive,
             Some(site.u_event_dim),
@@ -206,11 +211,20 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
         let mut out = HashMap::with_capacity(proto.sites.len());
         for (site, names) in proto.sites.iter().zip(names.iter()) {
             let (loc, scale) = self.loc_and_scale(site, names)?;
-            let base = Normal::from_dyn(loc, scale)
-                .and_then(|n| n.to_event(site.u_event_dim))
-                .map_err(|e| PyroError::at_site(&site.name, e))?;
+            let normal =
+                Normal::from_dyn(loc, scale).map_err(|e| PyroError::at_site(&site.name, e))?;
+            // `to_event(0)` is the distribution itself (as in Pyro).
+            let base: SharedDist<D> = if site.u_event_dim == 0 {
+                Rc::new(normal)
+            } else {
+                Rc::new(
+                    normal
+                        .to_event(site.u_event_dim)
+                        .map_err(|e| PyroError::at_site(&site.name, e))?,
+                )
+            };
             let u = sample_with(
-                &names.unconstrained,
+                names.unconstrained.clone(),
                 base,
                 SampleOptions {
                     infer: InferConfig {
@@ -222,8 +236,8 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
             )?;
             let (value, log_density) = site.constrain(&u)?;
             let delta = Delta::from_dyn(value, log_density, site.event_dim);
-            let v = crate::sample(&site.name, delta)?;
-            out.insert(site.name.clone(), v);
+            let v = sample_with(site.name.clone(), delta, SampleOptions::default())?;
+            out.insert(site.name.to_string(), v);
         }
         Ok(out)
     }
@@ -236,7 +250,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoNormal<M, D> {
         for site in &proto.sites {
             let loc = self.stored(&self.loc_name(site))?;
             let (v, _) = site.constrain(&loc.detach())?;
-            out.insert(site.name.clone(), v);
+            out.insert(site.name.to_string(), v);
         }
         Ok(out)
     }
@@ -253,7 +267,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoNormal<M, D> {
             zshape.extend(std::iter::repeat_n(1, loc.rank()));
             let u = zt.reshape(&zshape)?.mul(&scale)?.add(&loc)?;
             let (v, _) = site.constrain(&u)?;
-            out.insert(site.name.clone(), v);
+            out.insert(site.name.to_string(), v);
         }
         Ok(out)
     }
@@ -268,7 +282,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoNormal<M, D> {
             let u = crate::rng::with_rng(|r| d.sample(&[n], r))
                 .map_err(|e| PyroError::at_site(&site.name, e))?;
             let (v, _) = site.constrain(&u)?;
-            out.insert(site.name.clone(), v);
+            out.insert(site.name.to_string(), v);
         }
         Ok(out)
     }

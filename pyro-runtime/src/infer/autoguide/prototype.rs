@@ -4,9 +4,8 @@
 use std::rc::Rc;
 
 use crate::constraints::Constraint;
-use crate::distributions::BoxDist;
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::{push_rc, BlockMessenger, Frame, Program, TraceMessenger};
+use crate::poutine::{push_rc, BlockMessenger, Frame, Name, Program, SharedDist, TraceMessenger};
 use crate::tensor::{Backend, DynTensor};
 use crate::transforms::{biject_to, BoxTransform};
 
@@ -14,9 +13,9 @@ use crate::transforms::{biject_to, BoxTransform};
 #[derive(Debug, Clone)]
 pub struct LatentSite<D: Backend> {
     /// The site's name.
-    pub name: String,
+    pub name: Name,
     /// The prior (as seen in the prototype trace).
-    pub dist: BoxDist<D>,
+    pub dist: SharedDist<D>,
     /// Its support.
     pub support: Constraint,
     /// `biject_to(support)`: unconstrained -> constrained.
@@ -44,7 +43,7 @@ impl<D: Backend> LatentSite<D> {
     /// `-log|det J|` summed down to the value's batch shape.
     pub(crate) fn constrain(&self, u: &DynTensor<D>) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
         let err = |e| PyroError::Transform {
-            site: self.name.clone(),
+            site: self.name.to_string(),
             source: e,
         };
         let batch_rank = u.rank().saturating_sub(self.event_dim);
@@ -93,7 +92,7 @@ impl<D: Backend> Prototype<D> {
         let mut latent_dim = 0;
         for s in trace.stochastic_nodes() {
             let dist = s.dist.clone().ok_or_else(|| PyroError::SiteMismatch {
-                site: s.name.clone(),
+                site: s.name.to_string(),
                 reason: "latent site without a distribution".into(),
             })?;
             if dist.is_discrete() {
@@ -122,14 +121,14 @@ impl<D: Backend> Prototype<D> {
             }
             let support = dist.support();
             let transform = biject_to::<D>(&support).map_err(|e| PyroError::Transform {
-                site: s.name.clone(),
+                site: s.name.to_string(),
                 source: e,
             })?;
             let shape = s.value.shape().to_vec();
             let u_shape = transform
                 .inverse_shape(&shape)
                 .map_err(|e| PyroError::Transform {
-                    site: s.name.clone(),
+                    site: s.name.to_string(),
                     source: e,
                 })?;
             let event_dim = dist.event_shape().len();
@@ -184,7 +183,7 @@ impl<D: Backend> Prototype<D> {
                 .transform
                 .inverse(v)
                 .map_err(|e| PyroError::Transform {
-                    site: site.name.clone(),
+                    site: site.name.to_string(),
                     source: e,
                 })?;
             parts.push(u);
