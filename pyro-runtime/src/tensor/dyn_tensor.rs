@@ -283,11 +283,13 @@ impl<D: Backend> DynTensor<D> {
     where
         GradTape<D>: Merge<T>,
     {
-        let shape: Vec<usize> = t.shape().concrete().into();
-        let n = numel(&shape);
+        let concrete = t.shape().concrete();
+        let shape: &[usize] = concrete.as_ref();
+        let n = numel(shape);
+        let dims = Dims::new(shape);
         let (t, tape) = t.split_tape();
         let t = t.put_tape(GradTape::<D>::default().merge(tape));
-        DynTensor::dev(t.reshape_like(&(n,)), Dims::new(&shape), 0)
+        DynTensor::dev(t.reshape_like(&(n,)), dims, 0)
     }
 
     /// Wraps a flat tensor with a logical shape. (A strided flat tensor, e.g. a broadcast, is
