@@ -19,29 +19,43 @@ pub(crate) fn normal_log_prob<D: Backend>(
         "Normal::log_prob",
         [x, loc, scale],
         |[x, l, s], n| {
-            // A broadcast scale repeats one value: its logarithm is taken once.
-            let mut last = (f32::NAN, f32::NAN);
+            // A broadcast scale repeats one value: its logarithm is taken once. When a scope
+            // records, `z / scale` and `1 / scale` are kept for the backward pass.
+            let keep = crate::tensor::is_recording();
+            let mut zs = Vec::with_capacity(if keep { n } else { 0 });
+            let mut inv = Vec::with_capacity(if keep && s.is_full() { n } else { 0 });
+            let mut last = (f32::NAN, f32::NAN, f32::NAN);
             let out = (0..n)
                 .map(|k| {
                     let s = s.at(k);
                     if s.to_bits() != last.0.to_bits() {
-                        last = (s, s.ln());
+                        last = (s, s.ln(), 1.0 / s);
                     }
                     let z = (x.at(k) - l.at(k)) / s;
+                    if keep {
+                        zs.push(z * last.2);
+                        if inv.capacity() > 0 {
+                            inv.push(last.2);
+                        }
+                    }
                     (z * z * -0.5 - last.1) + -HALF_LN_2PI
                 })
                 .collect();
-            (out, ())
+            (out, (zs, inv))
         },
-        |_, [x, l, s], i, g_out, g_in| {
-            let z = |k: usize| (x.at(k) - l.at(k)) / s.at(k);
-            match i {
-                0 => accumulate(x, g_in, g_out, |k| -z(k) / s.at(k)),
-                1 => accumulate(l, g_in, g_out, |k| z(k) / s.at(k)),
-                _ => accumulate(s, g_in, g_out, |k| {
-                    let z = z(k);
-                    (z * z - 1.0) / s.at(k)
-                }),
+        |(zs, inv), [x, l, s], i, g_out, g_in| match i {
+            // d/dx = -z/s, d/dloc = z/s, d/dscale = (z² - 1)/s = (z/s)² s - 1/s.
+            0 => accumulate(x, g_in, g_out, |k| -zs[k]),
+            1 => accumulate(l, g_in, g_out, |k| zs[k]),
+            _ => {
+                let inv_at = |k: usize| {
+                    if inv.is_empty() {
+                        1.0 / s.at(k)
+                    } else {
+                        inv[k]
+                    }
+                };
+                accumulate(s, g_in, g_out, |k| zs[k] * zs[k] * s.at(k) - inv_at(k))
             }
         },
     )

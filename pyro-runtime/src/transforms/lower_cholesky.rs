@@ -278,6 +278,16 @@ mod tests {
     }
 
     #[test]
+    fn batched_forward_gradients_match_finite_differences() {
+        // Two 3x3 matrices: the host kernel walks the batch matrix by matrix.
+        let x = normal_vec(&mut rng(46), 18, 1.0);
+        for tr in both() {
+            let f = |v: &DynTensor<Cpu>| tr.forward(v);
+            check_grad(tr.name(), &f, &x, &[2, 3, 3], 1e-2);
+        }
+    }
+
+    #[test]
     fn non_square_and_invalid_inputs_are_typed_errors() {
         crate::enable_validation(true);
         for tr in both() {
