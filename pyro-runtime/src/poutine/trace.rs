@@ -155,8 +155,10 @@ mod pool {
     }
 
     /// Hands back the lists of a dropped trace (emptied here).
+    /// Lists smaller than a new trace's (those of cloned traces) are not kept.
     pub(super) fn give<D: Backend>(mut sites: Vec<Site<D>>, mut hashes: Vec<u64>) {
-        if sites.capacity() == 0 || sites.capacity() > POOLED_CAPACITY {
+        let room = sites.capacity().min(hashes.capacity());
+        if !(super::INITIAL_SITES..=POOLED_CAPACITY).contains(&room) {
             return;
         }
         sites.clear();
