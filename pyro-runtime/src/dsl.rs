@@ -684,13 +684,9 @@ pub fn param<V: ParamValue>(
     constraint: Constraint,
     event_dim: Option<usize>,
 ) -> PyroResult<V::Out> {
-    let value = crate::primitives::param_on(
-        name,
-        Some(ParamInit::Value(init.into_dyn())),
-        constraint,
-        event_dim,
-    )?;
-    FromSite::from_site(name, value)
+    // The initial value is ignored once the parameter exists (as in Pyro): only build its
+    // tensor when the store lacks it.
+    param_lazy(name, || init, constraint, event_dim)
 }
 
 /// `param!(name, || init, ..)`: like [`param`], but `init` is only called when the parameter

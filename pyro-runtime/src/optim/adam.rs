@@ -97,6 +97,9 @@ impl ParamState for MomentState {
 pub struct Adam {
     config: AdamConfig,
     states: StateMap<MomentState>,
+    /// `(t, 1 - beta1^t, sqrt(1 - beta2^t))` for the last step count seen: the parameters of
+    /// one SVI step usually share `t`, so the powers are computed once per step.
+    bias: (u64, f64, f64),
 }
 
 impl Adam {
@@ -113,6 +116,7 @@ impl Adam {
         Ok(Self {
             config,
             states: StateMap::default(),
+            bias: (0, 0.0, 0.0),
         })
     }
 
@@ -160,10 +164,12 @@ impl Optimizer for Adam {
         let c = self.config;
         let mut slot = self.states.checked_mut(name, len)?;
         let step = slot.as_ref().map_or(0, |s| s.step) + 1;
-        let (b1, b2) = (c.betas.0 as f64, c.betas.1 as f64);
-        let t = step.min(i32::MAX as u64) as i32;
-        let bias1 = 1.0 - b1.powi(t);
-        let bias2_sqrt = (1.0 - b2.powi(t)).sqrt();
+        if self.bias.0 != step {
+            let (b1, b2) = (c.betas.0 as f64, c.betas.1 as f64);
+            let t = step.min(i32::MAX as u64) as i32;
+            self.bias = (step, 1.0 - b1.powi(t), (1.0 - b2.powi(t)).sqrt());
+        }
+        let (_, bias1, bias2_sqrt) = self.bias;
         let step_size = (c.lr as f64 / bias1) as f32;
         let (b1f, b2f) = (c.betas.0, c.betas.1);
         // The new moments and value of element `i` from the old moments `(m0, v0)`.

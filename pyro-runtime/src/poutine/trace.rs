@@ -120,7 +120,7 @@ const LINEAR_SITES: usize = 32;
 
 /// Emptied site lists of dropped traces, reused by new ones: a trace is recorded and dropped
 /// per SVI step (two, with the model's), and its list is too large for the allocator's fast
-/// paths. At most [`POOLED`] lists of at most [`POOLED_CAPACITY`] sites are kept per thread.
+/// paths. At most `POOLED` lists of at most `POOLED_CAPACITY` sites are kept per thread.
 mod pool {
     use std::any::Any;
     use std::cell::RefCell;
@@ -128,8 +128,8 @@ mod pool {
     use super::Site;
     use crate::tensor::Backend;
 
-    pub(super) const POOLED: usize = 8;
-    pub(super) const POOLED_CAPACITY: usize = 256;
+    pub(super) const POOLED: usize = 4;
+    pub(super) const POOLED_CAPACITY: usize = 128;
 
     thread_local! {
         /// Each entry is a `(Vec<Site<D>>, Vec<u64>)` for some `D`, both empty.
@@ -155,8 +155,10 @@ mod pool {
     }
 
     /// Hands back the lists of a dropped trace (emptied here).
+    /// Lists smaller than a new trace's (those of cloned traces) are not kept.
     pub(super) fn give<D: Backend>(mut sites: Vec<Site<D>>, mut hashes: Vec<u64>) {
-        if sites.capacity() == 0 || sites.capacity() > POOLED_CAPACITY {
+        let room = sites.capacity().min(hashes.capacity());
+        if !(super::INITIAL_SITES..=POOLED_CAPACITY).contains(&room) {
             return;
         }
         sites.clear();
