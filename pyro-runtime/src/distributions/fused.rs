@@ -5,7 +5,8 @@
 
 use super::HALF_LN_2PI;
 use crate::error::TensorResult;
-use crate::tensor::host_op::{accumulate, host_kernel};
+use crate::tensor::host_node::Vals;
+use crate::tensor::host_op::{accumulate, host_kernel, Arg};
 use crate::tensor::{Backend, DynTensor};
 
 /// `log N(x | loc, scale)` elementwise: `-((x - loc) / scale)² / 2 - ln scale - ln √(2π)`,
@@ -22,6 +23,9 @@ pub(crate) fn normal_log_prob<D: Backend>(
             // A broadcast scale repeats one value: its logarithm is taken once. When a scope
             // records, `z / scale` and `1 / scale` are kept for the backward pass.
             let keep = crate::tensor::is_recording();
+            if let (Arg::Full(xv), Arg::Full(lv)) = (x, l) {
+                return normal_log_prob_rows(xv, lv, s, keep);
+            }
             let mut zs = Vec::with_capacity(if keep { n } else { 0 });
             let mut inv = Vec::with_capacity(if keep && s.is_full() { n } else { 0 });
             let mut last = (f32::NAN, f32::NAN, f32::NAN);
@@ -59,6 +63,47 @@ pub(crate) fn normal_log_prob<D: Backend>(
             }
         },
     )
+}
+
+/// The forward pass of [`normal_log_prob`] for full `x` and `loc` (an observed data set):
+/// straight loops over the slices, the scale's logarithm taken once per distinct value.
+fn normal_log_prob_rows(
+    x: &[f32],
+    l: &[f32],
+    s: &Arg<'_>,
+    keep: bool,
+) -> (Vals, (Vec<f32>, Vec<f32>)) {
+    let n = x.len();
+    let mut out = Vec::with_capacity(n);
+    let mut zs = Vec::with_capacity(if keep { n } else { 0 });
+    let mut inv = Vec::with_capacity(if keep && s.is_full() { n } else { 0 });
+    match s {
+        Arg::Scalar(sc) => {
+            let (ln_s, inv_s) = (sc.ln(), 1.0 / sc);
+            for (&xk, &lk) in x.iter().zip(l) {
+                let z = (xk - lk) / sc;
+                out.push((z * z * -0.5 - ln_s) + -HALF_LN_2PI);
+                if keep {
+                    zs.push(z * inv_s);
+                }
+            }
+        }
+        Arg::Full(sv) => {
+            let mut last = (f32::NAN, f32::NAN, f32::NAN);
+            for ((&xk, &lk), &sk) in x.iter().zip(l).zip(sv.iter()) {
+                if sk.to_bits() != last.0.to_bits() {
+                    last = (sk, sk.ln(), 1.0 / sk);
+                }
+                let z = (xk - lk) / sk;
+                out.push((z * z * -0.5 - last.1) + -HALF_LN_2PI);
+                if keep {
+                    zs.push(z * last.2);
+                    inv.push(last.2);
+                }
+            }
+        }
+    }
+    (Vals::from(out), (zs, inv))
 }
 
 /// `-ln(high - low)` elementwise (the uniform log-density inside the support), evaluated as
