@@ -176,7 +176,7 @@ enum Dst {
     /// The slot of a host node made in the recording scope.
     Slot(Slot),
     /// The dfdx gradient of a dfdx tensor (parameters, user tensors).
-    Dev(Flat<Cpu>),
+    Dev(DynTensor<Cpu>),
 }
 
 impl Dst {
@@ -189,7 +189,10 @@ impl Dst {
                 return Some(Dst::Slot(slot));
             }
         }
-        Some(Dst::Dev(as_cpu(x.flat())?.clone()))
+        // The tensor itself is kept (one reference count), its dfdx view read when needed.
+        let x = (x as &dyn Any).downcast_ref::<DynTensor<Cpu>>()?;
+        x.flat(); // a host node without a slot of this scope is made a dfdx tensor now
+        Some(Dst::Dev(x.clone()))
     }
 
     /// The gradient buffer to accumulate into, if any.
@@ -201,7 +204,7 @@ impl Dst {
         Ok(match self {
             Dst::Nothing => None,
             Dst::Slot(s) => host.get_mut(*s),
-            Dst::Dev(t) => Some(grads.get_or_alloc_mut(t)?),
+            Dst::Dev(t) => Some(grads.get_or_alloc_mut(t.flat())?),
         })
     }
 }
