@@ -402,34 +402,16 @@ pub(crate) fn weighted_sum<D: Backend>(terms: &[(&DynTensor<D>, f32)]) -> Option
         let x = cpu_item(t)?;
         acc += if *w == 1.0 { x } else { w * x };
     }
-    let constant = terms.iter().all(|(t, _)| t.is_constant());
-    let dsts = if !constant && is_recording() {
-        let scope = current_scope::<Cpu>();
-        let mut d = Vec::with_capacity(terms.len());
-        for (t, w) in terms {
-            if !t.is_constant() {
-                d.push((Dst::of(*t, scope)?, *w));
+    finish_terms(
+        Vals::One(acc),
+        &[],
+        terms.iter().copied(),
+        |w, g_in, g_out| {
+            if let Some(x) = g_in.first_mut() {
+                *x += w * g_out[0];
             }
-        }
-        Some(d)
-    } else {
-        None
-    };
-    let node = HostNode::new(Vals::One(acc), dsts.is_some());
-    if let (Some(dsts), Some(slot)) = (dsts, node.slot()) {
-        record_host::<Cpu>(Box::new(move |host, grads| {
-            let Some(g) = host.take(slot) else {
-                return Ok(());
-            };
-            for (dst, w) in &dsts {
-                if let Some(x) = dst.grad(host, grads)?.and_then(|g| g.first_mut()) {
-                    *x += w * g.as_slice()[0];
-                }
-            }
-            Ok(())
-        }));
-    }
-    Some(DynTensor::from_host(node, &[], constant))
+        },
+    )
 }
 
 /// Values computed elsewhere (on the host, in `f64`) put on the graph with known partial
@@ -457,34 +439,57 @@ pub(crate) fn host_linearized<D: Backend>(
             found: vec![values.len()],
         }));
     }
-    let constant = inputs.iter().all(|x| x.is_constant());
-    let dsts = if !constant && is_recording() {
-        let scope = current_scope::<Cpu>();
-        let mut d = Vec::with_capacity(inputs.len());
-        for (x, p) in inputs.iter().zip(partials) {
-            if !x.is_constant() {
-                d.push((Dst::of(*x, scope)?, p));
+    finish_terms(
+        Vals::from(values),
+        shape,
+        inputs.iter().copied().zip(partials),
+        |p, g_in, g_out| {
+            for ((gi, d), go) in g_in.iter_mut().zip(p).zip(g_out) {
+                *gi += d * go;
             }
-        }
-        Some(d)
+        },
+    )
+    .map(Ok)
+}
+
+/// Makes the output node of a kernel whose inputs each come with data `X` for the backward
+/// pass, which calls `apply(x, g_in, g_out)` for every input that is not a constant. `None`
+/// when an input is not a CPU tensor.
+fn finish_terms<'a, D: Backend, X: 'static>(
+    vals: Vals,
+    shape: &[usize],
+    terms: impl IntoIterator<Item = (&'a DynTensor<D>, X)>,
+    apply: impl Fn(&X, &mut [f32], &[f32]) + 'static,
+) -> Option<DynTensor<D>> {
+    let recording = is_recording();
+    let scope = if recording {
+        current_scope::<Cpu>()
     } else {
         None
     };
-    let node = HostNode::new(Vals::from(values), dsts.is_some());
-    if let (Some(dsts), Some(slot)) = (dsts, node.slot()) {
+    let mut constant = true;
+    let mut dsts = Vec::new();
+    for (t, x) in terms {
+        if !t.is_constant() {
+            constant = false;
+            if recording {
+                dsts.push((Dst::of(t, scope)?, x));
+            }
+        }
+    }
+    let node = HostNode::new(vals, !constant && recording);
+    if let Some(slot) = node.slot() {
         record_host::<Cpu>(Box::new(move |host, grads| {
             let Some(g_out) = host.take(slot) else {
                 return Ok(());
             };
-            for (dst, p) in &dsts {
+            for (dst, x) in &dsts {
                 if let Some(g_in) = dst.grad(host, grads)? {
-                    for ((gi, d), go) in g_in.iter_mut().zip(p).zip(g_out.as_slice()) {
-                        *gi += d * go;
-                    }
+                    apply(x, g_in, g_out.as_slice());
                 }
             }
             Ok(())
         }));
     }
-    Some(Ok(DynTensor::from_host(node, shape, constant)))
+    Some(DynTensor::from_host(node, shape, constant))
 }
