@@ -75,6 +75,15 @@ impl HostNode {
         })
     }
 
+    /// A node holding `vals` with the gradient slot `slot` (already on the tape).
+    pub(crate) fn with_slot(vals: Vals, slot: Option<Slot>) -> Arc<Self> {
+        Arc::new(HostNode {
+            vals,
+            slot,
+            flat: OnceLock::new(),
+        })
+    }
+
     /// The values, row-major.
     pub(crate) fn vals(&self) -> &[f32] {
         self.vals.as_slice()

@@ -28,7 +28,9 @@ use super::backend::Backend;
 use super::dims::Dims;
 use super::dyn_tensor::{broadcast_shapes, numel, DynTensor, Flat};
 use super::host_node::{HostNode, Vals};
-use super::tape::{current_scope, is_recording, record_host, slot_is_current, HostGrads, Slot};
+use super::tape::{
+    current_scope, is_recording, record_host, record_with_slot, slot_is_current, HostGrads, Slot,
+};
 use crate::error::{TensorError, TensorResult};
 
 /// One input of a host kernel, seen from the output: a single value broadcast to every
@@ -144,11 +146,14 @@ enum Held {
 }
 
 impl Held {
-    fn of<D: Backend>(x: &DynTensor<D>) -> Option<Held> {
-        Some(match x.host_node() {
+    /// `x`'s values; `x` must be a CPU tensor (callers check `is_cpu::<D>()`).
+    fn of<D: Backend>(x: &DynTensor<D>) -> Held {
+        match x.host_node() {
             Some(node) => Held::Node(node.clone()),
-            None => Held::Copied(read(as_cpu(x.flat())?)),
-        })
+            None => Held::Copied(read(
+                as_cpu(x.flat()).expect("host kernels run only on the CPU backend"),
+            )),
+        }
     }
 
     fn as_slice(&self) -> &[f32] {
@@ -176,23 +181,26 @@ enum Dst {
     /// The slot of a host node made in the recording scope.
     Slot(Slot),
     /// The dfdx gradient of a dfdx tensor (parameters, user tensors).
-    Dev(DynTensor<Cpu>),
+    Dev(Flat<Cpu>),
 }
 
 impl Dst {
-    fn of<D: Backend>(x: &DynTensor<D>, scope: Option<u64>) -> Option<Dst> {
+    /// Where `x`'s gradient goes; `x` must be a CPU tensor (callers check `is_cpu::<D>()`).
+    fn of<D: Backend>(x: &DynTensor<D>, scope: Option<u64>) -> Dst {
         if x.is_constant() {
-            return Some(Dst::Nothing);
+            return Dst::Nothing;
         }
         if let Some(slot) = x.host_node().and_then(|n| n.slot()) {
             if slot_is_current(slot, scope) {
-                return Some(Dst::Slot(slot));
+                return Dst::Slot(slot);
             }
         }
-        // The tensor itself is kept (one reference count), its dfdx view read when needed.
-        let x = (x as &dyn Any).downcast_ref::<DynTensor<Cpu>>()?;
-        x.flat(); // a host node without a slot of this scope is made a dfdx tensor now
-        Some(Dst::Dev(x.clone()))
+        // (A host node without a slot of this scope becomes a dfdx tensor here.)
+        Dst::Dev(
+            as_cpu(x.flat())
+                .expect("host kernels run only on the CPU backend")
+                .clone(),
+        )
     }
 
     /// The gradient buffer to accumulate into, if any.
@@ -204,7 +212,7 @@ impl Dst {
         Ok(match self {
             Dst::Nothing => None,
             Dst::Slot(s) => host.get_mut(*s),
-            Dst::Dev(t) => Some(grads.get_or_alloc_mut(t.flat())?),
+            Dst::Dev(t) => Some(grads.get_or_alloc_mut(t)?),
         })
     }
 }
@@ -215,22 +223,19 @@ impl Dst {
 fn gather<D: Backend, const N: usize>(
     inputs: [&DynTensor<D>; N],
 ) -> Option<([Held; N], Option<[Dst; N]>, bool)> {
-    let held: [Option<Held>; N] = std::array::from_fn(|i| Held::of(inputs[i]));
-    if held.iter().any(Option::is_none) {
+    if !is_cpu::<D>() {
         return None;
     }
-    let held = held.map(|h| h.expect("checked above"));
+    // On the CPU every input is a host node or a CPU tensor, so the lookups below succeed.
+    let held: [Held; N] = std::array::from_fn(|i| Held::of(inputs[i]));
     let constant = inputs.iter().all(|x| x.is_constant());
-    let dsts = if !constant && is_recording() {
-        let scope = current_scope::<Cpu>();
-        let d: [Option<Dst>; N] = std::array::from_fn(|i| Dst::of(inputs[i], scope));
-        if d.iter().any(Option::is_none) {
-            return None;
-        }
-        Some(d.map(|d| d.expect("checked above")))
-    } else {
+    // Gradients are tracked when a CPU scope records (the innermost scope's serial).
+    let scope = if constant {
         None
+    } else {
+        current_scope::<Cpu>()
     };
+    let dsts = scope.map(|sc| std::array::from_fn(|i| Dst::of(inputs[i], Some(sc))));
     Some((held, dsts, constant))
 }
 
@@ -243,25 +248,27 @@ fn finish<D: Backend, const N: usize>(
     dsts: Option<[Dst; N]>,
     body: impl FnOnce(&[f32], &mut dyn FnMut(usize, &mut dyn FnMut(&mut [f32]))) + 'static,
 ) -> DynTensor<D> {
-    let node = HostNode::new(out, dsts.is_some());
-    if let (Some(dsts), Some(slot)) = (dsts, node.slot()) {
-        record_host::<Cpu>(Box::new(move |host, grads| {
-            let Some(g_out) = host.take(slot) else {
-                return Ok(()); // no gradient reached this node
-            };
-            let mut failed = None;
-            body(
-                g_out.as_slice(),
-                &mut |i, f| match dsts[i].grad(host, grads) {
-                    Ok(Some(g)) => f(g),
-                    Ok(None) => {}
-                    Err(e) => failed = Some(e),
-                },
-            );
-            failed.map_or(Ok(()), Err)
-        }));
-    }
-    DynTensor::from_host(node, shape, constant)
+    // One visit to the tape: a gradient slot for the output and its backward operation.
+    let slot = dsts.and_then(|dsts| {
+        record_with_slot::<Cpu>(out.len(), move |slot| {
+            Box::new(move |host, grads| {
+                let Some(g_out) = host.take(slot) else {
+                    return Ok(()); // no gradient reached this node
+                };
+                let mut failed = None;
+                body(
+                    g_out.as_slice(),
+                    &mut |i, f| match dsts[i].grad(host, grads) {
+                        Ok(Some(g)) => f(g),
+                        Ok(None) => {}
+                        Err(e) => failed = Some(e),
+                    },
+                );
+                failed.map_or(Ok(()), Err)
+            })
+        })
+    });
+    DynTensor::from_host(HostNode::with_slot(out, slot), shape, constant)
 }
 
 /// The broadcast shape of the inputs (without allocating when they agree).
@@ -473,7 +480,7 @@ fn finish_terms<'a, D: Backend, X: 'static>(
         if !t.is_constant() {
             constant = false;
             if recording {
-                dsts.push((Dst::of(t, scope)?, x));
+                dsts.push((Dst::of(t, scope), x));
             }
         }
     }

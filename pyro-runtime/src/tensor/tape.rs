@@ -146,6 +146,27 @@ pub(crate) fn new_host_slot<D: Storage<f32> + 'static>(len: usize) -> Option<Slo
     })
 }
 
+/// A gradient slot of `len` values in the innermost scope and, in the same visit, the backward
+/// operation `make(slot)` recorded there; `None` (and nothing recorded) when no scope records
+/// for `D`.
+pub(crate) fn record_with_slot<D: Storage<f32> + 'static>(
+    len: usize,
+    make: impl FnOnce(Slot) -> HostOp<D>,
+) -> Option<Slot> {
+    SCOPES.with(|scopes| {
+        let mut scopes = scopes.borrow_mut();
+        let rec = scopes.last_mut()?.downcast_mut::<Recording<D>>()?;
+        let index = u32::try_from(rec.slot_lens.len()).ok()?;
+        rec.slot_lens.push(len);
+        let slot = Slot {
+            scope: rec.serial,
+            index,
+        };
+        rec.ops.push(Op::Host(make(slot)));
+        Some(slot)
+    })
+}
+
 /// The serial of the innermost scope when it records for `D`.
 pub(crate) fn current_scope<D: Storage<f32> + 'static>() -> Option<u64> {
     SCOPES.with(|scopes| {
