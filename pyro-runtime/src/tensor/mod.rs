@@ -1,4 +1,10 @@
 //! Tensors: the shared gradient tape, the run-time-shaped [`DynTensor`], special functions.
+//!
+//! A [`DynTensor`] holds either a dfdx tensor (parameters, user tensors, any value on another
+//! device) or, on the CPU, a *host node*: the result of one of the runtime's host kernels, kept
+//! as a plain vector whose gradient lives in a numbered slot of the recording [`GradScope`].
+//! Both kinds record onto the same tape; a host node is turned into a dfdx tensor only when a
+//! dfdx operation (or a typed view) needs it, and its gradient then flows back through a bridge.
 
 mod backend;
 pub(crate) mod cpu_ops;
