@@ -377,3 +377,106 @@ fn vectorized_particles_train_a_guide() {
     };
     fit_and_check("v", elbo, 1500, 8);
 }
+
+/// z_i ~ N(0, 1), y_i ~ N(z_i, 1) for 24 groups, seen 6 at a time: the posterior of each z_i is
+/// N(y_i / 2, 1/√2), whatever the minibatch.
+fn local_latent_model(y: &DynTensor<Dev>) -> PyroResult<()> {
+    pyro::plate("groups", 24).subsample_size(6).run(|p| {
+        let z = pyro::sample("z", Normal::new(0.0, 1.0))?;
+        pyro::observe("y", Normal::new(&z, 1.0), p.subsample(y, 0)?)
+    })?;
+    Ok(())
+}
+
+#[test]
+fn autonormal_learns_local_latents_of_a_subsampled_plate() {
+    pyro::set_rng_seed(3);
+    pyro::clear_param_store();
+    let ys: Vec<f32> = (0..24).map(|i| (i as f32 - 11.5) * 0.25).collect();
+    let y = data(&ys);
+    let steps = 4000;
+    let mut svi = Svi::new(
+        local_latent_model,
+        AutoNormal::new(local_latent_model),
+        decaying_adam(0.05, steps),
+        TraceElbo::with_particles(4),
+    );
+    for _ in 0..steps {
+        svi.step((&y,)).unwrap();
+    }
+    // The guide keeps one loc and scale per group (full size), indexed by each step's batch.
+    let loc = pyro::params::get_param::<Dev>("AutoNormal.locs.z")
+        .unwrap()
+        .unwrap()
+        .to_vec();
+    let scale = pyro::params::get_param::<Dev>("AutoNormal.scales.z")
+        .unwrap()
+        .unwrap()
+        .to_vec();
+    assert_eq!((loc.len(), scale.len()), (24, 24));
+    let s = std::f32::consts::FRAC_1_SQRT_2;
+    for i in 0..24 {
+        assert!(
+            (loc[i] - ys[i] / 2.0).abs() < 0.12 * s,
+            "loc[{i}] {} vs {}",
+            loc[i],
+            ys[i] / 2.0
+        );
+        assert!(
+            (scale[i] - s).abs() < 0.15 * s,
+            "scale[{i}] {} vs {s}",
+            scale[i]
+        );
+    }
+    // The guide's batch is the model's: its subsample site is replayed.
+    let tr = pyro::poutine::trace(svi.guide().clone())
+        .get_trace((&y,))
+        .unwrap();
+    let guide_z = tr.get("z").unwrap();
+    assert_eq!(guide_z.value.shape(), &[6]);
+    assert_eq!(guide_z.scale, 4.0);
+    assert_eq!(svi.guide().median().unwrap()["z"].shape(), &[24]);
+}
+
+#[test]
+fn autocontinuous_guides_name_a_latent_site_in_a_subsampled_plate() {
+    pyro::clear_param_store();
+    let y = data(&[0.0; 24]);
+    let guide = AutoDiagonalNormal::new(local_latent_model);
+    let mut svi = Svi::new(
+        local_latent_model,
+        guide,
+        Adam::with_lr(0.01).unwrap(),
+        TraceElbo::default(),
+    );
+    let err = svi.step((&y,)).unwrap_err().to_string();
+    assert!(err.contains("`z`") && err.contains("subsampled"), "{err}");
+}
+
+#[test]
+fn autodelta_finds_the_modes_of_local_latents_of_a_subsampled_plate() {
+    pyro::set_rng_seed(4);
+    pyro::clear_param_store();
+    let ys: Vec<f32> = (0..24).map(|i| (i as f32 - 11.5) * 0.25).collect();
+    let y = data(&ys);
+    let mut svi = Svi::new(
+        local_latent_model,
+        pyro::infer::autoguide::AutoDelta::new(local_latent_model),
+        decaying_adam(0.05, 2000),
+        TraceElbo::default(),
+    );
+    for _ in 0..2000 {
+        svi.step((&y,)).unwrap();
+    }
+    // MAP of z_i given y_i: y_i / 2, for every group (full size), each learnt from its batches.
+    let z = svi.guide().median().unwrap()["z"].to_vec();
+    assert_eq!(z.len(), 24);
+    for i in 0..24 {
+        assert!(
+            (z[i] - ys[i] / 2.0).abs() < 0.02,
+            "z[{i}] {} vs {}",
+            z[i],
+            ys[i] / 2.0
+        );
+    }
+}

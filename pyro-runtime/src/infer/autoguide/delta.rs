@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::init::InitLoc;
-use super::prototype::{LatentSite, Prototype};
+use super::prototype::{repeat_to_full, Batches, LatentSite, Prototype};
 use super::{not_set_up, AutoGuide};
 use crate::distributions::Delta;
 use crate::error::{PyroError, PyroResult};
@@ -15,7 +15,8 @@ use crate::primitives::param_on;
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
 /// Pyro's `AutoDelta`: each latent site is a learnable point (`AutoDelta.<site>`, in the
-/// site's support), so SVI finds the MAP estimate.
+/// site's support), so SVI finds the MAP estimate. Inside a subsampled plate the point has
+/// the plate's full size and each step uses the rows of its minibatch.
 ///
 /// ```
 /// use pyro::prelude::*;
@@ -96,12 +97,18 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoDelta<M, D> {
         let proto = match existing {
             Some(p) => p,
             None => {
-                let p = Rc::new(Prototype::from_model(&self.model, args, "AutoDelta")?);
+                let p = Rc::new(Prototype::from_model_with(
+                    &self.model,
+                    args,
+                    "AutoDelta",
+                    true,
+                )?);
                 *self.proto.borrow_mut() = Some(p.clone());
                 p
             }
         };
         let mut out = HashMap::new();
+        let mut batches = Batches::default();
         for site in &proto.sites {
             let name = self.name(site);
             let exists = crate::params::with_param_store_on::<D, _>(|s| s.contains(&name))
@@ -112,11 +119,29 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoDelta<M, D> {
             let init = if exists {
                 None
             } else {
-                Some(ParamInit::Value(self.init_loc.init(site)?))
+                Some(ParamInit::Value(repeat_to_full(
+                    site,
+                    self.init_loc.init(site)?,
+                )?))
             };
-            let value = param_on::<D>(&name, init, site.support.clone(), Some(site.event_dim))?;
+            let mut value = param_on::<D>(&name, init, site.support.clone(), Some(site.event_dim))?;
+            // The site's plates with this step's batch; a full-size value is indexed by it.
+            let mut plates = Vec::with_capacity(site.plates.len());
+            for p in &site.plates {
+                let plate = batches.enter::<D>(p)?;
+                if p.subsampled() {
+                    value = value.index_select(p.axis, plate.indices()).map_err(|e| {
+                        PyroError::SiteTensor {
+                            site: site.name.to_string(),
+                            source: e,
+                        }
+                    })?;
+                }
+                plates.push(plate);
+            }
             let delta = Delta::from_dyn(value, DynTensor::scalar(0.0), site.event_dim);
             out.insert(site.name.to_string(), crate::sample(&site.name, delta)?);
+            while plates.pop().is_some() {}
         }
         Ok(out)
     }

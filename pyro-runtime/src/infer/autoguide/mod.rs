@@ -19,7 +19,7 @@ pub use continuous::{
 pub use delta::AutoDelta;
 pub use init::InitLoc;
 pub use normal::AutoNormal;
-pub use prototype::{LatentSite, Prototype};
+pub use prototype::{LatentSite, PlateAxis, Prototype};
 
 use crate::error::{PyroError, PyroResult};
 use crate::tensor::{Backend, DynTensor};

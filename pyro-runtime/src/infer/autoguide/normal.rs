@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 
 use super::init::InitLoc;
-use super::prototype::{LatentSite, Prototype};
+use super::prototype::{repeat_to_full, Batches, LatentSite, Prototype};
 use super::{normal_quantiles, not_set_up, AutoGuide};
 use crate::constraints::Constraint;
 use crate::distributions::{Delta, Distribution, DistributionExt, Normal};
@@ -19,6 +19,9 @@ use crate::tensor::{Backend, DefaultDevice, DynTensor};
 /// Pyro's `AutoNormal`: for each latent site, `loc` and `scale` parameters
 /// (`AutoNormal.locs.<site>`, `AutoNormal.scales.<site>`, scale through softplus) of a
 /// normal in the site's unconstrained space, mapped into its support with `biject_to`.
+/// Sites inside plates are sampled inside those plates; for a subsampled plate the
+/// parameters have the plate's full size and each step uses the rows of its minibatch (drawn
+/// by the guide, replayed to the model), as in Pyro.
 ///
 /// ```
 /// use pyro::prelude::*;
@@ -121,7 +124,12 @@ impl<M, D: Backend> AutoNormal<M, D> {
                 reason: format!("init_scale must be positive, got {}", self.init_scale),
             });
         }
-        let p = Rc::new(Prototype::from_model(&self.model, args, "AutoNormal")?);
+        let p = Rc::new(Prototype::from_model_with(
+            &self.model,
+            args,
+            "AutoNormal",
+            true,
+        )?);
         let names = p
             .sites
             .iter()
@@ -167,7 +175,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
                     site: site.name.to_string(),
                     source: e,
                 })?;
-            Some(ParamInit::Value(u))
+            Some(ParamInit::Value(repeat_to_full(site, u)?))
         };
         let loc = param_on::<D>(
             names.loc.clone(),
@@ -179,7 +187,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
             None
         } else {
             Some(ParamInit::Value(DynTensor::full(
-                &site.u_shape,
+                &site.full_u_shape,
                 self.init_scale,
             )))
         };
@@ -209,8 +217,29 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
         let proto = self.setup(args)?;
         let names = self.names.borrow().clone();
         let mut out = HashMap::with_capacity(proto.sites.len());
+        let mut batches = Batches::default();
         for (site, names) in proto.sites.iter().zip(names.iter()) {
             let (loc, scale) = self.loc_and_scale(site, names)?;
+            // The site's plates, entered with this step's batch (drawn at the first site of
+            // each plate, so the model is replayed on the same one); full-size parameters are
+            // indexed by it.
+            let mut plates = Vec::with_capacity(site.plates.len());
+            let (mut loc, mut scale) = (loc, scale);
+            for p in &site.plates {
+                let plate = batches.enter::<D>(p)?;
+                if p.subsampled() {
+                    let at = |t: &DynTensor<D>| {
+                        t.index_select(p.axis, plate.indices())
+                            .map_err(|e| PyroError::SiteTensor {
+                                site: site.name.to_string(),
+                                source: e,
+                            })
+                    };
+                    loc = at(&loc)?;
+                    scale = at(&scale)?;
+                }
+                plates.push(plate);
+            }
             let normal =
                 Normal::from_dyn(loc, scale).map_err(|e| PyroError::at_site(&site.name, e))?;
             // `to_event(0)` is the distribution itself (as in Pyro).
@@ -238,6 +267,8 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
             let delta = Delta::from_dyn(value, log_density, site.event_dim);
             let v = sample_with(site.name.clone(), delta, SampleOptions::default())?;
             out.insert(site.name.to_string(), v);
+            // Leave the plates innermost first.
+            while plates.pop().is_some() {}
         }
         Ok(out)
     }

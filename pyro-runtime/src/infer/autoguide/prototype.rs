@@ -5,7 +5,9 @@ use std::rc::Rc;
 
 use crate::constraints::Constraint;
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::{push_rc, BlockMessenger, Frame, Name, Program, SharedDist, TraceMessenger};
+use crate::poutine::{
+    push_rc, BlockMessenger, Frame, Name, Plate, PlateBuilder, Program, SharedDist, TraceMessenger,
+};
 use crate::tensor::{Backend, DynTensor};
 use crate::transforms::{biject_to, BoxTransform};
 
@@ -32,6 +34,28 @@ pub struct LatentSite<D: Backend> {
     pub u_event_dim: usize,
     /// Enclosing plates.
     pub frames: Vec<Frame>,
+    /// The vectorized enclosing plates with the axis of the unconstrained value they index.
+    pub plates: Vec<PlateAxis>,
+    /// `u_shape` with every subsampled plate's axis at the plate's full size: the shape of
+    /// per-element guide parameters (Pyro's full-size `AutoNormal` locs and scales).
+    pub full_u_shape: Vec<usize>,
+}
+
+/// A vectorized plate around a latent site and the axis of the site's unconstrained value
+/// that it indexes.
+#[derive(Debug, Clone)]
+pub struct PlateAxis {
+    /// The plate, as the prototype trace saw it.
+    pub frame: Frame,
+    /// The axis of the unconstrained value (counted from the left).
+    pub axis: usize,
+}
+
+impl PlateAxis {
+    /// Whether the model subsamples this plate.
+    pub fn subsampled(&self) -> bool {
+        self.frame.subsample_size != self.frame.size
+    }
 }
 
 impl<D: Backend> LatentSite<D> {
@@ -80,6 +104,18 @@ pub struct Prototype<D: Backend> {
 impl<D: Backend> Prototype<D> {
     /// Runs the model once (hidden from outer handlers) and collects its latent sites.
     pub fn from_model<A, M: Program<A>>(model: &M, args: A, who: &'static str) -> PyroResult<Self> {
+        Self::from_model_with(model, args, who, false)
+    }
+
+    /// [`Prototype::from_model`] for autoguides that keep full-size parameters and index them
+    /// by each step's minibatch (`allow_subsampling`); the others reject latent sites inside
+    /// subsampled plates with an error naming the site.
+    pub fn from_model_with<A, M: Program<A>>(
+        model: &M,
+        args: A,
+        who: &'static str,
+        allow_subsampling: bool,
+    ) -> PyroResult<Self> {
         let tm = Rc::new(TraceMessenger::<D>::new());
         {
             let _block = push_rc::<D>(Rc::new(BlockMessenger::<D>::hide_all()));
@@ -106,9 +142,10 @@ impl<D: Backend> Prototype<D> {
                     ),
                 });
             }
-            if s.cond_indep_stack
-                .iter()
-                .any(|f| f.subsample_size != f.size)
+            if !allow_subsampling
+                && s.cond_indep_stack
+                    .iter()
+                    .any(|f| f.subsample_size != f.size)
             {
                 return Err(PyroError::Config {
                     algorithm: who,
@@ -134,6 +171,8 @@ impl<D: Backend> Prototype<D> {
             let event_dim = dist.event_shape().len();
             let u_event_dim = (event_dim + u_shape.len()).saturating_sub(shape.len());
             let u_numel: usize = u_shape.iter().product();
+            let (plates, full_u_shape) =
+                plate_axes(&s.name, &s.cond_indep_stack, &u_shape, u_event_dim)?;
             offsets.push(latent_dim);
             latent_dim += u_numel;
             sites.push(LatentSite {
@@ -147,6 +186,8 @@ impl<D: Backend> Prototype<D> {
                 u_numel,
                 u_event_dim,
                 frames: s.cond_indep_stack.clone(),
+                plates,
+                full_u_shape,
             });
         }
         Ok(Prototype {
@@ -190,4 +231,90 @@ impl<D: Backend> Prototype<D> {
         }
         Ok(DynTensor::cat_flat(&parts)?)
     }
+}
+
+/// The vectorized plates around a site with the unconstrained axes they index, and the
+/// unconstrained shape with subsampled axes at full size. A subsampled plate whose dim the
+/// value does not have is an error naming the site and the plate.
+fn plate_axes(
+    site: &str,
+    frames: &[Frame],
+    u_shape: &[usize],
+    u_event_dim: usize,
+) -> PyroResult<(Vec<PlateAxis>, Vec<usize>)> {
+    let batch_rank = u_shape.len().saturating_sub(u_event_dim) as i32;
+    let mut full = u_shape.to_vec();
+    let mut plates = Vec::new();
+    for f in frames {
+        let Some(dim) = f.dim else { continue };
+        let axis = batch_rank + dim;
+        let subsampled = f.subsample_size != f.size;
+        if axis < 0 || u_shape.get(axis as usize) != Some(&f.subsample_size) {
+            if subsampled {
+                return Err(PyroError::Plate {
+                    plate: f.name.to_string(),
+                    reason: format!(
+                        "latent site `{site}` of shape {u_shape:?} does not span the plate's                          dim {dim} (size {}); give the site's distribution that batch dim",
+                        f.subsample_size
+                    ),
+                });
+            }
+            continue;
+        }
+        let axis = axis as usize;
+        full[axis] = f.size;
+        plates.push(PlateAxis {
+            frame: f.clone(),
+            axis,
+        });
+    }
+    Ok((plates, full))
+}
+
+/// The batch each plate drew in one run of a guide, so that every site in a plate sees the
+/// same one (Pyro's guide-side plates, created once per call).
+#[derive(Default)]
+pub(crate) struct Batches {
+    drawn: Vec<(Name, Vec<usize>)>,
+}
+
+impl Batches {
+    /// Enters the plate of `p`: with the batch drawn earlier in this run, or drawing one (a
+    /// subsample site, which `replay` hands to the model) the first time.
+    pub(crate) fn enter<D: Backend>(&mut self, p: &PlateAxis) -> PyroResult<Plate<D>> {
+        let f = &p.frame;
+        let mut builder = PlateBuilder::<D>::new(&f.name, f.size);
+        if let Some(dim) = f.dim {
+            builder = builder.dim(dim);
+        }
+        if let Some((_, idx)) = self.drawn.iter().find(|(n, _)| *n == f.name) {
+            builder = builder.subsample(idx.clone());
+        } else if p.subsampled() {
+            builder = builder.subsample_size(f.subsample_size);
+        }
+        let plate = builder.enter()?;
+        if !self.drawn.iter().any(|(n, _)| *n == f.name) {
+            self.drawn.push((f.name.clone(), plate.indices().to_vec()));
+        }
+        Ok(plate)
+    }
+}
+
+/// A prototype-shaped unconstrained value tiled along the site's subsampled plate axes up
+/// to their full sizes (Pyro's `periodic_repeat` of the initial value).
+pub(crate) fn repeat_to_full<D: Backend>(
+    site: &LatentSite<D>,
+    mut u: DynTensor<D>,
+) -> PyroResult<DynTensor<D>> {
+    for p in site.plates.iter().filter(|p| p.subsampled()) {
+        let have = u.shape()[p.axis];
+        let idx: Vec<usize> = (0..p.frame.size).map(|i| i % have.max(1)).collect();
+        u = u
+            .index_select(p.axis, &idx)
+            .map_err(|e| PyroError::SiteTensor {
+                site: site.name.to_string(),
+                source: e,
+            })?;
+    }
+    Ok(u)
 }
