@@ -67,7 +67,7 @@ fn map2(a: &Arg<'_>, b: &Arg<'_>, n: usize, f: impl Fn(f32, f32) -> f32) -> Vals
         (Arg::Full(x), Arg::Full(y)) => x.iter().zip(*y).map(|(&x, &y)| f(x, y)).collect(),
         (Arg::Full(x), Arg::Scalar(y)) => x.iter().map(|&x| f(x, *y)).collect(),
         (Arg::Scalar(x), Arg::Full(y)) => y.iter().map(|&y| f(*x, y)).collect(),
-        (Arg::Scalar(x), Arg::Scalar(y)) => splat(f(*x, *y), n),
+        (Arg::Scalar(x), Arg::Scalar(y)) => Vals::splat(f(*x, *y), n),
     }
 }
 
@@ -135,7 +135,7 @@ pub(crate) fn unary<D: Backend>(op: Unary, x: &DynTensor<D>) -> Option<DynTensor
         move |[a], n| {
             let out = match a {
                 Arg::Full(v) => v.iter().map(|&v| op.f(v)).collect(),
-                Arg::Scalar(v) => splat(op.f(*v), n),
+                Arg::Scalar(v) => Vals::splat(op.f(*v), n),
             };
             (out, ())
         },
@@ -152,7 +152,7 @@ pub(crate) fn identity<D: Backend>(x: &DynTensor<D>) -> Option<DynTensor<D>> {
         |[a], n| {
             let out = match a {
                 Arg::Full(v) => Vals::Many(v.to_vec()),
-                Arg::Scalar(v) => splat(*v, n),
+                Arg::Scalar(v) => Vals::splat(*v, n),
             };
             (out, ())
         },
@@ -174,7 +174,7 @@ pub(crate) fn sum_groups<D: Backend>(
         shape,
         |v| {
             if v.is_empty() {
-                splat(0.0, super::dyn_tensor::numel(shape))
+                Vals::splat(0.0, super::dyn_tensor::numel(shape))
             } else {
                 v.chunks(inner).map(|c| c.iter().sum()).collect()
             }
@@ -198,7 +198,7 @@ pub(crate) fn broadcast_scalar<D: Backend>(
     host_reduce(
         x,
         shape,
-        |v| splat(v.first().copied().unwrap_or(0.0), n),
+        |v| Vals::splat(v.first().copied().unwrap_or(0.0), n),
         |_, g_out, g_in| {
             if let Some(g) = g_in.first_mut() {
                 *g += g_out.iter().sum::<f32>();
@@ -256,13 +256,4 @@ pub(crate) fn gather<D: Backend>(
         },
     );
     r?.ok()
-}
-
-/// `n` copies of `v` (one value stays off the heap).
-fn splat(v: f32, n: usize) -> Vals {
-    if n == 1 {
-        Vals::One(v)
-    } else {
-        Vals::Many(vec![v; n])
-    }
 }

@@ -202,12 +202,7 @@ impl<D: Backend> DynTensor<D> {
     pub fn full(shape: &[usize], value: f32) -> Self {
         let n = numel(shape);
         if super::host_op::is_cpu::<D>() {
-            let vals = if n == 1 {
-                Vals::One(value)
-            } else {
-                Vals::Many(vec![value; n])
-            };
-            return Self::from_host(HostNode::new(vals, false), shape, false);
+            return Self::from_host(HostNode::new(Vals::splat(value, n)), shape, false);
         }
         let dev = default_device::<D>();
         let data = dev.tensor_from_vec(vec![value; n], (n,)).retaped();
@@ -404,7 +399,7 @@ impl<D: Backend> DynTensor<D> {
         }
         match &mut self.repr {
             Repr::Dev(node) => Arc::make_mut(node).data.copy_from(values),
-            Repr::Host(node) => *node = HostNode::new(values.to_vec().into(), false),
+            Repr::Host(node) => *node = HostNode::new(values.to_vec().into()),
         }
         Ok(())
     }
@@ -494,7 +489,7 @@ impl<D: Backend> DynTensor<D> {
     /// The same values, cut from the graph (a fresh tensor: no gradient flows back).
     pub fn detach(&self) -> Self {
         if super::host_op::is_cpu::<D>() {
-            let node = HostNode::new(self.to_vec().into(), false);
+            let node = HostNode::new(self.to_vec().into());
             return Self::from_host(node, &self.shape, false);
         }
         let d = self.flat().retaped::<NoneTape>() * 1.0;

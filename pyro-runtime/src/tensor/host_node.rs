@@ -15,7 +15,7 @@ use dfdx::tensor::TensorFromVec;
 
 use super::backend::default_device;
 use super::dyn_tensor::Flat;
-use super::tape::{is_recording, new_host_slot, record_host, Slot};
+use super::tape::{is_recording, record_host, Slot};
 
 /// Scalars [`cached_scalar`] keeps per thread (more distinct values are made each time).
 const SCALAR_CACHE: usize = 64;
@@ -34,7 +34,7 @@ pub(crate) fn cached_scalar(v: f32) -> Arc<HostNode> {
         if let Some((_, n)) = c.iter().find(|(b, _)| *b == bits) {
             return n.clone();
         }
-        let n = HostNode::new(Vals::One(v), false);
+        let n = HostNode::new(Vals::One(v));
         if c.len() < SCALAR_CACHE {
             c.push((bits, n.clone()));
         }
@@ -60,22 +60,14 @@ impl std::fmt::Debug for HostNode {
 }
 
 impl HostNode {
-    /// A node holding `vals`; with a gradient slot in the innermost scope when `tracked`
-    /// (an operation whose gradient matters made it) and a scope records.
-    pub(crate) fn new(vals: Vals, tracked: bool) -> Arc<Self> {
-        let slot = if tracked {
-            new_host_slot::<Cpu>(vals.len())
-        } else {
-            None
-        };
-        Arc::new(HostNode {
-            vals,
-            slot,
-            flat: OnceLock::new(),
-        })
+    /// A node holding `vals` that no gradient is tracked for (a value made outside any
+    /// operation: a filled tensor, a detached copy, a cached constant).
+    pub(crate) fn new(vals: Vals) -> Arc<Self> {
+        Self::with_slot(vals, None)
     }
 
-    /// A node holding `vals` with the gradient slot `slot` (already on the tape).
+    /// A node holding `vals` with the gradient slot `slot` (already on the tape, see
+    /// [`record_with_slot`](super::tape::record_with_slot)).
     pub(crate) fn with_slot(vals: Vals, slot: Option<Slot>) -> Arc<Self> {
         Arc::new(HostNode {
             vals,
@@ -130,6 +122,15 @@ pub(crate) enum Vals {
 }
 
 impl Vals {
+    /// `n` copies of `v` (one value stays off the heap).
+    pub(crate) fn splat(v: f32, n: usize) -> Self {
+        if n == 1 {
+            Vals::One(v)
+        } else {
+            Vals::Many(vec![v; n])
+        }
+    }
+
     /// The values as a slice.
     pub(crate) fn as_slice(&self) -> &[f32] {
         match self {
@@ -137,9 +138,15 @@ impl Vals {
             Vals::Many(v) => v,
         }
     }
-}
 
-impl Vals {
+    /// The values as a mutable slice.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [f32] {
+        match self {
+            Vals::One(v) => std::slice::from_mut(v),
+            Vals::Many(v) => v,
+        }
+    }
+
     /// Number of values.
     pub(crate) fn len(&self) -> usize {
         self.as_slice().len()

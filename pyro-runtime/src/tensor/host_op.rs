@@ -28,9 +28,7 @@ use super::backend::Backend;
 use super::dims::Dims;
 use super::dyn_tensor::{broadcast_shapes, numel, DynTensor, Flat};
 use super::host_node::{HostNode, Vals};
-use super::tape::{
-    current_scope, is_recording, record_host, record_with_slot, slot_is_current, HostGrads, Slot,
-};
+use super::tape::{current_scope, record_with_slot, slot_is_current, HostGrads, Slot};
 use crate::error::{TensorError, TensorResult};
 
 /// One input of a host kernel, seen from the output: a single value broadcast to every
@@ -409,7 +407,7 @@ pub(crate) fn weighted_sum<D: Backend>(terms: &[(&DynTensor<D>, f32)]) -> Option
         let x = cpu_item(t)?;
         acc += if *w == 1.0 { x } else { w * x };
     }
-    finish_terms(
+    Some(finish_terms(
         Vals::One(acc),
         &[],
         terms.iter().copied(),
@@ -418,7 +416,7 @@ pub(crate) fn weighted_sum<D: Backend>(terms: &[(&DynTensor<D>, f32)]) -> Option
                 *x += w * g_out[0];
             }
         },
-    )
+    ))
 }
 
 /// Values computed elsewhere (on the host, in `f64`) put on the graph with known partial
@@ -446,7 +444,7 @@ pub(crate) fn host_linearized<D: Backend>(
             found: vec![values.len()],
         }));
     }
-    finish_terms(
+    Some(Ok(finish_terms(
         Vals::from(values),
         shape,
         inputs.iter().copied().zip(partials),
@@ -455,48 +453,45 @@ pub(crate) fn host_linearized<D: Backend>(
                 *gi += d * go;
             }
         },
-    )
-    .map(Ok)
+    )))
 }
 
 /// Makes the output node of a kernel whose inputs each come with data `X` for the backward
-/// pass, which calls `apply(x, g_in, g_out)` for every input that is not a constant. `None`
-/// when an input is not a CPU tensor.
+/// pass, which calls `apply(x, g_in, g_out)` for every input that is not a constant. The
+/// inputs must be CPU tensors (callers check `is_cpu::<D>()`).
 fn finish_terms<'a, D: Backend, X: 'static>(
     vals: Vals,
     shape: &[usize],
     terms: impl IntoIterator<Item = (&'a DynTensor<D>, X)>,
     apply: impl Fn(&X, &mut [f32], &[f32]) + 'static,
-) -> Option<DynTensor<D>> {
-    let recording = is_recording();
-    let scope = if recording {
-        current_scope::<Cpu>()
-    } else {
-        None
-    };
+) -> DynTensor<D> {
+    let scope = current_scope::<Cpu>();
     let mut constant = true;
     let mut dsts = Vec::new();
     for (t, x) in terms {
         if !t.is_constant() {
             constant = false;
-            if recording {
+            if scope.is_some() {
                 dsts.push((Dst::of(t, scope), x));
             }
         }
     }
-    let node = HostNode::new(vals, !constant && recording);
-    if let Some(slot) = node.slot() {
-        record_host::<Cpu>(Box::new(move |host, grads| {
-            let Some(g_out) = host.take(slot) else {
-                return Ok(());
-            };
-            for (dst, x) in &dsts {
-                if let Some(g_in) = dst.grad(host, grads)? {
-                    apply(x, g_in, g_out.as_slice());
+    let slot = if constant {
+        None
+    } else {
+        record_with_slot::<Cpu>(vals.len(), move |slot| {
+            Box::new(move |host, grads| {
+                let Some(g_out) = host.take(slot) else {
+                    return Ok(());
+                };
+                for (dst, x) in &dsts {
+                    if let Some(g_in) = dst.grad(host, grads)? {
+                        apply(x, g_in, g_out.as_slice());
+                    }
                 }
-            }
-            Ok(())
-        }));
-    }
-    Some(DynTensor::from_host(node, shape, constant))
+                Ok(())
+            })
+        })
+    };
+    DynTensor::from_host(HostNode::with_slot(vals, slot), shape, constant)
 }

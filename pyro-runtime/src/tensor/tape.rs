@@ -15,6 +15,7 @@ use dfdx::prelude::{Gradients, Merge, NoneTape, OwnedTape, Rank0, Tape, Tensor};
 use dfdx::tensor::{PutTape, SplitTape, Storage, Trace};
 use dfdx::tensor_ops::Backward;
 
+use super::host_node::Vals;
 use crate::error::TensorError;
 
 type BackwardOp<D> =
@@ -62,50 +63,23 @@ pub(crate) struct Slot {
 pub(crate) struct HostGrads {
     scope: u64,
     lens: Vec<usize>,
-    grads: Vec<GradSlot>,
-}
-
-/// One node's gradient: a single value stays off the heap.
-#[derive(Default)]
-pub(crate) enum GradSlot {
-    /// No gradient reached the node (yet).
-    #[default]
-    Unset,
-    /// The gradient of a one-element node.
-    One(f32),
-    /// Any other size.
-    Many(Vec<f32>),
-}
-
-impl GradSlot {
-    /// The values.
-    pub(crate) fn as_slice(&self) -> &[f32] {
-        match self {
-            GradSlot::Unset => &[],
-            GradSlot::One(v) => std::slice::from_ref(v),
-            GradSlot::Many(v) => v,
-        }
-    }
+    /// One entry per slot; a single value stays off the heap.
+    grads: Vec<Option<Vals>>,
 }
 
 impl HostGrads {
     fn new(scope: u64, lens: Vec<usize>) -> Self {
-        let grads = std::iter::repeat_with(GradSlot::default)
-            .take(lens.len())
-            .collect();
+        let grads = std::iter::repeat_with(|| None).take(lens.len()).collect();
         HostGrads { scope, lens, grads }
     }
 
     /// Takes out the gradient of a node (its producer runs once, after every consumer);
     /// `None` when no gradient reached it or the slot is not of this pass.
-    pub(crate) fn take(&mut self, slot: Slot) -> Option<GradSlot> {
+    pub(crate) fn take(&mut self, slot: Slot) -> Option<Vals> {
         if slot.scope != self.scope {
             return None;
         }
-        match std::mem::take(self.grads.get_mut(slot.index as usize)?) {
-            GradSlot::Unset => None,
-            g => Some(g),
-        }
+        self.grads.get_mut(slot.index as usize)?.take()
     }
 
     /// The gradient of a node to accumulate into (zeros on first use); `None` when the slot
@@ -117,33 +91,11 @@ impl HostGrads {
         let i = slot.index as usize;
         let len = *self.lens.get(i)?;
         let g = self.grads.get_mut(i)?;
-        if let GradSlot::Unset = g {
-            *g = if len == 1 {
-                GradSlot::One(0.0)
-            } else {
-                GradSlot::Many(vec![0.0; len])
-            };
-        }
-        Some(match g {
-            GradSlot::One(v) => std::slice::from_mut(v),
-            GradSlot::Many(v) => v,
-            GradSlot::Unset => &mut [],
-        })
+        Some(
+            g.get_or_insert_with(|| Vals::splat(0.0, len))
+                .as_mut_slice(),
+        )
     }
-}
-
-/// A gradient slot of `len` values in the innermost scope, when it records for `D`.
-pub(crate) fn new_host_slot<D: Storage<f32> + 'static>(len: usize) -> Option<Slot> {
-    SCOPES.with(|scopes| {
-        let mut scopes = scopes.borrow_mut();
-        let rec = scopes.last_mut()?.downcast_mut::<Recording<D>>()?;
-        let index = u32::try_from(rec.slot_lens.len()).ok()?;
-        rec.slot_lens.push(len);
-        Some(Slot {
-            scope: rec.serial,
-            index,
-        })
-    })
 }
 
 /// A gradient slot of `len` values in the innermost scope and, in the same visit, the backward

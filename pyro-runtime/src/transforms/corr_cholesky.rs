@@ -8,8 +8,7 @@ use crate::constraints::Constraint;
 use crate::tensor::special::{host_unary, scalar};
 use crate::tensor::{numel, Backend, DynTensor};
 
-/// `1 - ε` of `f32`: partial correlations are clipped to `±(1 - ε)` as in PyTorch.
-const ONE_MINUS_EPS: f64 = 1.0 - f32::EPSILON as f64;
+use super::util::ONE_MINUS_EPS;
 
 /// Pyro's `CorrCholeskyTransform`: `[..., n(n-1)/2] -> [..., n, n]`.
 ///

@@ -10,10 +10,7 @@ use crate::constraints::Constraint;
 use crate::tensor::special::{host_unary, scalar};
 use crate::tensor::{Backend, DynTensor, Special};
 
-/// Smallest value the sigmoid output is clipped to (PyTorch clips to `finfo.tiny`).
-const TINY: f64 = f32::MIN_POSITIVE as f64;
-/// `1 - ε` of `f32`: the largest value below one that the sigmoid output is clipped to.
-const ONE_MINUS_EPS: f64 = 1.0 - f32::EPSILON as f64;
+use super::util::{ONE_MINUS_EPS, TINY};
 
 /// `y = exp(x)`: real line onto `(0, ∞)`; `log |dy/dx| = x`.
 ///

@@ -5,10 +5,7 @@ use crate::constraints::Constraint;
 use crate::tensor::special::{host_unary, scalar};
 use crate::tensor::{Backend, DynTensor};
 
-/// Smallest value the unit-interval part may take (f32's smallest normal).
-const TINY: f64 = f32::MIN_POSITIVE as f64;
-/// Largest value below one the unit-interval part may take in f32.
-const ONE_MINUS_EPS: f64 = 1.0 - f32::EPSILON as f64;
+use super::util::{ONE_MINUS_EPS, TINY};
 
 /// `y = low + (high - low) · σ(x)`: what `biject_to(interval(low, high))` is in Pyro
 /// (`ComposeTransform([SigmoidTransform(), AffineTransform(low, high - low)])`), evaluated as

@@ -3,6 +3,12 @@
 //! zero, so an infinite entry never turns its neighbours into NaN).
 
 use super::{TransformError, TransformResult};
+
+/// Smallest value a unit-interval output is clipped to (PyTorch clips to `finfo.tiny`).
+pub(super) const TINY: f64 = f32::MIN_POSITIVE as f64;
+/// `1 - ε` of `f32`: the largest value below one that unit-interval outputs (and partial
+/// correlations, in magnitude) are clipped to, as in PyTorch.
+pub(super) const ONE_MINUS_EPS: f64 = 1.0 - f32::EPSILON as f64;
 use crate::tensor::{is_recording, numel, Backend, DynTensor};
 
 /// Applies a host function of several same-shaped tensors elementwise: `f(&[a, b, ...])`

@@ -219,12 +219,11 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
         let mut out = HashMap::with_capacity(proto.sites.len());
         let mut batches = Batches::default();
         for (site, names) in proto.sites.iter().zip(names.iter()) {
-            let (loc, scale) = self.loc_and_scale(site, names)?;
+            let (mut loc, mut scale) = self.loc_and_scale(site, names)?;
             // The site's plates, entered with this step's batch (drawn at the first site of
             // each plate, so the model is replayed on the same one); full-size parameters are
             // indexed by it.
             let mut plates = Vec::with_capacity(site.plates.len());
-            let (mut loc, mut scale) = (loc, scale);
             for p in &site.plates {
                 let plate = batches.enter::<D>(p)?;
                 if p.subsampled() {
