@@ -26,40 +26,46 @@ pub(crate) fn normal_log_prob<D: Backend>(
             if let (Arg::Full(xv), Arg::Full(lv)) = (x, l) {
                 return normal_log_prob_rows(xv, lv, s, keep);
             }
-            let mut zs = Vec::with_capacity(if keep { n } else { 0 });
-            let mut inv = Vec::with_capacity(if keep && s.is_full() { n } else { 0 });
+            let mut out = Vals::zeros(n);
+            let mut zs = if keep { Vals::zeros(n) } else { Vals::empty() };
+            let mut inv = if keep && s.is_full() {
+                Vals::zeros(n)
+            } else {
+                Vals::empty()
+            };
             let mut last = (f32::NAN, f32::NAN, f32::NAN);
-            let out = (0..n)
-                .map(|k| {
-                    let s = s.at(k);
-                    if s.to_bits() != last.0.to_bits() {
-                        last = (s, s.ln(), 1.0 / s);
+            for k in 0..n {
+                let sk = s.at(k);
+                if sk.to_bits() != last.0.to_bits() {
+                    last = (sk, sk.ln(), 1.0 / sk);
+                }
+                let z = (x.at(k) - l.at(k)) / sk;
+                out.as_mut_slice()[k] = (z * z * -0.5 - last.1) + -HALF_LN_2PI;
+                if keep {
+                    zs.as_mut_slice()[k] = z * last.2;
+                    if inv.len() == n {
+                        inv.as_mut_slice()[k] = last.2;
                     }
-                    let z = (x.at(k) - l.at(k)) / s;
-                    if keep {
-                        zs.push(z * last.2);
-                        if inv.capacity() > 0 {
-                            inv.push(last.2);
-                        }
-                    }
-                    (z * z * -0.5 - last.1) + -HALF_LN_2PI
-                })
-                .collect();
+                }
+            }
             (out, (zs, inv))
         },
-        |(zs, inv), [x, l, s], i, g_out, g_in| match i {
-            // d/dx = -z/s, d/dloc = z/s, d/dscale = (z² - 1)/s = (z/s)² s - 1/s.
-            0 => accumulate(x, g_in, g_out, |k| -zs[k]),
-            1 => accumulate(l, g_in, g_out, |k| zs[k]),
-            _ => {
-                let inv_at = |k: usize| {
-                    if inv.is_empty() {
-                        1.0 / s.at(k)
-                    } else {
-                        inv[k]
-                    }
-                };
-                accumulate(s, g_in, g_out, |k| zs[k] * zs[k] * s.at(k) - inv_at(k))
+        |(zs, inv), [x, l, s], i, g_out, g_in| {
+            let (zs, inv) = (zs.as_slice(), inv.as_slice());
+            match i {
+                // d/dx = -z/s, d/dloc = z/s, d/dscale = (z² - 1)/s = (z/s)² s - 1/s.
+                0 => accumulate(x, g_in, g_out, |k| -zs[k]),
+                1 => accumulate(l, g_in, g_out, |k| zs[k]),
+                _ => {
+                    let inv_at = |k: usize| {
+                        if inv.is_empty() {
+                            1.0 / s.at(k)
+                        } else {
+                            inv[k]
+                        }
+                    };
+                    accumulate(s, g_in, g_out, |k| zs[k] * zs[k] * s.at(k) - inv_at(k))
+                }
             }
         },
     )
@@ -67,43 +73,51 @@ pub(crate) fn normal_log_prob<D: Backend>(
 
 /// The forward pass of [`normal_log_prob`] for full `x` and `loc` (an observed data set):
 /// straight loops over the slices, the scale's logarithm taken once per distinct value.
-fn normal_log_prob_rows(
-    x: &[f32],
-    l: &[f32],
-    s: &Arg<'_>,
-    keep: bool,
-) -> (Vals, (Vec<f32>, Vec<f32>)) {
-    let n = x.len();
-    let mut out = Vec::with_capacity(n);
-    let mut zs = Vec::with_capacity(if keep { n } else { 0 });
-    let mut inv = Vec::with_capacity(if keep && s.is_full() { n } else { 0 });
+fn normal_log_prob_rows(x: &[f32], l: &[f32], s: &Arg<'_>, keep: bool) -> (Vals, (Vals, Vals)) {
     match s {
         Arg::Scalar(sc) => {
             let (ln_s, inv_s) = (sc.ln(), 1.0 / sc);
-            for (&xk, &lk) in x.iter().zip(l) {
-                let z = (xk - lk) / sc;
-                out.push((z * z * -0.5 - ln_s) + -HALF_LN_2PI);
-                if keep {
-                    zs.push(z * inv_s);
-                }
-            }
+            let z = |(&xk, &lk): (&f32, &f32)| (xk - lk) / sc;
+            let out = x
+                .iter()
+                .zip(l)
+                .map(|p| {
+                    let z = z(p);
+                    (z * z * -0.5 - ln_s) + -HALF_LN_2PI
+                })
+                .collect();
+            let zs = if keep {
+                x.iter().zip(l).map(|p| z(p) * inv_s).collect()
+            } else {
+                Vals::empty()
+            };
+            (out, (zs, Vals::empty()))
         }
         Arg::Full(sv) => {
+            // One pass; `last` caches the logarithm and reciprocal of a repeated scale.
+            let n = x.len();
+            let mut out = Vals::zeros(n);
+            let (mut zs, mut inv) = if keep {
+                (Vals::zeros(n), Vals::zeros(n))
+            } else {
+                (Vals::empty(), Vals::empty())
+            };
             let mut last = (f32::NAN, f32::NAN, f32::NAN);
-            for ((&xk, &lk), &sk) in x.iter().zip(l).zip(sv.iter()) {
+            for (k, o) in out.as_mut_slice().iter_mut().enumerate() {
+                let sk = sv[k];
                 if sk.to_bits() != last.0.to_bits() {
                     last = (sk, sk.ln(), 1.0 / sk);
                 }
-                let z = (xk - lk) / sk;
-                out.push((z * z * -0.5 - last.1) + -HALF_LN_2PI);
+                let z = (x[k] - l[k]) / sk;
+                *o = (z * z * -0.5 - last.1) + -HALF_LN_2PI;
                 if keep {
-                    zs.push(z * last.2);
-                    inv.push(last.2);
+                    zs.as_mut_slice()[k] = z * last.2;
+                    inv.as_mut_slice()[k] = last.2;
                 }
             }
+            (out, (zs, inv))
         }
     }
-    (Vals::from(out), (zs, inv))
 }
 
 /// `-ln(high - low)` elementwise (the uniform log-density inside the support), evaluated as
@@ -128,7 +142,7 @@ pub(crate) fn uniform_log_density<D: Backend>(
 /// `eps * scale + loc` for host noise `eps` of the parameters' (common) shape: the
 /// reparameterized draw of location-scale families. `None` off the CPU.
 pub(crate) fn loc_scale_draw<D: Backend>(
-    eps: Vec<f32>,
+    eps: Vals,
     loc: &DynTensor<D>,
     scale: &DynTensor<D>,
 ) -> Option<TensorResult<DynTensor<D>>> {
@@ -136,11 +150,12 @@ pub(crate) fn loc_scale_draw<D: Backend>(
         "loc_scale_draw",
         [scale, loc],
         |[s, l], n| {
-            let out = (0..n).map(|k| eps[k] * s.at(k) + l.at(k)).collect();
+            let e = eps.as_slice();
+            let out = (0..n).map(|k| e[k] * s.at(k) + l.at(k)).collect();
             (out, eps)
         },
         |eps, [s, l], i, g_out, g_in| match i {
-            0 => accumulate(s, g_in, g_out, |k| eps[k]),
+            0 => accumulate(s, g_in, g_out, |k| eps.as_slice()[k]),
             _ => accumulate(l, g_in, g_out, |_| 1.0),
         },
     )
@@ -266,7 +281,9 @@ mod tests {
         let ins = [t(&[0.1, 0.2, 0.3], &[3]), t(&[2.0], &[])];
         let e = eps.clone();
         let (v, g) = grads(&ins, &move |i| {
-            loc_scale_draw(e.clone(), &i[0], &i[1]).unwrap().unwrap()
+            loc_scale_draw(Vals::from(e.clone()), &i[0], &i[1])
+                .unwrap()
+                .unwrap()
         });
         assert_eq!(v, vec![0.5 * 2.0 + 0.1, -1.5 * 2.0 + 0.2, 2.0 * 2.0 + 0.3]);
         // d/dloc_k = w_k, d/dscale = Σ w_k eps_k with w_k = (k + 1) / 2.

@@ -410,6 +410,14 @@ pub(crate) fn std_normal_vec(n: usize, rng: &mut dyn RngCore) -> Vec<f32> {
         .collect()
 }
 
+/// [`std_normal_vec`] as host values (a single draw stays off the heap).
+pub(crate) fn std_normal_vals(n: usize, rng: &mut dyn RngCore) -> crate::tensor::host_node::Vals {
+    use rand_distr::Distribution as _;
+    (0..n)
+        .map(|_| rand_distr::StandardNormal.sample(rng))
+        .collect()
+}
+
 /// `n` uniform draws in `(0, 1)` (never exactly 0).
 #[allow(dead_code)] // used by the samplers built on uniform noise
 pub(crate) fn std_uniform_vec(n: usize, rng: &mut dyn RngCore) -> Vec<f32> {

@@ -66,6 +66,7 @@ pub fn importance_traces<D: Backend, A: Clone, M: Program<A>, G: Program<A>>(
 /// (against the model trace, by hash); later particles check `out`.
 fn param_names<D: Backend>(mt: &Trace<D>, gt: &Trace<D>, out: &mut Vec<Name>) {
     if out.is_empty() {
+        out.reserve(mt.len() + gt.len());
         out.extend(mt.param_nodes().map(|p| p.name.clone()));
         for p in gt.param_nodes() {
             if !mt.get(&p.name).is_some_and(|m| m.kind == SiteKind::Param) {

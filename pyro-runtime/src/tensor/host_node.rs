@@ -127,8 +127,22 @@ impl Vals {
         if n == 1 {
             Vals::One(v)
         } else {
-            Vals::Many(vec![v; n])
+            // Not `vec![v; n]`: for zeros that is `calloc`, which glibc serves without its
+            // per-thread cache; a plain allocation and a fill is several times cheaper here.
+            let mut buf = Vec::with_capacity(n);
+            buf.resize(n, v);
+            Vals::Many(buf)
         }
+    }
+
+    /// `n` zeros.
+    pub(crate) fn zeros(n: usize) -> Self {
+        Self::splat(0.0, n)
+    }
+
+    /// No values (no allocation).
+    pub(crate) fn empty() -> Self {
+        Vals::Many(Vec::new())
     }
 
     /// The values as a slice.

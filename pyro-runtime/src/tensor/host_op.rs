@@ -276,14 +276,20 @@ fn out_shape<D: Backend>(op: &'static str, inputs: &[&DynTensor<D>]) -> TensorRe
     };
     let mut shape = Dims::new(first.shape());
     for x in &inputs[1..] {
-        if x.shape() != &*shape {
-            let s = broadcast_shapes(&shape, x.shape()).ok_or_else(|| TensorError::Broadcast {
-                op,
-                lhs: shape.to_vec(),
-                rhs: x.shape().to_vec(),
-            })?;
-            shape = Dims::new(&s);
+        let xs = x.shape();
+        if xs == &*shape || (xs.len() <= shape.len() && xs.iter().all(|&d| d == 1)) {
+            continue; // same shape, or a single value of no higher rank: `shape` stands
         }
+        if shape.len() <= xs.len() && shape.iter().all(|&d| d == 1) {
+            shape = Dims::new(xs); // the other way round
+            continue;
+        }
+        let s = broadcast_shapes(&shape, xs).ok_or_else(|| TensorError::Broadcast {
+            op,
+            lhs: shape.to_vec(),
+            rhs: xs.to_vec(),
+        })?;
+        shape = Dims::new(&s);
     }
     Ok(shape)
 }
@@ -467,7 +473,12 @@ fn finish_terms<'a, D: Backend, X: 'static>(
 ) -> DynTensor<D> {
     let scope = current_scope::<Cpu>();
     let mut constant = true;
-    let mut dsts = Vec::new();
+    let terms = terms.into_iter();
+    let mut dsts = Vec::with_capacity(if scope.is_some() {
+        terms.size_hint().0
+    } else {
+        0
+    });
     for (t, x) in terms {
         if !t.is_constant() {
             constant = false;

@@ -262,7 +262,10 @@ impl<M, D: Backend> Continuous<M, D> {
         for (site, u) in proto.sites.iter().zip(parts) {
             let (value, log_density) = site.constrain(&u)?;
             let delta = Delta::from_dyn(value, log_density, site.event_dim);
-            out.insert(site.name.to_string(), crate::sample(&site.name, delta)?);
+            out.insert(
+                String::from(site.name.as_str()),
+                crate::sample(&site.name, delta)?,
+            );
         }
         Ok(out)
     }

@@ -140,7 +140,10 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoDelta<M, D> {
                 plates.push(plate);
             }
             let delta = Delta::from_dyn(value, DynTensor::scalar(0.0), site.event_dim);
-            out.insert(site.name.to_string(), crate::sample(&site.name, delta)?);
+            out.insert(
+                String::from(site.name.as_str()),
+                crate::sample(&site.name, delta)?,
+            );
             while plates.pop().is_some() {}
         }
         Ok(out)

@@ -265,7 +265,7 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
             let (value, log_density) = site.constrain(&u)?;
             let delta = Delta::from_dyn(value, log_density, site.event_dim);
             let v = sample_with(site.name.clone(), delta, SampleOptions::default())?;
-            out.insert(site.name.to_string(), v);
+            out.insert(String::from(site.name.as_str()), v);
             // Leave the plates innermost first.
             while plates.pop().is_some() {}
         }
@@ -280,7 +280,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoNormal<M, D> {
         for site in &proto.sites {
             let loc = self.stored(&self.loc_name(site))?;
             let (v, _) = site.constrain(&loc.detach())?;
-            out.insert(site.name.to_string(), v);
+            out.insert(String::from(site.name.as_str()), v);
         }
         Ok(out)
     }
@@ -297,7 +297,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoNormal<M, D> {
             zshape.extend(std::iter::repeat_n(1, loc.rank()));
             let u = zt.reshape(&zshape)?.mul(&scale)?.add(&loc)?;
             let (v, _) = site.constrain(&u)?;
-            out.insert(site.name.to_string(), v);
+            out.insert(String::from(site.name.as_str()), v);
         }
         Ok(out)
     }
@@ -312,7 +312,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoNormal<M, D> {
             let u = crate::rng::with_rng(|r| d.sample(&[n], r))
                 .map_err(|e| PyroError::at_site(&site.name, e))?;
             let (v, _) = site.constrain(&u)?;
-            out.insert(site.name.to_string(), v);
+            out.insert(String::from(site.name.as_str()), v);
         }
         Ok(out)
     }
