@@ -24,6 +24,18 @@ impl Rugged {
     pub fn args(&self) -> (&Data, &Data, Option<&Data>) {
         (&self.cont_africa, &self.rugged, Some(&self.log_gdp))
     }
+
+    /// The same columns as [`DynTensor`]s, the arguments of [`model_dyn`].
+    pub fn dyn_columns(&self) -> [DynTensor<Dev>; 3] {
+        [&self.cont_africa, &self.rugged, &self.log_gdp].map(|t| DynTensor::from_tensor(t.clone()))
+    }
+}
+
+/// The arguments of [`model_dyn`], borrowed from [`Rugged::dyn_columns`].
+pub fn dyn_args(
+    c: &[DynTensor<Dev>; 3],
+) -> (&DynTensor<Dev>, &DynTensor<Dev>, Option<&DynTensor<Dev>>) {
+    (&c[0], &c[1], Some(&c[2]))
 }
 
 /// Reads the tab-separated, ISO-8859-1 file of the tutorial.
@@ -112,6 +124,34 @@ pub fn model(africa: &Data, rugged: &Data, log_gdp: Option<&Data>) -> PyroResult
     plate!("data", n.0, {
         sample!("obs", Normal::new(&mean, &sigma), obs = log_gdp);
     });
+    Ok(mean)
+}
+
+/// [`model`] written on [`DynTensor`]s, shapes checked at run time as in Pyro: the same sites,
+/// distributions and `f32` arithmetic, with the regression computed by pyro-rs's CPU kernels
+/// instead of dfdx's typed (strided) kernels. The bench runs both to show what the typed
+/// arithmetic costs.
+pub fn model_dyn(
+    africa: &DynTensor<Dev>,
+    rugged: &DynTensor<Dev>,
+    log_gdp: Option<&DynTensor<Dev>>,
+) -> PyroResult<DynTensor<Dev>> {
+    let a = pyro::sample("a", Normal::new(0.0, 10.0))?;
+    let b_a = pyro::sample("bA", Normal::new(0.0, 1.0))?;
+    let b_r = pyro::sample("bR", Normal::new(0.0, 1.0))?;
+    let b_ar = pyro::sample("bAR", Normal::new(0.0, 1.0))?;
+    let sigma = pyro::sample("sigma", Uniform::new(0.0, 10.0))?;
+    let mean = a
+        .add(&b_a.mul(africa)?)?
+        .add(&b_r.mul(rugged)?)?
+        .add(&b_ar.mul(africa)?.mul(rugged)?)?;
+    pyro::plate("data", rugged.shape()[0]).run(|_| {
+        let obs = pyro::primitives::SampleOptions {
+            obs: log_gdp.cloned(),
+            ..Default::default()
+        };
+        pyro::sample_with("obs", Normal::new(&mean, &sigma), obs)
+    })?;
     Ok(mean)
 }
 
