@@ -296,6 +296,31 @@ fn evaluate_loss_and_a_mismatched_guide_names_the_site() {
     assert!(loss.is_finite() && loss > 0.0);
 }
 
+/// A parameter read by the guide that the loss does not depend on gets a zero gradient (no
+/// error, and Adam leaves it where it is), while the parameters in use train.
+#[test]
+fn a_parameter_the_loss_ignores_is_left_unchanged() {
+    pyro::clear_param_store();
+    let x = data(&XS);
+    let guide = |_: &DynTensor<Dev>| -> PyroResult<()> {
+        let loc = pyro::param("loc", DynTensor::scalar(0.0), Constraint::Real)?;
+        let _unused = pyro::param("unused", DynTensor::scalar(3.0), Constraint::Real)?;
+        pyro::sample("mu", Normal::new(&loc, 1.0))?;
+        Ok(())
+    };
+    let mut svi = Svi::new(
+        normal_mean_model,
+        guide,
+        Adam::with_lr(0.05).unwrap(),
+        TraceElbo::default(),
+    );
+    for _ in 0..20 {
+        svi.step((&x,)).unwrap();
+    }
+    assert_eq!(get("unused"), 3.0);
+    assert!(get("loc") > 0.5, "loc {}", get("loc"));
+}
+
 /// log p(x) of the normal-mean model, by the chain rule of sequential predictive densities.
 fn log_evidence(x: &[f32]) -> f64 {
     let (mut m, mut v) = (0.0f64, 100.0f64);

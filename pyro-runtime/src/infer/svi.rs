@@ -91,13 +91,19 @@ impl<M, G, O, L, D: Backend> Svi<M, G, O, L, D> {
             .loss
             .estimate::<A, M, G>(&self.model, &self.guide, args, !self.checked)?;
         self.checked = true;
-        let leaves = crate::params::with_param_store_on::<D, _>(|s| {
-            est.params
-                .iter()
-                .filter_map(|n| s.get_unconstrained(n).map(|l| l.flat().clone()))
-                .collect::<Vec<_>>()
-        })
-        .map_err(store_busy)?;
+        // Gradient buffers for the parameters, so that one the loss does not depend on reads
+        // as zeros. On the CPU the optimizer step allocates a missing one itself.
+        let leaves = if crate::tensor::host_op::is_cpu::<D>() {
+            Vec::new()
+        } else {
+            crate::params::with_param_store_on::<D, _>(|s| {
+                est.params
+                    .iter()
+                    .filter_map(|n| s.get_unconstrained(n).map(|l| l.flat().clone()))
+                    .collect::<Vec<_>>()
+            })
+            .map_err(store_busy)?
+        };
         let mut grads = scope.backward_any(est.surrogate.to_scalar_tensor()?, |g| {
             for l in &leaves {
                 g.try_alloc_for(l)?;
