@@ -69,6 +69,22 @@ impl_distribution!(Uniform[scalar, reparameterized] {
         Ok(eps.mul(&self.high.sub(&self.low)?)?.add(&self.low)?)
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
+        let lp_of_params = || -> DistResult<DynTensor<D>> {
+            Ok(match super::fused::uniform_log_density(&self.low, &self.high) {
+                Some(lp) => lp?,
+                None => self.high.sub(&self.low)?.ln().neg(),
+            })
+        };
+        // One value inside the support of a single uniform (a scalar latent): no copies.
+        let single = value.numel() == 1
+            && self.batch_shape.iter().all(|&d| d == 1)
+            && value.rank() >= self.batch_shape.len();
+        if single {
+            let (v, lo, hi) = (value.item()?, self.low.item()?, self.high.item()?);
+            if lo <= v && v <= hi {
+                return Ok(lp_of_params()?.broadcast_to(value.shape())?);
+            }
+        }
         let shape =
             crate::tensor::broadcast_shapes(value.shape(), &self.batch_shape).ok_or_else(|| {
                 crate::error::TensorError::Broadcast {
@@ -83,11 +99,7 @@ impl_distribution!(Uniform[scalar, reparameterized] {
         let inside: Vec<bool> = (0..v.len())
             .map(|i| lo[i] <= v[i] && v[i] <= hi[i])
             .collect();
-        let lp = match super::fused::uniform_log_density(&self.low, &self.high) {
-            Some(lp) => lp?,
-            None => self.high.sub(&self.low)?.ln().neg(),
-        }
-        .broadcast_to(&shape)?;
+        let lp = lp_of_params()?.broadcast_to(&shape)?;
         let Some(i) = inside.iter().position(|ok| !ok) else {
             return Ok(lp);
         };
