@@ -28,7 +28,10 @@ pub(crate) fn normal_log_prob<D: Backend>(
             }
             let mut out = Vals::zeros(n);
             let mut zs = if keep { Vals::zeros(n) } else { Vals::empty() };
-            let mut inv = if keep && s.is_full() {
+            // `1 / scale` per element only for a full scale (a single one is inverted again
+            // in the backward pass).
+            let keep_inv = keep && s.is_full();
+            let mut inv = if keep_inv {
                 Vals::zeros(n)
             } else {
                 Vals::empty()
@@ -43,7 +46,7 @@ pub(crate) fn normal_log_prob<D: Backend>(
                 out.as_mut_slice()[k] = (z * z * -0.5 - last.1) + -HALF_LN_2PI;
                 if keep {
                     zs.as_mut_slice()[k] = z * last.2;
-                    if inv.len() == n {
+                    if keep_inv {
                         inv.as_mut_slice()[k] = last.2;
                     }
                 }
@@ -77,20 +80,16 @@ fn normal_log_prob_rows(x: &[f32], l: &[f32], s: &Arg<'_>, keep: bool) -> (Vals,
     match s {
         Arg::Scalar(sc) => {
             let (ln_s, inv_s) = (sc.ln(), 1.0 / sc);
-            let z = |(&xk, &lk): (&f32, &f32)| (xk - lk) / sc;
-            let out = x
-                .iter()
-                .zip(l)
-                .map(|p| {
-                    let z = z(p);
-                    (z * z * -0.5 - ln_s) + -HALF_LN_2PI
-                })
-                .collect();
-            let zs = if keep {
-                x.iter().zip(l).map(|p| z(p) * inv_s).collect()
-            } else {
-                Vals::empty()
-            };
+            let n = x.len();
+            let mut out = Vals::zeros(n);
+            let mut zs = if keep { Vals::zeros(n) } else { Vals::empty() };
+            for (k, o) in out.as_mut_slice().iter_mut().enumerate() {
+                let z = (x[k] - l[k]) / sc;
+                *o = (z * z * -0.5 - ln_s) + -HALF_LN_2PI;
+                if keep {
+                    zs.as_mut_slice()[k] = z * inv_s;
+                }
+            }
             (out, (zs, Vals::empty()))
         }
         Arg::Full(sv) => {
