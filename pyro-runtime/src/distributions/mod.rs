@@ -404,14 +404,16 @@ pub(crate) fn extended_shape(sample: &[usize], batch: &[usize], event: &[usize])
 
 /// `n` standard normal draws.
 pub(crate) fn std_normal_vec(n: usize, rng: &mut dyn RngCore) -> Vec<f32> {
-    use rand_distr::Distribution as _;
-    (0..n)
-        .map(|_| rand_distr::StandardNormal.sample(rng))
-        .collect()
+    std_normal_draws(n, rng)
 }
 
 /// [`std_normal_vec`] as host values (a single draw stays off the heap).
 pub(crate) fn std_normal_vals(n: usize, rng: &mut dyn RngCore) -> crate::tensor::host_node::Vals {
+    std_normal_draws(n, rng)
+}
+
+/// `n` standard normal draws, collected into `C`.
+fn std_normal_draws<C: FromIterator<f32>>(n: usize, rng: &mut dyn RngCore) -> C {
     use rand_distr::Distribution as _;
     (0..n)
         .map(|_| rand_distr::StandardNormal.sample(rng))
