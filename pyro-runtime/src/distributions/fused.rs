@@ -6,7 +6,7 @@
 use super::HALF_LN_2PI;
 use crate::error::TensorResult;
 use crate::tensor::host_node::Vals;
-use crate::tensor::host_op::{accumulate, host_kernel, Arg};
+use crate::tensor::host_op::{accumulate, host_custom, host_kernel, Arg};
 use crate::tensor::{Backend, DynTensor};
 
 /// `log N(x | loc, scale)` elementwise: `-((x - loc) / scale)² / 2 - ln scale - ln √(2π)`,
@@ -158,6 +158,57 @@ pub(crate) fn loc_scale_draw<D: Backend>(
             _ => accumulate(l, g_in, g_out, |_| 1.0),
         },
     )
+}
+
+/// The reparameterized draw `eps * scale + loc` together with its log-density
+/// `-eps²/2 - ln scale - ln √(2π)` (the normal log-density of the draw, without subtracting
+/// `loc` and dividing by `scale` again). The density node depends on `scale` only: as a
+/// function of the parameters through the draw, `d/dloc = 0` and `d/dscale = -1/scale`.
+/// `draw(n)` gives the `n` standard normal draws; it is not called (and `None` returned) off
+/// the CPU, or when a parameter is neither a single value nor of the draw's shape `shape`.
+pub(crate) fn normal_draw_with_log_prob<D: Backend>(
+    loc: &DynTensor<D>,
+    scale: &DynTensor<D>,
+    shape: &[usize],
+    draw: impl FnOnce(usize) -> Vals,
+) -> Option<TensorResult<(DynTensor<D>, DynTensor<D>)>> {
+    let n = crate::tensor::numel(shape);
+    if !crate::tensor::host_op::is_cpu::<D>()
+        || [loc, scale]
+            .iter()
+            .any(|p| p.numel() != n && p.numel() != 1)
+    {
+        return None;
+    }
+    let eps = draw(n);
+    let lp = host_custom(
+        [scale],
+        shape,
+        |[s]| {
+            let e = eps.as_slice();
+            let mut out = Vals::zeros(n);
+            let mut last = (f32::NAN, f32::NAN);
+            for (k, o) in out.as_mut_slice().iter_mut().enumerate() {
+                let sk = if s.len() == 1 { s[0] } else { s[k] };
+                if sk.to_bits() != last.0.to_bits() {
+                    last = (sk, sk.ln());
+                }
+                *o = (e[k] * e[k] * -0.5 - last.1) + -HALF_LN_2PI;
+            }
+            Ok::<_, crate::error::TensorError>((out, ()))
+        },
+        |_, [s], _, g_out, g_in| {
+            if s.len() == g_out.len() {
+                for ((gi, go), sk) in g_in.iter_mut().zip(g_out).zip(*s) {
+                    *gi -= go / sk;
+                }
+            } else if let (Some(g0), Some(s0)) = (g_in.first_mut(), s.first()) {
+                *g0 -= g_out.iter().sum::<f32>() / s0;
+            }
+        },
+    );
+    let x = loc_scale_draw(eps, loc, scale)?;
+    Some(lp?.and_then(|lp| Ok((x?, lp))))
 }
 
 #[cfg(test)]

@@ -91,6 +91,18 @@ impl<T: Distribution<D> + Clone, D: Backend> Distribution<D> for Independent<T, 
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         self.base.rsample(sample_shape, rng)
     }
+    fn rsample_with_log_prob(
+        &self,
+        sample_shape: &[usize],
+        rng: &mut dyn RngCore,
+    ) -> DistResult<(DynTensor<D>, Option<DynTensor<D>>)> {
+        let (x, lp) = self.base.rsample_with_log_prob(sample_shape, rng)?;
+        let lp = match lp {
+            Some(lp) => Some(lp.sum_rightmost(self.n)?),
+            None => None,
+        };
+        Ok((x, lp))
+    }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         Ok(self.base.log_prob(value)?.sum_rightmost(self.n)?)
     }
@@ -143,6 +155,13 @@ impl<D: Backend> Distribution<D> for BoxDist<D> {
     }
     fn rsample(&self, s: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
         (**self).rsample(s, rng)
+    }
+    fn rsample_with_log_prob(
+        &self,
+        s: &[usize],
+        rng: &mut dyn RngCore,
+    ) -> DistResult<(DynTensor<D>, Option<DynTensor<D>>)> {
+        (**self).rsample_with_log_prob(s, rng)
     }
     fn log_prob(&self, v: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         (**self).log_prob(v)

@@ -195,6 +195,29 @@ pub trait Distribution<D: Backend>: Debug + 'static {
         let _ = (sample_shape, rng);
         Err(DistError::NotReparameterized { dist: self.name() })
     }
+    /// [`Distribution::rsample`], and with it the draw's log-density when the distribution
+    /// gets that almost for free from the noise it drew (a normal draw `loc + scale·ε` has
+    /// log-density `-ε²/2 - ln scale - ln √(2π)`, with the same value and the same gradient
+    /// with respect to the parameters as `log_prob(&draw)`). `None` in the second place
+    /// means "not computed": ask [`Distribution::log_prob`]. The default draws with
+    /// `rsample` and computes nothing; the handler runtime uses this for the draws it makes,
+    /// so a guide's reparameterized sites skip a second density evaluation.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let d = Normal::new(1.0, 2.0).unwrap();
+    /// let (x, lp) = pyro::rng::with_rng(|r| d.rsample_with_log_prob(&[], r)).unwrap();
+    /// let direct = d.log_prob(&x).unwrap().item().unwrap();
+    /// assert!((lp.unwrap().item().unwrap() - direct).abs() < 1e-5);
+    /// ```
+    #[allow(clippy::type_complexity)]
+    fn rsample_with_log_prob(
+        &self,
+        sample_shape: &[usize],
+        rng: &mut dyn RngCore,
+    ) -> DistResult<(DynTensor<D>, Option<DynTensor<D>>)> {
+        Ok((self.rsample(sample_shape, rng)?, None))
+    }
     /// Log density (or mass) of `value`; shape `sample_shape + batch_shape`.
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>>;
     /// The mean.

@@ -41,6 +41,25 @@ impl_distribution!(Normal[scalar, reparameterized] {
         let eps = noise(sample_shape, &self.batch_shape, rng, std_normal_vec)?;
         Ok(eps.mul(&self.scale)?.add(&self.loc)?)
     }
+    fn rsample_with_log_prob(
+        &self,
+        sample_shape: &[usize],
+        rng: &mut dyn RngCore,
+    ) -> DistResult<(DynTensor<D>, Option<DynTensor<D>>)> {
+        if sample_shape.is_empty() {
+            let fused = super::fused::normal_draw_with_log_prob(
+                &self.loc,
+                &self.scale,
+                &self.batch_shape,
+                |n| std_normal_vals(n, rng),
+            );
+            if let Some(r) = fused {
+                let (x, lp) = r?;
+                return Ok((x, Some(lp)));
+            }
+        }
+        Ok((self.rsample(sample_shape, rng)?, None))
+    }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         validate_value("Normal", &Constraint::Real, value)?;
         if let Some(lp) = super::fused::normal_log_prob(value, &self.loc, &self.scale) {
@@ -87,6 +106,35 @@ mod tests {
         check_rsample_grad(&[0.3, 1.7], |p| {
             Normal::new(&p[0], &p[1]).map(|d| Box::new(d) as BoxDist<Cpu>)
         });
+    }
+
+    #[test]
+    fn fused_draw_density_matches_log_prob_and_finite_differences() {
+        // One value, and a vector of locations under one scale summed as one event.
+        check_fused_draw_log_prob(&[0.3, 1.7], |p| {
+            Normal::new(&p[0], &p[1]).map(|d| Box::new(d) as BoxDist<Cpu>)
+        });
+        check_fused_draw_log_prob(&[0.3, 1.7], |p| {
+            let loc = DynTensor::from_vec(vec![0.5, -1.0, 2.0], &[3])?.mul(&p[0])?;
+            let d = Normal::new(&loc, &p[1])?.to_event(1)?;
+            Ok(Box::new(d) as BoxDist<Cpu>)
+        });
+        // One scale per element.
+        check_fused_draw_log_prob(&[0.3, 0.6], |p| {
+            let loc = DynTensor::from_vec(vec![0.5, -1.0], &[2])?.mul(&p[0])?;
+            let scale = DynTensor::from_vec(vec![1.0, 3.0], &[2])?.mul(&p[1])?;
+            Ok(Box::new(Normal::new(&loc, &scale)?) as BoxDist<Cpu>)
+        });
+    }
+
+    #[test]
+    fn draws_with_a_sample_shape_leave_the_density_to_log_prob() {
+        let d = Normal::new(0.0, 1.0).unwrap();
+        let mut rng = rand::SeedableRng::seed_from_u64(1);
+        let r: &mut rand::rngs::StdRng = &mut rng;
+        let (x, lp) = d.rsample_with_log_prob(&[4], r).unwrap();
+        assert_eq!(x.shape(), &[4]);
+        assert!(lp.is_none());
     }
 
     #[test]

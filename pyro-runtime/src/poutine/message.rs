@@ -181,6 +181,17 @@ pub struct Message<D: Backend> {
     pub param: Option<ParamSpec<D>>,
     /// Identifies the `do` handler that intervened here, so it does not intervene twice.
     pub intervener: Option<usize>,
+    /// The draw the default behaviour made, with its log-density when the distribution gave
+    /// it along with the draw ([`Distribution::rsample_with_log_prob`]).
+    pub(crate) draw: Option<Draw<D>>,
+}
+
+/// A value the default behaviour drew from the site's distribution, and its log-density.
+/// A trace uses the density only while the site's value is still this draw.
+#[derive(Debug, Clone)]
+pub(crate) struct Draw<D: Backend> {
+    pub(crate) value: DynTensor<D>,
+    pub(crate) log_prob: DynTensor<D>,
 }
 
 impl<D: Backend> Message<D> {
@@ -200,6 +211,7 @@ impl<D: Backend> Message<D> {
             done: false,
             param: None,
             intervener: None,
+            draw: None,
         }
     }
 
@@ -219,6 +231,7 @@ impl<D: Backend> Message<D> {
             done: false,
             param: None,
             intervener: None,
+            draw: None,
         }
     }
 
@@ -238,6 +251,7 @@ impl<D: Backend> Message<D> {
             done: false,
             param: Some(spec),
             intervener: None,
+            draw: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use super::message::{Message, SiteKind};
+use super::message::{Draw, Message, SiteKind};
 use crate::error::{PyroError, PyroResult};
 use crate::tensor::Backend;
 
@@ -191,14 +191,23 @@ fn default_process<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
                 site: msg.name.to_string(),
                 reason: "sample site without a distribution".into(),
             })?;
-            let v = crate::rng::with_rng(|r| {
-                if dist.has_rsample() {
-                    dist.rsample(&[], r)
+            // The density along with the draw only while gradients are recorded (an
+            // ELBO will ask for it); prediction runs just draw.
+            let recording = crate::tensor::is_recording();
+            let (v, log_prob) = crate::rng::with_rng(|r| {
+                if dist.has_rsample() && recording {
+                    dist.rsample_with_log_prob(&[], r)
+                } else if dist.has_rsample() {
+                    Ok((dist.rsample(&[], r)?, None))
                 } else {
-                    dist.sample(&[], r)
+                    Ok((dist.sample(&[], r)?, None))
                 }
             })
             .map_err(|e| PyroError::at_site(&msg.name, e))?;
+            msg.draw = log_prob.map(|log_prob| Draw {
+                value: v.clone(),
+                log_prob,
+            });
             msg.value = Some(v);
         }
         SiteKind::Param => {

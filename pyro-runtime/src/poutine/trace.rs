@@ -4,7 +4,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::message::{expand_flags, Frame, InferConfig, Mask, Message, Name, SharedDist, SiteKind};
+use super::message::{
+    expand_flags, Draw, Frame, InferConfig, Mask, Message, Name, SharedDist, SiteKind,
+};
 use super::runtime::{push_rc, Messenger};
 use super::Program;
 use crate::constraints::Constraint;
@@ -38,6 +40,9 @@ pub struct Site<D: Backend> {
     pub log_prob: Option<DynTensor<D>>,
     /// Scaled and masked sum of `log_prob`, once computed.
     pub log_prob_sum: Option<DynTensor<D>>,
+    /// The log-density the distribution gave along with the draw, used while `value` is
+    /// still that draw.
+    draw: Option<Draw<D>>,
 }
 
 impl<D: Backend> Site<D> {
@@ -59,6 +64,7 @@ impl<D: Backend> Site<D> {
             constraint: msg.param.as_ref().map(|p| p.constraint.clone()),
             log_prob: None,
             log_prob_sum: None,
+            draw: msg.draw.clone(),
         })
     }
 
@@ -74,9 +80,12 @@ impl<D: Backend> Site<D> {
             site: self.name.to_string(),
             reason: "sample site without a distribution".into(),
         })?;
-        let lp = dist
-            .log_prob(&self.value)
-            .map_err(|e| PyroError::at_site(&self.name, e))?;
+        let lp = match &self.draw {
+            Some(d) if d.value.is_clone_of(&self.value) => d.log_prob.clone(),
+            _ => dist
+                .log_prob(&self.value)
+                .map_err(|e| PyroError::at_site(&self.name, e))?,
+        };
         let site_err = |e| PyroError::SiteTensor {
             site: self.name.to_string(),
             source: e,
@@ -490,6 +499,7 @@ impl<A, P: Program<A>, D: Backend> Program<A> for TraceHandler<P, D> {
 mod tests {
     use super::*;
     use crate::distributions::Normal;
+    use std::f32::consts::PI;
 
     fn model(n: usize) -> impl Fn() -> PyroResult<()> {
         move || {
@@ -498,6 +508,34 @@ mod tests {
             }
             Ok(())
         }
+    }
+
+    /// A reparameterized site drawn while gradients are recorded keeps the density that came
+    /// with the draw; once its value is replaced, the density is computed for the new value.
+    #[test]
+    fn the_density_of_a_draw_is_used_only_while_the_value_is_that_draw() {
+        use dfdx::prelude::Cpu;
+        let _scope = crate::tensor::GradScope::<Cpu>::open();
+        let model = || crate::sample("z", Normal::new(1.0, 2.0));
+        let mut tr = trace(model).get_trace(()).unwrap();
+        let site = tr.get("z").unwrap();
+        assert!(site.draw.is_some(), "the draw's density was not kept");
+        let z = site.value.item().unwrap();
+        let want = |x: f32| -((x - 1.0) / 2.0).powi(2) / 2.0 - (2.0f32 * (2.0 * PI).sqrt()).ln();
+        let got = tr.log_prob_sum().unwrap().item().unwrap();
+        assert!((got - want(z)).abs() < 1e-5, "{got} vs {}", want(z));
+
+        let mut tr = trace(model).get_trace(()).unwrap();
+        tr.get_mut("z").unwrap().value = DynTensor::scalar(4.0);
+        let got = tr.log_prob_sum().unwrap().item().unwrap();
+        assert!((got - want(4.0)).abs() < 1e-5, "{got} vs {}", want(4.0));
+    }
+
+    #[test]
+    fn prediction_runs_draw_without_a_density() {
+        let model = || crate::sample("z", Normal::new(1.0, 2.0));
+        let tr = trace(model).get_trace(()).unwrap();
+        assert!(tr.get("z").unwrap().draw.is_none());
     }
 
     #[test]

@@ -240,6 +240,16 @@ impl<D: Backend> DynTensor<D> {
         }
     }
 
+    /// Whether `self` and `other` are clones of one tensor (the same storage and shape).
+    pub(crate) fn is_clone_of(&self, other: &Self) -> bool {
+        let same = match (&self.repr, &other.repr) {
+            (Repr::Host(a), Repr::Host(b)) => Arc::ptr_eq(a, b),
+            (Repr::Dev(a), Repr::Dev(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        same && self.shape == other.shape
+    }
+
     /// A runtime constant filled with `value`: host kernels send it no gradient.
     /// Scalars on the CPU come from a small per-thread cache (the numbers a model passes to
     /// its distributions every step), so they cost no allocation.
