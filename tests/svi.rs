@@ -130,6 +130,44 @@ fn autonormal_recovers_the_normal_mean_posterior() {
     assert_eq!(med, loc);
 }
 
+/// A latent with real support is the guide's normal itself (NumPyro's layout); a constrained
+/// one is an auxiliary normal site plus a `Delta` carrying the log-Jacobian (Pyro's layout).
+/// Either way the guide's log-density of the sampled values is that of the normal pushed
+/// through the support's bijection.
+#[test]
+fn autonormal_samples_real_sites_directly_and_maps_constrained_ones() {
+    pyro::set_rng_seed(3);
+    pyro::clear_param_store();
+    let model = || -> PyroResult<()> {
+        pyro::sample("x", Normal::new(0.0, 1.0))?;
+        pyro::sample("s", LogNormal::new(0.0, 1.0))?;
+        Ok(())
+    };
+    let guide = AutoNormal::new(model);
+    let _scope = GradScope::<Dev>::open();
+    let mut tr = pyro::poutine::trace(guide).get_trace(()).unwrap();
+    let names: Vec<&str> = tr
+        .sites()
+        .iter()
+        .filter(|s| s.kind == pyro::poutine::SiteKind::Sample)
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["x", "s_unconstrained", "s"]);
+    assert_eq!(tr.get("x").unwrap().dist.as_ref().unwrap().name(), "Normal");
+    assert!(tr.get("s_unconstrained").unwrap().infer.is_auxiliary);
+    assert_eq!(tr.get("s").unwrap().dist.as_ref().unwrap().name(), "Delta");
+    // At init (locs 0, scales 0.1): log q = log N(x; 0, 0.1) + log N(u; 0, 0.1) - u, s = exp(u).
+    let x = tr.get("x").unwrap().value.item().unwrap();
+    let s = tr.get("s").unwrap().value.item().unwrap();
+    let (u, sigma) = (s.ln(), 0.1f32);
+    let log_n = |v: f32, m: f32| {
+        -((v - m) / sigma).powi(2) / 2.0 - sigma.ln() - 0.5 * (2.0 * std::f32::consts::PI).ln()
+    };
+    let want = log_n(x, 0.0) + log_n(u, 0.0) - u;
+    let got = tr.log_prob_sum().unwrap().item().unwrap();
+    assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+}
+
 #[test]
 fn hand_written_guide_recovers_the_normal_mean_posterior() {
     fit_and_check("q", TraceElbo::with_particles(4), 3000, 1);

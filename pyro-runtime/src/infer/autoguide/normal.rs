@@ -19,7 +19,9 @@ use crate::tensor::{Backend, DefaultDevice, DynTensor};
 /// Pyro's `AutoNormal`: for each latent site, `loc` and `scale` parameters
 /// (`AutoNormal.locs.<site>`, `AutoNormal.scales.<site>`, scale through softplus) of a
 /// normal in the site's unconstrained space, mapped into its support with `biject_to`.
-/// Sites inside plates are sampled inside those plates; for a subsampled plate the
+/// A site with real support is sampled from its normal directly, under its own name (as
+/// NumPyro's `AutoNormal` does); any other gets an auxiliary site `<site>_unconstrained` and
+/// a `Delta` site carrying the log-Jacobian (as in Pyro). Sites inside plates are sampled inside those plates; for a subsampled plate the
 /// parameters have the plate's full size and each step uses the rows of its minibatch (drawn
 /// by the guide, replayed to the model), as in Pyro.
 ///
@@ -251,20 +253,27 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
                         .map_err(|e| PyroError::at_site(&site.name, e))?,
                 )
             };
-            let u = sample_with(
-                names.unconstrained.clone(),
-                base,
-                SampleOptions {
-                    infer: InferConfig {
-                        is_auxiliary: true,
+            // A site with real support is the normal itself (as in NumPyro); any other is an
+            // auxiliary normal site mapped into the support, recorded as a `Delta` carrying
+            // the log-Jacobian (as in Pyro).
+            let v = if site.has_real_support() {
+                sample_with(site.name.clone(), base, SampleOptions::default())?
+            } else {
+                let u = sample_with(
+                    names.unconstrained.clone(),
+                    base,
+                    SampleOptions {
+                        infer: InferConfig {
+                            is_auxiliary: true,
+                            ..Default::default()
+                        },
                         ..Default::default()
                     },
-                    ..Default::default()
-                },
-            )?;
-            let (value, log_density) = site.constrain(&u)?;
-            let delta = Delta::from_dyn(value, log_density, site.event_dim);
-            let v = sample_with(site.name.clone(), delta, SampleOptions::default())?;
+                )?;
+                let (value, log_density) = site.constrain(&u)?;
+                let delta = Delta::from_dyn(value, log_density, site.event_dim);
+                sample_with(site.name.clone(), delta, SampleOptions::default())?
+            };
             out.insert(String::from(site.name.as_str()), v);
             // Leave the plates innermost first.
             while plates.pop().is_some() {}

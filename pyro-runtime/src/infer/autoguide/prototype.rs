@@ -63,6 +63,11 @@ impl<D: Backend> LatentSite<D> {
         self.support.check_all(value)
     }
 
+    /// Whether the site's support is the real numbers (its transform is the identity).
+    pub(crate) fn has_real_support(&self) -> bool {
+        self.transform.name() == "IdentityTransform"
+    }
+
     /// Maps an unconstrained value to the constrained value and the log-density correction
     /// `-log|det J|` summed down to the value's batch shape.
     pub(crate) fn constrain(&self, u: &DynTensor<D>) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
@@ -71,7 +76,7 @@ impl<D: Backend> LatentSite<D> {
             source: e,
         };
         let batch_rank = u.rank().saturating_sub(self.event_dim);
-        if self.transform.name() == "IdentityTransform" && u.rank() >= self.event_dim {
+        if self.has_real_support() && u.rank() >= self.event_dim {
             // Real support: the value itself, no Jacobian (zeros without a graph node).
             return Ok((
                 u.clone(),
