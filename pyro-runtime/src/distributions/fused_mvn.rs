@@ -120,6 +120,66 @@ pub(crate) fn mvn_draw<D: Backend>(
     r?.ok()
 }
 
+/// The draw `L eps + loc` (as [`mvn_draw`]) together with its log-density
+/// `-|eps|²/2 - Σ ln L_ii - n ln √(2π)`: for a lower-triangular `L`, `L⁻¹(x - loc)` is `eps`
+/// itself, so no solve is needed. The density node depends on `L` only; its gradient is the
+/// total derivative through the draw: `-1/L_ii` on the diagonal, zero below it, and
+/// `-w_a eps_b` above it (`w = L⁻ᵀ eps`; the draw reads the whole matrix, the density only
+/// its lower triangle). `draw(n)` gives the noise; it is not called (and `None` returned) off
+/// the CPU, for other layouts, or when `L` has a nonzero entry above the diagonal.
+#[allow(clippy::type_complexity)]
+pub(crate) fn mvn_draw_with_log_prob<D: Backend>(
+    loc: &DynTensor<D>,
+    l: &DynTensor<D>,
+    draw: impl FnOnce(usize) -> Vec<f32>,
+) -> Option<Result<(DynTensor<D>, DynTensor<D>), LinalgError>> {
+    let &[n] = loc.shape() else {
+        return None;
+    };
+    if l.shape() != [n, n] || n == 0 {
+        return None;
+    }
+    let lv = crate::tensor::host_op::cpu_values(l)?;
+    if (0..n).any(|a| (a + 1..n).any(|b| lv[a * n + b] != 0.0)) {
+        return None;
+    }
+    let eps = draw(n);
+    let c = -(n as f32) * HALF_LN_2PI;
+    let noise = eps.clone();
+    let lp = host_custom(
+        [l],
+        &[],
+        |[lv]| {
+            if (0..n).any(|i| lv[i * n + i] == 0.0 || !lv[i * n + i].is_finite()) {
+                return Err(LinalgError::Singular { op: OP, index: 0 });
+            }
+            let half_log_det: f32 = (0..n).map(|i| lv[i * n + i].ln()).sum();
+            let maha: f32 = noise.iter().map(|e| e * e).sum();
+            Ok((vec![(maha * -0.5 - half_log_det) + c].into(), noise))
+        },
+        move |eps, [lv], _, g_out, g_in| {
+            let g = g_out[0] as f64;
+            // w = L⁻ᵀ eps, by back substitution with the lower triangle.
+            let mut w = vec![0.0f64; n];
+            for i in (0..n).rev() {
+                let mut s = eps[i] as f64;
+                for k in i + 1..n {
+                    s -= lv[k * n + i] as f64 * w[k];
+                }
+                w[i] = s / lv[i * n + i] as f64;
+            }
+            for a in 0..n {
+                g_in[a * n + a] -= (g / lv[a * n + a] as f64) as f32;
+                for b in a + 1..n {
+                    g_in[a * n + b] -= (g * w[a] * eps[b] as f64) as f32;
+                }
+            }
+        },
+    )?;
+    let x = mvn_draw(eps, loc, l)?;
+    Some(lp.map(|lp| (x, lp)))
+}
+
 /// The lower triangle of `L` in `f64`; a zero or non-finite diagonal is singular.
 fn lower_f64(lv: &[f32], n: usize) -> Result<Vec<f64>, LinalgError> {
     let mut m = vec![0.0f64; n * n];
@@ -273,5 +333,54 @@ mod tests {
                 assert!((g[1][a * 3 + b] - (a + 1) as f32 * eps[b]).abs() < 1e-6);
             }
         }
+    }
+
+    /// The fused density of a draw equals the density of the draw, and its gradient w.r.t.
+    /// `loc` and every entry of `L` (above the diagonal too: the draw reads them) is the total
+    /// derivative of `log N(L eps + loc | loc, L Lᵀ)`, checked against the unfused chain.
+    #[test]
+    fn draw_with_log_prob_is_the_density_of_the_draw_and_its_total_derivative() {
+        let eps = vec![0.3f32, -1.2, 0.8];
+        let ins = [t(&LOC, &[3]), t(&L, &[3, 3])];
+        let pair = |i: &[DynTensor<Cpu>]| {
+            mvn_draw_with_log_prob(&i[0], &i[1], |n| {
+                assert_eq!(n, 3);
+                eps.clone()
+            })
+            .unwrap()
+            .unwrap()
+        };
+        let unfused = |i: &[DynTensor<Cpu>]| {
+            let x = mvn_draw(eps.clone(), &i[0], &i[1]).unwrap();
+            mvn_log_prob(&x, &i[0], &i[1]).unwrap().unwrap()
+        };
+        let (x, lp) = pair(&ins);
+        assert_eq!(
+            x.to_vec(),
+            mvn_draw(eps.clone(), &ins[0], &ins[1]).unwrap().to_vec()
+        );
+        let (v, g) = grads(&ins, |i| pair(i).1);
+        let (v_chain, g_chain) = grads(&ins, unfused);
+        assert!(
+            (v - v_chain).abs() <= 1e-5 * v_chain.abs(),
+            "{v} vs {v_chain}"
+        );
+        assert_eq!(lp.shape(), &[] as &[usize]);
+        for (a, b) in g.iter().zip(&g_chain) {
+            for (p, q) in a.iter().zip(b) {
+                assert!((p - q).abs() <= 1e-4 * q.abs().max(1.0), "{a:?} vs {b:?}");
+            }
+        }
+        assert!(
+            g_chain[1][1] != 0.0,
+            "an entry above the diagonal has a gradient"
+        );
+        // A matrix that is not lower triangular is left to the unfused path, noise untouched.
+        let mut full = L;
+        full[1] = 0.5;
+        let r = mvn_draw_with_log_prob(&ins[0], &t(&full, &[3, 3]), |_| -> Vec<f32> {
+            panic!("no noise may be drawn")
+        });
+        assert!(r.is_none());
     }
 }

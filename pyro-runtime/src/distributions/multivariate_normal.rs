@@ -334,6 +334,22 @@ impl_distribution!(MultivariateNormal[event_field, reparameterized] {
         let eps = DynTensor::from_vec(std_normal_vec(numel(&shape), rng), &shape)?;
         Ok(linalg::matvec(&self.scale_tril, &eps)?.add(&self.loc)?)
     }
+    fn rsample_with_log_prob(
+        &self,
+        sample_shape: &[usize],
+        rng: &mut dyn RngCore,
+    ) -> DistResult<(DynTensor<D>, Option<DynTensor<D>>)> {
+        if sample_shape.is_empty() && self.batch_shape.is_empty() {
+            let fused = super::fused_mvn::mvn_draw_with_log_prob(&self.loc, &self.scale_tril, |n| {
+                std_normal_vec(n, rng)
+            });
+            if let Some(r) = fused {
+                let (x, lp) = r?;
+                return Ok((x, Some(lp)));
+            }
+        }
+        Ok((self.rsample(sample_shape, rng)?, None))
+    }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         let n = self.dim();
         check_event(NAME, value, n)?;
@@ -527,6 +543,18 @@ mod tests {
             .unwrap();
         assert_eq!(lp3.shape(), &[5, 2]);
         assert_eq!(&lp3.to_vec()[8..10], &lp2.to_vec()[..]);
+    }
+
+    /// A single MVN gives its draw's density with the draw: equal to `log_prob` of the draw,
+    /// with the finite-difference gradient in a scale of `loc` and one of `scale_tril`.
+    #[test]
+    fn fused_draw_density_matches_log_prob_and_finite_differences() {
+        let (loc, l) = example();
+        crate::distributions::testing::check_fused_draw_log_prob(&[0.7, 1.3], |p| {
+            let loc = DynTensor::from_vec(loc.clone(), &[3])?.mul(&p[0])?;
+            let l = DynTensor::from_vec(l.clone(), &[3, 3])?.mul(&p[1])?;
+            Ok(Box::new(MultivariateNormal::new(&loc, &l)?) as BoxDist<Cpu>)
+        });
     }
 
     /// d sum(w ⊙ rsample) / d(loc, scale_tril) against central differences with the same noise.
