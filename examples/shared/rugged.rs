@@ -25,9 +25,11 @@ impl Rugged {
         (&self.cont_africa, &self.rugged, Some(&self.log_gdp))
     }
 
-    /// The same columns as [`DynTensor`]s, the arguments of [`model_dyn`].
+    /// The same columns as [`DynTensor`]s, the arguments of [`model_dyn`]: data, detached
+    /// (no gradient is computed for them).
     pub fn dyn_columns(&self) -> [DynTensor<Dev>; 3] {
-        [&self.cont_africa, &self.rugged, &self.log_gdp].map(|t| DynTensor::from_tensor(t.clone()))
+        [&self.cont_africa, &self.rugged, &self.log_gdp]
+            .map(|t| DynTensor::from_tensor(t.clone()).detach())
     }
 }
 

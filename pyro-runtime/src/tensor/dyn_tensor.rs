@@ -496,11 +496,24 @@ impl<D: Backend> DynTensor<D> {
 
     // ----- gradient control ----------------------------------------------------------------
 
-    /// The same values, cut from the graph (a fresh tensor: no gradient flows back).
+    /// The same values, cut from the graph (a fresh tensor: no gradient flows back). Like
+    /// PyTorch's `detach()`, the copy does not require a gradient either: operations on the
+    /// CPU send it none, so data passed this way (a model's covariates, observations) costs
+    /// no gradient buffers.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let w = DynTensor::<Cpu>::scalar(2.0);
+    /// let x = DynTensor::<Cpu>::from_vec(vec![1.0, 3.0], &[2]).unwrap().detach();
+    /// let scope = GradScope::<Cpu>::open();
+    /// let loss = x.mul(&w).unwrap().sum(); // d/dw = 1 + 3
+    /// let g = scope.backward_any(loss.to_scalar_tensor().unwrap(), |g| g.try_alloc_for(w.flat())).unwrap();
+    /// assert_eq!(g.get(w.flat()).as_vec(), vec![4.0]);
+    /// ```
     pub fn detach(&self) -> Self {
         if super::host_op::is_cpu::<D>() {
             let node = HostNode::new(self.to_vec().into());
-            return Self::from_host(node, &self.shape, false);
+            return Self::from_host(node, &self.shape, true);
         }
         let d = self.flat().retaped::<NoneTape>() * 1.0;
         DynTensor::dev(d.retaped(), self.shape.clone(), next_fresh())

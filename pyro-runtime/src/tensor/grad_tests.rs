@@ -295,3 +295,25 @@ fn nodes_no_gradient_reaches_cost_nothing_and_change_nothing() {
         vec![(vec![0.25, 2.0], vec![2])],
     );
 }
+
+/// A detached tensor requires no gradient (PyTorch's `detach()`): the backward pass makes no
+/// gradient buffer for it, while the same values not detached get one, and the gradient of the
+/// other operand is the same either way.
+#[test]
+fn detached_data_gets_no_gradient_buffer() {
+    for detach in [false, true] {
+        let w = DynTensor::<Cpu>::scalar(2.0);
+        let x = DynTensor::<Cpu>::from_vec(vec![1.0, 3.0, -0.5], &[3]).unwrap();
+        let x = if detach { x.detach() } else { x };
+        let scope = GradScope::<Cpu>::open();
+        let loss = x.mul(&w).unwrap().square().sum(); // d/dw = 2 w Σx² = 4 · 10.25
+        let g = scope
+            .backward_any(loss.to_scalar_tensor().unwrap(), |g| {
+                g.try_alloc_for(w.flat())
+            })
+            .unwrap();
+        assert_eq!(g.get(w.flat()).as_vec(), vec![41.0]);
+        let x_grad = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.get(x.flat())));
+        assert_eq!(x_grad.is_ok(), !detach, "detached: {detach}");
+    }
+}
