@@ -214,27 +214,46 @@ impl Constraint {
 
     /// Membership of host values with the given shape; one flag per event.
     pub fn check_values(&self, v: &[f32], shape: &[usize]) -> Vec<bool> {
+        let event = self.event_len(shape);
+        v.chunks(event)
+            .map(|ev| self.check_event(ev, shape))
+            .collect()
+    }
+
+    /// The index of the first event of host values `v` (of shape `shape`) outside the
+    /// constraint, if any; the check [`check_values`](Self::check_values) makes, without
+    /// building the flags.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// assert_eq!(Constraint::Positive.first_violation(&[1.0, -1.0, 2.0], &[3]), Some(1));
+    /// assert_eq!(Constraint::Simplex.first_violation(&[0.5, 0.5], &[2]), None);
+    /// ```
+    pub fn first_violation(&self, v: &[f32], shape: &[usize]) -> Option<usize> {
+        let event = self.event_len(shape);
+        v.chunks(event).position(|ev| !self.check_event(ev, shape))
+    }
+
+    /// Number of values in one event of a value of shape `shape` (at least one).
+    fn event_len(&self, shape: &[usize]) -> usize {
         let ed = self.event_dim().min(shape.len());
         let event: usize = shape[shape.len() - ed..].iter().product();
-        let event = event.max(1);
-        let mut out = Vec::with_capacity(v.len() / event);
-        for ev in v.chunks(event) {
-            let ok = match self {
-                Constraint::Simplex => {
-                    let s: f32 = ev.iter().sum();
-                    ev.iter().all(|&x| x >= 0.0) && (s - 1.0).abs() < 1e-4 * ev.len() as f32
-                }
-                Constraint::LowerCholesky
-                | Constraint::CorrCholesky
-                | Constraint::PositiveDefinite => {
-                    let n = shape.last().copied().unwrap_or(1);
-                    check_matrix(self, ev, n)
-                }
-                _ => ev.iter().all(|&x| self.check_scalar(x)),
-            };
-            out.push(ok);
+        event.max(1)
+    }
+
+    /// Whether one event's values satisfy the constraint.
+    fn check_event(&self, ev: &[f32], shape: &[usize]) -> bool {
+        match self {
+            Constraint::Simplex => {
+                let s: f32 = ev.iter().sum();
+                ev.iter().all(|&x| x >= 0.0) && (s - 1.0).abs() < 1e-4 * ev.len() as f32
+            }
+            Constraint::LowerCholesky | Constraint::CorrCholesky | Constraint::PositiveDefinite => {
+                let n = shape.last().copied().unwrap_or(1);
+                check_matrix(self, ev, n)
+            }
+            _ => ev.iter().all(|&x| self.check_scalar(x)),
         }
-        out
     }
 
     /// Whether every event of `x` satisfies the constraint.

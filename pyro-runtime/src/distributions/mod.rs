@@ -317,18 +317,35 @@ pub(crate) fn validate_param<D: Backend>(
     if !crate::is_validation_enabled() {
         return Ok(());
     }
-    let v = x.to_vec();
-    let flags = constraint.check_values(&v, x.shape());
-    if let Some(i) = flags.iter().position(|ok| !ok) {
-        let ev = v.len() / flags.len().max(1);
-        let shown: Vec<f32> = v[i * ev..(i + 1) * ev].to_vec();
-        return Err(DistError::InvalidParameter {
+    with_host_values(x, |v| match first_bad_event(constraint, v, x.shape()) {
+        Some((i, shown)) => Err(DistError::InvalidParameter {
             dist,
             param,
             reason: format!("{shown:?} (at event {i}) is not in {constraint}"),
-        });
+        }),
+        None => Ok(()),
+    })
+}
+
+/// Calls `f` with the values of `x` on the host: a host node's own values (no copy), or a
+/// copy of a device tensor's.
+fn with_host_values<D: Backend, R>(x: &DynTensor<D>, f: impl FnOnce(&[f32]) -> R) -> R {
+    match x.host_node() {
+        Some(node) => f(node.vals()),
+        None => f(&x.to_vec()),
     }
-    Ok(())
+}
+
+/// The index and the values of the first event of `v` (shape `shape`) outside `constraint`.
+fn first_bad_event(
+    constraint: &Constraint,
+    v: &[f32],
+    shape: &[usize],
+) -> Option<(usize, Vec<f32>)> {
+    let i = constraint.first_violation(v, shape)?;
+    let events = constraint.check_values(v, shape).len().max(1);
+    let ev = v.len() / events;
+    Some((i, v[i * ev..(i + 1) * ev].to_vec()))
 }
 
 /// Checks a value against the support when validation is on.
@@ -340,17 +357,14 @@ pub(crate) fn validate_value<D: Backend>(
     if !crate::is_validation_enabled() {
         return Ok(());
     }
-    let v = x.to_vec();
-    let flags = support.check_values(&v, x.shape());
-    if let Some(i) = flags.iter().position(|ok| !ok) {
-        let ev = v.len() / flags.len().max(1);
-        return Err(DistError::OutOfSupport {
+    with_host_values(x, |v| match first_bad_event(support, v, x.shape()) {
+        Some((i, shown)) => Err(DistError::OutOfSupport {
             dist,
             support: support.to_string(),
-            detail: format!("value {:?} at event {i}", &v[i * ev..(i + 1) * ev]),
-        });
-    }
-    Ok(())
+            detail: format!("value {shown:?} at event {i}"),
+        }),
+        None => Ok(()),
+    })
 }
 
 /// Broadcasts parameters to their common shape; errors name the distribution.
