@@ -131,13 +131,60 @@ pub fn check_rsample_grad(
     theta: &[f32],
     build: impl Fn(&[DynTensor<Cpu>]) -> DistResult<BoxDist<Cpu>>,
 ) {
-    let n = 64;
-    // Analytic gradient.
+    let draw = |params: &[DynTensor<Cpu>]| {
+        let mut rng = StdRng::seed_from_u64(99);
+        build(params).unwrap().rsample(&[64], &mut rng).unwrap()
+    };
+    check_scalar_grads(&name_of(theta, &build), theta, draw);
+}
+
+/// Checks [`Distribution::rsample_with_log_prob`] where it fuses the density: the density
+/// equals `log_prob` of the draw, and its gradient with respect to the scalar parameters
+/// `theta` (through the draw, which moves with them) matches central finite differences.
+pub fn check_fused_draw_log_prob(
+    theta: &[f32],
+    build: impl Fn(&[DynTensor<Cpu>]) -> DistResult<BoxDist<Cpu>>,
+) {
+    // The draw with the noise of seed 7, its fused density, and the distribution.
+    let run = |params: &[DynTensor<Cpu>]| -> (DynTensor<Cpu>, DynTensor<Cpu>, BoxDist<Cpu>) {
+        let d = build(params).unwrap();
+        let mut rng = StdRng::seed_from_u64(7);
+        let (x, lp) = d.rsample_with_log_prob(&[], &mut rng).unwrap();
+        let lp = lp.unwrap_or_else(|| panic!("{}: the density was not fused", d.name()));
+        (x, lp, d)
+    };
     let leaves: Vec<DynTensor<Cpu>> = theta.iter().map(|&t| DynTensor::scalar(t)).collect();
+    let (x, lp, d) = run(&leaves);
+    let direct = d.log_prob(&x).unwrap();
+    assert_eq!(lp.shape(), direct.shape());
+    for (a, b) in lp.to_vec().iter().zip(&direct.to_vec()) {
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+            "{}: {a} vs {b}",
+            d.name()
+        );
+    }
+    check_scalar_grads(d.name(), theta, |p| run(p).1);
+}
+
+/// The name of the distribution `build` makes at `theta`.
+fn name_of(
+    theta: &[f32],
+    build: &impl Fn(&[DynTensor<Cpu>]) -> DistResult<BoxDist<Cpu>>,
+) -> String {
+    let leaves: Vec<DynTensor<Cpu>> = theta.iter().map(|&t| DynTensor::scalar(t)).collect();
+    build(&leaves).unwrap().name().to_string()
+}
+
+/// Checks the gradient of `Σ f(θ)` with respect to each scalar parameter `θ_i` (through the
+/// tape) against central finite differences of `f` (relative tolerance 2e-2); `name` labels
+/// failures.
+fn check_scalar_grads(name: &str, theta: &[f32], f: impl Fn(&[DynTensor<Cpu>]) -> DynTensor<Cpu>) {
+    let scalars =
+        |v: &[f32]| -> Vec<DynTensor<Cpu>> { v.iter().map(|&t| DynTensor::scalar(t)).collect() };
+    let leaves = scalars(theta);
     let scope = GradScope::<Cpu>::open();
-    let d = build(&leaves).unwrap();
-    let mut rng = StdRng::seed_from_u64(99);
-    let s = d.rsample(&[n], &mut rng).unwrap().sum();
+    let s = f(&leaves).sum();
     let flats: Vec<_> = leaves.iter().map(|l| l.flat().clone()).collect();
     let grads = scope
         .backward_any(s.to_scalar_tensor().unwrap(), |g| {
@@ -149,77 +196,16 @@ pub fn check_rsample_grad(
         .unwrap();
     for (i, &t) in theta.iter().enumerate() {
         let analytic = grads.get(leaves[i].flat()).as_vec()[0] as f64;
-        let f = |v: f32| -> f64 {
-            let mut p: Vec<DynTensor<Cpu>> = theta.iter().map(|&t| DynTensor::scalar(t)).collect();
-            p[i] = DynTensor::scalar(v);
-            let d = build(&p).unwrap();
-            let mut rng = StdRng::seed_from_u64(99);
-            d.rsample(&[n], &mut rng)
-                .unwrap()
-                .to_vec()
-                .iter()
-                .map(|&x| x as f64)
-                .sum()
+        let at = |v: f32| -> f64 {
+            let mut p = theta.to_vec();
+            p[i] = v;
+            f(&scalars(&p)).to_vec().iter().map(|&x| x as f64).sum()
         };
         let h = 1e-2 * t.abs().max(0.1);
-        let fd = (f(t + h) - f(t - h)) / (2.0 * h as f64);
+        let fd = (at(t + h) - at(t - h)) / (2.0 * h as f64);
         assert!(
             (analytic - fd).abs() <= 2e-2 * fd.abs().max(1.0),
-            "{} d/dθ{i}: analytic {analytic}, finite difference {fd}",
-            d.name()
-        );
-    }
-}
-
-/// Checks [`Distribution::rsample_with_log_prob`] where it fuses the density: the density
-/// equals `log_prob` of the draw, and its gradient with respect to the scalar parameters
-/// `theta` (through the draw, which moves with them) matches central finite differences.
-pub fn check_fused_draw_log_prob(
-    theta: &[f32],
-    build: impl Fn(&[DynTensor<Cpu>]) -> DistResult<BoxDist<Cpu>>,
-) {
-    // Σ log q(draw) at `params`, with the noise of seed 7, and the draw itself.
-    let run = |params: &[DynTensor<Cpu>]| -> (DynTensor<Cpu>, DynTensor<Cpu>, BoxDist<Cpu>) {
-        let d = build(params).unwrap();
-        let mut rng = StdRng::seed_from_u64(7);
-        let (x, lp) = d.rsample_with_log_prob(&[], &mut rng).unwrap();
-        let lp = lp.unwrap_or_else(|| panic!("{}: the density was not fused", d.name()));
-        (x, lp, d)
-    };
-    let leaves: Vec<DynTensor<Cpu>> = theta.iter().map(|&t| DynTensor::scalar(t)).collect();
-    let scope = GradScope::<Cpu>::open();
-    let (x, lp, d) = run(&leaves);
-    let direct = d.log_prob(&x).unwrap().to_vec();
-    for (a, b) in lp.to_vec().iter().zip(&direct) {
-        assert!(
-            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
-            "{}: {a} vs {b}",
-            d.name()
-        );
-    }
-    assert_eq!(lp.shape(), d.log_prob(&x).unwrap().shape());
-    let flats: Vec<_> = leaves.iter().map(|l| l.flat().clone()).collect();
-    let grads = scope
-        .backward_any(lp.sum().to_scalar_tensor().unwrap(), |g| {
-            for f in &flats {
-                g.try_alloc_for(f)?;
-            }
-            Ok(())
-        })
-        .unwrap();
-    for (i, &t) in theta.iter().enumerate() {
-        let analytic = grads.get(leaves[i].flat()).as_vec()[0] as f64;
-        let f = |v: f32| -> f64 {
-            let mut p: Vec<DynTensor<Cpu>> = theta.iter().map(|&t| DynTensor::scalar(t)).collect();
-            p[i] = DynTensor::scalar(v);
-            run(&p).1.to_vec().iter().map(|&x| x as f64).sum()
-        };
-        let h = 1e-2 * t.abs().max(0.1);
-        let fd = (f(t + h) - f(t - h)) / (2.0 * h as f64);
-        assert!(
-            (analytic - fd).abs() <= 2e-2 * fd.abs().max(1.0),
-            "{} d/dθ{i}: analytic {analytic}, finite difference {fd}",
-            d.name()
+            "{name} d/dθ{i}: analytic {analytic}, finite difference {fd}"
         );
     }
 }
