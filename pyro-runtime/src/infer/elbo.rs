@@ -43,7 +43,7 @@ pub fn importance_traces<D: Backend, A: Clone, M: Program<A>, G: Program<A>>(
     let guide_trace = {
         let tm = Rc::new(TraceMessenger::<D>::new());
         let _g = push_rc::<D>(tm.clone());
-        guide.call(args.clone())?;
+        guide.run(args.clone())?;
         drop(_g);
         tm.take()
     };
@@ -52,7 +52,7 @@ pub fn importance_traces<D: Backend, A: Clone, M: Program<A>, G: Program<A>>(
         let tm = Rc::new(TraceMessenger::<D>::new());
         let _g = push_rc::<D>(tm.clone());
         let _r = push_rc::<D>(Rc::new(ReplayMessenger::new(guide_trace.clone())));
-        model.call(args)?;
+        model.run(args)?;
         drop(_r);
         drop(_g);
         tm.take()
@@ -142,8 +142,8 @@ impl<D: Backend> Elbo<D> for TraceElbo {
                     .dim(dim)
                     .run(|_| p())
             };
-            let vm = |a: A| wrap(&|| model.call(a.clone()).map(|_| ()));
-            let vg = |a: A| wrap(&|| guide.call(a.clone()).map(|_| ()));
+            let vm = |a: A| wrap(&|| model.run(a.clone()));
+            let vg = |a: A| wrap(&|| guide.run(a.clone()));
             let mut est = estimate_particles(
                 1,
                 &VecProgram(vm),

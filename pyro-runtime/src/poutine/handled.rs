@@ -23,6 +23,21 @@ pub trait Program<A> {
     type Output;
     /// Runs the program.
     fn call(&self, args: A) -> PyroResult<Self::Output>;
+    /// Runs the program for its effects only (the sites the handlers see), dropping what it
+    /// returns: inference algorithms run models and guides this way. The default calls
+    /// [`call`](Self::call); a program that builds its result only for its caller (an
+    /// autoguide's map of sampled values) may skip building it.
+    ///
+    /// ```
+    /// use pyro::poutine::{trace, Program};
+    /// use pyro::prelude::*;
+    /// let model = || pyro::sample("x", Normal::new(0.0, 1.0));
+    /// model.run(()).unwrap();
+    /// assert!(trace(model).get_trace(()).unwrap().contains("x"));
+    /// ```
+    fn run(&self, args: A) -> PyroResult<()> {
+        self.call(args).map(|_| ())
+    }
 }
 
 macro_rules! program_for_fn {
@@ -93,5 +108,10 @@ impl<A, P: Program<A>, D: Backend> Program<A> for Handled<P, D> {
         let m = (self.make)()?;
         let _guard = push_rc::<D>(m);
         self.program.call(args)
+    }
+    fn run(&self, args: A) -> PyroResult<()> {
+        let m = (self.make)()?;
+        let _guard = push_rc::<D>(m);
+        self.program.run(args)
     }
 }

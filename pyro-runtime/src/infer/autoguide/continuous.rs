@@ -240,7 +240,13 @@ impl<M, D: Backend> Continuous<M, D> {
         })
     }
 
-    fn run<A>(&self, args: A) -> PyroResult<HashMap<String, DynTensor<D>>>
+    /// Samples the packed latent and every latent site of the model, handing each site's
+    /// name and value to `keep`.
+    fn sample_latents<A>(
+        &self,
+        args: A,
+        mut keep: impl FnMut(&Name, DynTensor<D>),
+    ) -> PyroResult<()>
     where
         M: Program<A>,
     {
@@ -258,16 +264,12 @@ impl<M, D: Backend> Continuous<M, D> {
             },
         )?;
         let parts = proto.unpack(&latent)?;
-        let mut out = HashMap::with_capacity(parts.len());
         for (site, u) in proto.sites.iter().zip(parts) {
             let (value, log_density) = site.constrain(&u)?;
             let delta = Delta::from_dyn(value, log_density, site.event_dim);
-            out.insert(
-                String::from(site.name.as_str()),
-                crate::sample(&site.name, delta)?,
-            );
+            keep(&site.name, crate::sample(&site.name, delta)?);
         }
-        Ok(out)
+        Ok(())
     }
 
     fn stored(&self, part: &str) -> PyroResult<DynTensor<D>> {
@@ -405,7 +407,14 @@ macro_rules! continuous_guide {
         impl<A: Clone, M: Program<A>, D: Backend> Program<A> for $name<M, D> {
             type Output = HashMap<String, DynTensor<D>>;
             fn call(&self, args: A) -> PyroResult<Self::Output> {
-                self.inner.run(args)
+                let mut out = HashMap::new();
+                self.inner.sample_latents(args, |name, v| {
+                    out.insert(String::from(name.as_str()), v);
+                })?;
+                Ok(out)
+            }
+            fn run(&self, args: A) -> PyroResult<()> {
+                self.inner.sample_latents(args, |_, _| {})
             }
         }
 

@@ -216,9 +216,30 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
     type Output = HashMap<String, DynTensor<D>>;
 
     fn call(&self, args: A) -> PyroResult<Self::Output> {
+        let mut out = HashMap::new();
+        self.sample_latents(args, |name, v| {
+            out.insert(String::from(name.as_str()), v);
+        })?;
+        Ok(out)
+    }
+
+    fn run(&self, args: A) -> PyroResult<()> {
+        self.sample_latents(args, |_, _| {})
+    }
+}
+
+impl<M, D: Backend> AutoNormal<M, D> {
+    /// Samples every latent site of the model, handing each site's name and value to `keep`.
+    fn sample_latents<A: Clone>(
+        &self,
+        args: A,
+        mut keep: impl FnMut(&Name, DynTensor<D>),
+    ) -> PyroResult<()>
+    where
+        M: Program<A>,
+    {
         let proto = self.setup(args)?;
         let names = self.names.borrow().clone();
-        let mut out = HashMap::with_capacity(proto.sites.len());
         let mut batches = Batches::default();
         for (site, names) in proto.sites.iter().zip(names.iter()) {
             let (mut loc, mut scale) = self.loc_and_scale(site, names)?;
@@ -274,11 +295,11 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
                 let delta = Delta::from_dyn(value, log_density, site.event_dim);
                 sample_with(site.name.clone(), delta, SampleOptions::default())?
             };
-            out.insert(String::from(site.name.as_str()), v);
+            keep(&site.name, v);
             // Leave the plates innermost first.
             while plates.pop().is_some() {}
         }
-        Ok(out)
+        Ok(())
     }
 }
 
