@@ -407,11 +407,7 @@ macro_rules! continuous_guide {
         impl<A: Clone, M: Program<A>, D: Backend> Program<A> for $name<M, D> {
             type Output = HashMap<String, DynTensor<D>>;
             fn call(&self, args: A) -> PyroResult<Self::Output> {
-                let mut out = HashMap::new();
-                self.inner.sample_latents(args, |name, v| {
-                    out.insert(String::from(name.as_str()), v);
-                })?;
-                Ok(out)
+                super::collect_sites(|keep| self.inner.sample_latents(args, keep))
             }
             fn run(&self, args: A) -> PyroResult<()> {
                 self.inner.sample_latents(args, |_, _| {})

@@ -22,6 +22,7 @@ pub use normal::AutoNormal;
 pub use prototype::{LatentSite, PlateAxis, Prototype};
 
 use crate::error::{PyroError, PyroResult};
+use crate::poutine::Name;
 use crate::tensor::{Backend, DynTensor};
 
 /// What every autoguide offers once it has been called (or set up).
@@ -41,6 +42,18 @@ pub(crate) fn not_set_up(who: &'static str) -> PyroError {
                  arguments first, so it can trace the model"
             .into(),
     }
+}
+
+/// The map an autoguide's `call` returns: site name -> sampled value, from a sampler that
+/// hands each latent site's name and value to the closure it is given.
+pub(crate) fn collect_sites<D: Backend>(
+    sample: impl FnOnce(&mut dyn FnMut(&Name, DynTensor<D>)) -> PyroResult<()>,
+) -> PyroResult<HashMap<String, DynTensor<D>>> {
+    let mut out = HashMap::new();
+    sample(&mut |name, v| {
+        out.insert(String::from(name.as_str()), v);
+    })?;
+    Ok(out)
 }
 
 /// Elementwise standard normal quantiles of `qs`, as a `[qs.len()]` host vector.

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use super::init::InitLoc;
 use super::prototype::{repeat_to_full, Batches, LatentSite, Prototype};
-use super::{normal_quantiles, not_set_up, AutoGuide};
+use super::{collect_sites, normal_quantiles, not_set_up, AutoGuide};
 use crate::constraints::Constraint;
 use crate::distributions::{Delta, Distribution, DistributionExt, Normal};
 use crate::error::{PyroError, PyroResult};
@@ -216,11 +216,7 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoNormal<M, D> {
     type Output = HashMap<String, DynTensor<D>>;
 
     fn call(&self, args: A) -> PyroResult<Self::Output> {
-        let mut out = HashMap::new();
-        self.sample_latents(args, |name, v| {
-            out.insert(String::from(name.as_str()), v);
-        })?;
-        Ok(out)
+        collect_sites(|keep| self.sample_latents(args, keep))
     }
 
     fn run(&self, args: A) -> PyroResult<()> {
