@@ -69,7 +69,10 @@ fn param_names<D: Backend>(mt: &Trace<D>, gt: &Trace<D>, out: &mut Vec<Name>) {
         out.reserve(mt.len() + gt.len());
         out.extend(mt.param_nodes().map(|p| p.name.clone()));
         for p in gt.param_nodes() {
-            if !mt.get(&p.name).is_some_and(|m| m.kind == SiteKind::Param) {
+            if !mt
+                .get_named(&p.name)
+                .is_some_and(|m| m.kind == SiteKind::Param)
+            {
                 out.push(p.name.clone());
             }
         }
@@ -336,7 +339,7 @@ fn mean_field_particle<D: Backend>(
             elbo = elbo.add(lp)?;
             continue;
         }
-        let g = gt.get(&m.name);
+        let g = gt.get_named(&m.name);
         let (Some(g), Some(pd)) = (g, m.dist.as_ref()) else {
             elbo = elbo.add(lp)?;
             continue;

@@ -22,17 +22,58 @@ use std::rc::Rc;
 /// map.insert(n, 1);
 /// assert_eq!(map["loc"], 1);
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Name(Rc<str>);
+#[derive(Clone)]
+pub struct Name {
+    text: Rc<str>,
+    /// `fast_hash::name_hash` of the text, computed once: traces find sites by it.
+    fnv: u64,
+}
 
 impl Name {
+    fn new(text: Rc<str>) -> Self {
+        let fnv = crate::fast_hash::name_hash(&text);
+        Name { text, fnv }
+    }
+
     /// The text.
     ///
     /// ```
     /// assert_eq!(pyro::poutine::Name::from("a").as_str(), "a");
     /// ```
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// The FNV-1a hash of the text ([`crate::fast_hash::name_hash`]), kept with the name.
+    pub(crate) fn fnv(&self) -> u64 {
+        self.fnv
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.fnv == other.fnv && self.text == other.text
+    }
+}
+
+impl Eq for Name {}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Name) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Name) -> std::cmp::Ordering {
+        self.text.cmp(&other.text)
+    }
+}
+
+/// Hashes like the `str` it holds (so maps keyed by `Name` can be queried with a `&str`).
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state)
     }
 }
 
@@ -45,49 +86,49 @@ impl Default for Name {
 impl Deref for Name {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl AsRef<str> for Name {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl Borrow<str> for Name {
     fn borrow(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.0, f)
+        fmt::Display::fmt(&*self.text, f)
     }
 }
 
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(&*self.text, f)
     }
 }
 
 impl From<&str> for Name {
     fn from(s: &str) -> Self {
-        Name(Rc::from(s))
+        Name::new(Rc::from(s))
     }
 }
 
 impl From<&String> for Name {
     fn from(s: &String) -> Self {
-        Name(Rc::from(s.as_str()))
+        Name::new(Rc::from(s.as_str()))
     }
 }
 
 impl From<String> for Name {
     fn from(s: String) -> Self {
-        Name(Rc::from(s))
+        Name::new(Rc::from(s))
     }
 }
 
@@ -99,43 +140,43 @@ impl From<&Name> for Name {
 
 impl From<Name> for String {
     fn from(n: Name) -> Self {
-        n.0.to_string()
+        n.text.to_string()
     }
 }
 
 impl PartialEq<str> for Name {
     fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
+        &*self.text == other
     }
 }
 
 impl PartialEq<&str> for Name {
     fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
+        &*self.text == *other
     }
 }
 
 impl PartialEq<String> for Name {
     fn eq(&self, other: &String) -> bool {
-        &*self.0 == other.as_str()
+        &*self.text == other.as_str()
     }
 }
 
 impl PartialEq<Name> for str {
     fn eq(&self, other: &Name) -> bool {
-        self == &*other.0
+        self == &*other.text
     }
 }
 
 impl PartialEq<Name> for &str {
     fn eq(&self, other: &Name) -> bool {
-        *self == &*other.0
+        *self == &*other.text
     }
 }
 
 impl PartialEq<Name> for String {
     fn eq(&self, other: &Name) -> bool {
-        self.as_str() == &*other.0
+        self.as_str() == &*other.text
     }
 }
 
@@ -147,7 +188,8 @@ mod tests {
     fn clones_share_and_compare_like_strings() {
         let a = Name::from(String::from("site"));
         let b = a.clone();
-        assert!(Rc::ptr_eq(&a.0, &b.0));
+        assert!(Rc::ptr_eq(&a.text, &b.text));
+        assert_eq!(a.fnv(), crate::fast_hash::name_hash("site"));
         assert_eq!(a, b);
         let (text, owned) = ("site", String::from("site"));
         assert!(a == text);

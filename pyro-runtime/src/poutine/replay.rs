@@ -28,7 +28,7 @@ impl<D: Backend> Messenger<D> for ReplayMessenger<D> {
     fn process(&self, msg: &mut Message<D>) -> PyroResult<()> {
         if msg.kind == SiteKind::Subsample {
             // The model gets the guide's minibatch.
-            if let Some(site) = self.trace.get(&msg.name) {
+            if let Some(site) = self.trace.get_named(&msg.name) {
                 if site.kind == SiteKind::Subsample {
                     msg.value = Some(site.value.clone());
                     msg.done = true;
@@ -39,7 +39,7 @@ impl<D: Backend> Messenger<D> for ReplayMessenger<D> {
         if msg.kind != SiteKind::Sample || msg.is_observed {
             return Ok(());
         }
-        let Some(site) = self.trace.get(&msg.name) else {
+        let Some(site) = self.trace.get_named(&msg.name) else {
             return Ok(());
         };
         if site.kind != SiteKind::Sample || site.is_observed {

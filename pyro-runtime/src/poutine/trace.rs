@@ -204,7 +204,7 @@ impl<D: Backend> Trace<D> {
 
     /// Adds a site; a second site with the same name is an error naming it.
     pub fn add(&mut self, site: Site<D>) -> PyroResult<()> {
-        let hash = crate::fast_hash::name_hash(&site.name);
+        let hash = site.name.fnv();
         if self.position_hashed(hash, &site.name).is_some() {
             return Err(PyroError::DuplicateSite(site.name.to_string()));
         }
@@ -249,6 +249,12 @@ impl<D: Backend> Trace<D> {
     /// The site called `name`.
     pub fn get(&self, name: &str) -> Option<&Site<D>> {
         self.position(name).map(|i| &self.sites[i])
+    }
+
+    /// [`get`](Self::get) with the hash the name carries.
+    pub(crate) fn get_named(&self, name: &Name) -> Option<&Site<D>> {
+        self.position_hashed(name.fnv(), name)
+            .map(|i| &self.sites[i])
     }
 
     /// Mutable access to the site called `name`.
@@ -393,7 +399,7 @@ impl<D: Backend> TraceMessenger<D> {
 impl<D: Backend> Messenger<D> for TraceMessenger<D> {
     fn postprocess(&self, msg: &mut Message<D>) -> PyroResult<()> {
         let mut trace = self.trace.borrow_mut();
-        let hash = crate::fast_hash::name_hash(&msg.name);
+        let hash = msg.name.fnv();
         if trace.position_hashed(hash, &msg.name).is_some() {
             // Param sites may repeat (a param read twice), and so may a plate's subsample
             // site (a plate entered twice); the first is kept.
