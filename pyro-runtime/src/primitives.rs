@@ -349,7 +349,7 @@ pub fn param_on<D: Backend>(
 /// The default behaviour of a param message: read the thread's parameter store, creating
 /// the entry from the initializer the first time.
 pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynTensor<D>> {
-    let stored = crate::params::get_param::<D>(&msg.name).map_err(|e| PyroError::Param {
+    let stored = crate::params::get_param_named::<D>(&msg.name).map_err(|e| PyroError::Param {
         site: msg.name.to_string(),
         reason: e.to_string(),
     })?;

@@ -112,10 +112,9 @@ impl<M, G, O, L, D: Backend> Svi<M, G, O, L, D> {
         })?;
         // Release the leaves' extra references, so the update writes in place.
         drop(leaves);
-        let names: Vec<&str> = est.params.iter().map(|n| n.as_str()).collect();
         let optim: &mut dyn Optimizer = &mut self.optim;
         crate::params::with_param_store_on::<D, _>(|s| {
-            step_store_owned(optim, s, &mut grads, &names)
+            step_store_owned(optim, s, &mut grads, &est.params)
         })
         .map_err(store_busy)?
         .map_err(|e| match e.param_name() {

@@ -7,6 +7,7 @@ use dfdx::prelude::Gradients;
 use super::error::{OptimError, OptimResult};
 use super::Optimizer;
 use crate::params::ParamStore;
+use crate::poutine::Name;
 use crate::tensor::{Backend, DynTensor};
 
 /// Updates the named parameters of `store` with `opt`: for each name, reads the
@@ -98,13 +99,13 @@ pub(crate) fn step_store_owned<D: Backend>(
     opt: &mut dyn Optimizer,
     store: &mut ParamStore<D>,
     grads: &mut Gradients<f32, D>,
-    names: &[&str],
+    names: &[Name],
 ) -> OptimResult<()> {
     // Each name is looked up once; repeats are dropped by position.
     let mut seen = vec![false; store.len()];
     let mut work: Vec<(usize, &str)> = Vec::with_capacity(names.len());
-    for &name in names {
-        let Some(i) = store.position(name) else {
+    for name in names {
+        let Some(i) = store.position_named(name) else {
             return Err(OptimError::UnknownParam {
                 name: name.to_string(),
             });

@@ -116,6 +116,13 @@ pub fn get_param<D: Backend>(name: &str) -> ParamResult<Option<DynTensor<D>>> {
     with_param_store_on::<D, _>(|s| s.get(name))
 }
 
+/// [`get_param`] with the hash the name carries (the runtime's param sites).
+pub(crate) fn get_param_named<D: Backend>(
+    name: &crate::poutine::Name,
+) -> ParamResult<Option<DynTensor<D>>> {
+    with_param_store_on::<D, _>(|s| s.get_named(name))
+}
+
 /// Empties the thread's default stores, of every backend (Pyro's `pyro.clear_param_store()`).
 /// Never fails: a store lent out by a running `with_param_store` is detached, so the edits
 /// that call makes after this point are dropped with it.

@@ -197,12 +197,14 @@ impl<D: Backend> ParamStore<D> {
                     event_dim: l.event_dim,
                 }),
                 None => {
-                    let i = self.index[&l.name];
-                    let e = &mut self.entries[i];
-                    overwrite_leaf(&mut e.unconstrained, &l.values);
-                    e.constraint = l.constraint;
-                    e.link = l.link;
-                    e.event_dim = l.event_dim;
+                    // (Checked above: a load without a new leaf names an existing entry.)
+                    if let Some(i) = self.position(&l.name) {
+                        let e = &mut self.entries[i];
+                        overwrite_leaf(&mut e.unconstrained, &l.values);
+                        e.constraint = l.constraint;
+                        e.link = l.link;
+                        e.event_dim = l.event_dim;
+                    }
                 }
             }
         }

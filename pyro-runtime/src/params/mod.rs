@@ -35,6 +35,7 @@ mod link;
 mod store;
 
 pub use error::{ParamResult, ParamStoreError};
+pub(crate) use global::get_param_named;
 pub use global::{
     clear_param_store, get_param, load_param_store, param, save_param_store, with_param_store,
     with_param_store_on,

@@ -2,6 +2,8 @@
 
 use crate::constraints::Constraint;
 use crate::error::TensorResult;
+use crate::fast_hash::{name_hash, NameIndex};
+use crate::poutine::Name;
 use crate::tensor::{node_id, Backend, DynTensor};
 
 use super::error::{ParamResult, ParamStoreError};
@@ -169,7 +171,8 @@ impl<D: Backend> Entry<D> {
 #[derive(Clone)]
 pub struct ParamStore<D: Backend = crate::tensor::DefaultDevice> {
     pub(crate) entries: Vec<Entry<D>>,
-    pub(crate) index: crate::fast_hash::NameMap<usize>,
+    /// Positions in `entries` by the FNV hash of the name (`fast_hash::name_hash`).
+    index: NameIndex,
 }
 
 impl<D: Backend> Default for ParamStore<D> {
@@ -261,17 +264,39 @@ impl<D: Backend> ParamStore<D> {
 
     /// The position of `name` in [`entries`](Self::entries) (insertion order).
     pub(crate) fn position(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
+        self.position_hashed(name_hash(name), name)
+    }
+
+    /// [`position`](Self::position) with the hash the name carries.
+    pub(crate) fn position_named(&self, name: &Name) -> Option<usize> {
+        self.position_hashed(name.fnv(), name)
+    }
+
+    fn position_hashed(&self, hash: u64, name: &str) -> Option<usize> {
+        let entries = &self.entries;
+        self.index
+            .find_hashed(hash, name, |i| entries[i].name.as_str(), entries.len())
+    }
+
+    /// [`get`](Self::get) with the hash the name carries.
+    pub(crate) fn get_named(&self, name: &Name) -> Option<DynTensor<D>> {
+        self.position_named(name)
+            .map(|i| self.entries[i].constrained())
     }
 
     fn entry(&self, name: &str) -> Option<&Entry<D>> {
-        self.index.get(name).map(|&i| &self.entries[i])
+        self.position(name).map(|i| &self.entries[i])
     }
 
     fn entry_mut(&mut self, name: &str) -> Option<&mut Entry<D>> {
-        match self.index.get(name) {
-            Some(&i) => Some(&mut self.entries[i]),
-            None => None,
+        self.position(name).map(|i| &mut self.entries[i])
+    }
+
+    /// Rebuilds the index after entries moved.
+    fn reindex(&mut self) {
+        self.index = NameIndex::with_capacity(self.entries.len());
+        for (i, e) in self.entries.iter().enumerate() {
+            self.index.insert_hashed(name_hash(&e.name), i);
         }
     }
 
@@ -337,7 +362,8 @@ impl<D: Backend> ParamStore<D> {
     }
 
     pub(crate) fn push(&mut self, entry: Entry<D>) {
-        self.index.insert(entry.name.clone(), self.entries.len());
+        self.index
+            .insert_hashed(name_hash(&entry.name), self.entries.len());
         self.entries.push(entry);
     }
 
@@ -507,7 +533,7 @@ impl<D: Backend> ParamStore<D> {
     /// assert!(store.contains("a") && !store.contains("b"));
     /// ```
     pub fn contains(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+        self.position(name).is_some()
     }
 
     /// Removes a parameter; returns its last constrained value, or `None` if it was absent.
@@ -520,11 +546,9 @@ impl<D: Backend> ParamStore<D> {
     /// assert!(store.remove("a").is_none());
     /// ```
     pub fn remove(&mut self, name: &str) -> Option<DynTensor<D>> {
-        let i = self.index.remove(name)?;
+        let i = self.position(name)?;
         let e = self.entries.remove(i);
-        for (j, later) in self.entries.iter().enumerate().skip(i) {
-            self.index.insert(later.name.clone(), j);
-        }
+        self.reindex();
         Some(e.constrained())
     }
 
@@ -539,7 +563,7 @@ impl<D: Backend> ParamStore<D> {
     /// ```
     pub fn clear(&mut self) {
         self.entries.clear();
-        self.index.clear();
+        self.index = NameIndex::default();
     }
 
     /// Parameter names in insertion order.

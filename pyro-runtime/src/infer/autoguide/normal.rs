@@ -160,7 +160,10 @@ impl<M, D: Backend> AutoNormal<M, D> {
         names: &SiteNames,
     ) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
         let (has_loc, has_scale) = crate::params::with_param_store_on::<D, _>(|s| {
-            (s.contains(&names.loc), s.contains(&names.scale))
+            (
+                s.position_named(&names.loc).is_some(),
+                s.position_named(&names.scale).is_some(),
+            )
         })
         .map_err(|e| PyroError::Param {
             site: names.loc.to_string(),
