@@ -46,6 +46,37 @@ pub struct Site<D: Backend> {
 }
 
 impl<D: Backend> Site<D> {
+    /// A latent sample site outside any plate, with scale 1 and no mask (for traces built by
+    /// hand, e.g. to `replay` chosen values); set the public fields for anything else.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use pyro::poutine::{replay, Program, Site, Trace};
+    /// use pyro::prelude::*;
+    /// let mut chosen = Trace::new();
+    /// let x = DynTensor::<Cpu>::scalar(0.5);
+    /// chosen.add(Site::sample("x", Rc::new(Normal::new(0.0, 1.0).unwrap()), x)).unwrap();
+    /// let model = || pyro::sample("x", Normal::new(0.0, 1.0));
+    /// assert_eq!(replay(model, &chosen).call(()).unwrap().item().unwrap(), 0.5);
+    /// ```
+    pub fn sample(name: impl Into<Name>, dist: SharedDist<D>, value: DynTensor<D>) -> Self {
+        Site {
+            kind: SiteKind::Sample,
+            name: name.into(),
+            dist: Some(dist),
+            value,
+            is_observed: false,
+            scale: 1.0,
+            mask: None,
+            cond_indep_stack: Vec::new(),
+            infer: InferConfig::default(),
+            constraint: None,
+            log_prob: None,
+            log_prob_sum: None,
+            draw: None,
+        }
+    }
+
     fn from_message(msg: &Message<D>) -> PyroResult<Self> {
         let value = msg.value.clone().ok_or_else(|| PyroError::SiteMismatch {
             site: msg.name.to_string(),
