@@ -463,33 +463,19 @@ impl<D: Backend> ParamStore<D> {
             .ok_or_else(|| ParamStoreError::NotFound {
                 name: name.to_string(),
             })?;
-        if e.unconstrained.shape() != shape || values.len() != e.unconstrained.numel() {
+        if e.unconstrained.shape() != shape {
             return Err(ParamStoreError::ShapeMismatch {
                 name: name.to_string(),
                 expected: e.unconstrained.shape().to_vec(),
                 found: shape.to_vec(),
             });
         }
-        self.overwrite_unconstrained(name, values)
-    }
-
-    /// Writes new unconstrained values (as many as the leaf holds, all finite) into a
-    /// parameter's leaf, keeping its shape and dfdx id.
-    pub(crate) fn overwrite_unconstrained(
-        &mut self,
-        name: &str,
-        values: &[f32],
-    ) -> ParamResult<()> {
-        let e = self
-            .entry_mut(name)
-            .ok_or_else(|| ParamStoreError::NotFound {
-                name: name.to_string(),
-            })?;
         Self::overwrite_entry(e, values)
     }
 
-    /// [`overwrite_unconstrained`](Self::overwrite_unconstrained) of the parameter at
-    /// `position` (see [`position`](Self::position)).
+    /// Writes new unconstrained values (as many as the leaf holds, all finite) into the leaf
+    /// of the parameter at `position` (see [`position`](Self::position)), keeping its shape
+    /// and dfdx id.
     pub(crate) fn overwrite_unconstrained_at(
         &mut self,
         position: usize,
@@ -504,6 +490,7 @@ impl<D: Backend> ParamStore<D> {
         Self::overwrite_entry(e, values)
     }
 
+    /// Writes `values` into the entry's leaf after checking their number and finiteness.
     fn overwrite_entry(e: &mut Entry<D>, values: &[f32]) -> ParamResult<()> {
         if values.len() != e.unconstrained.numel() {
             return Err(ParamStoreError::ShapeMismatch {

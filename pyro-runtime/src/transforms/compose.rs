@@ -53,6 +53,35 @@ impl<D: Backend> ComposeTransform<D> {
     }
 }
 
+/// The log-determinants of a chain's parts, each summed over the event dims the chain has
+/// at that part beyond the part's own, added up.
+struct LadjSum<D: Backend> {
+    /// Event dims of the value entering the next part.
+    event_dim: isize,
+    total: Option<DynTensor<D>>,
+}
+
+impl<D: Backend> LadjSum<D> {
+    fn new(domain_event_dim: usize) -> Self {
+        LadjSum {
+            event_dim: domain_event_dim as isize,
+            total: None,
+        }
+    }
+
+    /// Adds the log-determinant `ld` of part `p`.
+    fn add(&mut self, p: &BoxTransform<D>, ld: DynTensor<D>) -> TransformResult<()> {
+        let extra = (self.event_dim - p.domain_event_dim() as isize).max(0) as usize;
+        let term = ld.sum_rightmost(extra)?;
+        self.total = Some(match self.total.take() {
+            None => term,
+            Some(acc) => acc.add(&term)?,
+        });
+        self.event_dim += p.codomain_event_dim() as isize - p.domain_event_dim() as isize;
+        Ok(())
+    }
+}
+
 impl<D: Backend> Transform<D> for ComposeTransform<D> {
     fn name(&self) -> &'static str {
         "ComposeTransform"
@@ -125,19 +154,11 @@ impl<D: Backend> Transform<D> for ComposeTransform<D> {
             xs.push(next);
         }
         xs.push(y.clone());
-        let mut event_dim = self.domain_event_dim() as isize;
-        let mut total: Option<DynTensor<D>> = None;
+        let mut sum = LadjSum::new(self.domain_event_dim());
         for (i, p) in self.parts.iter().enumerate() {
-            let ld = p.log_abs_det_jacobian(&xs[i], &xs[i + 1])?;
-            let extra = (event_dim - p.domain_event_dim() as isize).max(0) as usize;
-            let term = ld.sum_rightmost(extra)?;
-            total = Some(match total {
-                None => term,
-                Some(acc) => acc.add(&term)?,
-            });
-            event_dim += p.codomain_event_dim() as isize - p.domain_event_dim() as isize;
+            sum.add(p, p.log_abs_det_jacobian(&xs[i], &xs[i + 1])?)?;
         }
-        Ok(total.expect("parts non-empty"))
+        Ok(sum.total.expect("parts non-empty"))
     }
     fn forward_with_log_abs_det_jacobian(
         &self,
@@ -146,21 +167,14 @@ impl<D: Backend> Transform<D> for ComposeTransform<D> {
         if self.parts.is_empty() {
             return Ok((x.clone(), DynTensor::zeros(x.shape())));
         }
-        let mut event_dim = self.domain_event_dim() as isize;
+        let mut sum = LadjSum::new(self.domain_event_dim());
         let mut v = x.clone();
-        let mut total: Option<DynTensor<D>> = None;
         for p in &self.parts {
             let (y, ld) = p.forward_with_log_abs_det_jacobian(&v)?;
-            let extra = (event_dim - p.domain_event_dim() as isize).max(0) as usize;
-            let term = ld.sum_rightmost(extra)?;
-            total = Some(match total {
-                None => term,
-                Some(acc) => acc.add(&term)?,
-            });
-            event_dim += p.codomain_event_dim() as isize - p.domain_event_dim() as isize;
+            sum.add(p, ld)?;
             v = y;
         }
-        Ok((v, total.expect("parts non-empty")))
+        Ok((v, sum.total.expect("parts non-empty")))
     }
     fn forward_shape(&self, shape: &[usize]) -> TransformResult<Vec<usize>> {
         let mut s = shape.to_vec();
