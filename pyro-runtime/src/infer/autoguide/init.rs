@@ -62,6 +62,12 @@ impl<D: Backend> InitLoc<D> {
             }
             InitLoc::Uniform { radius } => {
                 let r = *radius;
+                if !(r.is_finite() && r > 0.0) {
+                    return Err(site_err(
+                        site,
+                        format!("init_to_uniform radius {r} is not positive and finite"),
+                    ));
+                }
                 let vals: Vec<f32> = crate::rng::with_rng(|rng| {
                     (0..site.u_numel).map(|_| rng.gen_range(-r..r)).collect()
                 });
