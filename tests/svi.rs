@@ -603,3 +603,39 @@ fn predictive_samples_without_a_common_leading_dim_are_refused() {
         "site `mu`: posterior samples need a leading sample dimension"
     );
 }
+
+/// A guide that puts `p` outside the model's support: the step fails and names the site, both
+/// with validation (a support error) and without it (a non-finite log-probability).
+#[test]
+fn a_step_with_a_non_finite_loss_names_the_site() {
+    let model = || -> PyroResult<()> {
+        pyro::sample("p", Beta::new(2.0, 2.0))?;
+        Ok(())
+    };
+    let guide = || -> PyroResult<()> {
+        let loc = pyro::param("q_loc", DynTensor::scalar(1.5), Constraint::Real)?;
+        pyro::sample("p", Normal::new(&loc, 1e-3))?;
+        Ok(())
+    };
+    for validate in [true, false] {
+        pyro::clear_param_store();
+        pyro::enable_validation(validate);
+        let mut svi = Svi::new(
+            model,
+            guide,
+            Adam::with_lr(0.01).unwrap(),
+            TraceElbo::default(),
+        );
+        let err = svi.step(());
+        pyro::enable_validation(true);
+        let err = err.unwrap_err().to_string();
+        let want = if validate {
+            "site `p`: Beta: value outside the support `unit_interval`"
+        } else {
+            "site `p`: log-probability is -inf"
+        };
+        assert!(err.starts_with(want), "validation {validate}: {err}");
+        // Nothing was updated.
+        assert_eq!(get("q_loc"), 1.5);
+    }
+}
