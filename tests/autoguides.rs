@@ -12,7 +12,10 @@ use pyro::infer::autoguide::{
     AutoLowRankMultivariateNormal, AutoMultivariateNormal, AutoNormal, InitLoc,
 };
 use pyro::infer::{Svi, TraceElbo};
-use pyro::optim::{Adam, ClippedAdam, ClippedAdamConfig};
+mod common;
+
+use common::decaying_adam;
+use pyro::optim::Adam;
 use pyro::poutine::Program;
 use pyro::prelude::*;
 use pyro::PyroResult;
@@ -126,15 +129,6 @@ fn check_draws(who: &str, draws: &Draws, mean: [f64; 3], cov: [[f64; 3]; 3], tol
             );
         }
     }
-}
-
-fn decaying_adam(lr: f32, steps: usize) -> ClippedAdam {
-    ClippedAdam::new(ClippedAdamConfig {
-        lr,
-        lrd: 0.01f32.powf(1.0 / steps as f32),
-        ..Default::default()
-    })
-    .unwrap()
 }
 
 /// Trains `guide` on the model for `steps` steps from seed `seed` and returns it.

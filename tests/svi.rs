@@ -3,7 +3,10 @@
 
 use pyro::infer::autoguide::{AutoDiagonalNormal, AutoGuide, AutoNormal};
 use pyro::infer::{Predictive, Svi, TraceElbo};
-use pyro::optim::{Adam, AdamConfig, ClippedAdam, ClippedAdamConfig};
+mod common;
+
+use common::decaying_adam;
+use pyro::optim::{Adam, AdamConfig};
 use pyro::prelude::*;
 use pyro::PyroResult;
 use std::collections::HashMap;
@@ -40,16 +43,6 @@ const XS: [f32; 20] = [
     1.2, 0.7, 2.1, 1.9, 0.4, 1.1, 1.6, 2.3, 0.9, 1.4, 1.0, 1.8, 0.2, 1.5, 1.3, 2.6, 0.8, 1.7, 1.2,
     0.6,
 ];
-
-fn decaying_adam(lr: f32, steps: usize) -> ClippedAdam {
-    // lr decays by 100x over the run, as Pyro's ClippedAdam lrd does.
-    ClippedAdam::new(ClippedAdamConfig {
-        lr,
-        lrd: 0.01f32.powf(1.0 / steps as f32),
-        ..Default::default()
-    })
-    .unwrap()
-}
 
 /// The guide `mu ~ N(loc, scale)` with params `<prefix>_loc`, `<prefix>_scale`.
 fn normal_guide(prefix: &'static str) -> impl Fn(&DynTensor<Dev>) -> PyroResult<()> + Clone {
