@@ -5,16 +5,16 @@
 //! AutoLaplaceApproximation the mode and the inverse Hessian in unconstrained space. Then the
 //! initialization strategies, checked on prior values known in closed form.
 
+mod common;
+
 use std::collections::HashMap;
 
+use common::decaying_adam;
 use pyro::infer::autoguide::{
     AutoDelta, AutoDiagonalNormal, AutoGuide, AutoLaplaceApproximation,
     AutoLowRankMultivariateNormal, AutoMultivariateNormal, AutoNormal, InitLoc,
 };
 use pyro::infer::{Svi, TraceElbo};
-mod common;
-
-use common::decaying_adam;
 use pyro::optim::Adam;
 use pyro::poutine::Program;
 use pyro::prelude::*;

@@ -1,11 +1,11 @@
 //! SVI against analytic posteriors of conjugate models, a discrete latent with a
 //! score-function guide, and Predictive against prior predictive moments.
 
-use pyro::infer::autoguide::{AutoDiagonalNormal, AutoGuide, AutoNormal};
-use pyro::infer::{Predictive, Svi, TraceElbo};
 mod common;
 
 use common::decaying_adam;
+use pyro::infer::autoguide::{AutoDiagonalNormal, AutoGuide, AutoNormal};
+use pyro::infer::{Predictive, Svi, TraceElbo};
 use pyro::optim::{Adam, AdamConfig};
 use pyro::prelude::*;
 use pyro::PyroResult;
