@@ -198,48 +198,29 @@ impl<D: Backend> Message<D> {
     /// A fresh sample message.
     pub fn sample(name: impl Into<Name>, dist: SharedDist<D>) -> Self {
         Message {
-            kind: SiteKind::Sample,
-            name: name.into(),
             dist: Some(dist),
-            value: None,
-            is_observed: false,
-            scale: 1.0,
-            mask: None,
-            cond_indep_stack: Vec::new(),
-            infer: InferConfig::default(),
-            stop: false,
-            done: false,
-            param: None,
-            intervener: None,
-            draw: None,
+            ..Message::fresh(SiteKind::Sample, name.into())
         }
     }
 
-    /// A fresh subsample message for the plate `name` over `size` elements.
+    /// A fresh subsample message for the plate `name` (its value is the batch indices).
     pub fn subsample(name: impl Into<Name>) -> Self {
-        Message {
-            kind: SiteKind::Subsample,
-            name: name.into(),
-            dist: None,
-            value: None,
-            is_observed: false,
-            scale: 1.0,
-            mask: None,
-            cond_indep_stack: Vec::new(),
-            infer: InferConfig::default(),
-            stop: false,
-            done: false,
-            param: None,
-            intervener: None,
-            draw: None,
-        }
+        Message::fresh(SiteKind::Subsample, name.into())
     }
 
     /// A fresh param message.
     pub fn param(name: impl Into<Name>, spec: ParamSpec<D>) -> Self {
         Message {
-            kind: SiteKind::Param,
-            name: name.into(),
+            param: Some(spec),
+            ..Message::fresh(SiteKind::Param, name.into())
+        }
+    }
+
+    /// A message of `kind` with no distribution, value, handler effects or param spec.
+    fn fresh(kind: SiteKind, name: Name) -> Self {
+        Message {
+            kind,
+            name,
             dist: None,
             value: None,
             is_observed: false,
@@ -249,7 +230,7 @@ impl<D: Backend> Message<D> {
             infer: InferConfig::default(),
             stop: false,
             done: false,
-            param: Some(spec),
+            param: None,
             intervener: None,
             draw: None,
         }
