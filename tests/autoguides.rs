@@ -286,10 +286,19 @@ fn laplace_approximation_is_exact_for_a_gaussian_posterior() {
         .unwrap()
         .unwrap()
         .to_vec();
-    let l = pyro::params::get_param::<Dev>("AutoMultivariateNormal.scale_tril")
-        .unwrap()
-        .unwrap()
-        .to_vec();
+    // Pyro 1.9's layout: the factor is `scale[:, None] * scale_tril` (unit diagonal).
+    let get = |part: &str| {
+        pyro::params::get_param::<Dev>(&format!("AutoMultivariateNormal.{part}"))
+            .unwrap()
+            .unwrap()
+            .to_vec()
+    };
+    let (scale, unit) = (get("scale"), get("scale_tril"));
+    assert!(
+        (0..3).all(|i| unit[i * 3 + i] == 1.0),
+        "unit diagonal: {unit:?}"
+    );
+    let l: Vec<f32> = (0..9).map(|k| scale[k / 3] * unit[k]).collect();
     for j in 0..3 {
         assert!(
             (loc[j] as f64 - mean[j]).abs() < 2e-3,

@@ -95,6 +95,28 @@ pub enum PyroError {
         /// What is wrong.
         reason: String,
     },
+    /// An autoguide that packs every latent into one vector met a latent site inside a
+    /// subsampled plate (whose values change with each minibatch).
+    #[error("{guide}: latent site `{site}` is inside the subsampled plate `{plate}`; {guide} packs all latent sites into one vector and cannot follow a minibatch; use AutoNormal (or AutoDelta), which keep full-size parameters and index them by each step's minibatch")]
+    SubsampledLatent {
+        /// The autoguide.
+        guide: &'static str,
+        /// The latent site.
+        site: String,
+        /// The subsampled plate.
+        plate: String,
+    },
+    /// A parameter in the store has another shape than the one a guide or `param!` site now
+    /// asks for (typically left over from fitting another model).
+    #[error("param `{param}`: the parameter store holds a value of shape {stored:?}, but it is now initialized with shape {expected:?} (left over from an earlier model?); call `pyro::clear_param_store()` before fitting another model, or give the guide another prefix")]
+    ParamShape {
+        /// The parameter.
+        param: String,
+        /// The shape of the stored value.
+        stored: Vec<usize>,
+        /// The shape asked for now.
+        expected: Vec<usize>,
+    },
     /// A guide/model or replay mismatch found at run time.
     #[error("site `{site}`: {reason}")]
     SiteMismatch {

@@ -354,6 +354,21 @@ pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynT
         reason: e.to_string(),
     })?;
     if let Some(v) = stored {
+        // A value init of another shape than the stored value: a parameter left over from
+        // another model (Pyro would silently reuse it). A lazy init is never built here.
+        if let Some(ParamSpec {
+            init: Some(ParamInit::Value(init)),
+            ..
+        }) = msg.param.as_ref()
+        {
+            if init.shape() != v.shape() {
+                return Err(PyroError::ParamShape {
+                    param: msg.name.to_string(),
+                    stored: v.shape().to_vec(),
+                    expected: init.shape().to_vec(),
+                });
+            }
+        }
         return Ok(v);
     }
     let name = msg.name.clone();

@@ -37,6 +37,8 @@ pub enum Constraint {
     Simplex,
     /// Lower-triangular matrices with positive diagonal.
     LowerCholesky,
+    /// Lower-triangular matrices with unit diagonal (Pyro's `unit_lower_cholesky`).
+    UnitLowerCholesky,
     /// Cholesky factors of correlation matrices (lower triangular, rows of unit norm).
     CorrCholesky,
     /// Symmetric positive-definite matrices.
@@ -65,6 +67,7 @@ impl fmt::Display for Constraint {
             Constraint::UnitInterval => write!(f, "unit_interval"),
             Constraint::Simplex => write!(f, "simplex"),
             Constraint::LowerCholesky => write!(f, "lower_cholesky"),
+            Constraint::UnitLowerCholesky => write!(f, "unit_lower_cholesky"),
             Constraint::CorrCholesky => write!(f, "corr_cholesky"),
             Constraint::PositiveDefinite => write!(f, "positive_definite"),
             Constraint::SoftplusPositive => write!(f, "softplus_positive"),
@@ -157,6 +160,7 @@ impl std::str::FromStr for Constraint {
             "unit_interval" => unit(Constraint::UnitInterval),
             "simplex" => unit(Constraint::Simplex),
             "lower_cholesky" => unit(Constraint::LowerCholesky),
+            "unit_lower_cholesky" => unit(Constraint::UnitLowerCholesky),
             "corr_cholesky" => unit(Constraint::CorrCholesky),
             "positive_definite" => unit(Constraint::PositiveDefinite),
             "softplus_positive" => unit(Constraint::SoftplusPositive),
@@ -179,9 +183,10 @@ impl Constraint {
     pub fn event_dim(&self) -> usize {
         match self {
             Constraint::RealVector | Constraint::Simplex => 1,
-            Constraint::LowerCholesky | Constraint::CorrCholesky | Constraint::PositiveDefinite => {
-                2
-            }
+            Constraint::LowerCholesky
+            | Constraint::UnitLowerCholesky
+            | Constraint::CorrCholesky
+            | Constraint::PositiveDefinite => 2,
             _ => 0,
         }
     }
@@ -248,7 +253,10 @@ impl Constraint {
                 let s: f32 = ev.iter().sum();
                 ev.iter().all(|&x| x >= 0.0) && (s - 1.0).abs() < 1e-4 * ev.len() as f32
             }
-            Constraint::LowerCholesky | Constraint::CorrCholesky | Constraint::PositiveDefinite => {
+            Constraint::LowerCholesky
+            | Constraint::UnitLowerCholesky
+            | Constraint::CorrCholesky
+            | Constraint::PositiveDefinite => {
                 let n = shape.last().copied().unwrap_or(1);
                 check_matrix(self, ev, n)
             }
@@ -274,6 +282,11 @@ fn check_matrix(c: &Constraint, m: &[f32], n: usize) -> bool {
             at(i, i) > 0.0
                 && (i + 1..n).all(|j| at(i, j) == 0.0)
                 && (0..n).all(|j| at(i, j).is_finite())
+        }),
+        Constraint::UnitLowerCholesky => (0..n).all(|i| {
+            at(i, i) == 1.0
+                && (i + 1..n).all(|j| at(i, j) == 0.0)
+                && (0..i).all(|j| at(i, j).is_finite())
         }),
         Constraint::CorrCholesky => (0..n).all(|i| {
             let norm: f32 = (0..n).map(|j| at(i, j) * at(i, j)).sum();

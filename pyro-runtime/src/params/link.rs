@@ -61,6 +61,7 @@ fn elementwise(c: &Constraint) -> bool {
         c,
         Constraint::Simplex
             | Constraint::LowerCholesky
+            | Constraint::UnitLowerCholesky
             | Constraint::CorrCholesky
             | Constraint::PositiveDefinite
     )

@@ -117,6 +117,13 @@ impl<D: Backend> Entry<D> {
     fn constrained(&self) -> DynTensor<D> {
         self.link.forward(&self.unconstrained)
     }
+
+    fn constrained_shape(&self) -> Vec<usize> {
+        // The leaf's shape was checked against the link when it was stored.
+        self.link
+            .constrained_shape(self.unconstrained.shape())
+            .unwrap_or_else(|_| self.unconstrained.shape().to_vec())
+    }
 }
 
 /// A store of named parameters (Pyro's `ParamStoreDict`). Each parameter is kept as an
@@ -521,6 +528,26 @@ impl<D: Backend> ParamStore<D> {
     /// ```
     pub fn contains(&self, name: &str) -> bool {
         self.position(name).is_some()
+    }
+
+    /// The shape of a parameter's constrained value, or `None` if it is absent (no value is
+    /// computed).
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let mut store = pyro::params::ParamStore::<Cpu>::new();
+    /// store.set("w", &DynTensor::zeros(&[2, 3])).unwrap();
+    /// assert_eq!(store.shape("w"), Some(vec![2, 3]));
+    /// assert_eq!(store.shape("b"), None);
+    /// ```
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.entry(name).map(Entry::constrained_shape)
+    }
+
+    /// [`shape`](Self::shape) with the hash the name carries.
+    pub(crate) fn shape_named(&self, name: &Name) -> Option<Vec<usize>> {
+        self.position_named(name)
+            .map(|i| self.entries[i].constrained_shape())
     }
 
     /// Removes a parameter; returns its last constrained value, or `None` if it was absent.

@@ -1,8 +1,9 @@
 //! Unconstrained square matrices onto lower-triangular matrices with positive diagonal:
 //! the diagonal through `exp` ([`LowerCholeskyTransform`]) or `softplus`
-//! ([`SoftplusLowerCholeskyTransform`]).
+//! ([`SoftplusLowerCholeskyTransform`]); or with unit diagonal
+//! ([`UnitLowerCholeskyTransform`], whose log-determinant is 0).
 //!
-//! As in Pyro, both map `[..., n, n]` to `[..., n, n]`: the strictly lower part is copied,
+//! As in Pyro, all three map `[..., n, n]` to `[..., n, n]`: the strictly lower part is copied,
 //! the diagonal is mapped, the strictly upper part of the input is ignored (so the map is a
 //! bijection only between lower-triangular matrices; `inverse` returns zeros above the
 //! diagonal). PyTorch defines no log-determinant for these maps; here it is taken with respect
@@ -43,18 +44,46 @@ pub struct LowerCholeskyTransform;
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct SoftplusLowerCholeskyTransform;
 
-/// The shared body of both transforms; `softplus` picks the diagonal map.
+/// Maps `[..., n, n]` unconstrained matrices to lower-triangular matrices with unit diagonal:
+/// `y = tril(x, -1) + I` (Pyro's `UnitLowerCholeskyTransform`, the parameterization of
+/// `AutoMultivariateNormal.scale_tril`). The diagonal of `x` is ignored; `inverse` gives
+/// `tril(y, -1)`; the log-determinant is 0.
+///
+/// ```
+/// use pyro::tensor::DynTensor;
+/// use pyro::transforms::{Transform, UnitLowerCholeskyTransform};
+/// let x = DynTensor::<dfdx::prelude::Cpu>::from_vec(vec![3.0, 5.0, -2.0, 7.0], &[2, 2]).unwrap();
+/// let y = UnitLowerCholeskyTransform.forward(&x).unwrap().to_vec();
+/// assert_eq!(y, vec![1.0, 0.0, -2.0, 1.0]);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UnitLowerCholeskyTransform;
+
+/// What the diagonal goes through.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Diag {
+    Exp,
+    Softplus,
+    /// Replaced by ones.
+    One,
+}
+
+/// The shared body of the three transforms; `diag` picks the diagonal map.
 fn forward_impl<D: Backend>(
     name: &'static str,
     x: &DynTensor<D>,
-    softplus: bool,
+    diag: Diag,
 ) -> TransformResult<DynTensor<D>> {
     let (b, n) = square_batch(name, "forward", x.shape())?;
-    if let Some(y) = forward_on_host(x, n, softplus) {
+    if let Some(y) = forward_on_host(x, n, diag) {
         return Ok(y?);
     }
     let d = diag_part(x, b, n)?;
-    let d = if softplus { d.softplus() } else { d.exp() };
+    let d = match diag {
+        Diag::Exp => d.exp(),
+        Diag::Softplus => d.softplus(),
+        Diag::One => DynTensor::ones(d.shape()),
+    };
     tril_with_diag(x, &d, b, n)
 }
 
@@ -63,15 +92,19 @@ fn forward_impl<D: Backend>(
 fn forward_on_host<D: Backend>(
     x: &DynTensor<D>,
     n: usize,
-    softplus: bool,
+    map: Diag,
 ) -> Option<crate::error::TensorResult<DynTensor<D>>> {
     let diag = move |v: f32| -> (f32, f32) {
-        if softplus {
-            let v = v as f64;
-            (scalar::softplus(v) as f32, scalar::sigmoid(v) as f32)
-        } else {
-            let e = v.exp();
-            (e, e)
+        match map {
+            Diag::Softplus => {
+                let v = v as f64;
+                (scalar::softplus(v) as f32, scalar::sigmoid(v) as f32)
+            }
+            Diag::Exp => {
+                let e = v.exp();
+                (e, e)
+            }
+            Diag::One => (1.0, 0.0),
         }
     };
     crate::tensor::host_op::host_custom(
@@ -108,14 +141,14 @@ fn forward_on_host<D: Backend>(
 fn inverse_impl<D: Backend>(
     name: &'static str,
     y: &DynTensor<D>,
-    softplus: bool,
+    diag: Diag,
 ) -> TransformResult<DynTensor<D>> {
     let (b, n) = square_batch(name, "inverse", y.shape())?;
     let d = diag_part(y, b, n)?;
-    let d = if softplus {
-        host_unary(&d, softplus_inv)
-    } else {
-        d.ln()
+    let d = match diag {
+        Diag::Softplus => host_unary(&d, softplus_inv),
+        Diag::Exp => d.ln(),
+        Diag::One => DynTensor::zeros(d.shape()),
     };
     tril_with_diag(y, &d, b, n)
 }
@@ -123,16 +156,20 @@ fn inverse_impl<D: Backend>(
 fn log_det_impl<D: Backend>(
     name: &'static str,
     x: &DynTensor<D>,
-    softplus: bool,
+    diag: Diag,
 ) -> TransformResult<DynTensor<D>> {
     let (b, n) = square_batch(name, "log_abs_det_jacobian", x.shape())?;
     let d = diag_part(x, b, n)?;
-    let d = if softplus { d.log_sigmoid() } else { d };
+    let d = match diag {
+        Diag::Softplus => d.log_sigmoid(),
+        Diag::Exp => d,
+        Diag::One => return Ok(DynTensor::zeros(&x.shape()[..x.rank() - 2])),
+    };
     Ok(d.sum_rightmost(1)?)
 }
 
 macro_rules! lower_cholesky_impl {
-    ($ty:ty, $name:literal, $softplus:expr) => {
+    ($ty:ty, $name:literal, $diag:expr, $codomain:expr) => {
         impl<D: Backend> Transform<D> for $ty {
             fn name(&self) -> &'static str {
                 $name
@@ -141,25 +178,25 @@ macro_rules! lower_cholesky_impl {
                 Constraint::Real
             }
             fn codomain(&self) -> Constraint {
-                Constraint::LowerCholesky
+                $codomain
             }
             fn domain_event_dim(&self) -> usize {
                 2
             }
             fn forward(&self, x: &DynTensor<D>) -> TransformResult<DynTensor<D>> {
-                forward_impl($name, x, $softplus)
+                forward_impl($name, x, $diag)
             }
             fn inverse(&self, y: &DynTensor<D>) -> TransformResult<DynTensor<D>> {
                 square_batch($name, "inverse", y.shape())?;
                 validate_inverse_input(self, y)?;
-                inverse_impl($name, y, $softplus)
+                inverse_impl($name, y, $diag)
             }
             fn log_abs_det_jacobian(
                 &self,
                 x: &DynTensor<D>,
                 _y: &DynTensor<D>,
             ) -> TransformResult<DynTensor<D>> {
-                log_det_impl($name, x, $softplus)
+                log_det_impl($name, x, $diag)
             }
             fn forward_shape(&self, shape: &[usize]) -> TransformResult<Vec<usize>> {
                 square_batch($name, "forward_shape", shape)?;
@@ -176,11 +213,23 @@ macro_rules! lower_cholesky_impl {
     };
 }
 
-lower_cholesky_impl!(LowerCholeskyTransform, "LowerCholeskyTransform", false);
+lower_cholesky_impl!(
+    LowerCholeskyTransform,
+    "LowerCholeskyTransform",
+    Diag::Exp,
+    Constraint::LowerCholesky
+);
 lower_cholesky_impl!(
     SoftplusLowerCholeskyTransform,
     "SoftplusLowerCholeskyTransform",
-    true
+    Diag::Softplus,
+    Constraint::LowerCholesky
+);
+lower_cholesky_impl!(
+    UnitLowerCholeskyTransform,
+    "UnitLowerCholeskyTransform",
+    Diag::One,
+    Constraint::UnitLowerCholesky
 );
 
 #[cfg(test)]
@@ -300,5 +349,53 @@ mod tests {
                 Err(TransformError::OutOfDomain { .. })
             ));
         }
+    }
+
+    /// `tril(x, -1)`: the unit transform's inverse of its forward image.
+    fn strict(v: &[f32], n: usize) -> Vec<f32> {
+        let mut v = tril(v, n);
+        for i in 0..n {
+            v[i * n + i] = 0.0;
+        }
+        v
+    }
+
+    #[test]
+    fn unit_lower_cholesky_keeps_the_strict_lower_part_with_a_unit_diagonal() {
+        let tr = UnitLowerCholeskyTransform;
+        let x = normal_vec(&mut rng(47), 2 * 9, 2.0);
+        let y = Transform::<Cpu>::forward(&tr, &t(x.clone(), &[2, 3, 3])).unwrap();
+        assert!(Constraint::UnitLowerCholesky.check_all(&y));
+        assert!(!Constraint::UnitLowerCholesky.check_all(&t(vec![2.0, 0.0, 0.5, 1.0], &[2, 2])));
+        let want: Vec<f32> = (0..2)
+            .flat_map(|b| {
+                let mut m = strict(&x[b * 9..b * 9 + 9], 3);
+                for i in 0..3 {
+                    m[i * 3 + i] = 1.0;
+                }
+                m
+            })
+            .collect();
+        assert_eq!(y.to_vec(), want);
+        let back = tr.inverse(&y).unwrap().to_vec();
+        let strict_x: Vec<f32> = [strict(&x[..9], 3), strict(&x[9..], 3)].concat();
+        assert_eq!(back, strict_x);
+        assert_eq!(
+            tr.log_abs_det_jacobian(&t(x.clone(), &[2, 3, 3]), &y)
+                .unwrap()
+                .to_vec(),
+            vec![0.0, 0.0]
+        );
+        // The forward map's gradient reaches the strictly lower entries only.
+        let f = |v: &DynTensor<Cpu>| tr.forward(v);
+        check_grad("UnitLowerCholeskyTransform", &f, &x[..9], &[3, 3], 1e-2);
+        let sq = |v: &DynTensor<Cpu>| Ok(tr.forward(v)?.square());
+        check_grad("UnitLowerCholeskyTransform", &sq, &x[..9], &[3, 3], 1e-2);
+        crate::enable_validation(true);
+        let bad = t(vec![1.0, 0.0, 0.5, 2.0], &[2, 2]);
+        assert!(matches!(
+            tr.inverse(&bad),
+            Err(TransformError::OutOfDomain { .. })
+        ));
     }
 }

@@ -70,7 +70,9 @@ pub use identity::IdentityTransform;
 pub use independent::IndependentTransform;
 pub use interval::IntervalTransform;
 pub use inverse::InverseTransform;
-pub use lower_cholesky::{LowerCholeskyTransform, SoftplusLowerCholeskyTransform};
+pub use lower_cholesky::{
+    LowerCholeskyTransform, SoftplusLowerCholeskyTransform, UnitLowerCholeskyTransform,
+};
 pub use positive_definite::PositiveDefiniteTransform;
 pub use power::PowerTransform;
 pub use registry::{biject_to, transform_to};

@@ -115,6 +115,7 @@ fn common<D: Backend>(c: &Constraint, registry: &'static str) -> TransformResult
             }
         }
         Constraint::LowerCholesky => Box::new(LowerCholeskyTransform),
+        Constraint::UnitLowerCholesky => Box::new(UnitLowerCholeskyTransform),
         Constraint::CorrCholesky => Box::new(CorrCholeskyTransform),
         Constraint::PositiveDefinite => Box::new(PositiveDefiniteTransform),
         Constraint::Simplex
@@ -153,6 +154,7 @@ mod tests {
             (Constraint::LowerCholesky, vec![4, 3, 3]),
             (Constraint::CorrCholesky, vec![4, 6]),
             (Constraint::PositiveDefinite, vec![4, 3, 3]),
+            (Constraint::UnitLowerCholesky, vec![4, 3, 3]),
         ]
     }
 

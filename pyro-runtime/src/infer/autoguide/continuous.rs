@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::init::InitLoc;
-use super::prototype::Prototype;
+use super::prototype::{Batches, Prototype};
 use super::{normal_quantiles, not_set_up, AutoGuide};
 use crate::constraints::Constraint;
 use crate::distributions::{
@@ -137,18 +137,15 @@ impl<M, D: Backend> Continuous<M, D> {
         }
     }
 
-    fn exists(&self, name: &str) -> PyroResult<bool> {
-        crate::params::with_param_store_on::<D, _>(|s| s.contains(name))
-            .map_err(|e| param_err(name, e))
-    }
-
-    /// The initial value of parameter `name`, built only when the store lacks it.
+    /// The initial value of parameter `name` of shape `shape`, built only when the store
+    /// lacks it; a stored value of another shape (from another model) is an error.
     fn init_if_missing(
         &self,
-        name: &str,
+        name: &Name,
+        shape: &[usize],
         build: impl FnOnce() -> PyroResult<DynTensor<D>>,
     ) -> PyroResult<Option<ParamInit<'static, D>>> {
-        Ok(if self.exists(name)? {
+        Ok(if super::stored_with_shape::<D>(name, shape)? {
             None
         } else {
             Some(ParamInit::Value(build()?))
@@ -159,7 +156,7 @@ impl<M, D: Backend> Continuous<M, D> {
     fn posterior(&self, proto: &Prototype<D>) -> PyroResult<SharedDist<D>> {
         let n = proto.latent_dim;
         let names = &self.names;
-        let init = self.init_if_missing(&names.loc, || {
+        let init = self.init_if_missing(&names.loc, &[n], || {
             let values = proto
                 .sites
                 .iter()
@@ -172,8 +169,9 @@ impl<M, D: Backend> Continuous<M, D> {
         let dist_err = move |e| PyroError::at_site(who, e);
         Ok(match self.family {
             Family::Diagonal => {
-                let init = self
-                    .init_if_missing(&names.scale, || Ok(DynTensor::full(&[n], self.init_scale)))?;
+                let init = self.init_if_missing(&names.scale, &[n], || {
+                    Ok(DynTensor::full(&[n], self.init_scale))
+                })?;
                 let scale = param_on::<D>(
                     names.scale.clone(),
                     init,
@@ -187,24 +185,37 @@ impl<M, D: Backend> Continuous<M, D> {
                 )
             }
             Family::FullRank => {
-                let init = self.init_if_missing(&names.scale_tril, || {
+                // Pyro 1.9: a softplus-positive `scale` (init_scale) and a unit lower
+                // Cholesky `scale_tril` (the identity), with the posterior's factor
+                // `scale[:, None] * scale_tril`.
+                let init = self.init_if_missing(&names.scale, &[n], || {
+                    Ok(DynTensor::full(&[n], self.init_scale))
+                })?;
+                let scale = param_on::<D>(
+                    names.scale.clone(),
+                    init,
+                    Constraint::SoftplusPositive,
+                    Some(1),
+                )?;
+                let init = self.init_if_missing(&names.scale_tril, &[n, n], || {
                     let mut eye = vec![0.0; n * n];
                     for i in 0..n {
-                        eye[i * n + i] = self.init_scale;
+                        eye[i * n + i] = 1.0;
                     }
                     Ok(DynTensor::from_vec(eye, &[n, n])?)
                 })?;
-                let tril = param_on::<D>(
+                let unit = param_on::<D>(
                     names.scale_tril.clone(),
                     init,
-                    Constraint::LowerCholesky,
+                    Constraint::UnitLowerCholesky,
                     Some(2),
                 )?;
+                let tril = unit.mul(&scale.reshape(&[n, 1])?)?;
                 Rc::new(MultivariateNormal::from_dyn(loc, tril).map_err(dist_err)?)
             }
             Family::LowRank(_) => {
                 let r = self.rank(n);
-                let init = self.init_if_missing(&names.cov_factor, || {
+                let init = self.init_if_missing(&names.cov_factor, &[n, r], || {
                     let sd = 1.0 / (r as f32).sqrt();
                     let v: Vec<f32> = crate::rng::with_rng(|rng| {
                         use rand_distr::Distribution as _;
@@ -218,7 +229,7 @@ impl<M, D: Backend> Continuous<M, D> {
                     Ok(DynTensor::from_vec(v, &[n, r])?)
                 })?;
                 let factor = param_on::<D>(names.cov_factor.clone(), init, Constraint::Real, None)?;
-                let init = self.init_if_missing(&names.scale, || {
+                let init = self.init_if_missing(&names.scale, &[n], || {
                     Ok(DynTensor::full(&[n], 0.5f32.sqrt() * self.init_scale))
                 })?;
                 let scale = param_on::<D>(
@@ -263,10 +274,14 @@ impl<M, D: Backend> Continuous<M, D> {
                 ..Default::default()
             },
         )?;
+        // Each site's Delta is sampled inside that site's plates (Pyro's `_create_plates`),
+        // so that the model's and the guide's sites agree on their plates.
         let parts = proto.unpack(&latent)?;
+        let mut batches = Batches::default();
         for (site, u) in proto.sites.iter().zip(parts) {
             let (value, log_density) = site.constrain(&u)?;
             let delta = Delta::from_dyn(value, log_density, site.event_dim);
+            let _plates = batches.enter_site::<D>(site)?;
             keep(&site.name, crate::sample(&site.name, delta)?);
         }
         Ok(())
@@ -293,7 +308,7 @@ impl<M, D: Backend> Continuous<M, D> {
         proto: &Prototype<D>,
         packed: &DynTensor<D>,
     ) -> PyroResult<HashMap<String, DynTensor<D>>> {
-        let parts = proto.unpack(packed)?;
+        let parts = proto.unpack_draws(packed)?;
         let mut out = HashMap::new();
         for (site, u) in proto.sites.iter().zip(parts) {
             out.insert(site.name.to_string(), site.constrain(&u)?.0);
@@ -306,9 +321,12 @@ impl<M, D: Backend> Continuous<M, D> {
         Ok(match self.family {
             Family::Diagonal => self.stored("scale")?,
             Family::FullRank => {
-                let l = self.stored("scale_tril")?.to_vec();
+                let (s, l) = (
+                    self.stored("scale")?.to_vec(),
+                    self.stored("scale_tril")?.to_vec(),
+                );
                 let sd: Vec<f32> = (0..n)
-                    .map(|i| (0..n).map(|j| l[i * n + j].powi(2)).sum::<f32>().sqrt())
+                    .map(|i| s[i] * (0..n).map(|j| l[i * n + j].powi(2)).sum::<f32>().sqrt())
                     .collect();
                 DynTensor::from_vec(sd, &[n])?
             }
@@ -452,7 +470,10 @@ continuous_guide!(
 
 continuous_guide!(
     /// Pyro's `AutoMultivariateNormal`: a full-covariance normal over the packed latent
-    /// vector (`AutoMultivariateNormal.loc`, `.scale_tril`).
+    /// vector, parameterized as Pyro 1.9 does: `AutoMultivariateNormal.loc`, a
+    /// softplus-positive `.scale` (init `init_scale`) and a unit lower-triangular
+    /// `.scale_tril` (init the identity), the posterior's Cholesky factor being
+    /// `scale[:, None] * scale_tril`.
     ///
     /// ```
     /// use pyro::prelude::*;
@@ -573,26 +594,38 @@ impl<M: Clone, D: Backend> AutoLaplaceApproximation<M, D> {
                 reason: "the inverse Hessian is not positive definite".into(),
             })?;
         let gaussian = AutoMultivariateNormal::<M, D>::on_device(self.inner.model.clone());
-        let set = |name: &str, v: DynTensor<D>| {
-            crate::params::with_param_store_on::<D, _>(|s| s.remove(name)).ok();
-            param_on::<D>(name, Some(ParamInit::Value(v)), Constraint::Real, None).map(|_| ())
+        // Pyro 1.9's parameterization: scale_tril = scale[:, None] * unit, with scale the
+        // factor's diagonal and unit its rows divided by it.
+        let scale: Vec<f32> = (0..n).map(|i| scale_tril[i * n + i] as f32).collect();
+        let unit: Vec<f32> = (0..n * n)
+            .map(|k| match (k / n, k % n) {
+                (i, j) if j < i => (scale_tril[k] / scale_tril[i * n + i]) as f32,
+                (i, j) if j == i => 1.0,
+                _ => 0.0,
+            })
+            .collect();
+        let set = |part: &str, v: DynTensor<D>, constraint: Constraint, event_dim| {
+            let name = gaussian.inner.name(part);
+            crate::params::with_param_store_on::<D, _>(|s| s.remove(&name)).ok();
+            param_on::<D>(name, Some(ParamInit::Value(v)), constraint, Some(event_dim)).map(|_| ())
         };
         set(
-            &gaussian.inner.name("loc"),
+            "loc",
             DynTensor::from_vec(loc.clone(), &[n])?,
+            Constraint::Real,
+            1,
         )?;
-        crate::params::with_param_store_on::<D, _>(|s| {
-            s.remove(&gaussian.inner.name("scale_tril"))
-        })
-        .ok();
-        param_on::<D>(
-            &gaussian.inner.name("scale_tril"),
-            Some(ParamInit::Value(DynTensor::from_vec(
-                scale_tril.iter().map(|&x| x as f32).collect(),
-                &[n, n],
-            )?)),
-            Constraint::LowerCholesky,
-            Some(2),
+        set(
+            "scale",
+            DynTensor::from_vec(scale, &[n])?,
+            Constraint::SoftplusPositive,
+            1,
+        )?;
+        set(
+            "scale_tril",
+            DynTensor::from_vec(unit, &[n, n])?,
+            Constraint::UnitLowerCholesky,
+            2,
         )?;
         *gaussian.inner.proto.borrow_mut() = Some(proto.clone());
         Ok(gaussian)

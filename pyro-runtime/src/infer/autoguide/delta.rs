@@ -10,7 +10,7 @@ use super::{not_set_up, AutoGuide};
 use crate::distributions::Delta;
 use crate::error::{PyroError, PyroResult};
 use crate::params::ParamInit;
-use crate::poutine::Program;
+use crate::poutine::{Name, Program};
 use crate::primitives::param_on;
 use crate::tensor::{Backend, DefaultDevice, DynTensor};
 
@@ -110,12 +110,8 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoDelta<M, D> {
         let mut out = HashMap::new();
         let mut batches = Batches::default();
         for site in &proto.sites {
-            let name = self.name(site);
-            let exists = crate::params::with_param_store_on::<D, _>(|s| s.contains(&name))
-                .map_err(|e| PyroError::Param {
-                    site: name.clone(),
-                    reason: e.to_string(),
-                })?;
+            let name: Name = self.name(site).into();
+            let exists = super::stored_with_shape::<D>(&name, &site.full_shape())?;
             let init = if exists {
                 None
             } else {
@@ -124,27 +120,23 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoDelta<M, D> {
                     self.init_loc.init(site)?,
                 )?))
             };
-            let mut value = param_on::<D>(&name, init, site.support.clone(), Some(site.event_dim))?;
+            let mut value = param_on::<D>(name, init, site.support.clone(), Some(site.event_dim))?;
             // The site's plates with this step's batch; a full-size value is indexed by it.
-            let mut plates = Vec::with_capacity(site.plates.len());
-            for p in &site.plates {
-                let plate = batches.enter::<D>(p)?;
-                if p.subsampled() {
-                    value = value.index_select(p.axis, plate.indices()).map_err(|e| {
-                        PyroError::SiteTensor {
-                            site: site.name.to_string(),
-                            source: e,
-                        }
-                    })?;
-                }
-                plates.push(plate);
+            let plates = batches.enter_site::<D>(site)?;
+            for (p, plate) in plates.iter(site).filter(|(p, _)| p.subsampled()) {
+                value = value.index_select(p.axis, plate.indices()).map_err(|e| {
+                    PyroError::SiteTensor {
+                        site: site.name.to_string(),
+                        source: e,
+                    }
+                })?;
             }
             let delta = Delta::from_dyn(value, DynTensor::scalar(0.0), site.event_dim);
             out.insert(
                 String::from(site.name.as_str()),
                 crate::sample(&site.name, delta)?,
             );
-            while plates.pop().is_some() {}
+            drop(plates);
         }
         Ok(out)
     }

@@ -44,6 +44,28 @@ pub(crate) fn not_set_up(who: &'static str) -> PyroError {
     }
 }
 
+/// Whether the parameter store holds `name`; a stored value of another shape than `shape`
+/// (left over from fitting another model) is a typed error naming the parameter and both
+/// shapes.
+pub(crate) fn stored_with_shape<D: Backend>(name: &Name, shape: &[usize]) -> PyroResult<bool> {
+    let stored =
+        crate::params::with_param_store_on::<D, _>(|s| s.shape_named(name)).map_err(|e| {
+            PyroError::Param {
+                site: name.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+    match stored {
+        None => Ok(false),
+        Some(s) if s == shape => Ok(true),
+        Some(s) => Err(PyroError::ParamShape {
+            param: name.to_string(),
+            stored: s,
+            expected: shape.to_vec(),
+        }),
+    }
+}
+
 /// The map an autoguide's `call` returns: site name -> sampled value, from a sampler that
 /// hands each latent site's name and value to the closure it is given.
 pub(crate) fn collect_sites<D: Backend>(

@@ -159,16 +159,8 @@ impl<M, D: Backend> AutoNormal<M, D> {
         site: &LatentSite<D>,
         names: &SiteNames,
     ) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
-        let (has_loc, has_scale) = crate::params::with_param_store_on::<D, _>(|s| {
-            (
-                s.position_named(&names.loc).is_some(),
-                s.position_named(&names.scale).is_some(),
-            )
-        })
-        .map_err(|e| PyroError::Param {
-            site: names.loc.to_string(),
-            reason: e.to_string(),
-        })?;
+        let has_loc = super::stored_with_shape::<D>(&names.loc, &site.full_u_shape)?;
+        let has_scale = super::stored_with_shape::<D>(&names.scale, &site.full_u_shape)?;
         let init = if has_loc {
             None
         } else {
@@ -245,21 +237,17 @@ impl<M, D: Backend> AutoNormal<M, D> {
             // The site's plates, entered with this step's batch (drawn at the first site of
             // each plate, so the model is replayed on the same one); full-size parameters are
             // indexed by it.
-            let mut plates = Vec::with_capacity(site.plates.len());
-            for p in &site.plates {
-                let plate = batches.enter::<D>(p)?;
-                if p.subsampled() {
-                    let at = |t: &DynTensor<D>| {
-                        t.index_select(p.axis, plate.indices())
-                            .map_err(|e| PyroError::SiteTensor {
-                                site: site.name.to_string(),
-                                source: e,
-                            })
-                    };
-                    loc = at(&loc)?;
-                    scale = at(&scale)?;
-                }
-                plates.push(plate);
+            let plates = batches.enter_site::<D>(site)?;
+            for (p, plate) in plates.iter(site).filter(|(p, _)| p.subsampled()) {
+                let at = |t: &DynTensor<D>| {
+                    t.index_select(p.axis, plate.indices())
+                        .map_err(|e| PyroError::SiteTensor {
+                            site: site.name.to_string(),
+                            source: e,
+                        })
+                };
+                loc = at(&loc)?;
+                scale = at(&scale)?;
             }
             let normal =
                 Normal::from_dyn(loc, scale).map_err(|e| PyroError::at_site(&site.name, e))?;
@@ -295,8 +283,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
                 sample_with(site.name.clone(), delta, SampleOptions::default())?
             };
             keep(&site.name, v);
-            // Leave the plates innermost first.
-            while plates.pop().is_some() {}
+            drop(plates);
         }
         Ok(())
     }

@@ -63,6 +63,16 @@ impl<D: Backend> LatentSite<D> {
         self.support.check_all(value)
     }
 
+    /// The constrained shape with every subsampled plate's axis at the plate's full size
+    /// (the shape of AutoDelta's full-size point estimate).
+    pub(crate) fn full_shape(&self) -> Vec<usize> {
+        let mut shape = self.shape.clone();
+        for p in self.plates.iter().filter(|p| p.subsampled()) {
+            shape[p.axis] = p.frame.size;
+        }
+        shape
+    }
+
     /// Whether the site's support is the real numbers (its transform is the identity).
     pub(crate) fn has_real_support(&self) -> bool {
         self.transform.name() == "IdentityTransform"
@@ -147,19 +157,18 @@ impl<D: Backend> Prototype<D> {
                     ),
                 });
             }
-            if !allow_subsampling
-                && s.cond_indep_stack
+            if !allow_subsampling {
+                if let Some(f) = s
+                    .cond_indep_stack
                     .iter()
-                    .any(|f| f.subsample_size != f.size)
-            {
-                return Err(PyroError::Config {
-                    algorithm: who,
-                    reason: format!(
-                        "site `{}` is inside a subsampled plate; local latent variables with \
-                         subsampling are not supported by this autoguide yet",
-                        s.name
-                    ),
-                });
+                    .find(|f| f.subsample_size != f.size)
+                {
+                    return Err(PyroError::SubsampledLatent {
+                        guide: who,
+                        site: s.name.to_string(),
+                        plate: f.name.to_string(),
+                    });
+                }
             }
             let support = dist.support();
             let transform = biject_to::<D>(&support).map_err(|e| PyroError::Transform {
@@ -202,9 +211,31 @@ impl<D: Backend> Prototype<D> {
         })
     }
 
-    /// Splits a packed unconstrained vector (last dim `latent_dim`, any leading sample dims)
-    /// into per-site unconstrained values.
+    /// Splits a packed unconstrained vector (last dim `latent_dim`, any leading dims) into
+    /// per-site unconstrained values.
+    ///
+    /// The leading dims come from plates outside the model (vectorized particles, a
+    /// `samples` plate): a site's value has shape `lead ++ [1; u_event_dim]` broadcast with
+    /// its own unconstrained shape (Pyro's `_unpack_latent`), so a latent of shape `[3]` in a
+    /// plate of the model, drawn with leading dims `[P, 1]`, has shape `[P, 3]`.
     pub fn unpack(&self, packed: &DynTensor<D>) -> PyroResult<Vec<DynTensor<D>>> {
+        self.split(packed, lead_shape)
+    }
+
+    /// Splits packed unconstrained draws `[k.., latent_dim]` into per-site draws
+    /// `[k.., u_shape..]`: the leading dims are sample dims, kept left of the site's shape
+    /// (`sample_posterior`, `quantiles`).
+    pub fn unpack_draws(&self, packed: &DynTensor<D>) -> PyroResult<Vec<DynTensor<D>>> {
+        self.split(packed, |site, lead| {
+            Ok(lead.iter().chain(&site.u_shape).copied().collect())
+        })
+    }
+
+    fn split(
+        &self,
+        packed: &DynTensor<D>,
+        shape_of: impl Fn(&LatentSite<D>, &[usize]) -> PyroResult<Vec<usize>>,
+    ) -> PyroResult<Vec<DynTensor<D>>> {
         let lead: Vec<usize> = packed.shape()[..packed.rank().saturating_sub(1)].to_vec();
         let n: usize = lead.iter().product();
         let mut out = Vec::with_capacity(self.sites.len());
@@ -214,8 +245,7 @@ impl<D: Backend> Prototype<D> {
                 let base = i * self.latent_dim + off;
                 idx.extend(base..base + site.u_numel);
             }
-            let mut shape = lead.clone();
-            shape.extend_from_slice(&site.u_shape);
+            let shape = shape_of(site, &lead)?;
             out.push(packed.gather_flat(idx, &shape)?);
         }
         Ok(out)
@@ -236,6 +266,37 @@ impl<D: Backend> Prototype<D> {
         }
         Ok(DynTensor::cat_flat(&parts)?)
     }
+}
+
+/// The shape of a site's unconstrained value drawn with leading dims `lead`: `lead` with
+/// `u_event_dim` trailing ones, broadcast against the site's unconstrained shape. The leading
+/// dims must not overlap the site's plate dims except where they are 1 (the model's plates
+/// fit inside `max_plate_nesting`); otherwise the error names the site.
+fn lead_shape<D: Backend>(site: &LatentSite<D>, lead: &[usize]) -> PyroResult<Vec<usize>> {
+    let mut left: Vec<usize> = lead.to_vec();
+    left.extend(std::iter::repeat_n(1, site.u_event_dim));
+    let right = &site.u_shape;
+    let rank = left.len().max(right.len());
+    let mut shape = Vec::with_capacity(rank);
+    for i in 0..rank {
+        let l = (i + left.len()).checked_sub(rank).map_or(1, |k| left[k]);
+        let r = (i + right.len()).checked_sub(rank).map_or(1, |k| right[k]);
+        shape.push(match (l, r) {
+            (1, r) => r,
+            (l, 1) => l,
+            _ => {
+                return Err(PyroError::SiteMismatch {
+                    site: site.name.to_string(),
+                    reason: format!(
+                        "the packed latent's leading dims {lead:?} overlap the site's \
+                         unconstrained shape {right:?}; an outer plate (vectorized particles?) \
+                         must sit left of every plate of the model: raise max_plate_nesting"
+                    ),
+                })
+            }
+        });
+    }
+    Ok(shape)
 }
 
 /// The vectorized plates around a site with the unconstrained axes they index, and the
@@ -302,6 +363,40 @@ impl Batches {
             self.drawn.push((f.name.clone(), plate.indices().to_vec()));
         }
         Ok(plate)
+    }
+}
+
+/// The plates of one latent site, entered for the length of its `sample` call; dropping it
+/// leaves them innermost first.
+pub(crate) struct SitePlates<D: Backend>(Vec<Plate<D>>);
+
+impl<D: Backend> SitePlates<D> {
+    /// The entered plates, outermost first, with the axes they index.
+    pub(crate) fn iter<'a>(
+        &'a self,
+        site: &'a LatentSite<D>,
+    ) -> impl Iterator<Item = (&'a PlateAxis, &'a Plate<D>)> {
+        site.plates.iter().zip(&self.0)
+    }
+}
+
+impl<D: Backend> Drop for SitePlates<D> {
+    fn drop(&mut self) {
+        while self.0.pop().is_some() {}
+    }
+}
+
+impl Batches {
+    /// Enters every plate of `site`, outermost first (see [`Batches::enter`]).
+    pub(crate) fn enter_site<D: Backend>(
+        &mut self,
+        site: &LatentSite<D>,
+    ) -> PyroResult<SitePlates<D>> {
+        let mut plates = Vec::with_capacity(site.plates.len());
+        for p in &site.plates {
+            plates.push(self.enter::<D>(p)?);
+        }
+        Ok(SitePlates(plates))
     }
 }
 
