@@ -26,6 +26,10 @@ and the posterior of every latent site:
   AutoMultivariateNormal guide). `min_ess` is the smallest bulk ESS over every element of every
   site (constrained and unconstrained), so the Monte Carlo error of every stored mean is at most
   `max_mcse_over_sd` posterior sds; the script fails if that exceeds 0.02.
+
+Cross-checks stored alongside: schools_informative is run centred and non-centred
+(`centred_vs_non_centred`); nested_positive's reference is sampled non-centred, where NUTS does not
+diverge, and compared with NUTS run on the centred model directly (`centred_vs_centred_direct`).
 """
 import json
 import os
@@ -161,7 +165,7 @@ def summarize(samples, latent_order, positive, derived=()):
     """samples: site -> array (chains, draws, *shape)."""
     ess_all, rhat_all = [], []
     sites, derived_out, per_site_unc = {}, {}, {}
-    flat_mean, flat_names, flat_draws = [], [], []
+    flat_mean, flat_names, flat_transforms, flat_draws = [], [], [], []
 
     def moments(x):
         flat = x.reshape((-1,) + x.shape[2:])
@@ -194,11 +198,13 @@ def summarize(samples, latent_order, positive, derived=()):
         flat_draws.append(flat)
         idx = list(np.ndindex(*shape)) if shape else [()]
         flat_names += [name + ("[" + ",".join(map(str, i)) + "]" if i else "") for i in idx]
+        flat_transforms += ["log" if name in positive else "identity"] * len(idx)
         flat_mean.append(flat.mean(0))
     allflat = np.concatenate(flat_draws, axis=1)
     unconstrained = {
         "sites": per_site_unc,
         "coordinates": flat_names,
+        "coordinate_transforms": flat_transforms,
         "mean": tolist(allflat.mean(0)),
         "cov": tolist(np.cov(allflat, rowvar=False, ddof=1)),
         "skewness": tolist(scipy.stats.skew(allflat, axis=0)),
@@ -210,6 +216,10 @@ def summarize(samples, latent_order, positive, derived=()):
 
 def nuts_variant(model_fn, kwargs, description, seed, target_accept, latent_order, positive, derived=()):
     samples, div, method = run_nuts(model_fn, kwargs, seed, target_accept)
+    return describe(samples, div, method, description, latent_order, positive, derived), samples
+
+
+def describe(samples, div, method, description, latent_order, positive, derived=()):
     sites, der, unc, min_ess, max_rhat = summarize(samples, latent_order, positive, derived)
     out = {
         "model": description,
@@ -228,7 +238,7 @@ def nuts_variant(model_fn, kwargs, description, seed, target_accept, latent_orde
         print(f"    {k}: mean={np.round(v['mean'], 3).tolist()} sd={np.round(v['sd'], 3).tolist()}", flush=True)
     if not QUICK and 1.0 / np.sqrt(min_ess) > MAX_MCSE_OVER_SD:
         raise SystemExit(f"min ESS {min_ess:.0f} too small for MC error < {MAX_MCSE_OVER_SD} sd")
-    return out, samples
+    return out
 
 
 # ---------------------------------------------------------------- case 1: exact Gaussian
@@ -371,22 +381,29 @@ def main():
     }
 
     print("nested_positive", flush=True)
-    # The centred model has a funnel between s and z; target_accept 0.99 keeps NUTS reliable and a
-    # non-centred run (same posterior over mu, s, z) checks it.
-    c, _ = nuts_variant(
-        nested_positive, dict(y=NESTED_Y),
+    # The centred model has a funnel between s and z: NUTS on it directly still diverges a few
+    # times at target_accept 0.99. The reference is therefore sampled in the non-centred
+    # parameterization (z = exp(mu + s*z_raw), the same posterior over mu, s, z; no divergences)
+    # and summarized as the centred model's sites; the direct run is kept as a check.
+    centred_desc = (
         "mu ~ Normal(0, 1); plate groups(3, dim=-2): s ~ Gamma(4, rate 4) [3,1]; "
-        "plate items(4, dim=-1) inside it: z ~ LogNormal(mu, s) [3,4]; y ~ Poisson(5*z) observed [3,4]",
-        4, 0.99, ["mu", "s", "z"], {"s", "z"})
-    n, _ = nuts_variant(
-        nested_positive_non_centred, dict(y=NESTED_Y),
-        "cross-check only: as centred but z_raw ~ Normal(0, 1) [3,4] and z = exp(mu + s*z_raw) (deterministic)",
-        5, 0.95, ["mu", "s", "z_raw"], {"s", "z"}, derived=["z"])
+        "plate items(4, dim=-1) inside it: z ~ LogNormal(mu, s) [3,4]; y ~ Poisson(5*z) observed [3,4]"
+    )
+    ns, ndiv, nmethod = run_nuts(nested_positive_non_centred, dict(y=NESTED_Y), 5, 0.95)
+    n = describe(ns, ndiv, nmethod,
+                 "same posterior as centred, sampled as: z_raw ~ Normal(0, 1) [3,4] inside both plates, "
+                 "z = exp(mu + s*z_raw) (deterministic), y ~ Poisson(5*z)",
+                 ["mu", "s", "z_raw"], {"s", "z"}, derived=["z"])
+    ref = describe(ns, ndiv, "sampled in the non-centred parameterization (see non_centred), summarized as the "
+                   "centred model's sites (unconstrained: mu, log s, log z): " + nmethod,
+                   centred_desc, ["mu", "s", "z"], {"s", "z"})
+    direct, _ = nuts_variant(nested_positive, dict(y=NESTED_Y), centred_desc, 4, 0.99, ["mu", "s", "z"], {"s", "z"})
     cases["nested_positive"] = {
         "data": {"y": NESTED_Y.tolist(), "groups": {"size": 3, "dim": -2}, "items": {"size": 4, "dim": -1}},
-        "centred": c,
-        "non_centred_check": n,
-        "centred_vs_non_centred": agreement(c, n, ["mu", "s", "z"]),
+        "centred": ref,
+        "non_centred": n,
+        "centred_direct_nuts_check": direct,
+        "centred_vs_centred_direct": agreement(ref, direct, ["mu", "s", "z"]),
     }
 
     doc = {
