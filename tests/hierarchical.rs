@@ -180,11 +180,10 @@ fn worst_mean_error(mean: &[f64], r: &Reference) -> (f64, String) {
 
 /// The largest covariance error in correlation units: `|c_jk - ref_jk| / (sd_j sd_k)`.
 fn worst_cov_error(cov: &[Vec<f64>], r: &Reference) -> (f64, String) {
-    let d = r.coords.len();
     let mut worst = (0.0, String::new());
-    for j in 0..d {
-        for k in 0..d {
-            let e = (cov[j][k] - r.cov[j][k]).abs() / (r.sd(j) * r.sd(k));
+    for (j, (row, ref_row)) in cov.iter().zip(&r.cov).enumerate() {
+        for (k, (c, want)) in row.iter().zip(ref_row).enumerate() {
+            let e = (c - want).abs() / (r.sd(j) * r.sd(k));
             if e > worst.0 {
                 worst = (e, format!("{}/{}", r.coords[j], r.coords[k]));
             }
