@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::decaying_adam;
+use common::{decaying_adam, moments};
 use pyro::infer::autoguide::{
     AutoDelta, AutoDiagonalNormal, AutoGuide, AutoLaplaceApproximation,
     AutoLowRankMultivariateNormal, AutoMultivariateNormal, AutoNormal, InitLoc,
@@ -81,27 +81,6 @@ fn unconstrained_rows(draws: &Draws) -> Vec<[f64; 3]> {
     (0..z1.len())
         .map(|i| [z1[i] as f64, z2[i] as f64, (s[i] as f64).ln()])
         .collect()
-}
-
-fn moments(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
-    let k = rows.len() as f64;
-    let d = rows[0].len();
-    let mean: Vec<f64> = (0..d)
-        .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / k)
-        .collect();
-    let cov = (0..d)
-        .map(|a| {
-            (0..d)
-                .map(|b| {
-                    rows.iter()
-                        .map(|r| (r[a] - mean[a]) * (r[b] - mean[b]))
-                        .sum::<f64>()
-                        / (k - 1.0)
-                })
-                .collect()
-        })
-        .collect();
-    (mean, cov)
 }
 
 /// Checks the sample mean and covariance of `draws` against `mean` and `cov`.

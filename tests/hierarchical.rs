@@ -23,7 +23,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::decaying_adam;
+use common::{decaying_adam, moments};
 use pyro::infer::autoguide::{
     AutoDelta, AutoDiagonalNormal, AutoGuide, AutoLaplaceApproximation,
     AutoLowRankMultivariateNormal, AutoMultivariateNormal, AutoNormal,
@@ -148,27 +148,6 @@ fn rows(draws: &Draws, r: &Reference, positive: &[&str]) -> Vec<Vec<f64>> {
     (0..n)
         .map(|i| columns.iter().map(|c| c[i]).collect())
         .collect()
-}
-
-fn moments(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
-    let k = rows.len() as f64;
-    let d = rows[0].len();
-    let mean: Vec<f64> = (0..d)
-        .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / k)
-        .collect();
-    let cov = (0..d)
-        .map(|a| {
-            (0..d)
-                .map(|b| {
-                    rows.iter()
-                        .map(|r| (r[a] - mean[a]) * (r[b] - mean[b]))
-                        .sum::<f64>()
-                        / (k - 1.0)
-                })
-                .collect()
-        })
-        .collect();
-    (mean, cov)
 }
 
 /// The largest `|mean - reference mean| / reference sd` over the coordinates.

@@ -152,6 +152,13 @@ impl<M, D: Backend> Continuous<M, D> {
         })
     }
 
+    /// The softplus-positive `scale` vector of `n` values, created at `init` on first use.
+    fn scale(&self, n: usize, init: f32) -> PyroResult<DynTensor<D>> {
+        let name = &self.names.scale;
+        let init = self.init_if_missing(name, &[n], || Ok(DynTensor::full(&[n], init)))?;
+        param_on::<D>(name.clone(), init, Constraint::SoftplusPositive, Some(1))
+    }
+
     /// The posterior over the packed latent vector, creating its parameters on first use.
     fn posterior(&self, proto: &Prototype<D>) -> PyroResult<SharedDist<D>> {
         let n = proto.latent_dim;
@@ -169,15 +176,7 @@ impl<M, D: Backend> Continuous<M, D> {
         let dist_err = move |e| PyroError::at_site(who, e);
         Ok(match self.family {
             Family::Diagonal => {
-                let init = self.init_if_missing(&names.scale, &[n], || {
-                    Ok(DynTensor::full(&[n], self.init_scale))
-                })?;
-                let scale = param_on::<D>(
-                    names.scale.clone(),
-                    init,
-                    Constraint::SoftplusPositive,
-                    Some(1),
-                )?;
+                let scale = self.scale(n, self.init_scale)?;
                 Rc::new(
                     Normal::from_dyn(loc, scale)
                         .and_then(|d| d.to_event(1))
@@ -188,15 +187,7 @@ impl<M, D: Backend> Continuous<M, D> {
                 // Pyro 1.9: a softplus-positive `scale` (init_scale) and a unit lower
                 // Cholesky `scale_tril` (the identity), with the posterior's factor
                 // `scale[:, None] * scale_tril`.
-                let init = self.init_if_missing(&names.scale, &[n], || {
-                    Ok(DynTensor::full(&[n], self.init_scale))
-                })?;
-                let scale = param_on::<D>(
-                    names.scale.clone(),
-                    init,
-                    Constraint::SoftplusPositive,
-                    Some(1),
-                )?;
+                let scale = self.scale(n, self.init_scale)?;
                 let init = self.init_if_missing(&names.scale_tril, &[n, n], || {
                     let mut eye = vec![0.0; n * n];
                     for i in 0..n {
@@ -229,15 +220,7 @@ impl<M, D: Backend> Continuous<M, D> {
                     Ok(DynTensor::from_vec(v, &[n, r])?)
                 })?;
                 let factor = param_on::<D>(names.cov_factor.clone(), init, Constraint::Real, None)?;
-                let init = self.init_if_missing(&names.scale, &[n], || {
-                    Ok(DynTensor::full(&[n], 0.5f32.sqrt() * self.init_scale))
-                })?;
-                let scale = param_on::<D>(
-                    names.scale.clone(),
-                    init,
-                    Constraint::SoftplusPositive,
-                    Some(1),
-                )?;
+                let scale = self.scale(n, 0.5f32.sqrt() * self.init_scale)?;
                 let cov_factor = factor.mul(&scale.reshape(&[n, 1])?)?;
                 let cov_diag = scale.square();
                 Rc::new(
