@@ -119,7 +119,7 @@ impl<D: Backend> ParamStore<D> {
         let serialize_err = |reason: String| ParamStoreError::Io {
             path: path.to_path_buf(),
             op: "serialize the parameters",
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason).into(),
         };
         let mut views = Vec::with_capacity(raw.len());
         for (name, shape, bytes) in &raw {
@@ -157,7 +157,7 @@ impl<D: Backend> ParamStore<D> {
         let bytes = std::fs::read(path).map_err(|source| ParamStoreError::Io {
             path: path.to_path_buf(),
             op: "read",
-            source,
+            source: source.into(),
         })?;
         let loaded = parse_file::<D>(path, &bytes)?;
 
@@ -437,7 +437,7 @@ pub(crate) fn write_atomic(
     let io_err = |op: &'static str, source: std::io::Error| ParamStoreError::Io {
         path: path.to_path_buf(),
         op,
-        source,
+        source: source.into(),
     };
     let file_name = path.file_name().ok_or_else(|| {
         io_err(
