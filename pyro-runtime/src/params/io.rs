@@ -246,8 +246,8 @@ fn map_safetensors_error(path: &Path, e: SafeTensorError) -> ParamStoreError {
 /// Parses and checks a whole file; the result is sorted by insertion index.
 fn parse_file<D: Backend>(path: &Path, bytes: &[u8]) -> ParamResult<Vec<Loaded<D>>> {
     // The safetensors parser can panic on crafted headers (an offset sum that overflows), so
-    // it runs under catch_unwind; a panic becomes a typed error.
-    let parsed = std::panic::catch_unwind(|| {
+    // it runs under catch_silently; a panic becomes a typed error and prints nothing.
+    let parsed = crate::silent_panic::catch_silently(|| {
         let (_, meta) = SafeTensors::read_metadata(bytes)?;
         let tensors = SafeTensors::deserialize(bytes)?;
         let views: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
