@@ -91,6 +91,21 @@ pub enum PyroError {
         /// The offending value (NaN, inf or -inf).
         value: f32,
     },
+    /// An observed value holds a NaN (checked with validation on, and whenever the site's
+    /// log-probability comes out NaN or infinite).
+    #[error(
+        "site `{site}`: the observed value is NaN{} (value of shape {shape:?}); NaN is not an \
+         observation: leave missing values out, or mark them with `obs_mask` to impute them",
+        crate::distributions::at_position("index", .index)
+    )]
+    ObservedNan {
+        /// The site's name.
+        site: String,
+        /// The position of the first NaN (empty for a rank-0 value).
+        index: Vec<usize>,
+        /// The observed value's shape.
+        shape: Vec<usize>,
+    },
     /// A distribution's batch shape does not fit the enclosing plate.
     #[error("site `{site}`: batch shape {batch_shape:?} does not broadcast with plate `{plate}` of size {size} at dim {dim}")]
     PlateShape {
@@ -188,6 +203,16 @@ impl PyroError {
         PyroError::Distribution {
             site: site.to_string(),
             source: e,
+        }
+    }
+
+    /// [`PyroError::ObservedNan`] for the NaN at flat (row-major) index `flat` of an observed
+    /// value of shape `shape` at `site`.
+    pub(crate) fn observed_nan(site: &str, flat: usize, shape: &[usize]) -> Self {
+        PyroError::ObservedNan {
+            site: site.to_string(),
+            index: crate::distributions::unravel(flat, shape),
+            shape: shape.to_vec(),
         }
     }
 }

@@ -55,7 +55,7 @@ pub enum ParamStoreError {
     /// An event of a value handed in lies outside an event-shaped constraint (`simplex`,
     /// `lower_cholesky`, `corr_cholesky`, `positive_definite`), whose membership is decided
     /// for a whole vector or matrix rather than value by value.
-    #[error("parameter `{name}`: event {event} ({}) is outside the constraint `{constraint}`", preview(.values))]
+    #[error("parameter `{name}`: the event at flat batch index {event} ({}) is outside the constraint `{constraint}`", preview(.values))]
     EventOutOfSupport {
         /// The parameter's name.
         name: String,
