@@ -41,6 +41,24 @@ pub type TensorResult<T> = Result<T, TensorError>;
 
 /// The error type of models, handlers and inference. Every variant names the site at fault
 /// where there is one.
+///
+/// Every public error type of the runtime converts into it (`From`), so `?` works on any of
+/// them in a function returning [`PyroResult`]; the original error is kept as the
+/// [`source`](std::error::Error::source) of the converted one, and its text is the message.
+///
+/// ```
+/// use pyro::optim::{Adam, OptimError};
+/// use pyro::{PyroError, PyroResult};
+/// use std::error::Error;
+///
+/// fn make(lr: f32) -> PyroResult<Adam> {
+///     Ok(Adam::with_lr(lr)?)
+/// }
+/// let err = make(-1.0).unwrap_err();
+/// assert!(matches!(err, PyroError::Optim(OptimError::InvalidConfig { argument: "lr", .. })));
+/// assert!(err.source().unwrap().downcast_ref::<OptimError>().is_some());
+/// assert_eq!(err.to_string(), err.source().unwrap().to_string());
+/// ```
 #[derive(Debug, Clone, Error)]
 pub enum PyroError {
     /// A distribution could not be built or used at a site.
@@ -60,7 +78,7 @@ pub enum PyroError {
         source: TensorError,
     },
     /// A tensor operation failed outside any site.
-    #[error(transparent)]
+    #[error("{0}")]
     Tensor(#[from] TensorError),
     /// Two sample sites with the same name in one trace.
     #[error("multiple sample sites named `{0}` in one trace; give each site a unique name (inside a loop, use a sequential plate or a run-time name such as format!(\"x_{{i}}\"))")]
@@ -72,6 +90,21 @@ pub enum PyroError {
         site: String,
         /// The offending value (NaN, inf or -inf).
         value: f32,
+    },
+    /// An observed value holds a NaN (checked with validation on, and whenever the site's
+    /// log-probability comes out NaN or infinite).
+    #[error(
+        "site `{site}`: the observed value is NaN{} (value of shape {shape:?}); NaN is not an \
+         observation: leave missing values out, or mark them with `obs_mask` to impute them",
+        crate::distributions::at_position("index", .index)
+    )]
+    ObservedNan {
+        /// The site's name.
+        site: String,
+        /// The position of the first NaN (empty for a rank-0 value).
+        index: Vec<usize>,
+        /// The observed value's shape.
+        shape: Vec<usize>,
     },
     /// A distribution's batch shape does not fit the enclosing plate.
     #[error("site `{site}`: batch shape {batch_shape:?} does not broadcast with plate `{plate}` of size {size} at dim {dim}")]
@@ -157,6 +190,26 @@ pub enum PyroError {
         /// What is wrong.
         reason: String,
     },
+    /// A distribution error outside any site (a constructor's error passed on with `?`
+    /// before the distribution reached a site; at a site it is [`PyroError::Distribution`]).
+    #[error("{0}")]
+    Dist(#[from] crate::distributions::DistError),
+    /// A transform error outside any site (`?` on a transform; at a site it is
+    /// [`PyroError::Transform`]).
+    #[error("{0}")]
+    Transformation(#[from] crate::transforms::TransformError),
+    /// A linear-algebra error (`?` on a [`crate::linalg`] result).
+    #[error("{0}")]
+    Linalg(#[from] crate::linalg::LinalgError),
+    /// An optimizer error (`?` on an optimizer's constructor or update).
+    #[error("{0}")]
+    Optim(#[from] crate::optim::OptimError),
+    /// A parameter-store error (`?` on a [`crate::params`] result: a lookup, `save`, `load`).
+    #[error("{0}")]
+    ParamStore(#[from] crate::params::ParamStoreError),
+    /// Text that does not parse as a constraint (`?` on `str::parse::<Constraint>()`).
+    #[error("{0}")]
+    ParseConstraint(#[from] crate::constraints::ParseConstraintError),
     /// Raised by the `escape` handler to leave the program at a site; caught by the
     /// handler's caller.
     #[error("escaped at site `{site}`")]
@@ -174,7 +227,122 @@ impl PyroError {
             source: e,
         }
     }
+
+    /// [`PyroError::ObservedNan`] for the NaN at flat (row-major) index `flat` of an observed
+    /// value of shape `shape` at `site`.
+    pub(crate) fn observed_nan(site: &str, flat: usize, shape: &[usize]) -> Self {
+        PyroError::ObservedNan {
+            site: site.to_string(),
+            index: crate::distributions::unravel(flat, shape),
+            shape: shape.to_vec(),
+        }
+    }
 }
 
 /// Shorthand result of models, handlers and inference.
 pub type PyroResult<T> = Result<T, PyroError>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+    use crate::optim::OptimError;
+    use crate::params::ParamStoreError;
+
+    /// The messages of `e` and of its sources, outermost first.
+    fn chain(e: &dyn Error) -> Vec<String> {
+        let mut out = vec![e.to_string()];
+        let mut cur = e.source();
+        while let Some(s) = cur {
+            out.push(s.to_string());
+            cur = s.source();
+        }
+        out
+    }
+
+    #[test]
+    fn conversions_keep_the_whole_source_chain() {
+        // Three levels: an optimizer error caused by a store error caused by an I/O error.
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no permission");
+        let store = ParamStoreError::Io {
+            path: "/tmp/p.safetensors".into(),
+            op: "write",
+            source: io.into(),
+        };
+        let optim = OptimError::Store {
+            name: "w".into(),
+            source: Box::new(store.clone()),
+        };
+        let want = chain(&optim);
+        assert_eq!(want.len(), 3, "{want:?}");
+        assert_eq!(want[2], "no permission");
+
+        let err = PyroError::from(optim.clone());
+        assert!(matches!(err, PyroError::Optim(OptimError::Store { ref name, .. }) if name == "w"));
+        // The converted error says what the original says, and the original is its source,
+        // followed by the original's own sources.
+        let got = chain(&err);
+        assert_eq!(got[0], want[0]);
+        assert_eq!(got[1..], want[..]);
+        let first = err.source().unwrap();
+        assert!(matches!(
+            first.downcast_ref::<OptimError>(),
+            Some(OptimError::Store { .. })
+        ));
+
+        let err = PyroError::from(store);
+        assert_eq!(chain(&err).len(), 3);
+        assert!(err.source().unwrap().is::<ParamStoreError>());
+        assert_eq!(chain(&err)[2], "no permission");
+    }
+
+    #[test]
+    fn every_error_type_is_the_source_of_its_conversion() {
+        use crate::constraints::Constraint;
+        use crate::distributions::DistError;
+        use crate::linalg::LinalgError;
+        use crate::transforms::TransformError;
+
+        let cases: Vec<(PyroError, fn(&(dyn Error + 'static)) -> bool)> = vec![
+            (TensorError::Invalid("i".into()).into(), |s| {
+                s.is::<TensorError>()
+            }),
+            (
+                DistError::NotReparameterized { dist: "Poisson" }.into(),
+                |s| s.is::<DistError>(),
+            ),
+            (
+                TransformError::NoLogDet {
+                    transform: "Softmax",
+                    reason: "r",
+                }
+                .into(),
+                |s| s.is::<TransformError>(),
+            ),
+            (
+                LinalgError::Singular {
+                    op: "solve",
+                    index: 1,
+                }
+                .into(),
+                |s| s.is::<LinalgError>(),
+            ),
+            (
+                OptimError::LrNotSettable { optimizer: "Adam" }.into(),
+                |s| s.is::<OptimError>(),
+            ),
+            (ParamStoreError::Busy.into(), |s| s.is::<ParamStoreError>()),
+            ("sphere".parse::<Constraint>().unwrap_err().into(), |s| {
+                s.is::<crate::constraints::ParseConstraintError>()
+            }),
+        ];
+        for (err, is_original) in cases {
+            let source = err
+                .source()
+                .unwrap_or_else(|| panic!("{err:?} has no source"));
+            assert!(is_original(source), "{err:?}");
+            assert_eq!(err.to_string(), source.to_string());
+        }
+    }
+}

@@ -26,6 +26,7 @@ pub mod poutine;
 pub mod prelude;
 pub mod primitives;
 pub mod rng;
+mod silent_panic;
 pub mod tensor;
 pub mod transforms;
 mod validation;

@@ -325,7 +325,12 @@ impl_distribution!(Binomial[scalar] {
                 return Err(DistError::OutOfSupport {
                     dist: "Binomial",
                     support: format!("integer_interval(0, total_count = {})", n[bi]),
-                    detail: format!("value {}", x[vi]),
+                    detail: format!(
+                        "value of shape {:?}: {}{}",
+                        value.shape(),
+                        x[vi],
+                        at_position("index", &unravel(vi, value.shape()))
+                    ),
                 });
             }
         }

@@ -401,14 +401,19 @@ impl_distribution!(Categorical[scalar] {
             value_batch_pairs("Categorical::log_prob", value.shape(), &self.batch_shape)?;
         // Indices are needed on the host whatever the validation setting.
         let v = value.to_vec();
-        if let Some(bad) = v
+        if let Some(i) = v
             .iter()
-            .find(|&&x| !(x >= 0.0 && x < k as f32 && x == x.floor()))
+            .position(|&x| !(x >= 0.0 && x < k as f32 && x == x.floor()))
         {
             return Err(DistError::OutOfSupport {
                 dist: "Categorical",
                 support: support.to_string(),
-                detail: format!("value {bad}"),
+                detail: format!(
+                    "value of shape {:?}: {}{}",
+                    value.shape(),
+                    v[i],
+                    at_position("index", &unravel(i, value.shape()))
+                ),
             });
         }
         let idx: Vec<usize> = pairs.iter().map(|&(vi, bi)| bi * k + v[vi] as usize).collect();

@@ -317,14 +317,14 @@ pub(crate) fn validate_param<D: Backend>(
     if !crate::is_validation_enabled() {
         return Ok(());
     }
-    with_host_values(x, |v| match first_bad_event(constraint, v, x.shape()) {
-        Some((i, shown)) => Err(DistError::InvalidParameter {
+    match first_violation(constraint, x) {
+        Some(bad) => Err(DistError::InvalidParameter {
             dist,
             param,
-            reason: format!("{shown:?} (at event {i}) is not in {constraint}"),
+            reason: format!("{bad} is not in {constraint}"),
         }),
         None => Ok(()),
-    })
+    }
 }
 
 /// Calls `f` with the values of `x` on the host: a host node's own values (no copy), or a
@@ -336,16 +336,64 @@ fn with_host_values<D: Backend, R>(x: &DynTensor<D>, f: impl FnOnce(&[f32]) -> R
     }
 }
 
-/// The index and the values of the first event of `v` (shape `shape`) outside `constraint`.
-fn first_bad_event(
+/// The flat (row-major) index of the first NaN in `x`, if any.
+pub(crate) fn first_nan<D: Backend>(x: &DynTensor<D>) -> Option<usize> {
+    with_host_values(x, |v| v.iter().position(|x| x.is_nan()))
+}
+
+/// The position of flat (row-major) index `flat` in a tensor of shape `shape`.
+pub(crate) fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (i, &n) in shape.iter().enumerate().rev() {
+        if n > 0 {
+            index[i] = flat % n;
+            flat /= n;
+        }
+    }
+    index
+}
+
+/// A position for messages: `index 2` in one dim, `index [1, 2]` in several, nothing for a
+/// rank-0 value (`what` is `index` or `batch index`).
+pub(crate) fn at_position(what: &str, index: &[usize]) -> String {
+    match index {
+        [] => String::new(),
+        [i] => format!(" at {what} {i}"),
+        _ => format!(" at {what} {index:?}"),
+    }
+}
+
+/// The first part of `x` outside `constraint`, described for a message, if any: the value and
+/// its position (`-1 at index 2`) for a constraint on single values; for a constraint on
+/// whole events (`simplex`: vectors, `lower_cholesky`: matrices) the event's values and its
+/// position among the batch dims (`event [0.5, 0.6] at batch index 1`).
+pub(crate) fn first_violation<D: Backend>(
     constraint: &Constraint,
-    v: &[f32],
-    shape: &[usize],
-) -> Option<(usize, Vec<f32>)> {
-    let i = constraint.first_violation(v, shape)?;
-    let events = constraint.check_values(v, shape).len().max(1);
-    let ev = v.len() / events;
-    Some((i, v[i * ev..(i + 1) * ev].to_vec()))
+    x: &DynTensor<D>,
+) -> Option<String> {
+    let shape = x.shape();
+    with_host_values(x, |v| {
+        let i = constraint.first_violation(v, shape)?;
+        let event_dims = constraint.event_dim().min(shape.len());
+        let (batch, event) = shape.split_at(shape.len() - event_dims);
+        if event_dims == 0 {
+            return Some(format!(
+                "{}{}",
+                v[i],
+                at_position("index", &unravel(i, shape))
+            ));
+        }
+        let len = event.iter().product::<usize>().max(1);
+        let values = &v[i * len..((i + 1) * len).min(v.len())];
+        const MAX: usize = 8;
+        let shown: Vec<String> = values.iter().take(MAX).map(|x| x.to_string()).collect();
+        let more = if values.len() > MAX { ", ..." } else { "" };
+        Some(format!(
+            "event [{}{more}]{}",
+            shown.join(", "),
+            at_position("batch index", &unravel(i, batch))
+        ))
+    })
 }
 
 /// Checks a value against the support when validation is on.
@@ -357,14 +405,14 @@ pub(crate) fn validate_value<D: Backend>(
     if !crate::is_validation_enabled() {
         return Ok(());
     }
-    with_host_values(x, |v| match first_bad_event(support, v, x.shape()) {
-        Some((i, shown)) => Err(DistError::OutOfSupport {
+    match first_violation(support, x) {
+        Some(bad) => Err(DistError::OutOfSupport {
             dist,
             support: support.to_string(),
-            detail: format!("value {shown:?} at event {i}"),
+            detail: format!("value of shape {:?}: {bad}", x.shape()),
         }),
         None => Ok(()),
-    })
+    }
 }
 
 /// Broadcasts parameters to their common shape; errors name the distribution.

@@ -25,7 +25,7 @@ pub type OptimResult<T> = Result<T, OptimError>;
 /// assert!(matches!(err, OptimError::InvalidConfig { argument: "lr", .. }));
 /// assert!(err.to_string().contains("lr"));
 /// ```
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum OptimError {
     /// A constructor (or `set_learning_rate`) got an invalid argument.
     #[error("{optimizer}: invalid `{argument}` = {value}: {reason}")]

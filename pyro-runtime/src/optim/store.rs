@@ -1,7 +1,5 @@
 //! [`step_store`]: one optimizer step over parameters of a [`ParamStore`].
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use dfdx::prelude::Gradients;
 
 use super::error::{OptimError, OptimResult};
@@ -27,8 +25,8 @@ use crate::tensor::{Backend, DynTensor};
 /// [`GradScope::backward_any`](crate::tensor::GradScope::backward_any)'s closure with
 /// `grads.try_alloc_for(leaf.flat())`, so that a parameter the loss does not depend on
 /// gets a zero gradient. dfdx's `Gradients` has no public presence check and its `get`
-/// panics on a missing slot; that panic is caught and reported as
-/// [`OptimError::MissingGradient`], but the default panic hook still prints it to stderr.
+/// panics on a missing slot; that panic is caught, silently (nothing is printed), and
+/// reported as [`OptimError::MissingGradient`].
 ///
 /// ```
 /// use pyro::prelude::*;
@@ -143,7 +141,7 @@ fn read_grad<D: Backend>(
     leaf: &DynTensor<D>,
     name: &str,
 ) -> OptimResult<Vec<f32>> {
-    let got = catch_unwind(AssertUnwindSafe(|| grads.get(leaf.flat())));
+    let got = crate::silent_panic::catch_silently(|| grads.get(leaf.flat()));
     let g = got.map_err(|_| OptimError::MissingGradient {
         name: name.to_string(),
     })?;

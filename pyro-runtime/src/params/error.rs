@@ -2,6 +2,7 @@
 //! parameter and, for `save`/`load`, the file.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -20,7 +21,7 @@ use crate::transforms::TransformError;
 /// assert!(matches!(err, ParamStoreError::Io { .. }));
 /// assert!(err.to_string().contains("/no/such/dir/params.safetensors"));
 /// ```
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum ParamStoreError {
     /// No parameter of that name is in the store.
     #[error("no parameter named `{name}` in the param store")]
@@ -54,7 +55,7 @@ pub enum ParamStoreError {
     /// An event of a value handed in lies outside an event-shaped constraint (`simplex`,
     /// `lower_cholesky`, `corr_cholesky`, `positive_definite`), whose membership is decided
     /// for a whole vector or matrix rather than value by value.
-    #[error("parameter `{name}`: event {event} ({}) is outside the constraint `{constraint}`", preview(.values))]
+    #[error("parameter `{name}`: the event at flat batch index {event} ({}) is outside the constraint `{constraint}`", preview(.values))]
     EventOutOfSupport {
         /// The parameter's name.
         name: String,
@@ -160,9 +161,9 @@ pub enum ParamStoreError {
         path: PathBuf,
         /// What was being done.
         op: &'static str,
-        /// The operating system's error.
+        /// The operating system's error (shared, so that the error can be cloned).
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// The file ends early (or runs on past the end its header declares).
     #[error("{}: truncated safetensors file: {reason}", .path.display())]

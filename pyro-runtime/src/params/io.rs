@@ -119,7 +119,7 @@ impl<D: Backend> ParamStore<D> {
         let serialize_err = |reason: String| ParamStoreError::Io {
             path: path.to_path_buf(),
             op: "serialize the parameters",
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason).into(),
         };
         let mut views = Vec::with_capacity(raw.len());
         for (name, shape, bytes) in &raw {
@@ -157,7 +157,7 @@ impl<D: Backend> ParamStore<D> {
         let bytes = std::fs::read(path).map_err(|source| ParamStoreError::Io {
             path: path.to_path_buf(),
             op: "read",
-            source,
+            source: source.into(),
         })?;
         let loaded = parse_file::<D>(path, &bytes)?;
 
@@ -246,8 +246,8 @@ fn map_safetensors_error(path: &Path, e: SafeTensorError) -> ParamStoreError {
 /// Parses and checks a whole file; the result is sorted by insertion index.
 fn parse_file<D: Backend>(path: &Path, bytes: &[u8]) -> ParamResult<Vec<Loaded<D>>> {
     // The safetensors parser can panic on crafted headers (an offset sum that overflows), so
-    // it runs under catch_unwind; a panic becomes a typed error.
-    let parsed = std::panic::catch_unwind(|| {
+    // it runs under catch_silently; a panic becomes a typed error and prints nothing.
+    let parsed = crate::silent_panic::catch_silently(|| {
         let (_, meta) = SafeTensors::read_metadata(bytes)?;
         let tensors = SafeTensors::deserialize(bytes)?;
         let views: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
@@ -437,7 +437,7 @@ pub(crate) fn write_atomic(
     let io_err = |op: &'static str, source: std::io::Error| ParamStoreError::Io {
         path: path.to_path_buf(),
         op,
-        source,
+        source: source.into(),
     };
     let file_name = path.file_name().ok_or_else(|| {
         io_err(

@@ -225,6 +225,8 @@ fn default_process<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
     Ok(())
 }
 
+/// With validation on, an observed value with a NaN is an error naming the site and the
+/// NaN's index; so is one outside the distribution's support.
 fn validate_observed<D: Backend>(msg: &Message<D>) -> PyroResult<()> {
     if !crate::is_validation_enabled() {
         return Ok(());
@@ -233,18 +235,165 @@ fn validate_observed<D: Backend>(msg: &Message<D>) -> PyroResult<()> {
         if msg.infer.deterministic {
             return Ok(());
         }
+        if let Some(i) = crate::distributions::first_nan(v) {
+            return Err(PyroError::observed_nan(&msg.name, i, v.shape()));
+        }
         let support = dist.support();
-        let flags = support.check_values(&v.to_vec(), v.shape());
-        if let Some(i) = flags.iter().position(|ok| !ok) {
+        if let Some(bad) = crate::distributions::first_violation(&support, v) {
             return Err(PyroError::at_site(
                 &msg.name,
                 crate::distributions::DistError::OutOfSupport {
                     dist: dist.name(),
                     support: support.to_string(),
-                    detail: format!("observed value at event {i} of shape {:?}", v.shape()),
+                    detail: format!("observed value of shape {:?}: {bad}", v.shape()),
                 },
             ));
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Observed values with a NaN, or outside the support: the error names the site and the
+    //! position of the bad value.
+
+    use dfdx::prelude::Cpu;
+
+    use crate::distributions::{
+        Bernoulli, Binomial, BoxDist, Categorical, Dirichlet, Gamma, MultivariateNormal, Normal,
+        Poisson,
+    };
+    use crate::error::PyroError;
+    use crate::tensor::DynTensor;
+
+    fn t(v: &[f32], shape: &[usize]) -> DynTensor<Cpu> {
+        DynTensor::from_vec(v.to_vec(), shape).unwrap()
+    }
+
+    /// Five observations with a NaN at index 2.
+    fn nan_at_2() -> DynTensor<Cpu> {
+        t(&[1.0, 0.0, f32::NAN, 1.0, 0.0], &[5])
+    }
+
+    /// The scalar distributions, discrete and continuous, each with five observations.
+    fn scalar_dists() -> Vec<BoxDist<Cpu>> {
+        vec![
+            Box::new(Poisson::new(3.0).unwrap()),
+            Box::new(Bernoulli::new(0.3).unwrap()),
+            Box::new(Binomial::new(4.0, 0.3).unwrap()),
+            Box::new(Categorical::new(t(&[0.2, 0.3, 0.5], &[3])).unwrap()),
+            Box::new(Normal::new(0.0, 1.0).unwrap()),
+            Box::new(Gamma::new(2.0, 1.0).unwrap()),
+        ]
+    }
+
+    fn assert_nan_at(err: &PyroError, site: &str, index: &[usize], shape: &[usize]) {
+        assert!(
+            matches!(
+                err,
+                PyroError::ObservedNan { site: s, index: i, shape: sh }
+                    if s == site && i == index && sh == shape
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_nan_observation_names_the_site_and_its_index() {
+        for validate in [true, false] {
+            crate::enable_validation(validate);
+            for dist in scalar_dists() {
+                let name = dist.name();
+                // With validation on the observation is checked at the site; with it off the
+                // NaN (or -inf) log-probability is traced back to it.
+                let err =
+                    crate::poutine::trace(|| crate::observe("y", dist.clone_box(), nan_at_2()))
+                        .get_trace(())
+                        .and_then(|mut tr| tr.log_prob_sum().map(|_| ()))
+                        .unwrap_err();
+                assert_nan_at(&err, "y", &[2], &[5]);
+                let msg = err.to_string();
+                assert!(
+                    msg.starts_with(
+                        "site `y`: the observed value is NaN at index 2 (value of shape [5])"
+                    ),
+                    "{name}, validation {validate}: {msg}"
+                );
+                assert!(!msg.contains("log-probability"), "{name}: {msg}");
+            }
+        }
+        crate::enable_validation(true);
+    }
+
+    #[test]
+    fn a_nan_in_a_matrix_or_a_scalar_observation() {
+        crate::enable_validation(true);
+        let mvn = MultivariateNormal::new(t(&[0.0, 0.0], &[2]), t(&[1.0, 0.0, 0.0, 1.0], &[2, 2]))
+            .unwrap();
+        let obs = t(&[0.1, 0.2, 0.3, 0.4, f32::NAN, 0.6], &[3, 2]);
+        let err = crate::observe("x", mvn, obs).unwrap_err();
+        assert_nan_at(&err, "x", &[2, 0], &[3, 2]);
+        assert!(
+            err.to_string()
+                .contains("NaN at index [2, 0] (value of shape [3, 2])"),
+            "{err}"
+        );
+
+        let err =
+            crate::observe("s", Normal::new(0.0, 1.0), DynTensor::scalar(f32::NAN)).unwrap_err();
+        assert_nan_at(&err, "s", &[], &[]);
+        assert!(
+            err.to_string()
+                .starts_with("site `s`: the observed value is NaN (value of shape [])"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_observation_outside_the_support_names_its_index_not_an_event() {
+        crate::enable_validation(true);
+        let obs = t(&[1.0, 0.0, 2.0, -1.0, 0.0], &[5]);
+        let err = crate::observe("y", Poisson::new(3.0), obs).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site `y`: Poisson: value outside the support `nonnegative_integer`: observed value \
+             of shape [5]: -1 at index 3"
+        );
+        // Several dims: the position in each.
+        let obs = t(&[0.0, 1.0, 1.0, 0.5, 0.0, 1.0], &[2, 3]);
+        let err = crate::observe("b", Bernoulli::new(0.5), obs).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("observed value of shape [2, 3]: 0.5 at index [1, 0]"),
+            "{err}"
+        );
+        // A constraint on whole vectors: the event's values and its batch index.
+        let obs = t(&[0.2, 0.8, 0.5, 0.6, 1.0, 0.0], &[3, 2]);
+        let err = crate::observe("p", Dirichlet::new(t(&[1.0, 1.0], &[2])), obs).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("observed value of shape [3, 2]: event [0.5, 0.6] at batch index 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parameter_and_log_prob_errors_name_the_index() {
+        use crate::distributions::{DistError, Distribution};
+        crate::enable_validation(true);
+        let err = Normal::new(0.0, t(&[1.0, -1.0, 2.0], &[3])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Normal: invalid parameter `scale`: -1 at index 1 is not in positive"
+        );
+        let d = Poisson::new(3.0).unwrap();
+        let err = Distribution::<Cpu>::log_prob(&d, &nan_at_2()).unwrap_err();
+        assert!(matches!(err, DistError::OutOfSupport { .. }));
+        assert!(
+            err.to_string()
+                .ends_with("value of shape [5]: NaN at index 2"),
+            "{err}"
+        );
+    }
 }

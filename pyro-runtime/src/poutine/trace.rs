@@ -338,13 +338,25 @@ impl<D: Backend> Trace<D> {
     }
 
     /// Computes every sample site's masked log-probability and its scaled sum. A NaN or
-    /// infinite sum is an error naming the site.
+    /// infinite sum is an error naming the site ([`PyroError::ObservedNan`] with the index of
+    /// the NaN when an observed value holds one).
     pub fn compute_log_prob(&mut self) -> PyroResult<()> {
+        // An observed NaN is the cause of a failed or non-finite log-probability: say so.
+        let nan = |site: &Site<D>| {
+            if !site.is_observed {
+                return None;
+            }
+            let i = crate::distributions::first_nan(&site.value)?;
+            Some(PyroError::observed_nan(&site.name, i, site.value.shape()))
+        };
         for site in &mut self.sites {
             if !site.has_density() || site.log_prob.is_some() {
                 continue;
             }
-            let lp = site.masked_log_prob()?;
+            let lp = match site.masked_log_prob() {
+                Ok(lp) => lp,
+                Err(e) => return Err(nan(site).unwrap_or(e)),
+            };
             let total = lp.sum();
             // (Multiplying by one is exact: skip the node.)
             let total = if site.scale == 1.0 {
@@ -354,6 +366,9 @@ impl<D: Backend> Trace<D> {
             };
             let v = total.item()?;
             if !v.is_finite() {
+                if let Some(e) = nan(site) {
+                    return Err(e);
+                }
                 return Err(PyroError::NonFiniteLogProb {
                     site: site.name.to_string(),
                     value: v,

@@ -342,7 +342,7 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
             Ok(())
         });
         let loss: Tensor<Rank0, f32, D, OwnedTape<f32, D>> = loss.put_tape(tape);
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || loss.try_backward())) {
+        match crate::silent_panic::catch_silently(move || loss.try_backward()) {
             Ok(Ok(g)) => Ok(g),
             Ok(Err(e)) => Err(TensorError::Device(format!("{e:?}"))),
             Err(_) => Err(TensorError::Backward(
