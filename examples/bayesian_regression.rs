@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use pyro::infer::autoguide::{AutoGuide, AutoMultivariateNormal, AutoNormal};
-use pyro::infer::{Predictive, Svi, TraceElbo};
+use pyro::infer::{Predictive, Summary, SummaryError, Svi, TraceElbo};
 use pyro::optim::{Adam, AdamConfig};
 use pyro::poutine::Program;
 use pyro::PyroResult;
@@ -30,28 +30,12 @@ type T = DynTensor<Dev>;
 
 const SITES: [&str; 5] = ["a", "bA", "bR", "bAR", "sigma"];
 
-/// Prints one row per site: mean, std, 5%, 50%, 95% of the posterior draws.
-fn summary(title: &str, draws: &HashMap<String, T>) {
-    println!("\n{title}");
-    println!(
-        "{:>6} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "site", "mean", "std", "5%", "50%", "95%"
-    );
-    for name in SITES {
-        let Some(v) = draws.get(name) else { continue };
-        let mut x = v.to_vec();
-        let n = x.len() as f32;
-        let mean = x.iter().sum::<f32>() / n;
-        let std = (x.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / (n - 1.0)).sqrt();
-        x.sort_by(|a, b| a.total_cmp(b));
-        let q = |p: f32| x[((p * (n - 1.0)).round() as usize).min(x.len() - 1)];
-        println!(
-            "{name:>6} {mean:>8.3} {std:>8.3} {:>8.3} {:>8.3} {:>8.3}",
-            q(0.05),
-            q(0.5),
-            q(0.95)
-        );
-    }
+/// Prints Pyro's posterior summary of the regression's sites (mean, std, median and the 90%
+/// highest posterior density interval), leaving out the other sites of `draws`.
+fn summary(title: &str, draws: &HashMap<String, T>) -> Result<(), SummaryError> {
+    let sites = draws.iter().filter(|(k, _)| SITES.contains(&k.as_str()));
+    println!("\n{title}\n{}", Summary::new(sites)?);
+    Ok(())
 }
 
 /// Runs `steps` SVI steps, printing the loss every 100 and the time per step: the median
@@ -131,7 +115,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut svi = Svi::new(model, custom_guide, adam(0.03), TraceElbo::default());
     train(&mut svi, data.args(), 3000)?;
     let draws = Predictive::with_guide(model, custom_guide, 800).call(data.args())?;
-    summary("posterior (custom guide)", &draws);
+    summary("posterior (custom guide)", &draws)?;
 
     // 3. AutoNormal and AutoMultivariateNormal.
     for (title, auto) in [("AutoNormal", 0), ("AutoMultivariateNormal", 1)] {
@@ -156,7 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             train(&mut svi, data.args(), 1000)?;
             svi.guide().sample_posterior(800)?
         };
-        summary(&format!("posterior ({title})"), &draws);
+        summary(&format!("posterior ({title})"), &draws)?;
     }
 
     // 4. Posterior predictive 90% intervals (AutoMultivariateNormal's posterior).

@@ -207,6 +207,9 @@ pub enum PyroError {
     /// A parameter-store error (`?` on a [`crate::params`] result: a lookup, `save`, `load`).
     #[error("{0}")]
     ParamStore(#[from] crate::params::ParamStoreError),
+    /// A posterior summary could not be built (`?` on [`crate::infer::Summary::new`]).
+    #[error("{0}")]
+    Summary(#[from] crate::infer::SummaryError),
     /// Text that does not parse as a constraint (`?` on `str::parse::<Constraint>()`).
     #[error("{0}")]
     ParseConstraint(#[from] crate::constraints::ParseConstraintError),

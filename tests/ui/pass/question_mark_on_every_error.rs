@@ -4,6 +4,7 @@
 use pyro::constraints::ParseConstraintError;
 use pyro::distributions::DistError;
 use pyro::error::TensorError;
+use pyro::infer::{Summary, SummaryError};
 use pyro::linalg::{cholesky, LinalgError};
 use pyro::optim::{Adam, OptimError};
 use pyro::params::ParamStoreError;
@@ -22,6 +23,7 @@ fn every_ok() -> PyroResult<()> {
     let store = ParamStore::<Cpu>::new();
     let _m = store.match_regex("^a.*")?; // ParamStoreError
     let _c: Constraint = "interval(0, 1)".parse()?; // ParseConstraintError
+    let _s = Summary::new([("z", DynTensor::<Cpu>::zeros(&[4]))])?; // SummaryError
     Ok(())
 }
 
@@ -49,6 +51,9 @@ fn fail(which: usize) -> PyroResult<()> {
         6 => {
             "sphere".parse::<Constraint>()?;
         }
+        7 => {
+            Summary::new([("z", DynTensor::<Cpu>::scalar(1.0))])?;
+        }
         _ => {}
     }
     Ok(())
@@ -57,7 +62,7 @@ fn fail(which: usize) -> PyroResult<()> {
 fn main() {
     pyro::enable_validation(true);
     every_ok().unwrap();
-    for which in 0..7 {
+    for which in 0..8 {
         let err = fail(which).unwrap_err();
         let source = err.source().expect("the original error is the source");
         assert_eq!(err.to_string(), source.to_string());
@@ -69,6 +74,7 @@ fn main() {
             4 => assert!(source.downcast_ref::<OptimError>().is_some()),
             5 => assert!(source.downcast_ref::<ParamStoreError>().is_some()),
             6 => assert!(source.downcast_ref::<ParseConstraintError>().is_some()),
+            7 => assert!(source.downcast_ref::<SummaryError>().is_some()),
             _ => unreachable!(),
         }
     }
