@@ -95,7 +95,8 @@ pub enum PyroError {
     /// log-probability comes out NaN or infinite).
     #[error(
         "site `{site}`: the observed value is NaN{} (value of shape {shape:?}); NaN is not an \
-         observation: leave missing values out, or mark them with `obs_mask` to impute them",
+         observation: leave missing values out, or give them any value in the support and \
+         mask them out with `obs_mask` (they are then sampled)",
         crate::distributions::at_position("index", .index)
     )]
     ObservedNan {
@@ -307,7 +308,9 @@ mod tests {
         use crate::linalg::LinalgError;
         use crate::transforms::TransformError;
 
-        let cases: Vec<(PyroError, fn(&(dyn Error + 'static)) -> bool)> = vec![
+        /// Whether a source is of the converted type.
+        type IsOriginal = fn(&(dyn Error + 'static)) -> bool;
+        let cases: Vec<(PyroError, IsOriginal)> = vec![
             (TensorError::Invalid("i".into()).into(), |s| {
                 s.is::<TensorError>()
             }),

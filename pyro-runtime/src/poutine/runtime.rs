@@ -327,6 +327,18 @@ mod tests {
     }
 
     #[test]
+    fn the_nan_message_in_full() {
+        crate::enable_validation(true);
+        let err = crate::observe("y", Poisson::new(3.0), nan_at_2()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site `y`: the observed value is NaN at index 2 (value of shape [5]); NaN is not an \
+             observation: leave missing values out, or give them any value in the support and \
+             mask them out with `obs_mask` (they are then sampled)"
+        );
+    }
+
+    #[test]
     fn a_nan_in_a_matrix_or_a_scalar_observation() {
         crate::enable_validation(true);
         let mvn = MultivariateNormal::new(t(&[0.0, 0.0], &[2]), t(&[1.0, 0.0, 0.0, 1.0], &[2, 2]))
