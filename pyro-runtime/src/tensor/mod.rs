@@ -19,6 +19,8 @@ mod host_op_tests;
 mod index;
 pub mod special;
 mod tape;
+pub mod typed;
+mod typed_ops;
 
 pub use backend::{default_device, Backend, DefaultDevice};
 pub use dyn_tensor::{broadcast_shapes, node_id, numel, same_node, DynTensor, Flat, Tensor};

@@ -1,0 +1,483 @@
+//! [`Tensor`]: the typed tensor users write models with — a view over the runtime's erased
+//! [`DynTensor`] with the shape as a type parameter (dfdx's shape types: `Rank0`, `Rank1<N>`,
+//! `(usize,)`, `(usize, Const<N>)`, ...).
+//!
+//! Arithmetic reads like Pyro: operators take values and references, a `Rank0` tensor (or an
+//! `f32`) broadcasts against any shape, and a tensor can be reused without `.clone()`:
+//!
+//! ```
+//! use pyro::prelude::*;
+//! use pyro::tensor::typed::Tensor;
+//! let x: Tensor<(usize,)> = Tensor::from_vec(vec![1.0, 2.0, 3.0], (3,)).unwrap();
+//! let a = Tensor::scalar(0.5);
+//! let y = &a + &x * &x * 2.0; // 0.5 + 2 x²
+//! assert_eq!(y.to_vec().unwrap(), vec![2.5, 8.5, 18.5]);
+//! ```
+//!
+//! Static shapes are checked by the compiler; `usize` dims are checked when the operation
+//! runs. A mismatch there does not panic: the result carries the error (as a NaN would carry
+//! through arithmetic), and the first fallible use — a site, `to_vec`, `item`, `into_dyn` —
+//! returns it.
+
+use std::marker::PhantomData;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use dfdx::shapes::{Dim, Rank0, Shape};
+
+use super::backend::{Backend, DefaultDevice};
+use super::dyn_tensor::DynTensor;
+use super::special::Special;
+use crate::error::{TensorError, TensorResult};
+
+/// A differentiable `f32` tensor of shape type `S` on device `D` (CPU by default).
+///
+/// Cloning is one reference count; values are recorded on the gradient tape of the open
+/// [`GradScope`](super::GradScope), like every [`DynTensor`].
+pub struct Tensor<S: Shape, D: Backend = DefaultDevice> {
+    value: Result<DynTensor<D>, TensorError>,
+    _shape: PhantomData<fn() -> S>,
+}
+
+impl<S: Shape, D: Backend> Clone for Tensor<S, D> {
+    fn clone(&self) -> Self {
+        Tensor {
+            value: self.value.clone(),
+            _shape: PhantomData,
+        }
+    }
+}
+
+impl<S: Shape, D: Backend> std::fmt::Debug for Tensor<S, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.value {
+            Ok(v) => write!(f, "Tensor<{}>{v:?}", std::any::type_name::<S>()),
+            Err(e) => write!(f, "Tensor<{}>(error: {e})", std::any::type_name::<S>()),
+        }
+    }
+}
+
+/// The run-time dims of a shape value.
+fn dims_of<S: Shape>(shape: &S) -> Vec<usize> {
+    let c = shape.concrete();
+    c.as_ref().to_vec()
+}
+
+/// The shape value of type `S` with run-time dims `dims`, if they fit its rank and its
+/// static dims.
+fn shape_from<S: Shape>(dims: &[usize]) -> Option<S> {
+    if dims.len() != S::NUM_DIMS {
+        return None;
+    }
+    let mut c = S::Concrete::default();
+    for (i, d) in dims.iter().enumerate() {
+        c[i] = *d;
+    }
+    S::from_concrete(&c)
+}
+
+impl<S: Shape, D: Backend> Tensor<S, D> {
+    fn wrap(value: TensorResult<DynTensor<D>>) -> Self {
+        Tensor {
+            value,
+            _shape: PhantomData,
+        }
+    }
+
+    /// A tensor from row-major values; errors if their number does not match `shape`.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let x = Tensor::<(usize, Const<2>)>::from_vec(vec![1.0, 2.0, 3.0, 4.0], (2, Const)).unwrap();
+    /// assert_eq!(x.shape().unwrap(), (2, Const));
+    /// assert!(Tensor::<(usize,)>::from_vec(vec![1.0], (2,)).is_err());
+    /// ```
+    pub fn from_vec(values: Vec<f32>, shape: S) -> TensorResult<Self> {
+        Ok(Self::wrap(Ok(DynTensor::from_vec(
+            values,
+            &dims_of(&shape),
+        )?)))
+    }
+
+    /// A tensor filled with `value`.
+    pub fn full(shape: S, value: f32) -> Self {
+        Self::wrap(Ok(DynTensor::full(&dims_of(&shape), value)))
+    }
+
+    /// A tensor of zeros.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// assert_eq!(Tensor::<Rank1<3>>::zeros(Default::default()).to_vec().unwrap(), vec![0.0; 3]);
+    /// ```
+    pub fn zeros(shape: S) -> Self {
+        Self::full(shape, 0.0)
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: S) -> Self {
+        Self::full(shape, 1.0)
+    }
+
+    /// The typed view of an erased tensor; errors naming both shapes when its dims do not
+    /// fit `S`.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let d = DynTensor::<Cpu>::zeros(&[2, 3]);
+    /// assert!(Tensor::<(usize, Const<3>), Cpu>::from_dyn(d.clone()).is_ok());
+    /// assert!(Tensor::<(usize, Const<4>), Cpu>::from_dyn(d).is_err());
+    /// ```
+    pub fn from_dyn(value: DynTensor<D>) -> TensorResult<Self> {
+        if shape_from::<S>(value.shape()).is_none() {
+            return Err(TensorError::Shape {
+                what: format!("typed view as {}", std::any::type_name::<S>()),
+                expected: vec![],
+                found: value.shape().to_vec(),
+            });
+        }
+        Ok(Self::wrap(Ok(value)))
+    }
+
+    /// The erased value (or the error an earlier operation left in this tensor).
+    pub fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        self.value
+    }
+
+    /// The erased value, borrowed.
+    pub fn as_dyn(&self) -> TensorResult<&DynTensor<D>> {
+        self.value.as_ref().map_err(Clone::clone)
+    }
+
+    /// The shape value, its `usize` dims at their run-time sizes (or the error an earlier
+    /// operation left in this tensor).
+    pub fn shape(&self) -> TensorResult<S> {
+        let v = self.as_dyn()?;
+        shape_from::<S>(v.shape()).ok_or_else(|| TensorError::Shape {
+            what: format!("typed view as {}", std::any::type_name::<S>()),
+            expected: vec![],
+            found: v.shape().to_vec(),
+        })
+    }
+
+    /// The run-time dims.
+    pub fn dims(&self) -> TensorResult<&[usize]> {
+        Ok(self.as_dyn()?.shape())
+    }
+
+    /// The values, row-major.
+    pub fn to_vec(&self) -> TensorResult<Vec<f32>> {
+        Ok(self.as_dyn()?.to_vec())
+    }
+
+    /// The same values cut from the graph (no gradient flows back through them).
+    pub fn detach(&self) -> Self {
+        self.map(|v| Ok(v.detach()))
+    }
+
+    /// Applies an erased operation that keeps the shape type.
+    pub(crate) fn map(&self, f: impl FnOnce(&DynTensor<D>) -> TensorResult<DynTensor<D>>) -> Self {
+        self.map_to(f)
+    }
+
+    /// Applies an erased operation whose result has shape type `R`.
+    pub(crate) fn map_to<R: Shape>(
+        &self,
+        f: impl FnOnce(&DynTensor<D>) -> TensorResult<DynTensor<D>>,
+    ) -> Tensor<R, D> {
+        Tensor::wrap(self.value.as_ref().map_err(Clone::clone).and_then(f))
+    }
+
+    /// Combines with another tensor through an erased binary operation.
+    pub(crate) fn zip_to<R: Shape, O: Shape>(
+        &self,
+        rhs: &Tensor<R, D>,
+        f: impl FnOnce(&DynTensor<D>, &DynTensor<D>) -> TensorResult<DynTensor<D>>,
+    ) -> Tensor<O, D> {
+        Tensor::wrap(match (&self.value, &rhs.value) {
+            (Ok(a), Ok(b)) => f(a, b),
+            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+        })
+    }
+
+    /// The sum of every element.
+    pub fn sum(&self) -> Tensor<Rank0, D> {
+        self.map_to(|v| Ok(v.sum()))
+    }
+
+    /// The mean of every element.
+    pub fn mean(&self) -> Tensor<Rank0, D> {
+        self.map_to(|v| {
+            let n = v.numel().max(1) as f32;
+            Ok(v.sum().mul_scalar(1.0 / n))
+        })
+    }
+}
+
+impl<D: Backend> Tensor<Rank0, D> {
+    /// A rank-0 tensor.
+    pub fn scalar(value: f32) -> Self {
+        Self::wrap(Ok(DynTensor::scalar(value)))
+    }
+
+    /// The single value.
+    pub fn item(&self) -> TensorResult<f32> {
+        self.as_dyn()?.item()
+    }
+}
+
+impl<D: Backend> From<f32> for Tensor<Rank0, D> {
+    fn from(value: f32) -> Self {
+        Tensor::scalar(value)
+    }
+}
+
+impl<const N: usize, D: Backend> From<[f32; N]> for Tensor<dfdx::shapes::Rank1<N>, D> {
+    fn from(values: [f32; N]) -> Self {
+        Self::wrap(DynTensor::from_vec(values.to_vec(), &[N]))
+    }
+}
+
+impl<const M: usize, const N: usize, D: Backend> From<[[f32; N]; M]>
+    for Tensor<dfdx::shapes::Rank2<M, N>, D>
+{
+    fn from(values: [[f32; N]; M]) -> Self {
+        Self::wrap(DynTensor::from_vec(
+            values.iter().flatten().copied().collect(),
+            &[M, N],
+        ))
+    }
+}
+
+// ----- broadcasting -------------------------------------------------------------------------
+
+/// The shape of an elementwise operation between shapes `Self` and `Rhs`: equal shapes, or a
+/// `Rank0` with any shape.
+#[diagnostic::on_unimplemented(
+    message = "tensors of shapes `{Self}` and `{Rhs}` cannot be combined elementwise",
+    label = "shape `{Self}` combined with shape `{Rhs}` here",
+    note = "elementwise operations need equal shape types, or a `Rank0` tensor (or an `f32`) on one side; reshape or broadcast one operand first"
+)]
+pub trait BroadcastShape<Rhs: Shape>: Shape {
+    /// The result's shape type.
+    type Output: Shape;
+}
+
+impl<S: Shape> BroadcastShape<S> for S {
+    type Output = S;
+}
+
+macro_rules! broadcast_rank0 {
+    ($($d:ident),+) => {
+        impl<$($d: Dim),+> BroadcastShape<($($d,)+)> for Rank0 {
+            type Output = ($($d,)+);
+        }
+        impl<$($d: Dim),+> BroadcastShape<Rank0> for ($($d,)+) {
+            type Output = ($($d,)+);
+        }
+    };
+}
+broadcast_rank0!(A);
+broadcast_rank0!(A, B);
+broadcast_rank0!(A, B, C);
+broadcast_rank0!(A, B, C, E);
+broadcast_rank0!(A, B, C, E, F);
+
+// ----- operators ----------------------------------------------------------------------------
+
+macro_rules! binary_operator {
+    ($trait:ident, $method:ident, $op:ident, $scalar:expr, $rscalar:expr) => {
+        impl<S, R, D> $trait<&Tensor<R, D>> for &Tensor<S, D>
+        where
+            S: BroadcastShape<R>,
+            R: Shape,
+            D: Backend,
+        {
+            type Output = Tensor<S::Output, D>;
+            fn $method(self, rhs: &Tensor<R, D>) -> Self::Output {
+                self.zip_to(rhs, |a, b| a.$op(b))
+            }
+        }
+        impl<S, R, D> $trait<Tensor<R, D>> for &Tensor<S, D>
+        where
+            S: BroadcastShape<R>,
+            R: Shape,
+            D: Backend,
+        {
+            type Output = Tensor<S::Output, D>;
+            fn $method(self, rhs: Tensor<R, D>) -> Self::Output {
+                self.zip_to(&rhs, |a, b| a.$op(b))
+            }
+        }
+        impl<S, R, D> $trait<&Tensor<R, D>> for Tensor<S, D>
+        where
+            S: BroadcastShape<R>,
+            R: Shape,
+            D: Backend,
+        {
+            type Output = Tensor<S::Output, D>;
+            fn $method(self, rhs: &Tensor<R, D>) -> Self::Output {
+                self.zip_to(rhs, |a, b| a.$op(b))
+            }
+        }
+        impl<S, R, D> $trait<Tensor<R, D>> for Tensor<S, D>
+        where
+            S: BroadcastShape<R>,
+            R: Shape,
+            D: Backend,
+        {
+            type Output = Tensor<S::Output, D>;
+            fn $method(self, rhs: Tensor<R, D>) -> Self::Output {
+                self.zip_to(&rhs, |a, b| a.$op(b))
+            }
+        }
+        impl<S: Shape, D: Backend> $trait<f32> for &Tensor<S, D> {
+            type Output = Tensor<S, D>;
+            fn $method(self, rhs: f32) -> Self::Output {
+                let f: fn(&DynTensor<D>, f32) -> DynTensor<D> = $scalar;
+                self.map(|a| Ok(f(a, rhs)))
+            }
+        }
+        impl<S: Shape, D: Backend> $trait<f32> for Tensor<S, D> {
+            type Output = Tensor<S, D>;
+            fn $method(self, rhs: f32) -> Self::Output {
+                (&self).$method(rhs)
+            }
+        }
+        impl<S: Shape, D: Backend> $trait<&Tensor<S, D>> for f32 {
+            type Output = Tensor<S, D>;
+            fn $method(self, rhs: &Tensor<S, D>) -> Self::Output {
+                let f: fn(&DynTensor<D>, f32) -> TensorResult<DynTensor<D>> = $rscalar;
+                rhs.map(|b| f(b, self))
+            }
+        }
+        impl<S: Shape, D: Backend> $trait<Tensor<S, D>> for f32 {
+            type Output = Tensor<S, D>;
+            fn $method(self, rhs: Tensor<S, D>) -> Self::Output {
+                self.$method(&rhs)
+            }
+        }
+    };
+}
+
+binary_operator!(Add, add, add, |a, c| a.add_scalar(c), |b, c| Ok(
+    b.add_scalar(c)
+));
+binary_operator!(Sub, sub, sub, |a, c| a.add_scalar(-c), |b, c| Ok(
+    b.rsub_scalar(c)
+));
+binary_operator!(Mul, mul, mul, |a, c| a.mul_scalar(c), |b, c| Ok(
+    b.mul_scalar(c)
+));
+binary_operator!(Div, div, div, |a, c| a.mul_scalar(1.0 / c), |b, c| Ok(b
+    .recip()
+    .mul_scalar(c)));
+
+impl<S: Shape, D: Backend> Neg for &Tensor<S, D> {
+    type Output = Tensor<S, D>;
+    fn neg(self) -> Self::Output {
+        self.map(|a| Ok(a.neg()))
+    }
+}
+
+impl<S: Shape, D: Backend> Neg for Tensor<S, D> {
+    type Output = Tensor<S, D>;
+    fn neg(self) -> Self::Output {
+        -&self
+    }
+}
+
+// ----- elementwise functions ----------------------------------------------------------------
+
+macro_rules! unary_methods {
+    ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {
+        impl<S: Shape, D: Backend> Tensor<S, D> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Self {
+                    let f: fn(&DynTensor<D>) -> DynTensor<D> = $f;
+                    self.map(|v| Ok(f(v)))
+                }
+            )*
+        }
+    };
+}
+
+unary_methods! {
+    /// `e^x`.
+    exp => |v| v.exp();
+    /// The natural logarithm.
+    ln => |v| v.ln();
+    /// `√x`.
+    sqrt => |v| v.sqrt();
+    /// `x²`.
+    square => |v| v.square();
+    /// `|x|`.
+    abs => |v| v.abs();
+    /// `1 / x`.
+    recip => |v| v.recip();
+    /// `1 / (1 + e^-x)`.
+    sigmoid => |v| v.sigmoid();
+    /// The hyperbolic tangent.
+    tanh => |v| v.tanh();
+    /// `ln(1 + e^x)`.
+    softplus => |v| v.softplus();
+}
+
+impl<S: Shape, D: Backend> Tensor<S, D> {
+    /// `x^p`.
+    pub fn powf(&self, p: f32) -> Self {
+        self.map(|v| Ok(v.powf(p)))
+    }
+
+    /// `max(x, 0)`.
+    pub fn relu(&self) -> Self {
+        self.map(|v| Ok(v.clamp(0.0, f32::INFINITY)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dfdx::shapes::{Const, Rank1};
+
+    type Cpu = dfdx::prelude::Cpu;
+    type T<S> = Tensor<S, Cpu>;
+
+    #[test]
+    fn scalars_broadcast_against_any_shape_from_either_side() {
+        let x: T<(usize,)> = Tensor::from_vec(vec![1.0, 2.0], (2,)).unwrap();
+        let a: T<Rank0> = Tensor::scalar(3.0);
+        assert_eq!((&a + &x).to_vec().unwrap(), vec![4.0, 5.0]);
+        assert_eq!((&x - &a).to_vec().unwrap(), vec![-2.0, -1.0]);
+        assert_eq!((&a * &x).to_vec().unwrap(), vec![3.0, 6.0]);
+        assert_eq!((&x / &a).to_vec().unwrap(), vec![1.0 / 3.0, 2.0 / 3.0]);
+        assert_eq!((2.0 - &x).to_vec().unwrap(), vec![1.0, 0.0]);
+        assert_eq!((6.0 / &x).to_vec().unwrap(), vec![6.0, 3.0]);
+        assert_eq!((-&x).to_vec().unwrap(), vec![-1.0, -2.0]);
+        let m: T<(usize, Const<2>)> =
+            Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], (2, Const)).unwrap();
+        assert_eq!((&m * 2.0).to_vec().unwrap(), vec![2.0, 4.0, 6.0, 8.0]);
+    }
+
+    #[test]
+    fn a_run_time_dim_mismatch_is_carried_to_the_first_fallible_use() {
+        let x: T<(usize,)> = Tensor::from_vec(vec![1.0, 2.0], (2,)).unwrap();
+        let y: T<(usize,)> = Tensor::from_vec(vec![1.0, 2.0, 3.0], (3,)).unwrap();
+        let z = (&x + &y).exp() * 2.0;
+        let e = z.to_vec().unwrap_err();
+        assert!(matches!(e, TensorError::Broadcast { .. }), "{e}");
+        assert!(format!("{z:?}").contains("error"));
+    }
+
+    #[test]
+    fn typed_views_check_static_dims() {
+        let t: T<Rank1<2>> = [1.0, 2.0].into();
+        assert_eq!(t.shape().unwrap(), Default::default());
+        assert_eq!(t.dims().unwrap(), &[2]);
+        assert!(T::<Rank1<3>>::from_dyn(t.clone().into_dyn().unwrap()).is_err());
+        assert!(T::<(usize,)>::from_dyn(t.into_dyn().unwrap()).is_ok());
+    }
+}
