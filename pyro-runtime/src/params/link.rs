@@ -56,7 +56,7 @@ impl<D: Backend> Drop for Quiet<D> {
 }
 
 /// Whether membership of `c` is decided value by value (so an error can name one value).
-fn elementwise(c: &Constraint) -> bool {
+pub(crate) fn elementwise(c: &Constraint) -> bool {
     !matches!(
         c,
         Constraint::Simplex

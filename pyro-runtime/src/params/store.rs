@@ -544,10 +544,25 @@ impl<D: Backend> ParamStore<D> {
         self.entry(name).map(Entry::constrained_shape)
     }
 
-    /// [`shape`](Self::shape) with the hash the name carries.
-    pub(crate) fn shape_named(&self, name: &Name) -> Option<Vec<usize>> {
-        self.position_named(name)
-            .map(|i| self.entries[i].constrained_shape())
+    /// Whether the parameter (found by the hash its name carries) has constrained shape
+    /// `shape`: `None` if absent, `Some(Err(stored shape))` if it has another.
+    pub(crate) fn check_shape_named(
+        &self,
+        name: &Name,
+        shape: &[usize],
+    ) -> Option<Result<(), Vec<usize>>> {
+        let e = &self.entries[self.position_named(name)?];
+        // An elementwise link keeps the shape: compare without computing it.
+        let same = if super::link::elementwise(&e.constraint) {
+            e.unconstrained.shape() == shape
+        } else {
+            e.constrained_shape() == shape
+        };
+        Some(if same {
+            Ok(())
+        } else {
+            Err(e.constrained_shape())
+        })
     }
 
     /// Removes a parameter; returns its last constrained value, or `None` if it was absent.

@@ -48,19 +48,17 @@ pub(crate) fn not_set_up(who: &'static str) -> PyroError {
 /// (left over from fitting another model) is a typed error naming the parameter and both
 /// shapes.
 pub(crate) fn stored_with_shape<D: Backend>(name: &Name, shape: &[usize]) -> PyroResult<bool> {
-    let stored =
-        crate::params::with_param_store_on::<D, _>(|s| s.shape_named(name)).map_err(|e| {
-            PyroError::Param {
-                site: name.to_string(),
-                reason: e.to_string(),
-            }
-        })?;
+    let stored = crate::params::with_param_store_on::<D, _>(|s| s.check_shape_named(name, shape))
+        .map_err(|e| PyroError::Param {
+        site: name.to_string(),
+        reason: e.to_string(),
+    })?;
     match stored {
         None => Ok(false),
-        Some(s) if s == shape => Ok(true),
-        Some(s) => Err(PyroError::ParamShape {
+        Some(Ok(())) => Ok(true),
+        Some(Err(stored)) => Err(PyroError::ParamShape {
             param: name.to_string(),
-            stored: s,
+            stored,
             expected: shape.to_vec(),
         }),
     }
