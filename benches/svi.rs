@@ -1,7 +1,6 @@
 //! One SVI step on the rugged regression model of Pyro's intro tutorial, with AutoNormal and
-//! AutoMultivariateNormal (Trace_ELBO, one particle, Adam): the tutorial's typed model
-//! (`rugged::model`, regression on dfdx tensors), then the same model written on `DynTensor`s
-//! (`rugged::model_dyn`), which shows what dfdx's typed CPU kernels cost.
+//! AutoMultivariateNormal (Trace_ELBO, one particle, Adam), on the tutorial's typed model
+//! (`rugged::model`).
 //!
 //! Reference (issue 5): Pyro 1.9 3,300 µs / 3,000 µs; NumPyro 0.22 (jitted) 128 µs / 77 µs.
 //! Run with `cargo bench --bench svi`.
@@ -48,32 +47,6 @@ fn bench(c: &mut Criterion) {
     );
     svi.step(args).expect("first step");
     c.bench_function("svi_step_rugged_automultivariatenormal", |b| {
-        b.iter(|| svi.step(args).expect("step"))
-    });
-
-    let columns = data.dyn_columns();
-    let args = rugged::dyn_args(&columns);
-    pyro::clear_param_store();
-    let mut svi = Svi::new(
-        rugged::model_dyn,
-        AutoNormal::new(rugged::model_dyn),
-        adam(),
-        TraceElbo::default(),
-    );
-    svi.step(args).expect("first step");
-    c.bench_function("svi_step_rugged_dyn_autonormal", |b| {
-        b.iter(|| svi.step(args).expect("step"))
-    });
-
-    pyro::clear_param_store();
-    let mut svi = Svi::new(
-        rugged::model_dyn,
-        AutoMultivariateNormal::new(rugged::model_dyn),
-        adam(),
-        TraceElbo::default(),
-    );
-    svi.step(args).expect("first step");
-    c.bench_function("svi_step_rugged_dyn_automultivariatenormal", |b| {
         b.iter(|| svi.step(args).expect("step"))
     });
 }

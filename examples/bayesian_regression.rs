@@ -23,7 +23,7 @@ use pyro::PyroResult;
 #[path = "shared/rugged.rs"]
 mod rugged;
 
-use pyro::prelude::{DynTensor, HasShape};
+use pyro::prelude::DynTensor;
 use rugged::{custom_guide, empty_guide, load, mle_model, model, ols, Dev};
 
 type T = DynTensor<Dev>;
@@ -155,9 +155,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .call((&data.cont_africa, &data.rugged, None))?;
     let obs = pred["obs"].to_vec();
     let n = data.log_gdp.shape().0;
-    let africa = data.cont_africa.as_vec();
-    let rugged = data.rugged.as_vec();
-    let truth = data.log_gdp.as_vec();
+    let africa = data.cont_africa.to_vec()?;
+    let rugged = data.rugged.to_vec()?;
+    let truth = data.log_gdp.to_vec()?;
     println!(
         "\nposterior predictive log GDP (90% interval), first 5 nations in and outside Africa:"
     );

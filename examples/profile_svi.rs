@@ -3,8 +3,7 @@
 //! difference).
 //!
 //! `cargo run --release --example profile_svi -- normal 20000` (guides: `normal`, `mvn`,
-//! `custom`, `mle`; `normal-dyn` and `mvn-dyn` run the model written on `DynTensor`s). Prints
-//! the time per step.
+//! `custom`, `mle`). Prints the time per step.
 
 use pyro::infer::autoguide::{AutoMultivariateNormal, AutoNormal};
 use pyro::infer::{Svi, TraceElbo};
@@ -21,18 +20,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let data = rugged::load(rugged::data_path())?;
     let args = data.args();
-    let columns = data.dyn_columns();
     pyro::set_rng_seed(0);
     pyro::clear_param_store();
     let start = std::time::Instant::now();
     macro_rules! run {
-        ($model:expr, $guide:expr) => {
-            run!($model, $guide, args)
-        };
-        ($model:expr, $guide:expr, $args:expr) => {{
+        ($model:expr, $guide:expr) => {{
             let mut svi = Svi::new($model, $guide, Adam::with_lr(0.02)?, TraceElbo::default());
             for _ in 0..steps {
-                svi.step($args)?;
+                svi.step(args)?;
             }
         }};
     }
@@ -41,22 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "mvn" => run!(rugged::model, AutoMultivariateNormal::new(rugged::model)),
         "custom" => run!(rugged::model, rugged::custom_guide),
         "mle" => run!(rugged::mle_model, rugged::empty_guide),
-        "normal-dyn" => run!(
-            rugged::model_dyn,
-            AutoNormal::new(rugged::model_dyn),
-            rugged::dyn_args(&columns)
-        ),
-        "mvn-dyn" => run!(
-            rugged::model_dyn,
-            AutoMultivariateNormal::new(rugged::model_dyn),
-            rugged::dyn_args(&columns)
-        ),
-        other => {
-            return Err(format!(
-                "unknown guide `{other}` (normal, mvn, custom, mle, normal-dyn, mvn-dyn)"
-            )
-            .into())
-        }
+        other => return Err(format!("unknown guide `{other}` (normal, mvn, custom, mle)").into()),
     }
     let per_step = start.elapsed().as_secs_f64() * 1e6 / steps.max(1) as f64;
     println!("{guide}: {per_step:.2} µs per SVI step ({steps} steps)");

@@ -13,9 +13,8 @@ type Dev = pyro::DefaultDevice;
 type T1 = Tensor<(usize,)>;
 
 fn tensor1(values: Vec<f32>) -> T1 {
-    let dev = pyro::tensor::default_device::<Dev>();
     let n = values.len();
-    dev.tensor_from_vec(values, (n,)).retaped()
+    Tensor::from_vec(values, (n,)).unwrap()
 }
 
 fn normal_lp(x: f32, loc: f32, scale: f32) -> f32 {
@@ -34,7 +33,7 @@ fn coin() -> PyroResult<Tensor<Rank0>> {
 fn coin_flip_draws_from_the_prior_when_called_directly() {
     pyro::set_rng_seed(3);
     let n = 4000;
-    let heads: f32 = (0..n).map(|_| coin().unwrap().array()).sum();
+    let heads: f32 = (0..n).map(|_| coin().unwrap().item().unwrap()).sum();
     let freq = heads as f64 / n as f64;
     assert!(
         (freq - 0.5).abs() < 4.0 * (0.25 / n as f64).sqrt(),
@@ -57,9 +56,7 @@ fn learnable_coin(flip: &Tensor<Rank0>) -> PyroResult<()> {
 #[test]
 fn learnable_coin_gradient_reaches_the_unconstrained_param() {
     pyro::clear_param_store();
-    let heads: Tensor<Rank0> = pyro::tensor::default_device::<Dev>()
-        .tensor(1.0f32)
-        .retaped();
+    let heads: Tensor<Rank0> = Tensor::scalar(1.0);
     let tr = poutine::trace(|| learnable_coin(&heads))
         .get_trace(())
         .unwrap();
@@ -98,7 +95,11 @@ fn one_hundred_flips_in_a_plate_are_typed_and_vectorized() {
     assert_eq!(site.value.shape(), &[100]);
     assert_eq!(site.cond_indep_stack[0].name, "flips");
     assert_eq!(site.cond_indep_stack[0].dim, Some(-1));
-    assert!(flips.as_vec().iter().all(|&v| v == 0.0 || v == 1.0));
+    assert!(flips
+        .to_vec()
+        .unwrap()
+        .iter()
+        .all(|&v| v == 0.0 || v == 1.0));
 }
 
 // ----- subsampled plate -----------------------------------------------------------------------
@@ -122,7 +123,7 @@ fn subsampled_plate_scales_the_log_probability() {
     let site = tr.get("obs").unwrap().clone();
     assert_eq!(site.scale, 10.0);
     // The batch is the data at the plate's indices.
-    let all = data.as_vec();
+    let all = data.to_vec().unwrap();
     let picked: Vec<f32> = site.cond_indep_stack[0]
         .indices
         .iter()
@@ -147,12 +148,8 @@ fn rugged(africa: &Data, rugged: &Data, log_gdp: Option<&Data>) -> PyroResult<Da
     let b_r = sample!("bR", Normal::new(0.0, 1.0));
     let b_ar = sample!("bAR", Normal::new(0.0, 1.0));
     let sigma = sample!("sigma", Uniform::new(0.0, 10.0));
-    let n = (rugged.shape().0,);
-    let mean = a.broadcast_like(&n)
-        + b_a.broadcast_like(&n) * africa.clone()
-        + b_r.broadcast_like(&n) * rugged.clone()
-        + b_ar.broadcast_like(&n) * africa.clone() * rugged.clone();
-    plate!("data", n.0, {
+    let mean = a + b_a * africa + b_r * rugged + b_ar * africa * rugged;
+    plate!("data", rugged.shape().0, {
         // Observed when `log_gdp` is `Some`, latent (to predict) when it is `None`.
         sample!("obs", Normal::new(&mean, &sigma), obs = log_gdp);
     });
@@ -211,8 +208,8 @@ fn rugged_model_and_guide_agree_under_trace_and_replay() {
     for name in ["a", "bA", "bR", "bAR", "sigma"] {
         assert_eq!(model_tr.get(name).unwrap().value.item().unwrap(), v(name));
     }
-    let (af, ru) = (africa.as_vec(), rug.as_vec());
-    for (i, m) in mean.as_vec().iter().enumerate() {
+    let (af, ru) = (africa.to_vec().unwrap(), rug.to_vec().unwrap());
+    for (i, m) in mean.to_vec().unwrap().iter().enumerate() {
         let want = v("a") + v("bA") * af[i] + v("bR") * ru[i] + v("bAR") * af[i] * ru[i];
         assert!((m - want).abs() < 1e-4, "{m} vs {want}");
     }
@@ -223,8 +220,8 @@ fn rugged_model_and_guide_agree_under_trace_and_replay() {
         + normal_lp(v("bR"), 0.0, 1.0)
         + normal_lp(v("bAR"), 0.0, 1.0)
         - 10f32.ln();
-    let means = mean.as_vec();
-    for (y, m) in gdp.as_vec().iter().zip(&means) {
+    let means = mean.to_vec().unwrap();
+    for (y, m) in gdp.to_vec().unwrap().iter().zip(&means) {
         want += normal_lp(*y, *m, v("sigma"));
     }
     assert!(

@@ -24,20 +24,6 @@ impl Rugged {
     pub fn args(&self) -> (&Data, &Data, Option<&Data>) {
         (&self.cont_africa, &self.rugged, Some(&self.log_gdp))
     }
-
-    /// The same columns as [`DynTensor`]s, the arguments of [`model_dyn`]: data, detached
-    /// (no gradient is computed for them).
-    pub fn dyn_columns(&self) -> [DynTensor<Dev>; 3] {
-        [&self.cont_africa, &self.rugged, &self.log_gdp]
-            .map(|t| DynTensor::from_tensor(t.clone()).detach())
-    }
-}
-
-/// The arguments of [`model_dyn`], borrowed from [`Rugged::dyn_columns`].
-pub fn dyn_args(
-    c: &[DynTensor<Dev>; 3],
-) -> (&DynTensor<Dev>, &DynTensor<Dev>, Option<&DynTensor<Dev>>) {
-    (&c[0], &c[1], Some(&c[2]))
 }
 
 /// Reads the tab-separated, ISO-8859-1 file of the tutorial.
@@ -75,13 +61,12 @@ pub fn load(path: &str) -> Result<Rugged, String> {
             _ => {} // no GDP figure: dropped, as in the tutorial
         }
     }
-    let dev = pyro::tensor::default_device::<Dev>();
     let n = g.len();
-    let t = |v: Vec<f32>| -> Data { dev.tensor_from_vec(v, (n,)).retaped() };
+    let t = |v: Vec<f32>| Data::from_vec(v, (n,)).map_err(|e| format!("{path}: {e}"));
     Ok(Rugged {
-        cont_africa: t(a),
-        rugged: t(r),
-        log_gdp: t(g),
+        cont_africa: t(a)?,
+        rugged: t(r)?,
+        log_gdp: t(g)?,
     })
 }
 
@@ -93,12 +78,8 @@ pub fn mle_model(africa: &Data, rugged: &Data, log_gdp: Option<&Data>) -> PyroRe
     let b_r = param!("bR", 0.0);
     let b_ar = param!("bAR", 0.0);
     let sigma = param!("sigma", 1.0, constraint = Constraint::Positive);
-    let n = (rugged.shape().0,);
-    let mean = a.broadcast_like(&n)
-        + b_a.broadcast_like(&n) * africa.clone()
-        + b_r.broadcast_like(&n) * rugged.clone()
-        + b_ar.broadcast_like(&n) * africa.clone() * rugged.clone();
-    plate!("data", n.0, {
+    let mean = a + b_a * africa + b_r * rugged + b_ar * africa * rugged;
+    plate!("data", rugged.shape().0, {
         sample!("obs", Normal::new(&mean, &sigma), obs = log_gdp);
     });
     Ok(mean)
@@ -118,42 +99,10 @@ pub fn model(africa: &Data, rugged: &Data, log_gdp: Option<&Data>) -> PyroResult
     let b_r = sample!("bR", Normal::new(0.0, 1.0));
     let b_ar = sample!("bAR", Normal::new(0.0, 1.0));
     let sigma = sample!("sigma", Uniform::new(0.0, 10.0));
-    let n = (rugged.shape().0,);
-    let mean = a.broadcast_like(&n)
-        + b_a.broadcast_like(&n) * africa.clone()
-        + b_r.broadcast_like(&n) * rugged.clone()
-        + b_ar.broadcast_like(&n) * africa.clone() * rugged.clone();
-    plate!("data", n.0, {
+    let mean = a + b_a * africa + b_r * rugged + b_ar * africa * rugged;
+    plate!("data", rugged.shape().0, {
         sample!("obs", Normal::new(&mean, &sigma), obs = log_gdp);
     });
-    Ok(mean)
-}
-
-/// [`model`] written on [`DynTensor`]s, shapes checked at run time as in Pyro: the same sites,
-/// distributions and `f32` arithmetic, with the regression computed by pyro-rs's CPU kernels
-/// instead of dfdx's typed (strided) kernels. The bench runs both to show what the typed
-/// arithmetic costs.
-pub fn model_dyn(
-    africa: &DynTensor<Dev>,
-    rugged: &DynTensor<Dev>,
-    log_gdp: Option<&DynTensor<Dev>>,
-) -> PyroResult<DynTensor<Dev>> {
-    let a = pyro::sample("a", Normal::new(0.0, 10.0))?;
-    let b_a = pyro::sample("bA", Normal::new(0.0, 1.0))?;
-    let b_r = pyro::sample("bR", Normal::new(0.0, 1.0))?;
-    let b_ar = pyro::sample("bAR", Normal::new(0.0, 1.0))?;
-    let sigma = pyro::sample("sigma", Uniform::new(0.0, 10.0))?;
-    let mean = a
-        .add(&b_a.mul(africa)?)?
-        .add(&b_r.mul(rugged)?)?
-        .add(&b_ar.mul(africa)?.mul(rugged)?)?;
-    pyro::plate("data", rugged.shape()[0]).run(|_| {
-        let obs = pyro::primitives::SampleOptions {
-            obs: log_gdp.cloned(),
-            ..Default::default()
-        };
-        pyro::sample_with("obs", Normal::new(&mean, &sigma), obs)
-    })?;
     Ok(mean)
 }
 
@@ -180,9 +129,9 @@ pub fn custom_guide(_africa: &Data, _rugged: &Data, _log_gdp: Option<&Data>) -> 
 /// Ordinary least squares on the four regressors (normal equations, f64).
 pub fn ols(d: &Rugged) -> [f64; 4] {
     let (a, r, y) = (
-        d.cont_africa.as_vec(),
-        d.rugged.as_vec(),
-        d.log_gdp.as_vec(),
+        d.cont_africa.to_vec().expect("data"),
+        d.rugged.to_vec().expect("data"),
+        d.log_gdp.to_vec().expect("data"),
     );
     let rows: Vec<[f64; 4]> = a
         .iter()

@@ -47,8 +47,8 @@ pub fn sample(
 ) -> TokenStream {
     let obs = match obs {
         Obs::Absent => quote_spanned!(gen(span)=> ::core::option::Option::None),
-        Obs::Always(e) => quote_spanned!(gen(e.span())=> ::pyro::dsl::observed(#e)),
-        Obs::Maybe(e) => quote_spanned!(gen(e.span())=> ::pyro::dsl::maybe_observed(#e)),
+        Obs::Always(e) => quote_spanned!(gen(e.span())=> ::pyro::dsl::observed(#e)?),
+        Obs::Maybe(e) => quote_spanned!(gen(e.span())=> ::pyro::dsl::maybe_observed(#e)?),
     };
     let mask = match mask {
         None => quote_spanned!(gen(span)=> ::core::option::Option::None),

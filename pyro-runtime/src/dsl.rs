@@ -8,7 +8,7 @@
 //! fn model(x: &Tensor<(usize,)>, y: Option<&Tensor<(usize,)>>) -> PyroResult<()> {
 //!     let w = sample!("w", Normal::new(0.0, 1.0));            // Tensor<Rank0>
 //!     let s = param!("s", 1.0, constraint = Constraint::Positive);
-//!     let mean = w.broadcast_like(x.shape()) * x.clone();
+//!     let mean = w * x; // a Rank0 broadcasts against any shape
 //!     plate!("data", x.shape().0, {
 //!         sample!("y", Normal::new(&mean, &s), obs = y);      // latent when `y` is None
 //!     });
@@ -22,8 +22,7 @@
 //!     Ok(())
 //! }
 //!
-//! let dev = pyro::tensor::default_device::<Cpu>();
-//! let x: Tensor<(usize,)> = dev.tensor_from_vec(vec![1.0, 2.0, 3.0], (3,)).retaped();
+//! let x: Tensor<(usize,)> = Tensor::from_vec(vec![1.0, 2.0, 3.0], (3,)).unwrap();
 //! model(&x, None).unwrap(); // an ordinary function: called with no handler, it draws from the prior
 //! guide(&x, None).unwrap();
 //! ```
@@ -108,7 +107,7 @@
 //! // What `let z = sample!("z", Normal::new(0.0, 1.0));` becomes inside a #[model]:
 //! let z: Tensor<Rank0> =
 //!     pyro::dsl::sample::<_, _, 0>("z", Normal::new(0.0, 1.0), Default::default()).unwrap();
-//! assert!(z.array().is_finite());
+//! assert!(z.item().unwrap().is_finite());
 //! ```
 
 #[path = "../../pyro-macros/src/messages.rs"]
@@ -118,7 +117,7 @@ mod messages;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use dfdx::prelude::{Merge, Rank0, Rank1, Tape};
+use dfdx::prelude::{Rank0, Rank1};
 use dfdx::shapes::{Dim, Shape};
 
 use crate::constraints::Constraint;
@@ -127,12 +126,12 @@ use crate::distributions::{
     Exponential, Gamma, HalfCauchy, HalfNormal, Independent, InverseGamma, Laplace, LogNormal,
     Normal, Poisson, StudentT, Uniform, Unit,
 };
-use crate::error::{PyroError, PyroResult};
+use crate::error::{PyroError, PyroResult, TensorResult};
 use crate::params::ParamInit;
 use crate::poutine::SharedDist;
 use crate::poutine::{SiteKind, Trace};
 use crate::primitives::SampleOptions;
-use crate::tensor::{Backend, DefaultDevice, DynTensor, GradTape, Tensor};
+use crate::tensor::{Backend, DefaultDevice, DynTensor, Tensor};
 
 // ----- distributions ------------------------------------------------------------------------
 
@@ -273,7 +272,7 @@ impl<D: Backend> FromSite<D> for DynTensor<D> {
 
 impl<S: Shape, D: Backend> FromSite<D> for Tensor<S, D> {
     fn from_site(site: &str, value: DynTensor<D>) -> PyroResult<Self> {
-        value.to_tensor::<S>().map_err(|_| PyroError::SiteMismatch {
+        Tensor::from_dyn(value.clone()).map_err(|_| PyroError::SiteMismatch {
             site: site.to_string(),
             reason: format!(
                 "the value has shape {:?}, which does not fit the type `{}` (rank {}) the code \
@@ -356,7 +355,7 @@ pub type SiteOut<D, T, const K: usize> = <<T as SiteDist<D>>::Shape as SiteValue
 /// ```
 /// use pyro::prelude::*;
 /// use pyro::dsl::TensorArg;
-/// let d = <f32 as TensorArg<Cpu>>::into_dyn(2.0);
+/// let d = <f32 as TensorArg<Cpu>>::into_dyn(2.0).unwrap();
 /// assert_eq!(d.item().unwrap(), 2.0);
 /// ```
 #[diagnostic::on_unimplemented(
@@ -367,8 +366,8 @@ pub type SiteOut<D, T, const K: usize> = <<T as SiteDist<D>>::Shape as SiteValue
 pub trait TensorArg<D: Backend> {
     /// The typed value handed back (same shape type; `Tensor<Rank0>` for an `f32`).
     type Out: FromSite<D>;
-    /// The shape-erased value.
-    fn into_dyn(self) -> DynTensor<D>;
+    /// The shape-erased value (or the error a typed tensor carries).
+    fn into_dyn(self) -> TensorResult<DynTensor<D>>;
 }
 
 /// An observation of a site that is always observed (`obs = value` with a value that is not
@@ -377,7 +376,7 @@ pub trait TensorArg<D: Backend> {
 /// ```
 /// use pyro::prelude::*;
 /// let y = DynTensor::<Cpu>::scalar(1.0);
-/// assert!(pyro::dsl::observed::<Cpu, _>(&y).is_some());
+/// assert!(pyro::dsl::observed::<Cpu, _>(&y).unwrap().is_some());
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`obs = ...` needs a tensor, found `{Self}`",
@@ -386,7 +385,7 @@ pub trait TensorArg<D: Backend> {
 )]
 pub trait Observation<D: Backend> {
     /// The observed value.
-    fn into_obs(self) -> DynTensor<D>;
+    fn into_obs(self) -> TensorResult<DynTensor<D>>;
 }
 
 /// An observation that may be absent (`obs = y` with `y: Option<..>`): the site is latent
@@ -395,7 +394,7 @@ pub trait Observation<D: Backend> {
 /// ```
 /// use pyro::prelude::*;
 /// let y: Option<&DynTensor<Cpu>> = None;
-/// assert!(pyro::dsl::maybe_observed::<Cpu, _>(y).is_none());
+/// assert!(pyro::dsl::maybe_observed::<Cpu, _>(y).unwrap().is_none());
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an `Option`",
@@ -404,99 +403,88 @@ pub trait Observation<D: Backend> {
 )]
 pub trait MaybeObservation<D: Backend> {
     /// The observed value, if any.
-    fn into_maybe_obs(self) -> Option<DynTensor<D>>;
+    fn into_maybe_obs(self) -> TensorResult<Option<DynTensor<D>>>;
 }
 
-impl<S: Shape, D: Backend, T: Tape<f32, D>> TensorArg<D> for dfdx::prelude::Tensor<S, f32, D, T>
-where
-    GradTape<D>: Merge<T>,
-{
+impl<S: Shape, D: Backend> TensorArg<D> for Tensor<S, D> {
     type Out = Tensor<S, D>;
-    fn into_dyn(self) -> DynTensor<D> {
-        DynTensor::from_tensor(self)
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        Tensor::into_dyn(self)
     }
 }
-impl<S: Shape, D: Backend, T: Tape<f32, D> + Clone> TensorArg<D>
-    for &dfdx::prelude::Tensor<S, f32, D, T>
-where
-    GradTape<D>: Merge<T>,
-{
+impl<S: Shape, D: Backend> TensorArg<D> for &Tensor<S, D> {
     type Out = Tensor<S, D>;
-    fn into_dyn(self) -> DynTensor<D> {
-        DynTensor::from_tensor(self.clone())
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        self.as_dyn().cloned()
     }
 }
 impl<D: Backend> TensorArg<D> for DynTensor<D> {
     type Out = DynTensor<D>;
-    fn into_dyn(self) -> DynTensor<D> {
-        self
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        Ok(self)
     }
 }
 impl<D: Backend> TensorArg<D> for &DynTensor<D> {
     type Out = DynTensor<D>;
-    fn into_dyn(self) -> DynTensor<D> {
-        self.clone()
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        Ok(self.clone())
     }
 }
 impl<D: Backend> TensorArg<D> for f32 {
     type Out = Tensor<Rank0, D>;
-    fn into_dyn(self) -> DynTensor<D> {
-        DynTensor::scalar(self)
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        Ok(DynTensor::scalar(self))
     }
 }
 
-impl<S: Shape, D: Backend, T: Tape<f32, D>> Observation<D> for dfdx::prelude::Tensor<S, f32, D, T>
-where
-    GradTape<D>: Merge<T>,
-{
-    fn into_obs(self) -> DynTensor<D> {
+impl<S: Shape, D: Backend> Observation<D> for Tensor<S, D> {
+    fn into_obs(self) -> TensorResult<DynTensor<D>> {
         TensorArg::into_dyn(self)
     }
 }
-impl<S: Shape, D: Backend, T: Tape<f32, D> + Clone> Observation<D>
-    for &dfdx::prelude::Tensor<S, f32, D, T>
-where
-    GradTape<D>: Merge<T>,
-{
-    fn into_obs(self) -> DynTensor<D> {
+impl<S: Shape, D: Backend> Observation<D> for &Tensor<S, D> {
+    fn into_obs(self) -> TensorResult<DynTensor<D>> {
         TensorArg::into_dyn(self)
     }
 }
 impl<D: Backend> Observation<D> for DynTensor<D> {
-    fn into_obs(self) -> DynTensor<D> {
-        self
+    fn into_obs(self) -> TensorResult<DynTensor<D>> {
+        Ok(self)
     }
 }
 impl<D: Backend> Observation<D> for &DynTensor<D> {
-    fn into_obs(self) -> DynTensor<D> {
-        self.clone()
+    fn into_obs(self) -> TensorResult<DynTensor<D>> {
+        Ok(self.clone())
     }
 }
 impl<D: Backend> Observation<D> for f32 {
-    fn into_obs(self) -> DynTensor<D> {
-        DynTensor::scalar(self)
+    fn into_obs(self) -> TensorResult<DynTensor<D>> {
+        Ok(DynTensor::scalar(self))
     }
 }
 
 impl<D: Backend, T: Observation<D>> MaybeObservation<D> for Option<T> {
-    fn into_maybe_obs(self) -> Option<DynTensor<D>> {
-        self.map(Observation::into_obs)
+    fn into_maybe_obs(self) -> TensorResult<Option<DynTensor<D>>> {
+        self.map(Observation::into_obs).transpose()
     }
 }
 impl<D: Backend, T: Observation<D> + Clone> MaybeObservation<D> for &Option<T> {
-    fn into_maybe_obs(self) -> Option<DynTensor<D>> {
-        self.clone().map(Observation::into_obs)
+    fn into_maybe_obs(self) -> TensorResult<Option<DynTensor<D>>> {
+        self.clone().map(Observation::into_obs).transpose()
     }
 }
 
-/// `obs = value` of an always-observed site.
-pub fn observed<D: Backend, O: Observation<D>>(value: O) -> Option<DynTensor<D>> {
-    Some(value.into_obs())
+/// `obs = value` of an always-observed site (or the error the value carries from an
+/// earlier operation).
+pub fn observed<D: Backend, O: Observation<D>>(value: O) -> PyroResult<Option<DynTensor<D>>> {
+    Ok(Some(value.into_obs()?))
 }
 
 /// `obs = value` of a site whose observation may be absent.
-pub fn maybe_observed<D: Backend, O: MaybeObservation<D>>(value: O) -> Option<DynTensor<D>> {
-    value.into_maybe_obs()
+pub fn maybe_observed<D: Backend, O: MaybeObservation<D>>(
+    value: O,
+) -> PyroResult<Option<DynTensor<D>>> {
+    Ok(value.into_maybe_obs()?)
 }
 
 /// `obs_mask = ..`: which elements of `obs` are observed, as `(flags, batch shape)` or as
@@ -598,7 +586,7 @@ fn run_sample<D: Backend, T: SiteDist<D>>(
 ///
 /// ```
 /// use pyro::dsl::ParamValue;
-/// let v = [1.0f32, 2.0].into_dyn();
+/// let v = [1.0f32, 2.0].into_dyn().unwrap();
 /// assert_eq!(v.shape(), &[2]);
 /// ```
 #[diagnostic::on_unimplemented(
@@ -611,64 +599,52 @@ pub trait ParamValue {
     type Device: Backend;
     /// The type `param!` returns.
     type Out: FromSite<Self::Device>;
-    /// The shape-erased initial value.
-    fn into_dyn(self) -> DynTensor<Self::Device>;
+    /// The shape-erased initial value (or the error a typed tensor carries).
+    fn into_dyn(self) -> TensorResult<DynTensor<Self::Device>>;
 }
 
 impl ParamValue for f32 {
     type Device = DefaultDevice;
     type Out = Tensor<Rank0, DefaultDevice>;
-    fn into_dyn(self) -> DynTensor<DefaultDevice> {
-        DynTensor::scalar(self)
+    fn into_dyn(self) -> TensorResult<DynTensor<DefaultDevice>> {
+        Ok(DynTensor::scalar(self))
     }
 }
 impl<const N: usize> ParamValue for [f32; N] {
     type Device = DefaultDevice;
     type Out = Tensor<Rank1<N>, DefaultDevice>;
-    fn into_dyn(self) -> DynTensor<DefaultDevice> {
-        DynTensor::from_tensor(
-            crate::tensor::default_device::<DefaultDevice>()
-                .tensor_from_vec(self.to_vec(), (dfdx::prelude::Const::<N>,)),
-        )
+    fn into_dyn(self) -> TensorResult<DynTensor<DefaultDevice>> {
+        DynTensor::from_vec(self.to_vec(), &[N])
     }
 }
-impl<S: Shape, D: Backend, T: Tape<f32, D>> ParamValue for dfdx::prelude::Tensor<S, f32, D, T>
-where
-    GradTape<D>: Merge<T>,
-{
+impl<S: Shape, D: Backend> ParamValue for Tensor<S, D> {
     type Device = D;
     type Out = Tensor<S, D>;
-    fn into_dyn(self) -> DynTensor<D> {
-        DynTensor::from_tensor(self)
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        Tensor::into_dyn(self)
     }
 }
-impl<S: Shape, D: Backend, T: Tape<f32, D> + Clone> ParamValue
-    for &dfdx::prelude::Tensor<S, f32, D, T>
-where
-    GradTape<D>: Merge<T>,
-{
+impl<S: Shape, D: Backend> ParamValue for &Tensor<S, D> {
     type Device = D;
     type Out = Tensor<S, D>;
-    fn into_dyn(self) -> DynTensor<D> {
-        DynTensor::from_tensor(self.clone())
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        self.as_dyn().cloned()
     }
 }
 impl<D: Backend> ParamValue for DynTensor<D> {
     type Device = D;
     type Out = DynTensor<D>;
-    fn into_dyn(self) -> DynTensor<D> {
-        self
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        Ok(self)
     }
 }
 impl<D: Backend> ParamValue for &DynTensor<D> {
     type Device = D;
     type Out = DynTensor<D>;
-    fn into_dyn(self) -> DynTensor<D> {
-        self.clone()
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        Ok(self.clone())
     }
 }
-
-use dfdx::prelude::TensorFromVec;
 
 /// `param!(name, init, ..)`: the constrained parameter, typed like `init`.
 ///
@@ -676,7 +652,7 @@ use dfdx::prelude::TensorFromVec;
 /// use pyro::prelude::*;
 /// pyro::clear_param_store();
 /// let p: Tensor<Rank0> = pyro::dsl::param("p", 0.25, Constraint::UnitInterval, None).unwrap();
-/// assert!((p.array() - 0.25).abs() < 1e-6);
+/// assert!((p.item().unwrap() - 0.25).abs() < 1e-6);
 /// ```
 pub fn param<V: ParamValue>(
     name: &str,
@@ -719,7 +695,12 @@ pub fn param_lazy<V: ParamValue, F: FnOnce() -> V>(
     let init = if exists {
         None
     } else {
-        Some(ParamInit::Value(init().into_dyn()))
+        Some(ParamInit::Value(init().into_dyn().map_err(|e| {
+            PyroError::SiteTensor {
+                site: name.to_string(),
+                source: e,
+            }
+        })?))
     };
     let value = crate::primitives::param_on(name, init, constraint, event_dim)?;
     FromSite::from_site(name, value)
@@ -737,7 +718,7 @@ pub fn param_lazy<V: ParamValue, F: FnOnce() -> V>(
 /// # drop(p);
 /// ```
 pub fn subsample<D: Backend, T: TensorArg<D>>(data: T, event_dim: usize) -> PyroResult<T::Out> {
-    let out = crate::poutine::subsample(&data.into_dyn(), event_dim)?;
+    let out = crate::poutine::subsample(&data.into_dyn()?, event_dim)?;
     FromSite::from_site("subsample!", out)
 }
 
@@ -748,7 +729,11 @@ pub fn subsample<D: Backend, T: TensorArg<D>>(data: T, event_dim: usize) -> Pyro
 /// pyro::dsl::factor::<Cpu, _>("f", -1.5).unwrap();
 /// ```
 pub fn factor<D: Backend, T: TensorArg<D>>(name: &str, log_factor: T) -> PyroResult<()> {
-    crate::primitives::factor_on(name, log_factor.into_dyn())
+    let value = log_factor.into_dyn().map_err(|e| PyroError::SiteTensor {
+        site: name.to_string(),
+        source: e,
+    })?;
+    crate::primitives::factor_on(name, value)
 }
 
 /// `deterministic!(name, value, event_dim = k)`: records `value` in the trace and returns it
@@ -757,14 +742,18 @@ pub fn factor<D: Backend, T: TensorArg<D>>(name: &str, log_factor: T) -> PyroRes
 /// ```
 /// use pyro::prelude::*;
 /// let v: Tensor<Rank0> = pyro::dsl::deterministic::<Cpu, _>("d", 2.0, 0).unwrap();
-/// assert_eq!(v.array(), 2.0);
+/// assert_eq!(v.item().unwrap(), 2.0);
 /// ```
 pub fn deterministic<D: Backend, T: TensorArg<D>>(
     name: &str,
     value: T,
     event_dim: usize,
 ) -> PyroResult<T::Out> {
-    let v = crate::primitives::deterministic_on(name, value.into_dyn(), event_dim)?;
+    let value = value.into_dyn().map_err(|e| PyroError::SiteTensor {
+        site: name.to_string(),
+        source: e,
+    })?;
+    let v = crate::primitives::deterministic_on(name, value, event_dim)?;
     FromSite::from_site(name, v)
 }
 

@@ -111,7 +111,7 @@ impl Bernoulli {
         P: ParamMeta + Param<Dev1<P>>,
         P::Dev: ResolveDev,
     {
-        Bernoulli::build(probs.into_dyn(), ParamKind::Probs)
+        Bernoulli::build(probs.into_dyn()?, ParamKind::Probs)
     }
 
     /// A Bernoulli with log-odds `logits`: `probs = sigmoid(logits)`.
@@ -126,7 +126,7 @@ impl Bernoulli {
         P: ParamMeta + Param<Dev1<P>>,
         P::Dev: ResolveDev,
     {
-        Bernoulli::build(logits.into_dyn(), ParamKind::Logits)
+        Bernoulli::build(logits.into_dyn()?, ParamKind::Logits)
     }
 }
 
@@ -465,10 +465,9 @@ mod tests {
     #[test]
     fn typed_shapes_follow_parameters() {
         use dfdx::prelude::*;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let p: crate::tensor::Tensor<Rank1<3>> = dev.tensor([0.1, 0.5, 0.9]).retaped();
+        let p: crate::tensor::Tensor<Rank1<3>> = [0.1, 0.5, 0.9].into();
         let d = Bernoulli::new(p).unwrap();
         let x: crate::tensor::Tensor<Rank1<3>> = d.draw().unwrap();
-        assert!(x.array().iter().all(|&v| v == 0.0 || v == 1.0));
+        assert!(x.to_vec().unwrap().iter().all(|&v| v == 0.0 || v == 1.0));
     }
 }

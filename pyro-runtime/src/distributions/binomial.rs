@@ -59,7 +59,7 @@ impl Binomial {
         N::Dev: param::JoinDev<P::Dev>,
         <N::Dev as param::JoinDev<P::Dev>>::Out: param::ResolveDev,
     {
-        Binomial::build(total_count.into_dyn(), probs.into_dyn(), ParamKind::Probs)
+        Binomial::build(total_count.into_dyn()?, probs.into_dyn()?, ParamKind::Probs)
     }
 
     /// A binomial with `total_count` trials and log-odds `logits`.
@@ -80,7 +80,11 @@ impl Binomial {
         N::Dev: param::JoinDev<P::Dev>,
         <N::Dev as param::JoinDev<P::Dev>>::Out: param::ResolveDev,
     {
-        Binomial::build(total_count.into_dyn(), logits.into_dyn(), ParamKind::Logits)
+        Binomial::build(
+            total_count.into_dyn()?,
+            logits.into_dyn()?,
+            ParamKind::Logits,
+        )
     }
 }
 

@@ -241,7 +241,7 @@ macro_rules! elementwise_params {
                 <$A as $crate::distributions::param::ParamMeta>::Dev:
                     $crate::distributions::param::ResolveDev,
             {
-                $ty::build($a.into_dyn())
+                $ty::build($a.into_dyn()?)
             }
         }
     };
@@ -274,7 +274,7 @@ macro_rules! elementwise_params {
                     <$B as $crate::distributions::param::ParamMeta>::Dev,
                 >>::Out: $crate::distributions::param::ResolveDev,
             {
-                $ty::build($a.into_dyn(), $b.into_dyn())
+                $ty::build($a.into_dyn()?, $b.into_dyn()?)
             }
         }
     };
@@ -318,7 +318,7 @@ macro_rules! elementwise_params {
                     <$C as $crate::distributions::param::ParamMeta>::Dev,
                 >>::Out: $crate::distributions::param::ResolveDev,
             {
-                $ty::build($a.into_dyn(), $b.into_dyn(), $c.into_dyn())
+                $ty::build($a.into_dyn()?, $b.into_dyn()?, $c.into_dyn()?)
             }
         }
     };

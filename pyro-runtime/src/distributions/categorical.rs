@@ -85,11 +85,9 @@ impl Categorical {
     /// ```
     /// use dfdx::prelude::*;
     /// use pyro::distributions::{Categorical, TypedDistribution};
-    /// let dev = pyro::tensor::default_device::<Cpu>();
-    /// let p: pyro::tensor::Tensor<Rank2<2, 3>> =
-    ///     dev.tensor([[0.2, 0.3, 0.5], [0.9, 0.05, 0.05]]).retaped();
+    /// let p: pyro::tensor::Tensor<Rank2<2, 3>> = [[0.2, 0.3, 0.5], [0.9, 0.05, 0.05]].into();
     /// let x: pyro::tensor::Tensor<Rank1<2>> = Categorical::new(p).unwrap().draw().unwrap();
-    /// assert!(x.array().iter().all(|&k| (0.0..3.0).contains(&k)));
+    /// assert!(x.to_vec().unwrap().iter().all(|&k| (0.0..3.0).contains(&k)));
     /// ```
     pub fn new<P>(probs: P) -> DistResult<Categorical<CatShape<P>, Dev1<P>>>
     where
@@ -97,7 +95,7 @@ impl Categorical {
         P::Shape: DropLastDim,
         P::Dev: ResolveDev,
     {
-        Categorical::build(probs.into_dyn(), ParamKind::Probs)
+        Categorical::build(probs.into_dyn()?, ParamKind::Probs)
     }
 
     /// A categorical with unnormalized log-probabilities `logits` over the last dimension.
@@ -115,7 +113,7 @@ impl Categorical {
         P::Shape: DropLastDim,
         P::Dev: ResolveDev,
     {
-        Categorical::build(logits.into_dyn(), ParamKind::Logits)
+        Categorical::build(logits.into_dyn()?, ParamKind::Logits)
     }
 }
 

@@ -50,7 +50,7 @@ impl Delta {
         V: ParamMeta + Param<Dev1<V>>,
         V::Dev: ResolveDev,
     {
-        let v = v.into_dyn();
+        let v = v.into_dyn()?;
         Delta::build(v, DynTensor::constant(&[], 0.0), 0)
     }
 
@@ -77,7 +77,7 @@ impl Delta {
         V::Dev: param::JoinDev<L::Dev>,
         <V::Dev as param::JoinDev<L::Dev>>::Out: param::ResolveDev,
     {
-        Delta::build(v.into_dyn(), log_density.into_dyn(), event_dim)
+        Delta::build(v.into_dyn()?, log_density.into_dyn()?, event_dim)
     }
 }
 

@@ -61,7 +61,7 @@ impl Dirichlet {
         C: ParamMeta + Param<Dev1<C>>,
         C::Dev: ResolveDev,
     {
-        Dirichlet::build(concentration.into_dyn())
+        Dirichlet::build(concentration.into_dyn()?)
     }
 }
 
@@ -503,11 +503,10 @@ mod tests {
     #[test]
     fn typed_shapes_follow_concentration() {
         use dfdx::prelude::*;
-        let dev = crate::tensor::default_device::<Cpu>();
-        let a: crate::tensor::Tensor<Rank1<3>> = dev.tensor([1.0, 2.0, 3.0]).retaped();
+        let a: crate::tensor::Tensor<Rank1<3>> = [1.0, 2.0, 3.0].into();
         let d = Dirichlet::new(a).unwrap();
         let x: crate::tensor::Tensor<Rank1<3>> = d.rdraw().unwrap();
-        let s: f32 = x.array().iter().sum();
+        let s: f32 = x.to_vec().unwrap().iter().sum();
         assert!((s - 1.0).abs() < 1e-5);
     }
 }

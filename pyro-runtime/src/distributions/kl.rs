@@ -435,10 +435,9 @@ mod tests {
                 d.name()
             );
         }
-        let dev = crate::tensor::default_device::<Cpu>();
         let v2: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.3, 0.6], (2,)).retaped();
-        let p3: crate::tensor::Tensor<Rank1<3>> = dev.tensor([0.2, 0.3, 0.5]).retaped();
+            crate::tensor::Tensor::from_vec(vec![0.3, 0.6], (2,)).unwrap();
+        let p3: crate::tensor::Tensor<Rank1<3>> = [0.2, 0.3, 0.5].into();
         check::<Bernoulli<DynShape, Cpu>>(&Bernoulli::new(v2.clone()).unwrap(), 1.0);
         check::<Binomial<DynShape, Cpu>>(&Binomial::new(5.0, v2.clone()).unwrap(), 2.0);
         check::<Categorical<DynShape, Cpu>>(&Categorical::new(p3).unwrap(), 1.0);

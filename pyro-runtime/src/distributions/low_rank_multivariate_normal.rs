@@ -75,7 +75,11 @@ impl LowRankMultivariateNormal {
         <L::Dev as JoinDev<W::Dev>>::Out: JoinDev<G::Dev>,
         <<L::Dev as JoinDev<W::Dev>>::Out as JoinDev<G::Dev>>::Out: ResolveDev,
     {
-        LowRankMultivariateNormal::build(loc.into_dyn(), cov_factor.into_dyn(), cov_diag.into_dyn())
+        LowRankMultivariateNormal::build(
+            loc.into_dyn()?,
+            cov_factor.into_dyn()?,
+            cov_diag.into_dyn()?,
+        )
     }
 }
 

@@ -276,7 +276,7 @@ impl<D: Backend> Clone for BoxDist<D> {
 /// use dfdx::prelude::*;
 /// use pyro::distributions::{Normal, TypedDistribution};
 /// let x: pyro::tensor::Tensor<Rank0> = Normal::new(0.0, 1.0).unwrap().draw().unwrap();
-/// assert!(x.array().is_finite());
+/// assert!(x.item().unwrap().is_finite());
 /// ```
 pub trait TypedDistribution<D: Backend>: Distribution<D> + Clone {
     /// The dfdx shape of one value.
@@ -292,7 +292,7 @@ pub trait TypedDistribution<D: Backend>: Distribution<D> + Clone {
     }
     /// Log density of a typed value, summed over everything (a scalar).
     fn log_prob_sum(&self, value: &Tensor<Self::Shape, D>) -> DistResult<DynTensor<D>> {
-        Ok(self.log_prob(&DynTensor::from_tensor(value.clone()))?.sum())
+        Ok(self.log_prob(value.as_dyn()?)?.sum())
     }
 }
 

@@ -150,10 +150,8 @@ mod tests {
 
     #[test]
     fn typed_shapes_follow_parameters() {
-        use dfdx::prelude::*;
-        let dev = crate::tensor::default_device::<Cpu>();
         let m: crate::tensor::Tensor<(usize,)> =
-            dev.tensor_from_vec(vec![0.0, 1.0, 2.0], (3,)).retaped();
+            crate::tensor::Tensor::from_vec(vec![0.0, 1.0, 2.0], (3,)).unwrap();
         let d = Normal::new(m, 1.0).unwrap();
         assert_eq!(d.batch_shape(), &[3]);
         let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();

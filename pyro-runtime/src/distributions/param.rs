@@ -8,6 +8,7 @@
 use dfdx::prelude::*;
 use dfdx::shapes::Dim;
 
+use crate::error::TensorResult;
 use crate::tensor::{Backend, DynTensor, Tensor};
 
 /// Marks a shape known only at run time.
@@ -28,8 +29,9 @@ pub trait ParamMeta {
 
 /// A value usable as a distribution parameter on device `D`.
 pub trait Param<D: Backend>: ParamMeta {
-    /// Converts into a run-time shaped tensor on `D`.
-    fn into_dyn(self) -> DynTensor<D>;
+    /// Converts into a run-time shaped tensor on `D` (or the error a typed tensor carries
+    /// from an earlier operation).
+    fn into_dyn(self) -> TensorResult<DynTensor<D>>;
 }
 
 impl ParamMeta for f32 {
@@ -37,9 +39,9 @@ impl ParamMeta for f32 {
     type Dev = Unplaced;
 }
 impl<D: Backend> Param<D> for f32 {
-    fn into_dyn(self) -> DynTensor<D> {
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
         // A number is a constant of the model: no gradient is sent to it.
-        DynTensor::constant(&[], self)
+        Ok(DynTensor::constant(&[], self))
     }
 }
 impl<S: Shape, D: Backend> ParamMeta for Tensor<S, D> {
@@ -47,8 +49,8 @@ impl<S: Shape, D: Backend> ParamMeta for Tensor<S, D> {
     type Dev = D;
 }
 impl<S: Shape, D: Backend> Param<D> for Tensor<S, D> {
-    fn into_dyn(self) -> DynTensor<D> {
-        DynTensor::from_tensor(self)
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        Tensor::into_dyn(self)
     }
 }
 impl<S: Shape, D: Backend> ParamMeta for &Tensor<S, D> {
@@ -56,8 +58,8 @@ impl<S: Shape, D: Backend> ParamMeta for &Tensor<S, D> {
     type Dev = D;
 }
 impl<S: Shape, D: Backend> Param<D> for &Tensor<S, D> {
-    fn into_dyn(self) -> DynTensor<D> {
-        DynTensor::from_tensor(self.clone())
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        self.as_dyn().cloned()
     }
 }
 impl<D: Backend> ParamMeta for DynTensor<D> {
@@ -65,8 +67,8 @@ impl<D: Backend> ParamMeta for DynTensor<D> {
     type Dev = D;
 }
 impl<D: Backend> Param<D> for DynTensor<D> {
-    fn into_dyn(self) -> DynTensor<D> {
-        self
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        Ok(self)
     }
 }
 impl<D: Backend> ParamMeta for &DynTensor<D> {
@@ -74,8 +76,8 @@ impl<D: Backend> ParamMeta for &DynTensor<D> {
     type Dev = D;
 }
 impl<D: Backend> Param<D> for &DynTensor<D> {
-    fn into_dyn(self) -> DynTensor<D> {
-        self.clone()
+    fn into_dyn(self) -> TensorResult<DynTensor<D>> {
+        Ok(self.clone())
     }
 }
 

@@ -591,9 +591,7 @@ pub fn student_t_cdf(df: f64, t: f64) -> f64 {
 
 /// A typed rank-1 parameter `Tensor<(usize,)>` on the graph with the given values.
 pub fn typed_vec(v: &[f32]) -> crate::tensor::Tensor<(usize,)> {
-    use dfdx::prelude::*;
-    let dev = crate::tensor::default_device::<Cpu>();
-    dev.tensor_from_vec(v.to_vec(), (v.len(),)).retaped()
+    crate::tensor::Tensor::from_vec(v.to_vec(), (v.len(),)).unwrap()
 }
 
 /// Shapes of a distribution `d` with batch shape `[3]` and value type `(usize,)`, and of its
@@ -603,7 +601,6 @@ where
     T: super::TypedDistribution<Cpu, Shape = (usize,)>,
     E: super::TypedDistribution<Cpu, Shape = (usize, usize)>,
 {
-    use dfdx::prelude::HasShape;
     assert_eq!(d.batch_shape(), &[3]);
     let x: crate::tensor::Tensor<(usize,)> = d.draw().unwrap();
     assert_eq!(x.shape().0, 3);

@@ -16,9 +16,10 @@ use super::tape::GradTape;
 use crate::error::{TensorError, TensorResult};
 use std::sync::Arc;
 
-/// The typed tensor of pyro-rs: a dfdx tensor of `f32` on device `D` (CPU by default) that
-/// records onto the shared [`GradTape`].
-pub type Tensor<S, D = super::DefaultDevice> = dfdx::prelude::Tensor<S, f32, D, GradTape<D>>;
+/// A dfdx tensor of `f32` on device `D` that records onto the shared [`GradTape`]: how
+/// values cross to dfdx's own operations and modules ([`DynTensor::from_dfdx`],
+/// [`DynTensor::to_dfdx`]). Models use the typed [`Tensor`](super::Tensor).
+pub type DfdxTensor<S, D = super::DefaultDevice> = dfdx::prelude::Tensor<S, f32, D, GradTape<D>>;
 
 /// The flat storage of a [`DynTensor`].
 pub type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
@@ -161,7 +162,7 @@ pub fn node_id<S: Shape, D: Backend, T: std::fmt::Debug>(
 
 /// Whether two tensors are the same node of the graph (dfdx's backward pass needs the two
 /// operands of a binary op to be distinct nodes).
-pub fn same_node<S: Shape, D: Backend>(a: &Tensor<S, D>, b: &Tensor<S, D>) -> bool {
+pub fn same_node<S: Shape, D: Backend>(a: &DfdxTensor<S, D>, b: &DfdxTensor<S, D>) -> bool {
     match (node_id(a), node_id(b)) {
         (Some(x), Some(y)) => x == y,
         _ => true, // unknown: be safe
@@ -284,7 +285,7 @@ impl<D: Backend> DynTensor<D> {
 
     /// Wraps a typed tensor (of any tape); the gradient path is kept when its tape is a
     /// [`GradTape`].
-    pub fn from_tensor<S: Shape, T: Tape<f32, D>>(t: dfdx::prelude::Tensor<S, f32, D, T>) -> Self
+    pub fn from_dfdx<S: Shape, T: Tape<f32, D>>(t: dfdx::prelude::Tensor<S, f32, D, T>) -> Self
     where
         GradTape<D>: Merge<T>,
     {
@@ -323,14 +324,28 @@ impl<D: Backend> DynTensor<D> {
     /// The typed view of this tensor; errors naming both shapes when `S` does not fit.
     ///
     /// ```
+    /// use pyro::prelude::*;
+    /// let x = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+    /// let t: Tensor<Rank1<2>, Cpu> = x.to_tensor().unwrap();
+    /// assert_eq!(t.to_vec().unwrap(), [1.0, 2.0]);
+    /// assert!(x.to_tensor::<Rank1<3>>().is_err());
+    /// ```
+    pub fn to_tensor<S: Shape>(&self) -> TensorResult<super::Tensor<S, D>> {
+        super::Tensor::from_dyn(self.clone())
+    }
+
+    /// The values as a dfdx tensor of shape `S` on the shared tape (for dfdx's own operations
+    /// and modules); errors naming both shapes when `S` does not fit.
+    ///
+    /// ```
     /// use dfdx::prelude::*;
     /// use pyro::tensor::DynTensor;
     /// let x = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
-    /// let t: pyro::tensor::Tensor<Rank1<2>> = x.to_tensor().unwrap();
+    /// let t = x.to_dfdx::<Rank1<2>>().unwrap();
     /// assert_eq!(t.array(), [1.0, 2.0]);
-    /// assert!(x.to_tensor::<Rank1<3>>().is_err());
+    /// assert!(x.to_dfdx::<Rank1<3>>().is_err());
     /// ```
-    pub fn to_tensor<S: Shape>(&self) -> TensorResult<Tensor<S, D>> {
+    pub fn to_dfdx<S: Shape>(&self) -> TensorResult<DfdxTensor<S, D>> {
         let err = || TensorError::Shape {
             what: format!("typed view as {}", std::any::type_name::<S>()),
             expected: vec![],
@@ -475,7 +490,7 @@ impl<D: Backend> DynTensor<D> {
     }
 
     /// A rank-0 typed tensor from a one-element tensor (for a loss to back-propagate from).
-    pub fn to_scalar_tensor(&self) -> TensorResult<Tensor<Rank0, D>> {
+    pub fn to_scalar_tensor(&self) -> TensorResult<DfdxTensor<Rank0, D>> {
         if self.numel() != 1 {
             return Err(TensorError::Shape {
                 what: "scalar loss".into(),
@@ -567,7 +582,7 @@ impl<D: Backend> DynTensor<D> {
             if let Some(t) = cpu_ops::broadcast_scalar(self, shape) {
                 return Ok(t);
             }
-            let s: Tensor<Rank0, D> = self.flat().clone().reshape_like(&());
+            let s: DfdxTensor<Rank0, D> = self.flat().clone().reshape_like(&());
             let data = s.broadcast_like(&(n,)).reshape_like(&(n,));
             return Ok(DynTensor::dev(data, Dims::new(shape), next_fresh()));
         }
@@ -851,7 +866,7 @@ impl<D: Backend> DynTensor<D> {
         if let Some(s) = cpu_ops::sum_groups(self, self.numel(), &[]) {
             return s;
         }
-        let s: Tensor<Rank0, D> = self.flat().clone().sum();
+        let s: DfdxTensor<Rank0, D> = self.flat().clone().sum();
         DynTensor::dev(s.reshape_like(&(1,)), Dims::new(&[]), next_fresh())
     }
 
@@ -872,8 +887,8 @@ impl<D: Backend> DynTensor<D> {
         if let Some(s) = cpu_ops::sum_groups(self, inner, &self.shape[..keep]) {
             return Ok(s);
         }
-        let m: Tensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, inner));
-        let s: Tensor<(usize,), D> = m.sum::<(usize,), Axis<1>>();
+        let m: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, inner));
+        let s: DfdxTensor<(usize,), D> = m.sum::<(usize,), Axis<1>>();
         Ok(DynTensor::dev(
             s,
             Dims::new(&self.shape[..keep]),
@@ -887,8 +902,8 @@ impl<D: Backend> DynTensor<D> {
             return Err(TensorError::Invalid("logsumexp_last of a scalar".into()));
         };
         let outer = numel(lead);
-        let m: Tensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, last));
-        let s: Tensor<(usize,), D> = m.logsumexp::<(usize,), Axis<1>>();
+        let m: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, last));
+        let s: DfdxTensor<(usize,), D> = m.logsumexp::<(usize,), Axis<1>>();
         Ok(DynTensor::dev(s, Dims::new(lead), next_fresh()))
     }
 
@@ -909,15 +924,15 @@ impl<D: Backend> DynTensor<D> {
         let lead = self.rank() - shape.len();
         let outer: usize = self.shape[..lead].iter().product();
         let rest: usize = self.shape[lead..].iter().product();
-        let m: Tensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, rest));
+        let m: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, rest));
         let mut data: Flat<D> = m.sum::<(usize,), Axis<0>>();
         let mut cur: Vec<usize> = self.shape[lead..].to_vec();
         for k in 0..cur.len() {
             if shape[k] == 1 && cur[k] != 1 {
                 let a: usize = cur[..k].iter().product();
                 let b: usize = cur[k + 1..].iter().product();
-                let t: Tensor<(usize, usize, usize), D> = data.reshape_like(&(a, cur[k], b));
-                let r: Tensor<(usize, usize), D> = t.sum::<(usize, usize), Axis<1>>();
+                let t: DfdxTensor<(usize, usize, usize), D> = data.reshape_like(&(a, cur[k], b));
+                let r: DfdxTensor<(usize, usize), D> = t.sum::<(usize, usize), Axis<1>>();
                 data = r.reshape_like(&(a * b,));
                 cur[k] = 1;
             }
@@ -943,12 +958,12 @@ impl<D: Backend> DynTensor<D> {
             return Err(err());
         }
         let m = self.numel() / k.max(1);
-        let a: Tensor<(usize, usize), D> = self.flat().clone().reshape_like(&(m, k));
+        let a: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(m, k));
         let mut b_flat = rhs.flat().clone();
         if self.same_node_as(rhs) {
             b_flat = b_flat * 1.0;
         }
-        let b: Tensor<(usize, usize), D> = b_flat.reshape_like(&(k, n));
+        let b: DfdxTensor<(usize, usize), D> = b_flat.reshape_like(&(k, n));
         let c = a.matmul(b);
         let mut shape = self.shape.to_vec();
         let last = shape.len() - 1;
@@ -969,8 +984,8 @@ impl<D: Backend> DynTensor<D> {
             )));
         }
         let (r, c) = (self.shape[0], self.shape[1]);
-        let m: Tensor<(usize, usize), D> = self.flat().clone().reshape_like(&(r, c));
-        let t: Tensor<(usize, usize), D> = m.permute::<_, Axes2<1, 0>>();
+        let m: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(r, c));
+        let t: DfdxTensor<(usize, usize), D> = m.permute::<_, Axes2<1, 0>>();
         Ok(DynTensor::dev(
             t.reshape_like(&(r * c,)),
             Dims::new(&[c, r]),

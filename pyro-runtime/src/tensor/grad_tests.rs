@@ -221,8 +221,8 @@ fn a_typed_round_trip_is_recognised_as_the_same_node() {
     // must still see one node on both sides (the DSL does this at every site).
     check_grad(
         &|x| {
-            let typed: super::Tensor<(usize,), Cpu> = x[0].to_tensor().unwrap();
-            let back = DynTensor::from_tensor(typed);
+            let typed: super::DfdxTensor<(usize,), Cpu> = x[0].to_dfdx().unwrap();
+            let back = DynTensor::from_dfdx(typed);
             x[0].mul(&back)
                 .unwrap()
                 .add(&back.sub(&x[0]).unwrap())
@@ -247,8 +247,8 @@ fn host_values_feed_dfdx_ops_and_their_gradients_come_back() {
     check_grad(
         &|x| {
             let y = x[0].exp();
-            let typed: super::Tensor<Rank1<3>, Cpu> = y.to_tensor().unwrap();
-            let via_dfdx = DynTensor::from_tensor((typed * 2.0).sum());
+            let typed: super::DfdxTensor<Rank1<3>, Cpu> = y.to_dfdx().unwrap();
+            let via_dfdx = DynTensor::from_dfdx((typed * 2.0).sum());
             via_dfdx.add(&y.mul(&x[0]).unwrap().sum()).unwrap()
         },
         vec![(vec![0.3, -0.7, 1.1], vec![3])],

@@ -23,7 +23,8 @@ pub mod typed;
 mod typed_ops;
 
 pub use backend::{default_device, Backend, DefaultDevice};
-pub use dyn_tensor::{broadcast_shapes, node_id, numel, same_node, DynTensor, Flat, Tensor};
+pub use dyn_tensor::{broadcast_shapes, node_id, numel, same_node, DfdxTensor, DynTensor, Flat};
 pub use index::At;
 pub use special::Special;
 pub use tape::{is_recording, GradScope, GradTape};
+pub use typed::{BroadcastShape, Tensor};

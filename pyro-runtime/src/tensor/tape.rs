@@ -150,15 +150,17 @@ thread_local! {
     static SCOPES: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The tape type of every pyro-rs tensor: a handle to the thread's current [`GradScope`].
+/// The tape type of the dfdx tensors the runtime works with (`DfdxTensor`): a handle to
+/// the thread's current [`GradScope`].
 ///
 /// It is zero-sized, `Copy` and merges with itself for free, so tensors carrying it can be
 /// cloned and combined without any bookkeeping by the user.
 ///
 /// ```
 /// use pyro::prelude::*;
+/// use pyro::tensor::DfdxTensor;
 /// let dev = pyro::tensor::default_device::<Cpu>();
-/// let x: Tensor<Rank1<3>> = dev.tensor([1.0f32, 2.0, 3.0]).retaped();
+/// let x: DfdxTensor<Rank1<3>> = dev.tensor([1.0f32, 2.0, 3.0]).retaped();
 /// let y = x.clone() * 2.0 + x.exp(); // `x` used twice, no manual tape splitting
 /// assert_eq!(y.array().len(), 3);
 /// ```

@@ -85,11 +85,15 @@ impl<S: Shape, D: Backend> Tensor<S, D> {
 
     /// A tensor from row-major values; errors if their number does not match `shape`.
     ///
+    /// Like `torch.tensor`, data made this way (and by [`full`](Self::full),
+    /// [`zeros`](Self::zeros), [`ones`](Self::ones), [`scalar`](Tensor::scalar) and `From`
+    /// arrays) is a constant: no gradient is computed for it.
+    ///
     /// ```
     /// use pyro::prelude::*;
     /// use pyro::tensor::typed::Tensor;
     /// let x = Tensor::<(usize, Const<2>)>::from_vec(vec![1.0, 2.0, 3.0, 4.0], (2, Const)).unwrap();
-    /// assert_eq!(x.shape().unwrap(), (2, Const));
+    /// assert_eq!(x.shape(), (2, Const));
     /// assert!(Tensor::<(usize,)>::from_vec(vec![1.0], (2,)).is_err());
     /// ```
     pub fn from_vec(values: Vec<f32>, shape: S) -> TensorResult<Self> {
@@ -101,7 +105,7 @@ impl<S: Shape, D: Backend> Tensor<S, D> {
 
     /// A tensor filled with `value`.
     pub fn full(shape: S, value: f32) -> Self {
-        Self::wrap(Ok(DynTensor::full(&dims_of(&shape), value)))
+        Self::wrap(Ok(DynTensor::constant(&dims_of(&shape), value)))
     }
 
     /// A tensor of zeros.
@@ -141,6 +145,26 @@ impl<S: Shape, D: Backend> Tensor<S, D> {
         Ok(Self::wrap(Ok(value)))
     }
 
+    /// A dfdx tensor (of any tape) as a typed tensor; its gradient path is kept when its
+    /// tape is the shared [`GradTape`](super::GradTape).
+    pub fn from_dfdx<T: dfdx::prelude::Tape<f32, D>>(t: dfdx::prelude::Tensor<S, f32, D, T>) -> Self
+    where
+        super::GradTape<D>: dfdx::prelude::Merge<T>,
+    {
+        Self::wrap(Ok(DynTensor::from_dfdx(t)))
+    }
+
+    /// The values as a dfdx tensor on the shared tape, for dfdx's own operations and modules.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let x: Tensor<Rank1<2>> = [1.0, 2.0].into();
+    /// assert_eq!(x.to_dfdx().unwrap().array(), [1.0, 2.0]);
+    /// ```
+    pub fn to_dfdx(&self) -> TensorResult<super::DfdxTensor<S, D>> {
+        self.as_dyn()?.to_dfdx()
+    }
+
     /// The erased value (or the error an earlier operation left in this tensor).
     pub fn into_dyn(self) -> TensorResult<DynTensor<D>> {
         self.value
@@ -149,17 +173,6 @@ impl<S: Shape, D: Backend> Tensor<S, D> {
     /// The erased value, borrowed.
     pub fn as_dyn(&self) -> TensorResult<&DynTensor<D>> {
         self.value.as_ref().map_err(Clone::clone)
-    }
-
-    /// The shape value, its `usize` dims at their run-time sizes (or the error an earlier
-    /// operation left in this tensor).
-    pub fn shape(&self) -> TensorResult<S> {
-        let v = self.as_dyn()?;
-        shape_from::<S>(v.shape()).ok_or_else(|| TensorError::Shape {
-            what: format!("typed view as {}", std::any::type_name::<S>()),
-            expected: vec![],
-            found: v.shape().to_vec(),
-        })
     }
 
     /// The run-time dims.
@@ -216,10 +229,31 @@ impl<S: Shape, D: Backend> Tensor<S, D> {
     }
 }
 
+impl<S: Shape + Default, D: Backend> Tensor<S, D> {
+    /// The shape value, its `usize` dims at their run-time sizes (dfdx's `shape()`).
+    ///
+    /// A tensor that carries an error from an earlier operation has no elements: its `usize`
+    /// dims read 0 (and its static dims their sizes), and its first fallible use returns
+    /// the error.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let x = Tensor::<(usize, Const<2>)>::from_vec(vec![1.0; 6], (3, Const)).unwrap();
+    /// assert_eq!(x.shape().0, 3);
+    /// ```
+    pub fn shape(&self) -> S {
+        self.value
+            .as_ref()
+            .ok()
+            .and_then(|v| shape_from::<S>(v.shape()))
+            .unwrap_or_default()
+    }
+}
+
 impl<D: Backend> Tensor<Rank0, D> {
     /// A rank-0 tensor.
     pub fn scalar(value: f32) -> Self {
-        Self::wrap(Ok(DynTensor::scalar(value)))
+        Self::wrap(Ok(DynTensor::constant(&[], value)))
     }
 
     /// The single value.
@@ -236,7 +270,7 @@ impl<D: Backend> From<f32> for Tensor<Rank0, D> {
 
 impl<const N: usize, D: Backend> From<[f32; N]> for Tensor<dfdx::shapes::Rank1<N>, D> {
     fn from(values: [f32; N]) -> Self {
-        Self::wrap(DynTensor::from_vec(values.to_vec(), &[N]))
+        Self::wrap(DynTensor::from_vec(values.to_vec(), &[N]).map(|v| v.detach()))
     }
 }
 
@@ -244,10 +278,10 @@ impl<const M: usize, const N: usize, D: Backend> From<[[f32; N]; M]>
     for Tensor<dfdx::shapes::Rank2<M, N>, D>
 {
     fn from(values: [[f32; N]; M]) -> Self {
-        Self::wrap(DynTensor::from_vec(
-            values.iter().flatten().copied().collect(),
-            &[M, N],
-        ))
+        Self::wrap(
+            DynTensor::from_vec(values.iter().flatten().copied().collect(), &[M, N])
+                .map(|v| v.detach()),
+        )
     }
 }
 
@@ -475,7 +509,7 @@ mod tests {
     #[test]
     fn typed_views_check_static_dims() {
         let t: T<Rank1<2>> = [1.0, 2.0].into();
-        assert_eq!(t.shape().unwrap(), Default::default());
+        assert_eq!(t.shape(), Default::default());
         assert_eq!(t.dims().unwrap(), &[2]);
         assert!(T::<Rank1<3>>::from_dyn(t.clone().into_dyn().unwrap()).is_err());
         assert!(T::<(usize,)>::from_dyn(t.into_dyn().unwrap()).is_ok());

@@ -5,9 +5,7 @@ use pyro::prelude::*;
 type T1 = Tensor<(usize,)>;
 
 fn data(n: usize) -> T1 {
-    let dev = pyro::tensor::default_device::<Cpu>();
-    dev.tensor_from_vec((0..n).map(|i| i as f32 * 0.1).collect(), (n,))
-        .retaped()
+    Tensor::from_vec((0..n).map(|i| i as f32 * 0.1).collect(), (n,)).unwrap()
 }
 
 // Latent and observed sites; obs as &Tensor, Tensor, Option, Some(..); typed values.
@@ -73,10 +71,10 @@ fn plates(x: &T1) -> PyroResult<()> {
     plate!("rows", 5, subsample = vec![4, 0], dim = -2, {
         plate!("cols", 3, dim = -1, {
             let grid: Tensor<(usize, usize)> = sample!("grid", Normal::new(0.0, 1.0));
-            assert_eq!(grid.shape(), &(2, 3));
+            assert_eq!(grid.shape(), (2, 3));
         });
         let col: Tensor<(usize, usize)> = sample!("col", Normal::new(0.0, 1.0));
-        assert_eq!(col.shape(), &(2, 1));
+        assert_eq!(col.shape(), (2, 1));
     });
     let dim = -1;
     plate!("inferred", 4, dim = dim, {
@@ -93,7 +91,7 @@ fn misc(flag: bool, y: &T1) -> PyroResult<Vec<f32>> {
     let mut draws = vec![];
     for i in plate!("seq", 3) {
         let x = sample!(format!("x_{i}"), Normal::new(0.0, 1.0));
-        draws.push(x.array());
+        draws.push(x.item()?);
     }
     for i in plate!("seq_sub", 10, subsample_size = 2) {
         sample!(format!("s_{}", i), Normal::new(0.0, 1.0));

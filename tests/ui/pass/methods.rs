@@ -19,12 +19,12 @@ impl Vae {
 
     #[model]
     fn model(&self, x: &Tensor<(usize, usize)>) -> PyroResult<()> {
-        let (n, d) = *x.shape();
+        let (n, d) = x.shape();
         plate!("data", n, {
             let z: Tensor<(usize,)> = sample!("z", Normal::new(0.0, 1.0));
             assert_eq!(z.shape().0, n);
             let _ = (self.z_dim, d);
-            let decoded = x.clone() * 0.9;
+            let decoded = x * 0.9;
             let px = Normal::new(decoded, self.decoder_scale).and_then(|d| d.to_event(1));
             let xs: DynTensor = sample!("x", px, obs = x);
             assert_eq!(xs.shape(), &[n, d]);
@@ -66,10 +66,7 @@ impl Solo {
 
 fn main() {
     let vae = Vae::new();
-    let dev = pyro::tensor::default_device::<Cpu>();
-    let x: Tensor<(usize, usize)> = dev
-        .tensor_from_vec(vec![0.1; 6], (3, 2))
-        .retaped();
+    let x: Tensor<(usize, usize)> = Tensor::from_vec(vec![0.1; 6], (3, 2)).unwrap();
     let gt = poutine::trace(|| vae.guide(&x)).get_trace(()).unwrap();
     let mt = poutine::trace(poutine::replay(|| vae.model(&x), &gt))
         .get_trace(())
