@@ -317,3 +317,20 @@ fn detached_data_gets_no_gradient_buffer() {
         assert_eq!(x_grad.is_ok(), !detach, "detached: {detach}");
     }
 }
+
+#[test]
+fn typed_operators_reuse_a_tensor_on_both_sides_with_correct_gradients() {
+    // x * x, (x - mu) * (x - mu), a scalar broadcast from both sides and f32 operands: the
+    // typed view over the same nodes, no `.clone()` and no "same node" trap.
+    check_grad(
+        &|v| {
+            let x = super::Tensor::<(usize,), Cpu>::from_dyn(v[0].clone()).unwrap();
+            let mu = super::Tensor::<Rank0, Cpu>::from_dyn(v[1].clone()).unwrap();
+            let sq = &x * &x;
+            let centred = (&x - &mu) * (&x - &mu);
+            let y = sq + centred * 0.5 + 2.0 * &mu * &x - &x / 3.0 + (&mu).exp();
+            y.sum().into_dyn().unwrap()
+        },
+        vec![(vec![0.5, -1.5, 2.0], vec![3]), (vec![0.7], vec![])],
+    );
+}
