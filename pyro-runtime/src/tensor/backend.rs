@@ -1,18 +1,66 @@
 //! The device bound used throughout pyro-rs, and the per-thread default device.
 
-use std::any::{Any, TypeId};
-use std::cell::RefCell;
-use std::collections::HashMap;
+use dfdx::prelude::{Cpu, Gradients};
+
+use super::dyn_tensor::Flat;
 
 /// A dfdx device that pyro-rs can run on: [`dfdx::prelude::Cpu`], or `Cuda` with the `cuda`
-/// feature. Blanket-implemented; users never implement it.
+/// feature. Implemented for those two; users never implement it.
+///
+/// Each backend says, at compile time, whether its values live in host memory (where the
+/// runtime's host kernels run) and gives the CPU view of its tensors when they do, so the
+/// runtime never asks for a device's type at run time.
 ///
 /// ```
-/// fn takes_any_backend<D: pyro::tensor::Backend>() {}
-/// takes_any_backend::<dfdx::prelude::Cpu>();
+/// use pyro::tensor::Backend;
+/// fn host<D: Backend>() -> bool { D::HOST }
+/// assert!(host::<dfdx::prelude::Cpu>());
 /// ```
-pub trait Backend: dfdx::tensor_ops::Device<f32> + Default + 'static {}
-impl<D: dfdx::tensor_ops::Device<f32> + Default + 'static> Backend for D {}
+pub trait Backend: dfdx::tensor_ops::Device<f32> + Default + 'static {
+    /// Whether values live in host memory (the runtime's host kernels run on them).
+    const HOST: bool;
+    /// The thread's device of this backend, created once and then shared.
+    fn thread_device() -> Self;
+    /// A flat tensor of this backend as a CPU tensor (`None` off the host).
+    fn cpu_flat(t: &Flat<Self>) -> Option<&Flat<Cpu>>;
+    /// A flat CPU tensor as a tensor of this backend (`None` off the host).
+    fn from_cpu_flat(t: &Flat<Cpu>) -> Option<&Flat<Self>>;
+    /// Gradients of this backend as CPU gradients (`None` off the host).
+    fn cpu_grads(g: &mut Gradients<f32, Self>) -> Option<&mut Gradients<f32, Cpu>>;
+}
+
+impl Backend for Cpu {
+    const HOST: bool = true;
+    fn thread_device() -> Self {
+        CPU.with(|c| c.clone())
+    }
+    fn cpu_flat(t: &Flat<Self>) -> Option<&Flat<Cpu>> {
+        Some(t)
+    }
+    fn from_cpu_flat(t: &Flat<Cpu>) -> Option<&Flat<Self>> {
+        Some(t)
+    }
+    fn cpu_grads(g: &mut Gradients<f32, Self>) -> Option<&mut Gradients<f32, Cpu>> {
+        Some(g)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl Backend for dfdx::prelude::Cuda {
+    const HOST: bool = false;
+    fn thread_device() -> Self {
+        CUDA.with(|c| c.clone())
+    }
+    fn cpu_flat(_: &Flat<Self>) -> Option<&Flat<Cpu>> {
+        None
+    }
+    fn from_cpu_flat(_: &Flat<Cpu>) -> Option<&Flat<Self>> {
+        None
+    }
+    fn cpu_grads(_: &mut Gradients<f32, Self>) -> Option<&mut Gradients<f32, Cpu>> {
+        None
+    }
+}
 
 /// The device user-facing APIs use when none is named: `Cpu`, or `Cuda` when the crate is
 /// built with the `cuda` feature. (Runtime types stay generic over [`Backend`].)
@@ -28,16 +76,14 @@ pub type DefaultDevice = dfdx::prelude::Cpu;
 pub type DefaultDevice = dfdx::prelude::Cuda;
 
 thread_local! {
-    static DEVICES: RefCell<HashMap<TypeId, Box<dyn Any>>> = RefCell::new(HashMap::new());
-    /// The thread's CPU device (the map's entry for `Cpu` is this one).
-    static CPU: dfdx::prelude::Cpu = DEVICES.with(|d| {
-        d.borrow_mut()
-            .entry(TypeId::of::<dfdx::prelude::Cpu>())
-            .or_insert_with(|| Box::new(dfdx::prelude::Cpu::default()))
-            .downcast_ref::<dfdx::prelude::Cpu>()
-            .expect("keyed by TypeId")
-            .clone()
-    });
+    /// The thread's CPU device.
+    static CPU: Cpu = Cpu::default();
+}
+
+#[cfg(feature = "cuda")]
+thread_local! {
+    /// The thread's CUDA device (creating one is expensive: once per thread).
+    static CUDA: dfdx::prelude::Cuda = dfdx::prelude::Cuda::default();
 }
 
 /// The thread's device of type `D`, created once and then shared (creating a CUDA device is
@@ -50,21 +96,5 @@ thread_local! {
 /// assert_eq!(t.array(), [1.0, 2.0]);
 /// ```
 pub fn default_device<D: Backend>() -> D {
-    if TypeId::of::<D>() == TypeId::of::<dfdx::prelude::Cpu>() {
-        // The CPU device is asked for at every tensor creation: skip the map.
-        let mut slot = Some(CPU.with(|c| c.clone()));
-        if let Some(d) = (&mut slot as &mut dyn Any).downcast_mut::<Option<D>>() {
-            if let Some(d) = d.take() {
-                return d;
-            }
-        }
-    }
-    DEVICES.with(|d| {
-        let mut d = d.borrow_mut();
-        d.entry(TypeId::of::<D>())
-            .or_insert_with(|| Box::new(D::default()))
-            .downcast_ref::<D>()
-            .expect("keyed by TypeId")
-            .clone()
-    })
+    D::thread_device()
 }

@@ -443,9 +443,9 @@ impl<D: Backend> DynTensor<D> {
     pub fn flat(&self) -> &Flat<D> {
         match &self.repr {
             Repr::Dev(node) => &node.data,
-            Repr::Host(node) => (node.flat() as &dyn std::any::Any)
-                .downcast_ref::<Flat<D>>()
-                .expect("host nodes exist only on the CPU backend"),
+            Repr::Host(node) => {
+                D::from_cpu_flat(node.flat()).expect("host nodes exist only on the CPU backend")
+            }
         }
     }
 

@@ -17,8 +17,6 @@
 //! arithmetic: one value per output element ([`Arg::Full`]), or a single value broadcast to
 //! every element ([`Arg::Scalar`]). Any other layout also returns `None`.
 
-use std::any::{Any, TypeId};
-
 use std::sync::Arc;
 
 use dfdx::prelude::{Cpu, Gradients, HasShape};
@@ -75,15 +73,15 @@ pub(crate) fn accumulate(arg: &Arg<'_>, g_in: &mut [f32], g_out: &[f32], d: impl
     }
 }
 
-/// Whether `D` is dfdx's `Cpu` (the only backend with host kernels).
+/// Whether `D` keeps its values in host memory (the only backend with host kernels).
 #[inline(always)]
 pub(crate) fn is_cpu<D: Backend>() -> bool {
-    TypeId::of::<D>() == TypeId::of::<Cpu>()
+    D::HOST
 }
 
 /// The CPU view of a flat tensor of backend `D`, when `D` is `Cpu`.
 fn as_cpu<D: Backend>(t: &Flat<D>) -> Option<&Flat<Cpu>> {
-    (t as &dyn Any).downcast_ref::<Flat<Cpu>>()
+    D::cpu_flat(t)
 }
 
 /// The values of a CPU tensor. Every [`DynTensor`] holds contiguous data (its constructors
@@ -131,7 +129,7 @@ pub(crate) fn with_cpu_grad<D: Backend, R>(
     t: &Flat<D>,
     f: impl FnOnce(&[f32]) -> R,
 ) -> Option<R> {
-    let grads = (grads as &mut dyn Any).downcast_mut::<Gradients<f32, Cpu>>()?;
+    let grads = D::cpu_grads(grads)?;
     let g = grads.get_or_alloc_mut(as_cpu(t)?).ok()?;
     Some(f(g))
 }
