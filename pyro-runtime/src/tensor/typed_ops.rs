@@ -11,7 +11,7 @@
 use dfdx::shapes::{Axes, Const, Dim, Rank0, ReduceShape, Shape};
 
 use super::backend::Backend;
-use super::dyn_tensor::{numel, DynTensor};
+use super::dyn_tensor::{node_id, numel, DynTensor};
 use super::typed::Tensor;
 use crate::error::{TensorError, TensorResult};
 
@@ -465,6 +465,482 @@ impl<S: Shape, D: Backend> Tensor<S, D> {
     }
 }
 
+// ----- reshaping and gathering --------------------------------------------------------------
+
+/// A shape with a first dim, `(First, Rest...)`: what indexing and joining along the first
+/// axis need. Implemented for ranks 1 to 6.
+#[diagnostic::on_unimplemented(
+    message = "a tensor of shape `{Self}` has no first dim to index or join along",
+    note = "`at`, `select`, `narrow` and `concat` work along the first dim of a tensor of rank 1 to 6"
+)]
+pub trait SplitFirst: Shape {
+    /// The first dim.
+    type First: Dim;
+    /// The shape without its first dim (what `at`/`select` return).
+    type Rest: Shape;
+    /// The shape with its first dim replaced by `N`.
+    type WithFirst<N: Dim>: Shape;
+}
+
+/// A shape that can take one more leading dim (ranks 0 to 5; dfdx's shapes stop at 6).
+#[diagnostic::on_unimplemented(
+    message = "tensors of shape `{Self}` cannot be stacked: the result would have more than 6 dims"
+)]
+pub trait PrependDim: Shape {
+    /// `(N, Self...)`.
+    type Prepended<N: Dim>: Shape;
+}
+
+/// A dim whose size the compiler knows: `Const<N>`.
+#[diagnostic::on_unimplemented(
+    message = "`at::<I>()` needs a first dim known at compile time; this one is `{Self}`",
+    label = "the first dim is `{Self}`",
+    note = "index a `usize` dim with `select(i)`, which checks the index when it runs"
+)]
+pub trait StaticDim: Dim {
+    /// The size.
+    const SIZE: usize;
+}
+
+impl<const N: usize> StaticDim for Const<N> {
+    const SIZE: usize = N;
+}
+
+/// The shape with the dim at axis `Ax` replaced by a `usize` (what `index_select` and
+/// `gather` along that axis return). Implemented for every axis of ranks 1 to 6.
+#[diagnostic::on_unimplemented(
+    message = "a tensor of shape `{Self}` has no axis `{Ax}`",
+    note = "the axis is `Axis<I>` with `I` below the tensor's rank"
+)]
+pub trait ResizeAxis<Ax>: Shape {
+    /// The resized shape.
+    type Resized: Shape;
+}
+
+macro_rules! split_first {
+    ($first:ident $(, $rest:ident)*) => {
+        impl<$first: Dim $(, $rest: Dim)*> SplitFirst for ($first, $($rest,)*) {
+            type First = $first;
+            type Rest = ($($rest,)*);
+            type WithFirst<N: Dim> = (N, $($rest,)*);
+        }
+    };
+}
+split_first!(A);
+split_first!(A, B);
+split_first!(A, B, C);
+split_first!(A, B, C, E);
+split_first!(A, B, C, E, F);
+split_first!(A, B, C, E, F, G);
+
+macro_rules! prepend_dim {
+    ($($d:ident),*) => {
+        impl<$($d: Dim),*> PrependDim for ($($d,)*) {
+            type Prepended<N: Dim> = (N, $($d,)*);
+        }
+    };
+}
+prepend_dim!();
+prepend_dim!(A);
+prepend_dim!(A, B);
+prepend_dim!(A, B, C);
+prepend_dim!(A, B, C, E);
+prepend_dim!(A, B, C, E, F);
+
+macro_rules! resize_axis {
+    ($ax:literal: ($($d:ident),+) => $out:ty) => {
+        impl<$($d: Dim),+> ResizeAxis<dfdx::shapes::Axis<$ax>> for ($($d,)+) {
+            type Resized = $out;
+        }
+    };
+}
+resize_axis!(0: (A) => (usize,));
+resize_axis!(0: (A, B) => (usize, B));
+resize_axis!(1: (A, B) => (A, usize));
+resize_axis!(0: (A, B, C) => (usize, B, C));
+resize_axis!(1: (A, B, C) => (A, usize, C));
+resize_axis!(2: (A, B, C) => (A, B, usize));
+resize_axis!(0: (A, B, C, E) => (usize, B, C, E));
+resize_axis!(1: (A, B, C, E) => (A, usize, C, E));
+resize_axis!(2: (A, B, C, E) => (A, B, usize, E));
+resize_axis!(3: (A, B, C, E) => (A, B, C, usize));
+resize_axis!(0: (A, B, C, E, F) => (usize, B, C, E, F));
+resize_axis!(1: (A, B, C, E, F) => (A, usize, C, E, F));
+resize_axis!(2: (A, B, C, E, F) => (A, B, usize, E, F));
+resize_axis!(3: (A, B, C, E, F) => (A, B, C, usize, F));
+resize_axis!(4: (A, B, C, E, F) => (A, B, C, E, usize));
+resize_axis!(0: (A, B, C, E, F, G) => (usize, B, C, E, F, G));
+resize_axis!(1: (A, B, C, E, F, G) => (A, usize, C, E, F, G));
+resize_axis!(2: (A, B, C, E, F, G) => (A, B, usize, E, F, G));
+resize_axis!(3: (A, B, C, E, F, G) => (A, B, C, usize, F, G));
+resize_axis!(4: (A, B, C, E, F, G) => (A, B, C, E, usize, G));
+resize_axis!(5: (A, B, C, E, F, G) => (A, B, C, E, F, usize));
+
+/// A list of tensors of one shape type to [`Tensor::concat`] or [`Tensor::stack`]: an array
+/// (its length is then known to the compiler: `Count = Const<K>`), a slice or a `Vec`.
+pub trait Tensors<S: Shape, D: Backend> {
+    /// The number of tensors.
+    type Count: Dim;
+    /// The tensors.
+    fn tensors(&self) -> &[Tensor<S, D>];
+}
+
+impl<S: Shape, D: Backend, const K: usize> Tensors<S, D> for [Tensor<S, D>; K] {
+    type Count = Const<K>;
+    fn tensors(&self) -> &[Tensor<S, D>] {
+        self
+    }
+}
+impl<S: Shape, D: Backend, const K: usize> Tensors<S, D> for &[Tensor<S, D>; K] {
+    type Count = Const<K>;
+    fn tensors(&self) -> &[Tensor<S, D>] {
+        *self
+    }
+}
+impl<S: Shape, D: Backend> Tensors<S, D> for &[Tensor<S, D>] {
+    type Count = usize;
+    fn tensors(&self) -> &[Tensor<S, D>] {
+        self
+    }
+}
+impl<S: Shape, D: Backend> Tensors<S, D> for Vec<Tensor<S, D>> {
+    type Count = usize;
+    fn tensors(&self) -> &[Tensor<S, D>] {
+        self
+    }
+}
+impl<S: Shape, D: Backend> Tensors<S, D> for &Vec<Tensor<S, D>> {
+    type Count = usize;
+    fn tensors(&self) -> &[Tensor<S, D>] {
+        self
+    }
+}
+
+/// A typed tensor holding `value` (a value or the error to carry), of shape type `O`.
+/// (The typed tensor's constructor is private to typed.rs; `map_to` from a throwaway scalar
+/// wraps any result.)
+fn lift<O: Shape, D: Backend>(value: TensorResult<DynTensor<D>>) -> Tensor<O, D> {
+    Tensor::<Rank0, D>::scalar(0.0).map_to(move |_| value)
+}
+
+/// Rows `start..start + len` of the first axis.
+fn rows<D: Backend>(v: &DynTensor<D>, start: usize, len: usize) -> TensorResult<DynTensor<D>> {
+    let first = v.shape()[0];
+    if start.checked_add(len).is_none_or(|end| end > first) {
+        return Err(TensorError::Invalid(format!(
+            "rows {start}..{} out of range for a first dim of size {first}",
+            start.saturating_add(len)
+        )));
+    }
+    let inner = numel(&v.shape()[1..]);
+    let mut shape = v.shape().to_vec();
+    shape[0] = len;
+    v.slice_flat(start * inner, (start + len) * inner)?
+        .reshape(&shape)
+}
+
+/// The flat data of `parts` one after another, as a rank-1 tensor. (A part that is the same
+/// node as an earlier one goes in as a copy: dfdx's concatenation needs distinct nodes.)
+fn cat_values<D: Backend>(parts: &[DynTensor<D>]) -> TensorResult<DynTensor<D>> {
+    let parts: Vec<&DynTensor<D>> = parts.iter().filter(|p| p.numel() > 0).collect();
+    match parts.as_slice() {
+        [] => return Ok(DynTensor::zeros(&[0])),
+        [one] => return one.reshape(&[one.numel()]),
+        _ => {}
+    }
+    let mut seen = Vec::with_capacity(parts.len());
+    let distinct: Vec<DynTensor<D>> = parts
+        .iter()
+        .map(|p| match node_id(p.flat()) {
+            Some(id) if !seen.contains(&id) => {
+                seen.push(id);
+                (*p).clone()
+            }
+            _ => p.fresh(),
+        })
+        .collect();
+    DynTensor::cat_flat(&distinct)
+}
+
+fn dyn_parts<S: Shape, D: Backend>(parts: &[Tensor<S, D>]) -> TensorResult<Vec<DynTensor<D>>> {
+    parts.iter().map(|p| p.as_dyn().cloned()).collect()
+}
+
+fn concat_dyn<D: Backend>(parts: &[DynTensor<D>]) -> TensorResult<DynTensor<D>> {
+    let Some(first) = parts.first() else {
+        return Err(TensorError::Invalid("concat of no tensors".into()));
+    };
+    let rest = &first.shape()[1..];
+    for (i, p) in parts.iter().enumerate() {
+        if &p.shape()[1..] != rest {
+            return Err(TensorError::Shape {
+                what: format!("concat: the dims after the first of part {i}"),
+                expected: rest.to_vec(),
+                found: p.shape()[1..].to_vec(),
+            });
+        }
+    }
+    let mut shape = first.shape().to_vec();
+    shape[0] = parts.iter().map(|p| p.shape()[0]).sum();
+    cat_values(parts)?.reshape(&shape)
+}
+
+fn stack_dyn<D: Backend>(parts: &[DynTensor<D>], item: &[usize]) -> TensorResult<DynTensor<D>> {
+    for (i, p) in parts.iter().enumerate() {
+        if p.shape() != item {
+            return Err(TensorError::Shape {
+                what: format!("stack: part {i}"),
+                expected: item.to_vec(),
+                found: p.shape().to_vec(),
+            });
+        }
+    }
+    let mut shape = vec![parts.len()];
+    shape.extend_from_slice(item);
+    cat_values(parts)?.reshape(&shape)
+}
+
+/// PyTorch's `gather(axis, index)`: `out[.., j, ..] = v[.., index[.., j, ..], ..]`, with
+/// `index` row-major of `v`'s shape except along `axis`.
+fn gather_dyn<D: Backend>(
+    v: &DynTensor<D>,
+    axis: usize,
+    index: &[usize],
+) -> TensorResult<DynTensor<D>> {
+    let shape = v.shape();
+    let outer = numel(&shape[..axis]);
+    let size = shape[axis];
+    let inner = numel(&shape[axis + 1..]);
+    let per = outer * inner;
+    if !index.len().is_multiple_of(per) {
+        let mut others = shape.to_vec();
+        others.remove(axis);
+        return Err(TensorError::Shape {
+            what: format!(
+                "gather along axis {axis} of {shape:?}: the index has {} values, which the other dims do not divide",
+                index.len()
+            ),
+            expected: others,
+            found: vec![index.len()],
+        });
+    }
+    let m = index.len().checked_div(per).unwrap_or(0);
+    let mut out_shape = shape.to_vec();
+    out_shape[axis] = m;
+    let mut src = Vec::with_capacity(index.len());
+    for (pos, &i) in index.iter().enumerate() {
+        if i >= size {
+            return Err(TensorError::Invalid(format!(
+                "gather: index {i} (at position {pos}) out of range for axis {axis} of size {size}"
+            )));
+        }
+        let (o, r) = (pos / (m * inner), pos % inner);
+        src.push((o * size + i) * inner + r);
+    }
+    v.gather_flat(src, &out_shape)
+}
+
+impl<S: Shape, D: Backend> Tensor<S, D> {
+    /// The same values with the shape `shape` (of any shape type with as many elements; a
+    /// different number is an error carried in the result). PyTorch's `reshape`.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let x: Tensor<Rank1<6>> = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0].into();
+    /// let m = x.reshape((3, Const::<2>));
+    /// assert_eq!(m.shape().unwrap(), (3, Const));
+    /// assert!(x.reshape((4,)).to_vec().is_err());
+    /// ```
+    pub fn reshape<R: Shape>(&self, shape: R) -> Tensor<R, D> {
+        let dims = shape.concrete();
+        self.map_to(move |v| {
+            let dims = dims.as_ref();
+            if numel(dims) != v.numel() {
+                return Err(TensorError::Shape {
+                    what: format!("reshape to {dims:?} needs {} elements", numel(dims)),
+                    expected: dims.to_vec(),
+                    found: v.shape().to_vec(),
+                });
+            }
+            v.reshape(dims)
+        })
+    }
+
+    /// Selects `indices` along the axis `Ax` (PyTorch's `index_select(dim, indices)`, Pyro's
+    /// `x[idx]` for `Axis<0>`); that axis becomes a `usize` of `indices.len()`. An index out
+    /// of range is an error carried in the result. The gradient scatter-adds back.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let loc: Tensor<Rank1<3>> = [10.0, 20.0, 30.0].into();
+    /// let per_obs: Tensor<(usize,)> = loc.index_select::<Axis<0>>(&[2, 0, 0, 1]);
+    /// assert_eq!(per_obs.to_vec().unwrap(), vec![30.0, 10.0, 10.0, 20.0]);
+    /// assert!(loc.index_select::<Axis<0>>(&[3]).to_vec().is_err());
+    /// ```
+    pub fn index_select<Ax: Axes>(&self, indices: &[usize]) -> Tensor<S::Resized, D>
+    where
+        S: ResizeAxis<Ax>,
+    {
+        self.map_to(|v| v.index_select(axes_of::<Ax>()[0], indices))
+    }
+
+    /// PyTorch's `gather(dim, index)` along the axis `Ax`: `out[.., j, ..] =
+    /// x[.., index[.., j, ..], ..]`. The index is given as row-major `usize`s (exact, unlike
+    /// `f32` indices, and never differentiated) of the result's shape, which is `x`'s except
+    /// along `Ax` (its size there is the number of indices over the other dims' product).
+    /// A count that does not fit, or an index out of range, is an error carried in the result.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let logits: Tensor<Rank2<2, 3>> = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]].into();
+    /// // one column per row: the values at [0, 2] and [1, 0]
+    /// let picked: Tensor<(Const<2>, usize)> = logits.gather::<Axis<1>>(&[2, 0]);
+    /// assert_eq!(picked.dims().unwrap(), &[2, 1]);
+    /// assert_eq!(picked.to_vec().unwrap(), vec![3.0, 4.0]);
+    /// ```
+    pub fn gather<Ax: Axes>(&self, index: &[usize]) -> Tensor<S::Resized, D>
+    where
+        S: ResizeAxis<Ax>,
+    {
+        self.map_to(|v| gather_dyn(v, axes_of::<Ax>()[0], index))
+    }
+}
+
+// ----- indexing and joining along the first axis --------------------------------------------
+
+impl<S: Shape, D: Backend> Tensor<S, D> {
+    /// Row `I` of the first axis, a `Const` dim: the bound is checked when the program is
+    /// compiled (a const assertion, evaluated when `at::<I>` is instantiated, so by
+    /// `cargo build`/`cargo test` rather than `cargo check`). Pyro's `w[0]`.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let w: Tensor<Rank2<3, 2>> = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]].into();
+    /// let row: Tensor<Rank1<2>> = w.at::<1>();
+    /// assert_eq!(row.to_vec().unwrap(), vec![3.0, 4.0]);
+    /// let b: Tensor<Rank1<3>> = [0.5, 1.5, 2.5].into();
+    /// assert_eq!(b.at::<2>().item().unwrap(), 2.5);
+    /// ```
+    ///
+    /// An index out of range does not compile:
+    ///
+    /// ```compile_fail
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let b: Tensor<Rank1<3>> = [0.5, 1.5, 2.5].into();
+    /// let _ = b.at::<3>();
+    /// ```
+    pub fn at<const I: usize>(&self) -> Tensor<S::Rest, D>
+    where
+        S: SplitFirst,
+        S::First: StaticDim,
+    {
+        const {
+            assert!(
+                I < <S::First as StaticDim>::SIZE,
+                "at::<I>(): I is out of range for the first dim"
+            )
+        };
+        self.select(I)
+    }
+
+    /// Row `i` of the first axis, checked when it runs: an index out of range is an error
+    /// carried in the result. PyTorch's `select(0, i)`.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let x: Tensor<(usize, Const<2>)> = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], (2, Const)).unwrap();
+    /// assert_eq!(x.select(1).to_vec().unwrap(), vec![3.0, 4.0]);
+    /// assert!(x.select(2).to_vec().is_err());
+    /// ```
+    pub fn select(&self, i: usize) -> Tensor<S::Rest, D>
+    where
+        S: SplitFirst,
+    {
+        self.map_to(|v| {
+            let first = v.shape()[0];
+            if i >= first {
+                return Err(TensorError::Invalid(format!(
+                    "select: index {i} out of range for a first dim of size {first}"
+                )));
+            }
+            rows(v, i, 1)?.reshape(&v.shape()[1..])
+        })
+    }
+
+    /// Rows `start..start + len` of the first axis (PyTorch's `narrow(0, start, len)`); the
+    /// first dim becomes a `usize`. A range past the end is an error carried in the result.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let x: Tensor<Rank1<5>> = [0.0, 1.0, 2.0, 3.0, 4.0].into();
+    /// let mid: Tensor<(usize,)> = x.narrow(1, 3);
+    /// assert_eq!(mid.to_vec().unwrap(), vec![1.0, 2.0, 3.0]);
+    /// assert!(x.narrow(3, 3).to_vec().is_err());
+    /// ```
+    pub fn narrow(&self, start: usize, len: usize) -> Tensor<S::WithFirst<usize>, D>
+    where
+        S: SplitFirst,
+    {
+        self.map_to(|v| rows(v, start, len))
+    }
+
+    /// Joins tensors along the first axis (PyTorch's `cat(parts, 0)`); the first dim of the
+    /// result is a `usize` (a sum of `Const`s is not a type on stable Rust). The other dims
+    /// must agree: `Const` ones do by type, `usize` ones are checked when it runs; an empty
+    /// list is an error carried in the result.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let a: Tensor<(usize, Const<2>)> = Tensor::from_vec(vec![1.0, 2.0], (1, Const)).unwrap();
+    /// let b: Tensor<(usize, Const<2>)> = Tensor::from_vec(vec![3.0, 4.0, 5.0, 6.0], (2, Const)).unwrap();
+    /// let c = Tensor::concat([a, b]);
+    /// assert_eq!(c.shape().unwrap(), (3, Const));
+    /// assert_eq!(c.to_vec().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    /// ```
+    pub fn concat(parts: impl Tensors<S, D>) -> Tensor<S::WithFirst<usize>, D>
+    where
+        S: SplitFirst,
+    {
+        lift(dyn_parts(parts.tensors()).and_then(|p| concat_dyn(&p)))
+    }
+}
+
+impl<S: Shape, D: Backend> Tensor<S, D> {
+    /// Stacks tensors of one shape along a new first axis (PyTorch's `stack(parts, 0)`). Its
+    /// dim is `Const<K>` for an array of `K` tensors, a `usize` for a slice or a `Vec`. The
+    /// tensors' `usize` dims must agree (checked when it runs); an empty list is an error
+    /// carried in the result.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// use pyro::tensor::typed::Tensor;
+    /// let a: Tensor<Rank1<2>> = [1.0, 2.0].into();
+    /// let b: Tensor<Rank1<2>> = [3.0, 4.0].into();
+    /// let m: Tensor<Rank2<2, 2>> = Tensor::stack([a.clone(), b.clone()]);
+    /// assert_eq!(m.to_vec().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
+    /// let rows = vec![a, b.clone(), b];
+    /// let n: Tensor<(usize, Const<2>)> = Tensor::stack(&rows);
+    /// assert_eq!(n.dims().unwrap(), &[3, 2]);
+    /// ```
+    pub fn stack<P: Tensors<S, D>>(parts: P) -> Tensor<S::Prepended<P::Count>, D>
+    where
+        S: PrependDim,
+    {
+        lift(dyn_parts(parts.tensors()).and_then(|p| match p.first() {
+            Some(t) => stack_dyn(&p, t.shape()),
+            None => Err(TensorError::Invalid("stack of no tensors".into())),
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -834,5 +1310,211 @@ mod tests {
         let z: T<(usize, usize)> = t(vec![], (2, 0));
         let w: T<(usize, usize)> = t(vec![], (0, 3));
         assert_eq!(z.matmul(&w).to_vec().unwrap(), vec![0.0; 6]);
+    }
+
+    // ----- indexing ---------------------------------------------------------------------
+
+    fn indices(case: &HashMap<String, Array>) -> Vec<usize> {
+        case["idx"].1.iter().map(|&v| v as usize).collect()
+    }
+
+    #[test]
+    fn at_select_and_narrow_take_rows_of_the_first_axis() {
+        let w: T<Rank3<3, 2, 2>> = t((0..12).map(|i| i as f32).collect(), Default::default());
+        let r: T<Rank2<2, 2>> = w.at::<2>();
+        assert_eq!(r.to_vec().unwrap(), vec![8.0, 9.0, 10.0, 11.0]);
+        assert_eq!(w.at::<0>().at::<1>().to_vec().unwrap(), vec![2.0, 3.0]);
+        let x: T<(usize, Const<2>)> = t(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (3, Const));
+        let row: T<Rank1<2>> = x.select(1);
+        assert_eq!(row.to_vec().unwrap(), vec![3.0, 4.0]);
+        let e = x.select(3).to_vec().unwrap_err();
+        assert!(matches!(e, TensorError::Invalid(_)), "{e}");
+        let n: T<(usize, Const<2>)> = x.narrow(1, 2);
+        assert_eq!(n.to_vec().unwrap(), vec![3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(x.narrow(3, 0).dims().unwrap(), &[0, 2]);
+        assert!(matches!(
+            x.narrow(2, 2).to_vec(),
+            Err(TensorError::Invalid(_))
+        ));
+        assert!(x.narrow(usize::MAX, 2).to_vec().is_err());
+        let v: T<Rank1<3>> = [7.0, 8.0, 9.0].into();
+        let s: T<Rank0> = v.at::<1>();
+        assert_eq!(s.item().unwrap(), 8.0);
+    }
+
+    #[test]
+    fn index_select_and_gather_match_numpy() {
+        let f = fixture();
+        let c = &f["index_select_axis1"];
+        let x: T<(usize, Const<3>, Const<4>)> = input(c, "x");
+        let s: T<(usize, usize, Const<4>)> = x.index_select::<Axis<1>>(&indices(c));
+        check_out("index_select_axis1", c, &s);
+        let c = &f["gather_axis1"];
+        let g: T<(usize, usize, Const<4>)> = x.gather::<Axis<1>>(&indices(c));
+        check_out("gather_axis1", c, &g);
+        let c = &f["gather_axis2"];
+        let g: T<(usize, Const<3>, usize)> = x.gather::<Axis<2>>(&indices(c));
+        check_out("gather_axis2", c, &g);
+    }
+
+    #[test]
+    fn index_select_and_gather_errors_are_carried() {
+        let x: T<Rank2<2, 3>> = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]].into();
+        let e = x.gather::<Axis<1>>(&[0, 1, 2]).to_vec().unwrap_err();
+        assert!(matches!(e, TensorError::Shape { .. }), "{e}");
+        let e = x.gather::<Axis<1>>(&[0, 3]).to_vec().unwrap_err();
+        assert!(matches!(e, TensorError::Invalid(_)), "{e}");
+        let e = x.index_select::<Axis<0>>(&[2]).to_vec().unwrap_err();
+        assert!(matches!(e, TensorError::Invalid(_)), "{e}");
+        // An empty index gives an empty axis.
+        assert_eq!(x.gather::<Axis<0>>(&[]).dims().unwrap(), &[0, 3]);
+        assert_eq!(x.index_select::<Axis<1>>(&[]).dims().unwrap(), &[2, 0]);
+    }
+
+    #[test]
+    fn indexing_gradients_match_finite_differences() {
+        let x = || vec![(spread(12, 8), vec![3, 4])];
+        type S2 = (usize, Const<4>);
+        check_grad(&|x| weighted(&view::<Rank2<3, 4>>(&x[0]).at::<1>()), x());
+        check_grad(&|x| weighted(&view::<S2>(&x[0]).select(2)), x());
+        check_grad(&|x| weighted(&view::<S2>(&x[0]).narrow(1, 2)), x());
+        check_grad(
+            &|x| weighted(&view::<S2>(&x[0]).index_select::<Axis<0>>(&[2, 0, 2])),
+            x(),
+        );
+        check_grad(
+            &|x| weighted(&view::<S2>(&x[0]).index_select::<Axis<1>>(&[3, 3, 1])),
+            x(),
+        );
+        check_grad(
+            &|x| weighted(&view::<S2>(&x[0]).gather::<Axis<1>>(&[0, 3, 3, 1, 2, 2])),
+            x(),
+        );
+        check_grad(
+            &|x| weighted(&view::<S2>(&x[0]).gather::<Axis<0>>(&[2, 0, 1, 2, 2, 2, 0, 0])),
+            x(),
+        );
+    }
+
+    // ----- joining and reshaping --------------------------------------------------------
+
+    #[test]
+    fn concat_and_stack_join_along_the_first_axis() {
+        let a: T<(usize, Const<2>)> = t(vec![1.0, 2.0], (1, Const));
+        let b: T<(usize, Const<2>)> = t(vec![3.0, 4.0, 5.0, 6.0], (2, Const));
+        let c: T<(usize, Const<2>)> = Tensor::concat(&[a.clone(), b.clone(), a.clone()]);
+        assert_eq!(
+            c.to_vec().unwrap(),
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 1.0, 2.0]
+        );
+        assert_eq!(c.shape().unwrap(), (4, Const));
+        // Static parts concatenate to a usize first dim.
+        let p: T<Rank2<1, 2>> = [[7.0, 8.0]].into();
+        let q: T<(usize, Const<2>)> = Tensor::concat(vec![p.clone(), p]);
+        assert_eq!(q.to_vec().unwrap(), vec![7.0, 8.0, 7.0, 8.0]);
+        // Stack: Const<K> for arrays, usize for slices and Vecs.
+        let u: T<Rank1<2>> = [1.0, 2.0].into();
+        let v: T<Rank1<2>> = [3.0, 4.0].into();
+        let s: T<Rank2<3, 2>> = Tensor::stack([u.clone(), v.clone(), u.clone()]);
+        assert_eq!(s.to_vec().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0]);
+        let parts = [u.clone(), v];
+        let s2: T<(usize, Const<2>)> = Tensor::stack(&parts[..]);
+        assert_eq!(s2.shape().unwrap(), (2, Const));
+        let s3: T<(Const<2>, Const<2>)> = Tensor::stack(&[u.clone(), u]);
+        assert_eq!(s3.to_vec().unwrap(), vec![1.0, 2.0, 1.0, 2.0]);
+        let scalars: T<(usize,)> = Tensor::stack(vec![Tensor::scalar(1.0), Tensor::scalar(2.0)]);
+        assert_eq!(scalars.to_vec().unwrap(), vec![1.0, 2.0]);
+        // A single part and empty parts.
+        let one: T<(usize, Const<2>)> = Tensor::concat([b.clone()]);
+        assert_eq!(one.to_vec().unwrap(), b.to_vec().unwrap());
+        let empty: T<(usize, Const<2>)> = t(vec![], (0, Const));
+        let with_empty = Tensor::concat([empty.clone(), b.clone(), empty]);
+        assert_eq!(with_empty.to_vec().unwrap(), b.to_vec().unwrap());
+    }
+
+    #[test]
+    fn concat_and_stack_errors_are_carried() {
+        let a: T<(usize, usize)> = t(vec![0.0; 2], (1, 2));
+        let b: T<(usize, usize)> = t(vec![0.0; 3], (1, 3));
+        let e = Tensor::concat([a.clone(), b.clone()]).to_vec().unwrap_err();
+        assert!(
+            matches!(&e, TensorError::Shape { expected, found, .. } if expected == &[2] && found == &[3]),
+            "{e}"
+        );
+        let e = Tensor::stack([a.clone(), b]).to_vec().unwrap_err();
+        assert!(matches!(e, TensorError::Shape { .. }), "{e}");
+        let none: Vec<T<(usize, usize)>> = vec![];
+        assert!(matches!(
+            Tensor::concat(&none).to_vec(),
+            Err(TensorError::Invalid(_))
+        ));
+        assert!(matches!(
+            Tensor::stack(&none).to_vec(),
+            Err(TensorError::Invalid(_))
+        ));
+        // An error already in a part is the result's.
+        let bad = a.matmul(&a);
+        let e = Tensor::concat([a, bad]).to_vec().unwrap_err();
+        assert!(e.to_string().contains("inner dims disagree"), "{e}");
+    }
+
+    #[test]
+    fn joining_gradients_match_finite_differences_with_repeated_parts() {
+        let x = || vec![(spread(4, 9), vec![2, 2]), (spread(6, 10), vec![3, 2])];
+        type S2 = (usize, Const<2>);
+        // `a` appears several times, first twice in a row: each copy's gradient reaches it.
+        check_grad(
+            &|x| {
+                let (a, b) = (view::<S2>(&x[0]), view::<S2>(&x[1]));
+                weighted(&Tensor::concat([a.clone(), a.clone(), b, a]))
+            },
+            x(),
+        );
+        check_grad(
+            &|x| {
+                let a = view::<Rank2<2, 2>>(&x[0]);
+                weighted(&Tensor::stack([a.clone(), a]))
+            },
+            x(),
+        );
+        check_grad(
+            &|x| {
+                let (a, b) = (view::<S2>(&x[0]), view::<S2>(&x[1]).narrow(0, 2));
+                weighted(&Tensor::stack([a.clone(), b.exp(), a]))
+            },
+            x(),
+        );
+        // Joined values used again next to their parts.
+        check_grad(
+            &|x| {
+                let a = view::<S2>(&x[0]);
+                let c = Tensor::concat([a.clone()]);
+                weighted(&(&c * &a))
+            },
+            x(),
+        );
+    }
+
+    #[test]
+    fn reshape_keeps_values_and_checks_the_size() {
+        let x: T<Rank2<2, 3>> = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]].into();
+        let y: T<(Const<3>, usize)> = x.reshape((Const, 2));
+        assert_eq!(y.shape().unwrap(), (Const, 2));
+        assert_eq!(y.to_vec().unwrap(), x.to_vec().unwrap());
+        let z: T<Rank1<6>> = x.reshape(Default::default());
+        assert_eq!(z.to_vec().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let e = x.reshape((5,)).to_vec().unwrap_err();
+        assert!(
+            matches!(&e, TensorError::Shape { expected, found, .. } if expected == &[5] && found == &[2, 3]),
+            "{e}"
+        );
+        check_grad(
+            &|x| {
+                let a = view::<(usize, usize)>(&x[0]);
+                let r: T<(usize,)> = a.reshape((6,));
+                weighted(&(&r * &a.reshape((6,)).exp()))
+            },
+            vec![(spread(6, 11), vec![2, 3])],
+        );
     }
 }
