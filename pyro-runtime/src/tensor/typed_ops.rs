@@ -430,7 +430,7 @@ fn matmul_dyn<D: Backend>(a: &DynTensor<D>, b: &DynTensor<D>) -> TensorResult<Dy
 }
 
 impl<S: Shape, D: Backend> Tensor<S, D> {
-    /// The matrix product, typed through [`MatMulShape`]: vector·vector (a dot product),
+    /// The matrix product, typed through the trait `MatMulShape`: vector·vector (a dot product),
     /// vector·matrix, matrix·vector, matrix·matrix, a batch of matrices times one matrix or
     /// vector, and a batch times a batch (NumPy's `matmul`). The inner dims must agree: two
     /// `Const` dims are compared by the compiler, a `usize` one when the product runs.
