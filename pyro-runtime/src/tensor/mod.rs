@@ -9,6 +9,7 @@
 mod backend;
 pub(crate) mod cpu_ops;
 mod dims;
+mod dyn_extra;
 mod dyn_tensor;
 #[cfg(test)]
 mod grad_tests;

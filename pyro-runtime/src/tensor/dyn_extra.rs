@@ -1,0 +1,36 @@
+//! Differentiable primitives on [`DynTensor`] that the typed operations (typed_ops.rs) need
+//! and dyn_tensor.rs does not have.
+
+use dfdx::prelude::*;
+
+use super::backend::Backend;
+use super::dyn_tensor::{same_node, DynTensor, Tensor as Dfdx};
+use crate::error::{TensorError, TensorResult};
+
+impl<D: Backend> DynTensor<D> {
+    /// Batched matrix product `[b, m, k] x [b, k, n] -> [b, m, n]` (dfdx's batched kernel, so
+    /// one node on the tape whatever `b`).
+    pub(crate) fn bmm(&self, rhs: &Self) -> TensorResult<Self> {
+        let (l, r) = (self.shape(), rhs.shape());
+        if l.len() != 3 || r.len() != 3 || l[0] != r[0] || l[2] != r[1] {
+            return Err(TensorError::Broadcast {
+                op: "bmm",
+                lhs: l.to_vec(),
+                rhs: r.to_vec(),
+            });
+        }
+        let (b, m, k, n) = (l[0], l[1], l[2], r[2]);
+        if b * m * n == 0 || k == 0 {
+            return Ok(Self::zeros(&[b, m, n]));
+        }
+        let a: Dfdx<(usize, usize, usize), D> = self.flat().clone().reshape_like(&(b, m, k));
+        let mut rf = rhs.flat().clone();
+        if same_node(self.flat(), &rf) {
+            // dfdx's backward needs distinct nodes for the two operands.
+            rf = rf * 1.0;
+        }
+        let bt: Dfdx<(usize, usize, usize), D> = rf.reshape_like(&(b, k, n));
+        let c = a.matmul(bt);
+        Self::from_new_flat(c.reshape_like(&(b * m * n,)), &[b, m, n])
+    }
+}
