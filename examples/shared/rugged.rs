@@ -119,9 +119,18 @@ pub fn custom_guide(_africa: &Data, _rugged: &Data, _log_gdp: Option<&Data>) -> 
         constraint = Constraint::Positive
     );
     sample!("a", Normal::new(&a_loc, &a_scale));
-    sample!("bA", Normal::new(weights_loc.at(0)?, weights_scale.at(0)?));
-    sample!("bR", Normal::new(weights_loc.at(1)?, weights_scale.at(1)?));
-    sample!("bAR", Normal::new(weights_loc.at(2)?, weights_scale.at(2)?));
+    sample!(
+        "bA",
+        Normal::new(weights_loc.at::<0>(), weights_scale.at::<0>())
+    );
+    sample!(
+        "bR",
+        Normal::new(weights_loc.at::<1>(), weights_scale.at::<1>())
+    );
+    sample!(
+        "bAR",
+        Normal::new(weights_loc.at::<2>(), weights_scale.at::<2>())
+    );
     sample!("sigma", Normal::new(&sigma_loc, 0.05));
     Ok(())
 }

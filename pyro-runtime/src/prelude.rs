@@ -1,11 +1,8 @@
 //! Everything a model needs: `use pyro::prelude::*;`.
 
-pub use dfdx::prelude::{AsArray, Device as DfdxDevice, MeanTo, OnesTensor, SampleTensor};
-pub use dfdx::prelude::{
-    Axis, BroadcastTo, Const, Cpu, Rank0, Rank1, Rank2, Rank3, ReshapeTo, SumTo, TensorFrom,
-    TensorFromVec, ZerosTensor,
-};
-pub use dfdx::shapes::{HasShape, Shape};
+// dfdx's shape types give tensors their compile-time shapes; its devices run them.
+pub use dfdx::prelude::{Axes2, Axes3, Axis, Const, Cpu, Rank0, Rank1, Rank2, Rank3, Rank4};
+pub use dfdx::shapes::Shape;
 
 pub use crate::constraints::Constraint;
 pub use crate::distributions::{
@@ -22,6 +19,6 @@ pub use crate::optim::{
     OptimError, Optimizer, RmsProp, RmsPropConfig, Scheduled, Sgd, SgdConfig, StepLr,
 };
 pub use crate::params::{ParamInit, ParamStore};
-pub use crate::tensor::{At, Backend, DynTensor, GradScope, GradTape, Special, Tensor};
+pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};
 pub use crate::transforms::{biject_to, transform_to, BoxTransform, Transform, TransformError};
 pub use crate::{deterministic, factor, guide, model, models, param, plate, sample, subsample};

@@ -4,7 +4,7 @@
 use dfdx::prelude::*;
 
 use super::backend::Backend;
-use super::dyn_tensor::{same_node, DynTensor, Tensor as Dfdx};
+use super::dyn_tensor::{same_node, DfdxTensor as Dfdx, DynTensor};
 use crate::error::{TensorError, TensorResult};
 
 impl<D: Backend> DynTensor<D> {

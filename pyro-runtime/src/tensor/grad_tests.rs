@@ -328,7 +328,7 @@ fn typed_operators_reuse_a_tensor_on_both_sides_with_correct_gradients() {
             let mu = super::Tensor::<Rank0, Cpu>::from_dyn(v[1].clone()).unwrap();
             let sq = &x * &x;
             let centred = (&x - &mu) * (&x - &mu);
-            let y = sq + centred * 0.5 + 2.0 * &mu * &x - &x / 3.0 + (&mu).exp();
+            let y = sq + centred * 0.5 + 2.0 * &mu * &x - &x / 3.0 + mu.exp();
             y.sum().into_dyn().unwrap()
         },
         vec![(vec![0.5, -1.5, 2.0], vec![3]), (vec![0.7], vec![])],

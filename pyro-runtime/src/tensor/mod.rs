@@ -17,7 +17,6 @@ pub(crate) mod host_node;
 pub(crate) mod host_op;
 #[cfg(test)]
 mod host_op_tests;
-mod index;
 pub mod special;
 mod tape;
 pub mod typed;
@@ -25,7 +24,10 @@ mod typed_ops;
 
 pub use backend::{default_device, Backend, DefaultDevice};
 pub use dyn_tensor::{broadcast_shapes, node_id, numel, same_node, DfdxTensor, DynTensor, Flat};
-pub use index::At;
 pub use special::Special;
 pub use tape::{is_recording, GradScope, GradTape};
 pub use typed::{BroadcastShape, Tensor};
+pub use typed_ops::{
+    BatchDim, InnerDim, MatMulShape, Operand, PrependDim, ResizeAxis, SplitFirst, StaticDim,
+    Tensors,
+};

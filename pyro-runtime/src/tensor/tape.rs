@@ -157,7 +157,7 @@ thread_local! {
 /// cloned and combined without any bookkeeping by the user.
 ///
 /// ```
-/// use pyro::prelude::*;
+/// use dfdx::prelude::*;
 /// use pyro::tensor::DfdxTensor;
 /// let dev = pyro::tensor::default_device::<Cpu>();
 /// let x: DfdxTensor<Rank1<3>> = dev.tensor([1.0f32, 2.0, 3.0]).retaped();
@@ -229,7 +229,8 @@ pub fn is_recording() -> bool {
 /// innermost open scope.
 ///
 /// ```
-/// use pyro::prelude::*;
+/// use dfdx::prelude::*;
+/// use pyro::prelude::{GradScope, GradTape};
 /// let dev = pyro::tensor::default_device::<Cpu>();
 /// let w: dfdx::prelude::Tensor<Rank1<2>, f32, Cpu> = dev.tensor([1.0, -2.0]);
 /// let scope = GradScope::<Cpu>::open();

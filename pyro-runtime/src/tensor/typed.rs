@@ -157,6 +157,7 @@ impl<S: Shape, D: Backend> Tensor<S, D> {
     /// The values as a dfdx tensor on the shared tape, for dfdx's own operations and modules.
     ///
     /// ```
+    /// use dfdx::prelude::AsArray;
     /// use pyro::prelude::*;
     /// let x: Tensor<Rank1<2>> = [1.0, 2.0].into();
     /// assert_eq!(x.to_dfdx().unwrap().array(), [1.0, 2.0]);
