@@ -16,6 +16,8 @@ pub(crate) enum Binary {
     Sub,
     Mul,
     Div,
+    Maximum,
+    Minimum,
 }
 
 /// `lhs op rhs` with broadcasting, or `None` off the CPU (or for a broadcast that is not a
@@ -30,6 +32,8 @@ pub(crate) fn binary<D: Backend>(
         Binary::Sub => "sub",
         Binary::Mul => "mul",
         Binary::Div => "div",
+        Binary::Maximum => "maximum",
+        Binary::Minimum => "minimum",
     };
     host_kernel(
         name,
@@ -40,6 +44,8 @@ pub(crate) fn binary<D: Backend>(
                 Binary::Sub => map2(a, b, n, |x, y| x - y),
                 Binary::Mul => map2(a, b, n, |x, y| x * y),
                 Binary::Div => map2(a, b, n, |x, y| x / y),
+                Binary::Maximum => map2(a, b, n, f32::max),
+                Binary::Minimum => map2(a, b, n, f32::min),
             };
             (out, ())
         },
@@ -55,6 +61,24 @@ pub(crate) fn binary<D: Backend>(
                     let y = b.at(k);
                     -a.at(k) / (y * y)
                 }),
+                // dfdx's convention: a tie sends half the gradient to each side.
+                (Binary::Maximum | Binary::Minimum, _) => {
+                    let (mine, other) = if i == 0 { (a, b) } else { (b, a) };
+                    let wins = |x: f32, y: f32| match op {
+                        Binary::Maximum => x > y,
+                        _ => x < y,
+                    };
+                    accumulate(full, g_in, g_out, |k| {
+                        let (x, y) = (mine.at(k), other.at(k));
+                        if x == y {
+                            0.5
+                        } else if wins(x, y) {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                }
             }
         },
     )
@@ -84,6 +108,10 @@ pub(crate) enum Unary {
     Square,
     Sqrt,
     Recip,
+    Sigmoid,
+    Tanh,
+    Powf(f32),
+    Clamp(f32, f32),
 }
 
 impl Unary {
@@ -100,6 +128,10 @@ impl Unary {
             Unary::Square => x * x,
             Unary::Sqrt => x.sqrt(),
             Unary::Recip => x.recip(),
+            Unary::Sigmoid => sigmoid(x),
+            Unary::Tanh => x.tanh(),
+            Unary::Powf(p) => x.powf(p),
+            Unary::Clamp(lo, hi) => x.clamp(lo, hi),
         }
     }
 
@@ -123,7 +155,35 @@ impl Unary {
                 let r = x.recip();
                 -(r * r)
             }
+            Unary::Sigmoid => {
+                let s = sigmoid(x);
+                s * (1.0 - s)
+            }
+            Unary::Tanh => {
+                let t = x.tanh();
+                1.0 - t * t
+            }
+            Unary::Powf(p) => p * x.powf(p - 1.0),
+            // Inside the interval (its ends included) the value passes through.
+            Unary::Clamp(lo, hi) => {
+                if (lo..=hi).contains(&x) {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
         }
+    }
+}
+
+/// The logistic function without overflow for large `|x|`.
+#[inline(always)]
+fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
     }
 }
 

@@ -761,10 +761,16 @@ impl<D: Backend> DynTensor<D> {
     }
     /// Elementwise maximum, broadcasting.
     pub fn maximum(&self, rhs: &Self) -> TensorResult<Self> {
+        if let Some(r) = cpu_ops::binary(Binary::Maximum, self, rhs) {
+            return r;
+        }
         self.binary(rhs, "maximum", |a, b| a.maximum(b))
     }
     /// Elementwise minimum, broadcasting.
     pub fn minimum(&self, rhs: &Self) -> TensorResult<Self> {
+        if let Some(r) = cpu_ops::binary(Binary::Minimum, self, rhs) {
+            return r;
+        }
         self.binary(rhs, "minimum", |a, b| a.minimum(b))
     }
 
@@ -836,19 +842,19 @@ impl<D: Backend> DynTensor<D> {
     }
     /// Logistic sigmoid.
     pub fn sigmoid(&self) -> Self {
-        self.map(|x| x.sigmoid())
+        cpu_ops::unary(Unary::Sigmoid, self).unwrap_or_else(|| self.map(|x| x.sigmoid()))
     }
     /// Hyperbolic tangent.
     pub fn tanh(&self) -> Self {
-        self.map(|x| x.tanh())
+        cpu_ops::unary(Unary::Tanh, self).unwrap_or_else(|| self.map(|x| x.tanh()))
     }
     /// `self ^ p`.
     pub fn powf(&self, p: f32) -> Self {
-        self.map(|x| x.powf(p))
+        cpu_ops::unary(Unary::Powf(p), self).unwrap_or_else(|| self.map(|x| x.powf(p)))
     }
     /// Clamps into `[lo, hi]`.
     pub fn clamp(&self, lo: f32, hi: f32) -> Self {
-        self.map(|x| x.clamp(lo, hi))
+        cpu_ops::unary(Unary::Clamp(lo, hi), self).unwrap_or_else(|| self.map(|x| x.clamp(lo, hi)))
     }
 
     // ----- reductions ------------------------------------------------------------------------

@@ -334,3 +334,41 @@ fn typed_operators_reuse_a_tensor_on_both_sides_with_correct_gradients() {
         vec![(vec![0.5, -1.5, 2.0], vec![3]), (vec![0.7], vec![])],
     );
 }
+
+#[test]
+fn sigmoid_tanh_powf_clamp_maximum_and_minimum_run_as_host_kernels() {
+    // Each is a host node on the CPU (one op vocabulary), with gradients checked by finite
+    // differences away from the kinks of clamp/maximum/minimum.
+    let x = DynTensor::<Cpu>::from_vec(vec![0.3, -1.2, 2.5], &[3]).unwrap();
+    for y in [
+        x.sigmoid(),
+        x.tanh(),
+        x.abs().powf(1.5),
+        x.clamp(-1.0, 1.0),
+        x.maximum(&DynTensor::scalar(0.0)).unwrap(),
+        x.minimum(&x.mul_scalar(0.5)).unwrap(),
+    ] {
+        assert!(y.host_node().is_some());
+    }
+    check_grad(
+        &|v| {
+            let (a, b) = (&v[0], &v[1]);
+            a.sigmoid()
+                .add(&a.tanh())
+                .unwrap()
+                .add(&a.abs().powf(1.5))
+                .unwrap()
+                .add(&a.clamp(-1.0, 1.0))
+                .unwrap()
+                .add(&a.maximum(b).unwrap())
+                .unwrap()
+                .add(&a.minimum(b).unwrap().mul_scalar(2.0))
+                .unwrap()
+                .sum()
+        },
+        vec![
+            (vec![0.3, -1.7, 2.5, -0.4], vec![4]),
+            (vec![0.9, -2.0, 1.5, 0.1], vec![4]),
+        ],
+    );
+}
