@@ -317,3 +317,118 @@ pub(crate) fn gather<D: Backend>(
     );
     r?.ok()
 }
+
+/// Zeros where `keep` is false (exact zeros, no `-inf * 0`), or `None` off the CPU; the
+/// gradient flows through kept elements only.
+pub(crate) fn where_mask<D: Backend>(x: &DynTensor<D>, keep: &[bool]) -> Option<DynTensor<D>> {
+    let keep: std::rc::Rc<[bool]> = keep.into();
+    let k2 = keep.clone();
+    host_reduce(
+        x,
+        x.shape(),
+        move |v| {
+            v.iter()
+                .zip(k2.iter())
+                .map(|(&v, &k)| if k { v } else { 0.0 })
+                .collect()
+        },
+        move |_, g_out, g_in| {
+            for ((g, &go), &k) in g_in.iter_mut().zip(g_out).zip(keep.iter()) {
+                if k {
+                    *g += go;
+                }
+            }
+        },
+    )
+}
+
+/// `log Σ exp` over groups of `last` consecutive elements (the last dim), shifted by each
+/// group's maximum; a group of `-inf` gives `-inf`. `None` off the CPU.
+pub(crate) fn logsumexp_groups<D: Backend>(
+    x: &DynTensor<D>,
+    last: usize,
+    shape: &[usize],
+) -> Option<DynTensor<D>> {
+    let last = last.max(1);
+    let lse = move |c: &[f32]| -> f32 {
+        let m = c.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        if m == f32::NEG_INFINITY {
+            return m;
+        }
+        m + c.iter().map(|&v| (v - m).exp()).sum::<f32>().ln()
+    };
+    host_reduce(
+        x,
+        shape,
+        move |v| v.chunks(last).map(lse).collect(),
+        move |v, g_out, g_in| {
+            // d/dx_i lse(x) = softmax(x)_i, from the shifted exponentials (exact where
+            // `exp(x_i - lse)` would lose the digits of a large lse).
+            for ((c, gc), &go) in v.chunks(last).zip(g_in.chunks_mut(last)).zip(g_out) {
+                let m = c.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                if m == f32::NEG_INFINITY {
+                    continue;
+                }
+                let z: f32 = c.iter().map(|&xi| (xi - m).exp()).sum();
+                for (g, &xi) in gc.iter_mut().zip(c) {
+                    *g += go * (xi - m).exp() / z;
+                }
+            }
+        },
+    )
+}
+
+/// Sums `x` (shape `from`) down to `to`, the inverse of broadcasting `to` up to `from` (the
+/// caller has checked that it is one), or `None` off the CPU.
+pub(crate) fn sum_to<D: Backend>(
+    x: &DynTensor<D>,
+    from: &[usize],
+    to: &[usize],
+) -> Option<DynTensor<D>> {
+    let from = from.to_vec();
+    // The target's dims aligned to the right of `from`, 1 where it has none.
+    let mut aligned = vec![1; from.len() - to.len()];
+    aligned.extend_from_slice(to);
+    let out_strides = super::dyn_tensor::row_major_strides(&aligned);
+    let n_out = super::dyn_tensor::numel(to);
+    // The output position of each input element.
+    let target: std::rc::Rc<[usize]> = {
+        let n = super::dyn_tensor::numel(&from);
+        let mut idx = vec![0usize; from.len()];
+        let mut t = Vec::with_capacity(n);
+        for _ in 0..n {
+            let pos: usize = idx
+                .iter()
+                .zip(&aligned)
+                .zip(&out_strides)
+                .map(|((&i, &d), &s)| if d == 1 { 0 } else { i * s })
+                .sum();
+            t.push(pos);
+            for k in (0..from.len()).rev() {
+                idx[k] += 1;
+                if idx[k] < from[k] {
+                    break;
+                }
+                idx[k] = 0;
+            }
+        }
+        t.into()
+    };
+    let t2 = target.clone();
+    host_reduce(
+        x,
+        to,
+        move |v| {
+            let mut out = vec![0.0f32; n_out];
+            for (&x, &p) in v.iter().zip(t2.iter()) {
+                out[p] += x;
+            }
+            Vals::Many(out)
+        },
+        move |_, g_out, g_in| {
+            for (g, &p) in g_in.iter_mut().zip(target.iter()) {
+                *g += g_out[p];
+            }
+        },
+    )
+}

@@ -129,6 +129,11 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 }
 
 /// Row-major strides of a shape.
+pub(crate) fn row_major_strides(shape: &[usize]) -> Vec<usize> {
+    strides(shape)
+}
+
+/// Row-major strides of a shape.
 fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
@@ -785,6 +790,9 @@ impl<D: Backend> DynTensor<D> {
                 found: vec![keep.len()],
             });
         }
+        if let Some(t) = cpu_ops::where_mask(self, keep) {
+            return Ok(t);
+        }
         let dev = self.device();
         let flags: Vec<f32> = keep.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect();
         let cond = dev.tensor_from_vec(flags, (n,)).gt(0.5);
@@ -907,6 +915,9 @@ impl<D: Backend> DynTensor<D> {
         let Some((&last, lead)) = self.shape.split_last() else {
             return Err(TensorError::Invalid("logsumexp_last of a scalar".into()));
         };
+        if let Some(t) = cpu_ops::logsumexp_groups(self, last, lead) {
+            return Ok(t);
+        }
         let outer = numel(lead);
         let m: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, last));
         let s: DfdxTensor<(usize,), D> = m.logsumexp::<(usize,), Axis<1>>();
@@ -925,6 +936,9 @@ impl<D: Backend> DynTensor<D> {
                 lhs: self.shape.to_vec(),
                 rhs: shape.to_vec(),
             });
+        }
+        if let Some(t) = cpu_ops::sum_to(self, &self.shape, shape) {
+            return Ok(t);
         }
         // Sum away the extra leading dims, then every dim that the target keeps as size 1.
         let lead = self.rank() - shape.len();

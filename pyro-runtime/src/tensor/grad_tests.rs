@@ -372,3 +372,49 @@ fn sigmoid_tanh_powf_clamp_maximum_and_minimum_run_as_host_kernels() {
         ],
     );
 }
+
+#[test]
+fn sum_to_shape_where_mask_and_logsumexp_run_as_host_kernels() {
+    // [2, 3, 4] summed to [3, 1] (a leading dim dropped, an inner one kept as 1), against the
+    // sums written out; then gradients by finite differences, with a masked element.
+    let vals: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
+    let x = DynTensor::<Cpu>::from_vec(vals.clone(), &[2, 3, 4]).unwrap();
+    let s = x.sum_to_shape(&[3, 1]).unwrap();
+    assert!(s.host_node().is_some());
+    let want: Vec<f32> = (0..3)
+        .map(|j| {
+            (0..2)
+                .flat_map(|a| (0..4).map(move |k| (a, k)))
+                .map(|(a, k)| vals[a * 12 + j * 4 + k])
+                .sum()
+        })
+        .collect();
+    for (g, w) in s.to_vec().iter().zip(&want) {
+        assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+    }
+    let keep = [true, false, true, true, false, true];
+    assert!(x
+        .reshape(&[4, 6])
+        .unwrap()
+        .where_mask(&[true; 24])
+        .unwrap()
+        .host_node()
+        .is_some());
+    check_grad(
+        &|v| {
+            let m = v[0].where_mask(&keep).unwrap();
+            let w = v[1].sum_to_shape(&[3, 1]).unwrap();
+            let l = v[1].reshape(&[6, 4]).unwrap().logsumexp_last().unwrap();
+            m.square()
+                .sum()
+                .add(&w.square().sum())
+                .unwrap()
+                .add(&l.mul(&v[0]).unwrap().sum())
+                .unwrap()
+        },
+        vec![
+            (vec![0.3, -1.7, 2.5, -0.4, 0.8, 1.1], vec![6]),
+            (vals.iter().map(|v| v * 0.5).collect(), vec![2, 3, 4]),
+        ],
+    );
+}
