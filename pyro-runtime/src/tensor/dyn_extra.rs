@@ -1,4 +1,4 @@
-//! Differentiable primitives on [`DynTensor`] that the typed operations (typed_ops.rs) need
+//! Differentiable primitives on [`DynTensor`] that the typed operations (tensor/typed_ops/) need
 //! and dyn_tensor.rs does not have.
 
 use dfdx::prelude::*;
