@@ -23,6 +23,16 @@ impl<D: Backend> DynTensor<D> {
         if b * m * n == 0 || k == 0 {
             return Ok(Self::zeros(&[b, m, n]));
         }
+        let sizes = super::host_matmul::MatMul {
+            b,
+            m,
+            k,
+            n,
+            shared_rhs: false,
+        };
+        if let Some(c) = super::host_matmul::matmul(self, rhs, sizes, &[b, m, n]) {
+            return Ok(c);
+        }
         let a: Dfdx<(usize, usize, usize), D> = self.flat().clone().reshape_like(&(b, m, k));
         let mut rf = rhs.flat().clone();
         if same_node(self.flat(), &rf) {

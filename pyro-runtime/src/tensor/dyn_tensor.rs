@@ -978,6 +978,19 @@ impl<D: Backend> DynTensor<D> {
             return Err(err());
         }
         let m = self.numel() / k.max(1);
+        let mut shape = self.shape.to_vec();
+        let last = shape.len() - 1;
+        shape[last] = n;
+        let sizes = super::host_matmul::MatMul {
+            b: 1,
+            m,
+            k,
+            n,
+            shared_rhs: true,
+        };
+        if let Some(c) = super::host_matmul::matmul(self, rhs, sizes, &shape) {
+            return Ok(c);
+        }
         let a: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(m, k));
         let mut b_flat = rhs.flat().clone();
         if self.same_node_as(rhs) {
@@ -985,9 +998,6 @@ impl<D: Backend> DynTensor<D> {
         }
         let b: DfdxTensor<(usize, usize), D> = b_flat.reshape_like(&(k, n));
         let c = a.matmul(b);
-        let mut shape = self.shape.to_vec();
-        let last = shape.len() - 1;
-        shape[last] = n;
         Ok(DynTensor::dev(
             c.reshape_like(&(m * n,)),
             Dims::new(&shape),

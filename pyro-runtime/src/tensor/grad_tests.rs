@@ -418,3 +418,45 @@ fn sum_to_shape_where_mask_and_logsumexp_run_as_host_kernels() {
         ],
     );
 }
+
+#[test]
+fn matmul_and_bmm_run_as_host_kernels_with_gemm() {
+    // [2, 3] x [3, 2] and a batched [2, 2, 3] x [2, 3, 1] against the sums written out, as
+    // host nodes; gradients by finite differences, with the same node on both sides.
+    let a = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    let b = DynTensor::<Cpu>::from_vec(vec![1.0, 0.5, -1.0, 2.0, 0.0, 1.0], &[3, 2]).unwrap();
+    let c = a.matmul(&b).unwrap();
+    assert!(c.host_node().is_some());
+    assert_eq!(c.to_vec(), vec![-1.0, 7.5, -1.0, 18.0]);
+    let a3 = a
+        .reshape(&[1, 2, 3])
+        .unwrap()
+        .broadcast_to(&[2, 2, 3])
+        .unwrap();
+    let b3 = DynTensor::<Cpu>::from_vec(vec![1.0, 1.0, 1.0, 0.0, 1.0, 0.0], &[2, 3, 1]).unwrap();
+    let c3 = a3.bmm(&b3).unwrap();
+    assert!(c3.host_node().is_some());
+    assert_eq!(c3.to_vec(), vec![6.0, 15.0, 2.0, 5.0]);
+    check_grad(
+        &|v| {
+            let m = v[0].matmul(&v[1]).unwrap();
+            let sq = v[2].matmul(&v[2]).unwrap();
+            let bat = v[3].bmm(&v[3]).unwrap();
+            m.square()
+                .sum()
+                .add(&sq.sum())
+                .unwrap()
+                .add(&bat.square().sum())
+                .unwrap()
+        },
+        vec![
+            (vec![0.5, -1.0, 2.0, 0.3, 0.7, -0.2], vec![2, 3]),
+            (vec![1.0, 0.5, -1.0, 2.0, 0.4, 1.0], vec![3, 2]),
+            (vec![0.2, -0.5, 1.5, 0.9], vec![2, 2]),
+            (
+                vec![0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8],
+                vec![2, 2, 2],
+            ),
+        ],
+    );
+}

@@ -13,6 +13,7 @@ mod dyn_extra;
 mod dyn_tensor;
 #[cfg(test)]
 mod grad_tests;
+mod host_matmul;
 pub(crate) mod host_node;
 pub(crate) mod host_op;
 #[cfg(test)]
