@@ -20,6 +20,20 @@ pub(crate) enum Binary {
     Minimum,
 }
 
+impl Binary {
+    /// The op's name, for messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Binary::Add => "add",
+            Binary::Sub => "sub",
+            Binary::Mul => "mul",
+            Binary::Div => "div",
+            Binary::Maximum => "maximum",
+            Binary::Minimum => "minimum",
+        }
+    }
+}
+
 /// `lhs op rhs` with broadcasting, or `None` off the CPU (or for a broadcast that is not a
 /// single value against a full tensor).
 pub(crate) fn binary<D: Backend>(
@@ -27,16 +41,8 @@ pub(crate) fn binary<D: Backend>(
     lhs: &DynTensor<D>,
     rhs: &DynTensor<D>,
 ) -> Option<TensorResult<DynTensor<D>>> {
-    let name = match op {
-        Binary::Add => "add",
-        Binary::Sub => "sub",
-        Binary::Mul => "mul",
-        Binary::Div => "div",
-        Binary::Maximum => "maximum",
-        Binary::Minimum => "minimum",
-    };
     host_kernel(
-        name,
+        op.name(),
         [lhs, rhs],
         move |[a, b], n| {
             let out = match op {
@@ -431,4 +437,27 @@ pub(crate) fn sum_to<D: Backend>(
             }
         },
     )
+}
+
+/// `[a..., b...]`: the values of `a` then those of `b` as one flat tensor, or `None` off the
+/// CPU; each part's gradient is its slice of the output's.
+pub(crate) fn concat2<D: Backend>(a: &DynTensor<D>, b: &DynTensor<D>) -> Option<DynTensor<D>> {
+    let (na, nb) = (a.numel(), b.numel());
+    let r = super::host_op::host_custom(
+        [a, b],
+        &[na + nb],
+        |[x, y]| {
+            let mut out = Vec::with_capacity(na + nb);
+            out.extend_from_slice(x);
+            out.extend_from_slice(y);
+            Ok::<_, crate::error::TensorError>((Vals::Many(out), ()))
+        },
+        move |_, _, i, g_out, g_in| {
+            let part = if i == 0 { &g_out[..na] } else { &g_out[na..] };
+            for (g, &go) in g_in.iter_mut().zip(part) {
+                *g += go;
+            }
+        },
+    )?;
+    r.ok()
 }

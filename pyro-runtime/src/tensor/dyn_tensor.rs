@@ -683,6 +683,16 @@ impl<D: Backend> DynTensor<D> {
         let Some(first) = iter.next() else {
             return Ok(Self::zeros(&[0]));
         };
+        if super::host_op::is_cpu::<D>() {
+            // One host node per joined part (a part may repeat: each use gets its gradient).
+            let mut acc = first.reshape(&[first.numel()])?;
+            for p in iter {
+                acc = cpu_ops::concat2(&acc, p).ok_or_else(|| {
+                    TensorError::Invalid("cat_flat: the host kernel failed".into())
+                })?;
+            }
+            return Ok(acc);
+        }
         let mut acc = first.flat().clone();
         for p in iter {
             acc = (acc, p.flat().clone()).concat_along(Axis::<0>);
@@ -736,47 +746,59 @@ impl<D: Backend> DynTensor<D> {
         ))
     }
 
-    /// `self + rhs`, broadcasting.
-    pub fn add(&self, rhs: &Self) -> TensorResult<Self> {
-        if let Some(r) = cpu_ops::binary(Binary::Add, self, rhs) {
+    /// A binary elementwise op with broadcasting: one host kernel on the CPU (the operands
+    /// first expanded by host gathers where neither is a single value), dfdx's kernel elsewhere.
+    fn elementwise(
+        &self,
+        op: Binary,
+        rhs: &Self,
+        f: impl FnOnce(Flat<D>, Flat<D>) -> Flat<D>,
+    ) -> TensorResult<Self> {
+        if let Some(r) = cpu_ops::binary(op, self, rhs) {
             return r;
         }
-        self.binary(rhs, "add", |a, b| a + b)
+        if super::host_op::is_cpu::<D>() {
+            let shape = broadcast_shapes(&self.shape, &rhs.shape).ok_or_else(|| {
+                TensorError::Broadcast {
+                    op: op.name(),
+                    lhs: self.shape.to_vec(),
+                    rhs: rhs.shape.to_vec(),
+                }
+            })?;
+            if numel(&shape) == 0 {
+                return Ok(Self::zeros(&shape));
+            }
+            let (l, r) = (self.broadcast_to(&shape)?, rhs.broadcast_to(&shape)?);
+            if let Some(out) = cpu_ops::binary(op, &l, &r) {
+                return out;
+            }
+        }
+        self.binary(rhs, op.name(), f)
+    }
+
+    /// `self + rhs`, broadcasting.
+    pub fn add(&self, rhs: &Self) -> TensorResult<Self> {
+        self.elementwise(Binary::Add, rhs, |a, b| a + b)
     }
     /// `self - rhs`, broadcasting.
     pub fn sub(&self, rhs: &Self) -> TensorResult<Self> {
-        if let Some(r) = cpu_ops::binary(Binary::Sub, self, rhs) {
-            return r;
-        }
-        self.binary(rhs, "sub", |a, b| a - b)
+        self.elementwise(Binary::Sub, rhs, |a, b| a - b)
     }
     /// `self * rhs`, broadcasting.
     pub fn mul(&self, rhs: &Self) -> TensorResult<Self> {
-        if let Some(r) = cpu_ops::binary(Binary::Mul, self, rhs) {
-            return r;
-        }
-        self.binary(rhs, "mul", |a, b| a * b)
+        self.elementwise(Binary::Mul, rhs, |a, b| a * b)
     }
     /// `self / rhs`, broadcasting.
     pub fn div(&self, rhs: &Self) -> TensorResult<Self> {
-        if let Some(r) = cpu_ops::binary(Binary::Div, self, rhs) {
-            return r;
-        }
-        self.binary(rhs, "div", |a, b| a / b)
+        self.elementwise(Binary::Div, rhs, |a, b| a / b)
     }
     /// Elementwise maximum, broadcasting.
     pub fn maximum(&self, rhs: &Self) -> TensorResult<Self> {
-        if let Some(r) = cpu_ops::binary(Binary::Maximum, self, rhs) {
-            return r;
-        }
-        self.binary(rhs, "maximum", |a, b| a.maximum(b))
+        self.elementwise(Binary::Maximum, rhs, |a, b| a.maximum(b))
     }
     /// Elementwise minimum, broadcasting.
     pub fn minimum(&self, rhs: &Self) -> TensorResult<Self> {
-        if let Some(r) = cpu_ops::binary(Binary::Minimum, self, rhs) {
-            return r;
-        }
-        self.binary(rhs, "minimum", |a, b| a.minimum(b))
+        self.elementwise(Binary::Minimum, rhs, |a, b| a.minimum(b))
     }
 
     /// Keeps elements where `keep` is true and puts exact zeros elsewhere (no NaN from
@@ -1014,6 +1036,12 @@ impl<D: Backend> DynTensor<D> {
             )));
         }
         let (r, c) = (self.shape[0], self.shape[1]);
+        if super::host_op::is_cpu::<D>() {
+            let idx = (0..c)
+                .flat_map(|j| (0..r).map(move |i| i * c + j))
+                .collect();
+            return self.gather_flat(idx, &[c, r]);
+        }
         let m: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(r, c));
         let t: DfdxTensor<(usize, usize), D> = m.permute::<_, Axes2<1, 0>>();
         Ok(DynTensor::dev(

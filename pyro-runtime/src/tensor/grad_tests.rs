@@ -460,3 +460,27 @@ fn matmul_and_bmm_run_as_host_kernels_with_gemm() {
         ],
     );
 }
+
+#[test]
+fn cat_flat_and_transpose_run_as_host_kernels_even_with_a_repeated_part() {
+    let a = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    let t = a.t().unwrap();
+    assert!(t.host_node().is_some());
+    assert_eq!(t.shape(), &[3, 2]);
+    assert_eq!(t.to_vec(), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    let c = DynTensor::cat_flat(&[a.clone(), a.clone(), t.clone()]).unwrap();
+    assert!(c.host_node().is_some());
+    assert_eq!(c.shape(), &[18]);
+    check_grad(
+        &|v| {
+            let c =
+                DynTensor::cat_flat(&[v[0].clone(), v[0].t().unwrap(), v[1].clone(), v[0].clone()])
+                    .unwrap();
+            c.square().sum().add(&c.sum()).unwrap()
+        },
+        vec![
+            (vec![0.5, -1.0, 2.0, 0.3, 0.7, -0.2], vec![2, 3]),
+            (vec![1.5, -0.5], vec![2]),
+        ],
+    );
+}
