@@ -261,13 +261,13 @@ fn laplace_approximation_is_exact_for_a_gaussian_posterior() {
     }
     let (y, w) = columns();
     let gaussian = guide.laplace_approximation((&y, &w)).unwrap();
-    let loc = pyro::params::get_param::<Dev>("AutoMultivariateNormal.loc")
+    let loc = pyro::params::get_param::<Dev>("AutoLaplaceApproximation.laplace.loc")
         .unwrap()
         .unwrap()
         .to_vec();
     // Pyro 1.9's layout: the factor is `scale[:, None] * scale_tril` (unit diagonal).
     let get = |part: &str| {
-        pyro::params::get_param::<Dev>(&format!("AutoMultivariateNormal.{part}"))
+        pyro::params::get_param::<Dev>(&format!("AutoLaplaceApproximation.laplace.{part}"))
             .unwrap()
             .unwrap()
             .to_vec()

@@ -3,8 +3,8 @@
 //! stale-parameter trap: a stored parameter of another shape is an error naming it.
 
 use pyro::infer::autoguide::{
-    AutoDelta, AutoDiagonalNormal, AutoLaplaceApproximation, AutoLowRankMultivariateNormal,
-    AutoMultivariateNormal, AutoNormal,
+    AutoDelta, AutoDiagonalNormal, AutoGuide, AutoLaplaceApproximation,
+    AutoLowRankMultivariateNormal, AutoMultivariateNormal, AutoNormal,
 };
 use pyro::infer::{Svi, TraceElbo};
 use pyro::optim::Adam;
@@ -310,5 +310,165 @@ fn a_param_site_with_a_value_init_refuses_a_stored_value_of_another_shape() {
             .unwrap()
             .to_vec(),
         vec![0.0, 0.0]
+    );
+}
+
+/// `w` in a plate of 3 at dim -2: its values are `[3, 1]`.
+fn rows() -> PyroResult<()> {
+    pyro::plate("g", 3)
+        .dim(-2)
+        .run(|_| pyro::sample("w", Normal::new(0.0, 1.0)))?;
+    Ok(())
+}
+
+#[test]
+fn an_outer_plate_right_of_the_models_plates_is_an_error_not_a_scrambled_latent() {
+    // A `samples` plate at dim -1 sits among the model's dims: the packed latent's values
+    // cannot be laid out as `[3, 2]`; the guide says so instead of reordering them.
+    pyro::clear_param_store();
+    let guide = AutoMultivariateNormal::new(rows);
+    guide.call(()).unwrap();
+    let e = pyro::plate("samples", 2)
+        .dim(-1)
+        .run(|_| guide.call(()))
+        .unwrap_err();
+    assert!(
+        matches!(&e, PyroError::SiteMismatch { site, reason } if site == "w" && reason.contains("max_plate_nesting")),
+        "{e}"
+    );
+    // Left of the model's dims it is the usual leading sample dim.
+    let ok = pyro::plate("samples", 2)
+        .dim(-3)
+        .run(|_| guide.call(()))
+        .unwrap();
+    assert_eq!(ok["w"].shape(), &[2, 3, 1]);
+}
+
+#[test]
+fn a_param_macro_with_a_value_init_refuses_a_stored_value_of_another_shape() {
+    pyro::clear_param_store();
+    let _: Tensor<Rank1<2>> = pyro::dsl::param("v", [0.0f32; 2], Constraint::Real, None).unwrap();
+    let e = pyro::dsl::param::<[f32; 3]>("v", [0.0; 3], Constraint::Real, None).unwrap_err();
+    assert!(
+        matches!(&e, PyroError::ParamShape { param, stored, expected }
+            if param == "v" && stored == &[2] && expected == &[3]),
+        "{e:?}"
+    );
+    // The same shape reuses the stored value.
+    let v: Tensor<Rank1<2>> = pyro::dsl::param("v", [5.0f32; 2], Constraint::Real, None).unwrap();
+    assert_eq!(v.to_vec().unwrap(), vec![0.0, 0.0]);
+}
+
+#[test]
+fn a_stored_parameter_with_another_constraint_is_an_error_naming_it() {
+    // An AutoMultivariateNormal checkpoint from before Pyro 1.9's layout: `scale_tril` as a
+    // lower Cholesky factor (same shape). Reusing it would silently shrink the posterior.
+    pyro::clear_param_store();
+    pyro::params::param(
+        "AutoMultivariateNormal.scale_tril",
+        DynTensor::<Dev>::from_vec(vec![2.0], &[1, 1]).unwrap(),
+        Constraint::LowerCholesky,
+        Some(2),
+    )
+    .unwrap();
+    let e = Svi::new(
+        scalar_mu,
+        AutoMultivariateNormal::new(scalar_mu),
+        Adam::with_lr(0.01).unwrap(),
+        TraceElbo::default(),
+    )
+    .step(())
+    .unwrap_err();
+    assert!(
+        matches!(&e, PyroError::ParamConstraint { param, stored, expected }
+            if param == "AutoMultivariateNormal.scale_tril"
+                && *stored == Constraint::LowerCholesky
+                && *expected == Constraint::UnitLowerCholesky),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("pyro::clear_param_store()"), "{e}");
+}
+
+/// A model that picks its own minibatch: rows 0, 1, 2 of 1000.
+fn own_batch() -> PyroResult<()> {
+    pyro::plate("data", 1000)
+        .subsample(vec![0, 1, 2])
+        .run(|_| pyro::sample("z", Normal::new(0.0, 1.0)))?;
+    Ok(())
+}
+
+#[test]
+fn a_model_that_picks_its_own_batch_against_a_guide_that_draws_one_is_an_error() {
+    pyro::clear_param_store();
+    pyro::set_rng_seed(0);
+    let e = Svi::new(
+        own_batch,
+        AutoNormal::new(own_batch),
+        Adam::with_lr(0.01).unwrap(),
+        TraceElbo::default(),
+    )
+    .step(())
+    .unwrap_err();
+    assert!(
+        matches!(&e, PyroError::SiteMismatch { site, reason } if site == "z" && reason.contains("plate `data`") && reason.contains("[0, 1, 2]")),
+        "{e}"
+    );
+}
+
+#[test]
+fn packed_guides_refuse_to_sample_a_posterior_whose_parameters_are_gone() {
+    pyro::clear_param_store();
+    let guide = AutoDiagonalNormal::new(in_plate);
+    guide.call(()).unwrap();
+    assert!(guide.sample_posterior(3).is_ok());
+    pyro::clear_param_store();
+    // It would otherwise re-create them at their initial values and sample those.
+    let e = guide.sample_posterior(3).unwrap_err();
+    assert!(e.to_string().contains("has not been run"), "{e}");
+    assert!(guide.median().is_err());
+}
+
+/// A latent inside a sequential plate.
+fn sequential() -> PyroResult<()> {
+    for i in pyro::plate("seq", 2).iter()? {
+        pyro::sample(&format!("x_{i}"), Normal::new(0.0, 1.0))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn every_autoguide_refuses_a_latent_in_a_sequential_plate() {
+    for_each_guide!(sequential, |who, guide| {
+        pyro::clear_param_store();
+        let e = guide.call(()).unwrap_err();
+        assert!(
+            matches!(&e, PyroError::Plate { plate, reason } if plate == "seq" && reason.contains("sequential")),
+            "{who}: {e}"
+        );
+    });
+}
+
+#[test]
+fn the_laplace_approximation_leaves_a_fitted_multivariate_normal_alone() {
+    pyro::clear_param_store();
+    let mvn = AutoMultivariateNormal::new(in_plate);
+    mvn.call(()).unwrap();
+    let before = pyro::params::get_param::<Dev>("AutoMultivariateNormal.loc")
+        .unwrap()
+        .unwrap()
+        .to_vec();
+    let laplace = AutoLaplaceApproximation::new(in_plate);
+    laplace.call(()).unwrap();
+    let gaussian = laplace.laplace_approximation(()).unwrap();
+    assert!(gaussian.sample_posterior(2).is_ok());
+    let after = pyro::params::get_param::<Dev>("AutoMultivariateNormal.loc")
+        .unwrap()
+        .unwrap()
+        .to_vec();
+    assert_eq!(before, after);
+    assert!(
+        pyro::params::get_param::<Dev>("AutoLaplaceApproximation.laplace.scale_tril")
+            .unwrap()
+            .is_some()
     );
 }

@@ -601,6 +601,9 @@ pub trait ParamValue {
     type Out: FromSite<Self::Device>;
     /// The shape-erased initial value (or the error a typed tensor carries).
     fn into_dyn(self) -> TensorResult<DynTensor<Self::Device>>;
+    /// The initial value's shape, without building it (`None` for a typed tensor that
+    /// carries an error).
+    fn dims(&self) -> Option<Vec<usize>>;
 }
 
 impl ParamValue for f32 {
@@ -609,12 +612,18 @@ impl ParamValue for f32 {
     fn into_dyn(self) -> TensorResult<DynTensor<DefaultDevice>> {
         Ok(DynTensor::scalar(self))
     }
+    fn dims(&self) -> Option<Vec<usize>> {
+        Some(vec![])
+    }
 }
 impl<const N: usize> ParamValue for [f32; N] {
     type Device = DefaultDevice;
     type Out = Tensor<Rank1<N>, DefaultDevice>;
     fn into_dyn(self) -> TensorResult<DynTensor<DefaultDevice>> {
         DynTensor::from_vec(self.to_vec(), &[N])
+    }
+    fn dims(&self) -> Option<Vec<usize>> {
+        Some(vec![N])
     }
 }
 impl<S: Shape, D: Backend> ParamValue for Tensor<S, D> {
@@ -623,12 +632,18 @@ impl<S: Shape, D: Backend> ParamValue for Tensor<S, D> {
     fn into_dyn(self) -> TensorResult<DynTensor<D>> {
         Tensor::into_dyn(self)
     }
+    fn dims(&self) -> Option<Vec<usize>> {
+        self.dims().ok().map(<[usize]>::to_vec)
+    }
 }
 impl<S: Shape, D: Backend> ParamValue for &Tensor<S, D> {
     type Device = D;
     type Out = Tensor<S, D>;
     fn into_dyn(self) -> TensorResult<DynTensor<D>> {
         self.as_dyn().cloned()
+    }
+    fn dims(&self) -> Option<Vec<usize>> {
+        Tensor::dims(self).ok().map(<[usize]>::to_vec)
     }
 }
 impl<D: Backend> ParamValue for DynTensor<D> {
@@ -637,12 +652,18 @@ impl<D: Backend> ParamValue for DynTensor<D> {
     fn into_dyn(self) -> TensorResult<DynTensor<D>> {
         Ok(self)
     }
+    fn dims(&self) -> Option<Vec<usize>> {
+        Some(self.shape().to_vec())
+    }
 }
 impl<D: Backend> ParamValue for &DynTensor<D> {
     type Device = D;
     type Out = DynTensor<D>;
     fn into_dyn(self) -> TensorResult<DynTensor<D>> {
         Ok(self.clone())
+    }
+    fn dims(&self) -> Option<Vec<usize>> {
+        Some(self.shape().to_vec())
     }
 }
 
@@ -661,7 +682,22 @@ pub fn param<V: ParamValue>(
     event_dim: Option<usize>,
 ) -> PyroResult<V::Out> {
     // The initial value is ignored once the parameter exists (as in Pyro): only build its
-    // tensor when the store lacks it.
+    // tensor when the store lacks it. Its shape is still checked against the stored value's:
+    // another shape is a parameter left over from another model.
+    if let Some(dims) = init.dims() {
+        let stored = crate::params::with_param_store_on::<V::Device, _>(|s| s.shape(name))
+            .map_err(|e| PyroError::Param {
+                site: name.to_string(),
+                reason: e.to_string(),
+            })?;
+        if let Some(stored) = stored.filter(|s| *s != dims) {
+            return Err(PyroError::ParamShape {
+                param: name.to_string(),
+                stored,
+                expected: dims,
+            });
+        }
+    }
     param_lazy(name, || init, constraint, event_dim)
 }
 
@@ -820,6 +856,37 @@ pub fn check_model_guide<D: Backend>(model: &Trace<D>, guide: &Trace<D>) -> Pyro
                 &g.name,
                 messages::plate_mismatch(&g.name, &v(mp), &v(gp)),
             ));
+        }
+        // A subsampled plate must use one batch in both: a model that picks its own indices
+        // (`subsample(idx)`) against a guide that draws its own would pair each local
+        // latent with the wrong rows.
+        for gf in g.cond_indep_stack.iter().filter(|f| f.vectorized()) {
+            let Some(mf) = m.cond_indep_stack.iter().find(|f| f.name == gf.name) else {
+                continue;
+            };
+            if mf.indices != gf.indices {
+                let show = |v: &[usize]| {
+                    let head: Vec<usize> = v.iter().take(8).copied().collect();
+                    if v.len() > 8 {
+                        format!("{head:?}..")
+                    } else {
+                        format!("{head:?}")
+                    }
+                };
+                return Err(mismatch(
+                    &g.name,
+                    format!(
+                        "site `{}` is in plate `{}` with the batch {} in the guide but {} in \
+                         the model; the model must use the batch the guide drew (let the \
+                         model's plate draw with `subsample_size`, which replay hands the \
+                         guide's batch), or give the guide's plate the same indices",
+                        g.name,
+                        gf.name,
+                        show(&gf.indices),
+                        show(&mf.indices)
+                    ),
+                ));
+            }
         }
         // Under `replay` the model's value is the guide's, so compare the guide's value with
         // the shape the model's distribution gives a value.

@@ -151,6 +151,17 @@ pub enum PyroError {
         /// The shape asked for now.
         expected: Vec<usize>,
     },
+    /// A parameter in the store has another constraint than the one a guide now asks for
+    /// (typically left over from another version of the guide, or another model).
+    #[error("param `{param}`: the parameter store holds it with constraint `{stored}`, but it is now asked for with `{expected}` (left over from another model or guide version?); call `pyro::clear_param_store()` first, or give the guide another prefix")]
+    ParamConstraint {
+        /// The parameter.
+        param: String,
+        /// The stored parameter's constraint.
+        stored: crate::constraints::Constraint,
+        /// The constraint asked for now.
+        expected: crate::constraints::Constraint,
+    },
     /// A guide/model or replay mismatch found at run time.
     #[error("site `{site}`: {reason}")]
     SiteMismatch {

@@ -32,7 +32,7 @@ mod error;
 mod global;
 pub mod io;
 mod link;
-mod store;
+pub(crate) mod store;
 
 pub use error::{ParamResult, ParamStoreError};
 pub(crate) use global::get_param_named;

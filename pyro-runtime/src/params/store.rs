@@ -126,6 +126,17 @@ impl<D: Backend> Entry<D> {
     }
 }
 
+/// How a stored parameter compares with the shape and constraint asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum StoredMatch {
+    /// Same shape and constraint.
+    Same,
+    /// Another constrained shape (the stored one).
+    Shape(Vec<usize>),
+    /// The same shape with another constraint (the stored one).
+    Constraint(Constraint),
+}
+
 /// A store of named parameters (Pyro's `ParamStoreDict`). Each parameter is kept as an
 /// **unconstrained** leaf tensor plus its [`Constraint`] and `event_dim`; reading it gives the
 /// constrained value `transform_to(constraint)(leaf)`
@@ -544,13 +555,14 @@ impl<D: Backend> ParamStore<D> {
         self.entry(name).map(Entry::constrained_shape)
     }
 
-    /// Whether the parameter (found by the hash its name carries) has constrained shape
-    /// `shape`: `None` if absent, `Some(Err(stored shape))` if it has another.
-    pub(crate) fn check_shape_named(
+    /// How the parameter (found by the hash its name carries) compares with a constrained
+    /// shape and a constraint: `None` if absent.
+    pub(crate) fn check_named(
         &self,
         name: &Name,
         shape: &[usize],
-    ) -> Option<Result<(), Vec<usize>>> {
+        constraint: &Constraint,
+    ) -> Option<StoredMatch> {
         let e = &self.entries[self.position_named(name)?];
         // An elementwise link keeps the shape: compare without computing it.
         let same = if super::link::elementwise(&e.constraint) {
@@ -558,10 +570,12 @@ impl<D: Backend> ParamStore<D> {
         } else {
             e.constrained_shape() == shape
         };
-        Some(if same {
-            Ok(())
+        Some(if !same {
+            StoredMatch::Shape(e.constrained_shape())
+        } else if e.constraint != *constraint {
+            StoredMatch::Constraint(e.constraint.clone())
         } else {
-            Err(e.constrained_shape())
+            StoredMatch::Same
         })
     }
 

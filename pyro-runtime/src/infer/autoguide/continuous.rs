@@ -143,9 +143,10 @@ impl<M, D: Backend> Continuous<M, D> {
         &self,
         name: &Name,
         shape: &[usize],
+        constraint: &Constraint,
         build: impl FnOnce() -> PyroResult<DynTensor<D>>,
     ) -> PyroResult<Option<ParamInit<'static, D>>> {
-        Ok(if super::stored_with_shape::<D>(name, shape)? {
+        Ok(if super::stored_as::<D>(name, shape, constraint)? {
             None
         } else {
             Some(ParamInit::Value(build()?))
@@ -155,7 +156,9 @@ impl<M, D: Backend> Continuous<M, D> {
     /// The softplus-positive `scale` vector of `n` values, created at `init` on first use.
     fn scale(&self, n: usize, init: f32) -> PyroResult<DynTensor<D>> {
         let name = &self.names.scale;
-        let init = self.init_if_missing(name, &[n], || Ok(DynTensor::full(&[n], init)))?;
+        let init = self.init_if_missing(name, &[n], &Constraint::SoftplusPositive, || {
+            Ok(DynTensor::full(&[n], init))
+        })?;
         param_on::<D>(name.clone(), init, Constraint::SoftplusPositive, Some(1))
     }
 
@@ -163,7 +166,7 @@ impl<M, D: Backend> Continuous<M, D> {
     fn posterior(&self, proto: &Prototype<D>) -> PyroResult<SharedDist<D>> {
         let n = proto.latent_dim;
         let names = &self.names;
-        let init = self.init_if_missing(&names.loc, &[n], || {
+        let init = self.init_if_missing(&names.loc, &[n], &Constraint::Real, || {
             let values = proto
                 .sites
                 .iter()
@@ -188,13 +191,18 @@ impl<M, D: Backend> Continuous<M, D> {
                 // Cholesky `scale_tril` (the identity), with the posterior's factor
                 // `scale[:, None] * scale_tril`.
                 let scale = self.scale(n, self.init_scale)?;
-                let init = self.init_if_missing(&names.scale_tril, &[n, n], || {
-                    let mut eye = vec![0.0; n * n];
-                    for i in 0..n {
-                        eye[i * n + i] = 1.0;
-                    }
-                    Ok(DynTensor::from_vec(eye, &[n, n])?)
-                })?;
+                let init = self.init_if_missing(
+                    &names.scale_tril,
+                    &[n, n],
+                    &Constraint::UnitLowerCholesky,
+                    || {
+                        let mut eye = vec![0.0; n * n];
+                        for i in 0..n {
+                            eye[i * n + i] = 1.0;
+                        }
+                        Ok(DynTensor::from_vec(eye, &[n, n])?)
+                    },
+                )?;
                 let unit = param_on::<D>(
                     names.scale_tril.clone(),
                     init,
@@ -206,19 +214,20 @@ impl<M, D: Backend> Continuous<M, D> {
             }
             Family::LowRank(_) => {
                 let r = self.rank(n);
-                let init = self.init_if_missing(&names.cov_factor, &[n, r], || {
-                    let sd = 1.0 / (r as f32).sqrt();
-                    let v: Vec<f32> = crate::rng::with_rng(|rng| {
-                        use rand_distr::Distribution as _;
-                        (0..n * r)
-                            .map(|_| {
-                                let z: f32 = rand_distr::StandardNormal.sample(rng);
-                                sd * z
-                            })
-                            .collect::<Vec<f32>>()
-                    });
-                    Ok(DynTensor::from_vec(v, &[n, r])?)
-                })?;
+                let init =
+                    self.init_if_missing(&names.cov_factor, &[n, r], &Constraint::Real, || {
+                        let sd = 1.0 / (r as f32).sqrt();
+                        let v: Vec<f32> = crate::rng::with_rng(|rng| {
+                            use rand_distr::Distribution as _;
+                            (0..n * r)
+                                .map(|_| {
+                                    let z: f32 = rand_distr::StandardNormal.sample(rng);
+                                    sd * z
+                                })
+                                .collect::<Vec<f32>>()
+                        });
+                        Ok(DynTensor::from_vec(v, &[n, r])?)
+                    })?;
                 let factor = param_on::<D>(names.cov_factor.clone(), init, Constraint::Real, None)?;
                 let scale = self.scale(n, 0.5f32.sqrt() * self.init_scale)?;
                 let cov_factor = factor.mul(&scale.reshape(&[n, 1])?)?;
@@ -270,12 +279,21 @@ impl<M, D: Backend> Continuous<M, D> {
         Ok(())
     }
 
-    fn stored(&self, part: &str) -> PyroResult<DynTensor<D>> {
+    /// The stored value of parameter `part` (detached), which must exist with `shape`: a
+    /// missing one means the guide has not been run; another shape is [`PyroError::ParamShape`].
+    fn stored(&self, part: &str, shape: &[usize]) -> PyroResult<DynTensor<D>> {
         let name = self.name(part);
-        crate::params::get_param::<D>(&name)
+        let value = crate::params::get_param::<D>(&name)
             .map_err(|e| param_err(&name, e))?
-            .ok_or_else(|| not_set_up(self.who))
-            .map(|t| t.detach())
+            .ok_or_else(|| not_set_up(self.who))?;
+        if value.shape() != shape {
+            return Err(PyroError::ParamShape {
+                param: name,
+                stored: value.shape().to_vec(),
+                expected: shape.to_vec(),
+            });
+        }
+        Ok(value.detach())
     }
 
     fn proto(&self) -> PyroResult<Rc<Prototype<D>>> {
@@ -302,11 +320,11 @@ impl<M, D: Backend> Continuous<M, D> {
     /// Marginal standard deviations of the packed latent vector.
     fn marginal_sd(&self, n: usize) -> PyroResult<DynTensor<D>> {
         Ok(match self.family {
-            Family::Diagonal => self.stored("scale")?,
+            Family::Diagonal => self.stored("scale", &[n])?,
             Family::FullRank => {
                 let (s, l) = (
-                    self.stored("scale")?.to_vec(),
-                    self.stored("scale_tril")?.to_vec(),
+                    self.stored("scale", &[n])?.to_vec(),
+                    self.stored("scale_tril", &[n, n])?.to_vec(),
                 );
                 let sd: Vec<f32> = (0..n)
                     .map(|i| s[i] * (0..n).map(|j| l[i * n + j].powi(2)).sum::<f32>().sqrt())
@@ -315,8 +333,8 @@ impl<M, D: Backend> Continuous<M, D> {
             }
             Family::LowRank(_) => {
                 let r = self.rank(n);
-                let f = self.stored("cov_factor")?.to_vec();
-                let s = self.stored("scale")?.to_vec();
+                let f = self.stored("cov_factor", &[n, r])?.to_vec();
+                let s = self.stored("scale", &[n])?.to_vec();
                 let sd: Vec<f32> = (0..n)
                     .map(|i| {
                         let w: f32 = (0..r).map(|k| (f[i * r + k] * s[i]).powi(2)).sum();
@@ -331,7 +349,7 @@ impl<M, D: Backend> Continuous<M, D> {
 
     fn median(&self) -> PyroResult<HashMap<String, DynTensor<D>>> {
         let proto = self.proto()?;
-        self.constrain_all(&proto, &self.stored("loc")?)
+        self.constrain_all(&proto, &self.stored("loc", &[proto.latent_dim])?)
     }
 
     fn quantiles(&self, qs: &[f32]) -> PyroResult<HashMap<String, DynTensor<D>>> {
@@ -339,12 +357,15 @@ impl<M, D: Backend> Continuous<M, D> {
         let n = proto.latent_dim;
         let z = DynTensor::<D>::from_vec(normal_quantiles(qs)?, &[qs.len(), 1])?;
         let sd = self.marginal_sd(n)?;
-        let u = z.mul(&sd)?.add(&self.stored("loc")?)?;
+        let u = z.mul(&sd)?.add(&self.stored("loc", &[n])?)?;
         self.constrain_all(&proto, &u)
     }
 
     fn sample_posterior(&self, k: usize) -> PyroResult<HashMap<String, DynTensor<D>>> {
         let proto = self.proto()?;
+        // The fitted parameters must be there: `posterior` would create missing ones at
+        // their initial values (after `clear_param_store()`, say) and sample those.
+        self.stored("loc", &[proto.latent_dim])?;
         let posterior = self.posterior(&proto)?;
         let packed = crate::rng::with_rng(|r| posterior.sample(&[k], r))
             .map_err(|e| PyroError::at_site(self.who, e))?;
@@ -523,7 +544,9 @@ impl<M, D: Backend> AutoLowRankMultivariateNormal<M, D> {
 impl<M: Clone, D: Backend> AutoLaplaceApproximation<M, D> {
     /// Fits `N(loc, H⁻¹)` where `loc` is the current MAP estimate and `H` is the Hessian of
     /// the loss `-log p(x, z)` in unconstrained space at `loc` (central differences of exact
-    /// gradients). Returns an `AutoMultivariateNormal` whose parameters are set accordingly.
+    /// gradients). Returns an `AutoMultivariateNormal` whose parameters are set accordingly,
+    /// under the prefix `<this guide's prefix>.laplace` (`AutoLaplaceApproximation.laplace.loc`,
+    /// `.scale`, `.scale_tril`), so that no other guide's parameters are replaced.
     pub fn laplace_approximation<A: Clone>(
         &self,
         args: A,
@@ -533,7 +556,7 @@ impl<M: Clone, D: Backend> AutoLaplaceApproximation<M, D> {
     {
         let proto = self.inner.setup(args.clone())?;
         let n = proto.latent_dim;
-        let loc = self.inner.stored("loc")?.to_vec();
+        let loc = self.inner.stored("loc", &[n])?.to_vec();
         let grad_at = |u: &[f32]| -> PyroResult<Vec<f64>> {
             neg_log_joint_grad::<D, A, M>(&self.inner.model, &proto, u, args.clone())
         };
@@ -576,9 +599,14 @@ impl<M: Clone, D: Backend> AutoLaplaceApproximation<M, D> {
                 algorithm: "AutoLaplaceApproximation",
                 reason: "the inverse Hessian is not positive definite".into(),
             })?;
-        let gaussian = AutoMultivariateNormal::<M, D>::on_device(self.inner.model.clone());
-        // Pyro 1.9's parameterization: scale_tril = scale[:, None] * unit, with scale the
-        // factor's diagonal and unit its rows divided by it.
+        // Its parameters get their own prefix, so that they replace no separately fitted
+        // AutoMultivariateNormal's.
+        let gaussian = AutoMultivariateNormal::<M, D>::on_device(self.inner.model.clone())
+            .prefix(&format!("{}.laplace", self.inner.prefix));
+        // AutoMultivariateNormal's layout, scale_tril = scale[:, None] * unit: scale is the
+        // Cholesky factor's diagonal and unit its rows divided by it. (Pyro 1.9 stores fixed
+        // buffers instead: scale = the marginal sds, scale_tril = chol(correlation), which has
+        // no unit diagonal. The covariance is the same; `.scale` means another thing.)
         let scale: Vec<f32> = (0..n).map(|i| scale_tril[i * n + i] as f32).collect();
         let unit: Vec<f32> = (0..n * n)
             .map(|k| match (k / n, k % n) {
@@ -589,7 +617,8 @@ impl<M: Clone, D: Backend> AutoLaplaceApproximation<M, D> {
             .collect();
         let set = |part: &str, v: DynTensor<D>, constraint: Constraint, event_dim| {
             let name = gaussian.inner.name(part);
-            crate::params::with_param_store_on::<D, _>(|s| s.remove(&name)).ok();
+            crate::params::with_param_store_on::<D, _>(|s| s.remove(&name))
+                .map_err(|e| param_err(&name, e))?;
             param_on::<D>(name, Some(ParamInit::Value(v)), constraint, Some(event_dim)).map(|_| ())
         };
         set(

@@ -21,6 +21,7 @@ pub use init::InitLoc;
 pub use normal::AutoNormal;
 pub use prototype::{LatentSite, PlateAxis, Prototype};
 
+use crate::constraints::Constraint;
 use crate::error::{PyroError, PyroResult};
 use crate::poutine::Name;
 use crate::tensor::{Backend, DynTensor};
@@ -44,22 +45,33 @@ pub(crate) fn not_set_up(who: &'static str) -> PyroError {
     }
 }
 
-/// Whether the parameter store holds `name`; a stored value of another shape than `shape`
-/// (left over from fitting another model) is a typed error naming the parameter and both
-/// shapes.
-pub(crate) fn stored_with_shape<D: Backend>(name: &Name, shape: &[usize]) -> PyroResult<bool> {
-    let stored = crate::params::with_param_store_on::<D, _>(|s| s.check_shape_named(name, shape))
-        .map_err(|e| PyroError::Param {
-        site: name.to_string(),
-        reason: e.to_string(),
-    })?;
+/// Whether the parameter store holds `name`; a stored value of another shape than `shape`,
+/// or with another constraint than `constraint` (left over from fitting another model, or
+/// from another version of the guide), is a typed error naming the parameter.
+pub(crate) fn stored_as<D: Backend>(
+    name: &Name,
+    shape: &[usize],
+    constraint: &Constraint,
+) -> PyroResult<bool> {
+    use crate::params::store::StoredMatch;
+    let stored =
+        crate::params::with_param_store_on::<D, _>(|s| s.check_named(name, shape, constraint))
+            .map_err(|e| PyroError::Param {
+                site: name.to_string(),
+                reason: e.to_string(),
+            })?;
     match stored {
         None => Ok(false),
-        Some(Ok(())) => Ok(true),
-        Some(Err(stored)) => Err(PyroError::ParamShape {
+        Some(StoredMatch::Same) => Ok(true),
+        Some(StoredMatch::Shape(stored)) => Err(PyroError::ParamShape {
             param: name.to_string(),
             stored,
             expected: shape.to_vec(),
+        }),
+        Some(StoredMatch::Constraint(stored)) => Err(PyroError::ParamConstraint {
+            param: name.to_string(),
+            stored,
+            expected: constraint.clone(),
         }),
     }
 }

@@ -159,8 +159,12 @@ impl<M, D: Backend> AutoNormal<M, D> {
         site: &LatentSite<D>,
         names: &SiteNames,
     ) -> PyroResult<(DynTensor<D>, DynTensor<D>)> {
-        let has_loc = super::stored_with_shape::<D>(&names.loc, &site.full_u_shape)?;
-        let has_scale = super::stored_with_shape::<D>(&names.scale, &site.full_u_shape)?;
+        let has_loc = super::stored_as::<D>(&names.loc, &site.full_u_shape, &Constraint::Real)?;
+        let has_scale = super::stored_as::<D>(
+            &names.scale,
+            &site.full_u_shape,
+            &Constraint::SoftplusPositive,
+        )?;
         let init = if has_loc {
             None
         } else {

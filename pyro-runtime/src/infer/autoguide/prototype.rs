@@ -157,6 +157,16 @@ impl<D: Backend> Prototype<D> {
                     ),
                 });
             }
+            if let Some(f) = s.cond_indep_stack.iter().find(|f| !f.vectorized()) {
+                return Err(PyroError::Plate {
+                    plate: f.name.to_string(),
+                    reason: format!(
+                        "{who} does not support sequential plates (as in Pyro), and latent \
+                         site `{}` is inside one; vectorize the plate or write the guide by hand",
+                        s.name
+                    ),
+                });
+            }
             if !allow_subsampling {
                 if let Some(f) = s
                     .cond_indep_stack
@@ -277,26 +287,25 @@ fn lead_shape<D: Backend>(site: &LatentSite<D>, lead: &[usize]) -> PyroResult<Ve
     left.extend(std::iter::repeat_n(1, site.u_event_dim));
     let right = &site.u_shape;
     let rank = left.len().max(right.len());
-    let mut shape = Vec::with_capacity(rank);
-    for i in 0..rank {
-        let l = (i + left.len()).checked_sub(rank).map_or(1, |k| left[k]);
-        let r = (i + right.len()).checked_sub(rank).map_or(1, |k| right[k]);
-        shape.push(match (l, r) {
-            (1, r) => r,
-            (l, 1) => l,
-            _ => {
-                return Err(PyroError::SiteMismatch {
-                    site: site.name.to_string(),
-                    reason: format!(
-                        "the packed latent's leading dims {lead:?} overlap the site's \
-                         unconstrained shape {right:?}; an outer plate (vectorized particles?) \
-                         must sit left of every plate of the model: raise max_plate_nesting"
-                    ),
-                })
-            }
-        });
+    let at = |v: &[usize], i: usize| (i + v.len()).checked_sub(rank).map_or(1, |k| v[k]);
+    // The values are laid out as `lead ++ u_shape`; reading them in the broadcast shape is
+    // that layout only when every leading dim above 1 sits left of every site dim above 1.
+    let last_lead = (0..rank).rev().find(|&i| at(&left, i) != 1);
+    let first_site = (0..rank).find(|&i| at(right, i) != 1);
+    if let (Some(l), Some(r)) = (last_lead, first_site) {
+        if l >= r {
+            return Err(PyroError::SiteMismatch {
+                site: site.name.to_string(),
+                reason: format!(
+                    "the packed latent's leading dims {lead:?} (from a plate outside the model: \
+                     vectorized particles?) fall among the site's own dims {right:?}; every \
+                     plate of the model must fit inside max_plate_nesting, with outer plates \
+                     to the left: raise max_plate_nesting"
+                ),
+            });
+        }
     }
-    Ok(shape)
+    Ok((0..rank).map(|i| at(&left, i).max(at(right, i))).collect())
 }
 
 /// The vectorized plates around a site with the unconstrained axes they index, and the
