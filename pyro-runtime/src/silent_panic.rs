@@ -20,6 +20,14 @@ use std::sync::Once;
 thread_local! {
     /// How many `catch_silently` calls this thread is inside (they may nest).
     static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// The message and location of the last panic silenced on this thread.
+    static LAST: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The message and location (`file:line`) of the last panic [`catch_silently`] caught on this
+/// thread, so that the typed error replacing it can still say what went wrong.
+pub(crate) fn last_message() -> Option<String> {
+    LAST.with(|l| l.borrow().clone())
 }
 
 static INSTALL: Once = Once::new();
@@ -32,7 +40,19 @@ pub(crate) fn catch_silently<R>(f: impl FnOnce() -> R) -> std::thread::Result<R>
         std::panic::set_hook(Box::new(move |info| {
             // `try_with`: a panic while the thread's locals are being destroyed is reported.
             let silent = DEPTH.try_with(|d| d.get() > 0).unwrap_or(false);
-            if !silent {
+            if silent {
+                let what = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into());
+                let at = info
+                    .location()
+                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                let _ = LAST.try_with(|l| *l.borrow_mut() = Some(format!("{what}{at}")));
+            } else {
                 previous(info);
             }
         }));

@@ -185,6 +185,9 @@ fn backward_error_instead_of_panic_for_same_node_typed_operands() {
     let loss = (x.clone() * x).sum();
     let err = scope.backward(loss, &[&w]).unwrap_err();
     assert!(matches!(err, crate::error::TensorError::Backward(_)));
+    // The silenced panic's message and location are kept in the error.
+    let text = err.to_string();
+    assert!(text.contains("dfdx") && text.contains(".rs:"), "{text}");
 }
 
 #[test]

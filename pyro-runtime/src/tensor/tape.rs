@@ -348,12 +348,12 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
         match crate::silent_panic::catch_silently(move || loss.try_backward()) {
             Ok(Ok(g)) => Ok(g),
             Ok(Err(e)) => Err(TensorError::Device(format!("{e:?}"))),
-            Err(_) => Err(TensorError::Backward(
-                "a backward operation failed; the usual cause is one tensor used as both \
-                 operands of a binary op (`x.clone() * x`): use `x.square()` or \
-                 `pyro::tensor::fresh(&x)` for one operand"
-                    .into(),
-            )),
+            Err(_) => Err(TensorError::Backward(format!(
+                "a backward operation failed ({}); the usual cause is one dfdx tensor used as \
+                 both operands of a dfdx binary op (`x.clone() * x`): use `x.square()` or \
+                 `pyro::tensor::fresh(&x)` for one operand",
+                crate::silent_panic::last_message().unwrap_or_else(|| "no message".into())
+            ))),
         }
     }
 }
