@@ -111,12 +111,7 @@ impl<M, D: Backend> Continuous<M, D> {
         if let Some(p) = self.proto.borrow().as_ref() {
             return Ok(p.clone());
         }
-        if !(self.init_scale > 0.0 && self.init_scale.is_finite()) {
-            return Err(PyroError::Config {
-                algorithm: self.who,
-                reason: format!("init_scale must be positive, got {}", self.init_scale),
-            });
-        }
+        super::check_init_scale(self.who, self.init_scale)?;
         let p = Prototype::from_model(&self.model, args, self.who)?;
         if p.latent_dim == 0 {
             return Err(PyroError::Config {

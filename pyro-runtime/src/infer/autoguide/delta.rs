@@ -120,17 +120,10 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoDelta<M, D> {
                     self.init_loc.init(site)?,
                 )?))
             };
-            let mut value = param_on::<D>(name, init, site.support.clone(), Some(site.event_dim))?;
+            let value = param_on::<D>(name, init, site.support.clone(), Some(site.event_dim))?;
             // The site's plates with this step's batch; a full-size value is indexed by it.
             let plates = batches.enter_site::<D>(site)?;
-            for (p, plate) in plates.iter(site).filter(|(p, _)| p.subsampled()) {
-                value = value.index_select(p.axis, plate.indices()).map_err(|e| {
-                    PyroError::SiteTensor {
-                        site: site.name.to_string(),
-                        source: e,
-                    }
-                })?;
-            }
+            let value = plates.batch_of(site, value)?;
             let delta = Delta::from_dyn(value, DynTensor::scalar(0.0), site.event_dim);
             out.insert(
                 String::from(site.name.as_str()),

@@ -76,6 +76,18 @@ pub(crate) fn stored_as<D: Backend>(
     }
 }
 
+/// `init_scale` must be positive and finite.
+pub(crate) fn check_init_scale(who: &'static str, init_scale: f32) -> PyroResult<()> {
+    if init_scale > 0.0 && init_scale.is_finite() {
+        Ok(())
+    } else {
+        Err(PyroError::Config {
+            algorithm: who,
+            reason: format!("init_scale must be positive, got {init_scale}"),
+        })
+    }
+}
+
 /// The map an autoguide's `call` returns: site name -> sampled value, from a sampler that
 /// hands each latent site's name and value to the closure it is given.
 pub(crate) fn collect_sites<D: Backend>(

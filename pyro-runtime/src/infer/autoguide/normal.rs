@@ -120,12 +120,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
         if let Some(p) = self.proto.borrow().as_ref() {
             return Ok(p.clone());
         }
-        if !(self.init_scale > 0.0 && self.init_scale.is_finite()) {
-            return Err(PyroError::Config {
-                algorithm: "AutoNormal",
-                reason: format!("init_scale must be positive, got {}", self.init_scale),
-            });
-        }
+        super::check_init_scale("AutoNormal", self.init_scale)?;
         let p = Rc::new(Prototype::from_model_with(
             &self.model,
             args,
@@ -237,22 +232,12 @@ impl<M, D: Backend> AutoNormal<M, D> {
         let names = self.names.borrow().clone();
         let mut batches = Batches::default();
         for (site, names) in proto.sites.iter().zip(names.iter()) {
-            let (mut loc, mut scale) = self.loc_and_scale(site, names)?;
+            let (loc, scale) = self.loc_and_scale(site, names)?;
             // The site's plates, entered with this step's batch (drawn at the first site of
             // each plate, so the model is replayed on the same one); full-size parameters are
             // indexed by it.
             let plates = batches.enter_site::<D>(site)?;
-            for (p, plate) in plates.iter(site).filter(|(p, _)| p.subsampled()) {
-                let at = |t: &DynTensor<D>| {
-                    t.index_select(p.axis, plate.indices())
-                        .map_err(|e| PyroError::SiteTensor {
-                            site: site.name.to_string(),
-                            source: e,
-                        })
-                };
-                loc = at(&loc)?;
-                scale = at(&scale)?;
-            }
+            let (loc, scale) = (plates.batch_of(site, loc)?, plates.batch_of(site, scale)?);
             let normal =
                 Normal::from_dyn(loc, scale).map_err(|e| PyroError::at_site(&site.name, e))?;
             // `to_event(0)` is the distribution itself (as in Pyro).

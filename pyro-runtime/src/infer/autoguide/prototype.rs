@@ -380,12 +380,28 @@ impl Batches {
 pub(crate) struct SitePlates<D: Backend>(Vec<Plate<D>>);
 
 impl<D: Backend> SitePlates<D> {
-    /// The entered plates, outermost first, with the axes they index.
-    pub(crate) fn iter<'a>(
-        &'a self,
-        site: &'a LatentSite<D>,
-    ) -> impl Iterator<Item = (&'a PlateAxis, &'a Plate<D>)> {
-        site.plates.iter().zip(&self.0)
+    /// A full-size per-element parameter of `site` cut to this step's batch: the rows of
+    /// each subsampled plate's minibatch, along the axis it indexes.
+    pub(crate) fn batch_of(
+        &self,
+        site: &LatentSite<D>,
+        full: DynTensor<D>,
+    ) -> PyroResult<DynTensor<D>> {
+        let mut t = full;
+        for (p, plate) in site
+            .plates
+            .iter()
+            .zip(&self.0)
+            .filter(|(p, _)| p.subsampled())
+        {
+            t = t
+                .index_select(p.axis, plate.indices())
+                .map_err(|e| PyroError::SiteTensor {
+                    site: site.name.to_string(),
+                    source: e,
+                })?;
+        }
+        Ok(t)
     }
 }
 
