@@ -371,8 +371,8 @@ macro_rules! binary_operator {
         impl<S: Shape, D: Backend> $trait<f32> for &Tensor<S, D> {
             type Output = Tensor<S, D>;
             fn $method(self, rhs: f32) -> Self::Output {
-                let f: fn(&DynTensor<D>, f32) -> DynTensor<D> = $scalar;
-                self.map(|a| Ok(f(a, rhs)))
+                let f: fn(&DynTensor<D>, f32) -> TensorResult<DynTensor<D>> = $scalar;
+                self.map(|a| f(a, rhs))
             }
         }
         impl<S: Shape, D: Backend> $trait<f32> for Tensor<S, D> {
@@ -397,18 +397,25 @@ macro_rules! binary_operator {
     };
 }
 
-binary_operator!(Add, add, add, |a, c| a.add_scalar(c), |b, c| Ok(
+// The tensor is `a` or `b`, the number `c`: `a op c` and `c op b`.
+binary_operator!(Add, add, add, |a, c| Ok(a.add_scalar(c)), |b, c| Ok(
     b.add_scalar(c)
 ));
-binary_operator!(Sub, sub, sub, |a, c| a.add_scalar(-c), |b, c| Ok(
+binary_operator!(Sub, sub, sub, |a, c| Ok(a.add_scalar(-c)), |b, c| Ok(
     b.rsub_scalar(c)
 ));
-binary_operator!(Mul, mul, mul, |a, c| a.mul_scalar(c), |b, c| Ok(
+binary_operator!(Mul, mul, mul, |a, c| Ok(a.mul_scalar(c)), |b, c| Ok(
     b.mul_scalar(c)
 ));
-binary_operator!(Div, div, div, |a, c| a.mul_scalar(1.0 / c), |b, c| Ok(b
-    .recip()
-    .mul_scalar(c)));
+// True divisions by (and of) a constant: `a * (1/c)` would round twice and overflow where
+// `1/c` does (`1e-30 / 1e-39` is about `1e9`, but `1/1e-39` is inf in `f32`).
+binary_operator!(
+    Div,
+    div,
+    div,
+    |a, c| a.div(&DynTensor::constant(&[], c)),
+    |b, c| DynTensor::constant(&[], c).div(b)
+);
 
 impl<S: Shape, D: Backend> Neg for &Tensor<S, D> {
     type Output = Tensor<S, D>;
@@ -514,5 +521,44 @@ mod tests {
         assert_eq!(t.dims().unwrap(), &[2]);
         assert!(T::<Rank1<3>>::from_dyn(t.clone().into_dyn().unwrap()).is_err());
         assert!(T::<(usize,)>::from_dyn(t.into_dyn().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn dividing_by_a_number_is_a_true_division() {
+        // `x * (1/c)` is off by an ulp for some values, and overflows when `1/c` does
+        // (1/1e-39 is inf in f32, 1e-30/1e-39 about 1e9).
+        let xs: Vec<f32> = (1..=40)
+            .map(|i| i as f32 * 0.7)
+            .chain([1e-30, 1e-39, 3.0e38])
+            .collect();
+        let x: T<(usize,)> = Tensor::from_vec(xs.clone(), (xs.len(),)).unwrap();
+        let mut rounded_differently = false;
+        for c in [3.0f32, 0.1, 7.0, 1e-39, 1e-30] {
+            let want: Vec<u32> = xs.iter().map(|v| (v / c).to_bits()).collect();
+            let got: Vec<u32> = (&x / c)
+                .to_vec()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(got, want, "x / {c}");
+            let want: Vec<u32> = xs.iter().map(|v| (c / v).to_bits()).collect();
+            let got: Vec<u32> = (c / &x)
+                .to_vec()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(got, want, "{c} / x");
+            rounded_differently |= xs.iter().any(|v| v * (1.0 / c) != v / c);
+            rounded_differently |= xs.iter().any(|v| v.recip() * c != c / v);
+        }
+        assert!(
+            rounded_differently,
+            "the values do not tell a division from a product"
+        );
+        let tiny = (&T::<Rank0>::scalar(1e-30) / 1e-39).item().unwrap();
+        assert!(tiny.is_finite() && (tiny - 1e9).abs() < 1e3, "{tiny}");
+        assert_eq!(tiny, 1e-30f32 / 1e-39f32);
     }
 }
