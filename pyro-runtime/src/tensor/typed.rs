@@ -221,11 +221,20 @@ impl<S: Shape, D: Backend> Tensor<S, D> {
         self.map_to(|v| Ok(v.sum()))
     }
 
-    /// The mean of every element.
+    /// The mean of every element (NaN for an empty tensor, as in PyTorch and
+    /// [`mean_axis`](Self::mean_axis)).
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let x: Tensor<(usize,)> = Tensor::from_vec(vec![1.0, 2.0, 6.0], (3,)).unwrap();
+    /// assert_eq!(x.mean().item().unwrap(), 3.0);
+    /// let empty: Tensor<(usize,)> = Tensor::from_vec(vec![], (0,)).unwrap();
+    /// assert!(empty.mean().item().unwrap().is_nan());
+    /// ```
     pub fn mean(&self) -> Tensor<Rank0, D> {
         self.map_to(|v| {
-            let n = v.numel().max(1) as f32;
-            Ok(v.sum().mul_scalar(1.0 / n))
+            let n = DynTensor::constant(&[], v.numel() as f32);
+            v.sum().div(&n) // 0/0 = NaN when empty
         })
     }
 }
@@ -560,5 +569,15 @@ mod tests {
         let tiny = (&T::<Rank0>::scalar(1e-30) / 1e-39).item().unwrap();
         assert!(tiny.is_finite() && (tiny - 1e9).abs() < 1e3, "{tiny}");
         assert_eq!(tiny, 1e-30f32 / 1e-39f32);
+    }
+
+    #[test]
+    fn the_mean_of_an_empty_tensor_is_nan() {
+        let e: T<(usize,)> = Tensor::from_vec(vec![], (0,)).unwrap();
+        assert!(e.mean().item().unwrap().is_nan());
+        let e: T<(usize, Const<3>)> = Tensor::zeros((0, Const));
+        assert!(e.mean().item().unwrap().is_nan());
+        let x: T<(usize,)> = Tensor::from_vec(vec![1.0, 2.0, 4.0], (3,)).unwrap();
+        assert_eq!(x.mean().item().unwrap(), 7.0 / 3.0);
     }
 }
