@@ -25,7 +25,9 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use dfdx::shapes::{Dim, Rank0, Shape};
 
 use super::backend::{Backend, DefaultDevice};
-use super::dyn_tensor::DynTensor;
+use super::dyn_tensor::{numel, DynTensor};
+use super::host_node::HostNode;
+use super::host_op::is_cpu;
 use super::special::Special;
 use crate::error::{TensorError, TensorResult};
 
@@ -75,6 +77,27 @@ fn shape_from<S: Shape>(dims: &[usize]) -> Option<S> {
     S::from_concrete(&c)
 }
 
+/// Row-major values as a runtime constant (no gradient is sent to it, like the constants
+/// of [`DynTensor::constant`]): on the CPU a host node without a gradient slot, elsewhere a
+/// device tensor marked constant.
+fn constant_from_vec<D: Backend>(values: Vec<f32>, dims: &[usize]) -> TensorResult<DynTensor<D>> {
+    if !is_cpu::<D>() {
+        return Ok(DynTensor::from_vec(values, dims)?.with_constant(true));
+    }
+    if values.len() != numel(dims) {
+        return Err(TensorError::Shape {
+            what: "Tensor::from_vec".into(),
+            expected: dims.to_vec(),
+            found: vec![values.len()],
+        });
+    }
+    Ok(DynTensor::from_host(
+        HostNode::new(values.into()),
+        dims,
+        true,
+    ))
+}
+
 impl<S: Shape, D: Backend> Tensor<S, D> {
     fn wrap(value: TensorResult<DynTensor<D>>) -> Self {
         Tensor {
@@ -97,10 +120,7 @@ impl<S: Shape, D: Backend> Tensor<S, D> {
     /// assert!(Tensor::<(usize,)>::from_vec(vec![1.0], (2,)).is_err());
     /// ```
     pub fn from_vec(values: Vec<f32>, shape: S) -> TensorResult<Self> {
-        Ok(Self::wrap(Ok(DynTensor::from_vec(
-            values,
-            &dims_of(&shape),
-        )?)))
+        Ok(Self::wrap(Ok(constant_from_vec(values, &dims_of(&shape))?)))
     }
 
     /// A tensor filled with `value`.
@@ -280,7 +300,7 @@ impl<D: Backend> From<f32> for Tensor<Rank0, D> {
 
 impl<const N: usize, D: Backend> From<[f32; N]> for Tensor<dfdx::shapes::Rank1<N>, D> {
     fn from(values: [f32; N]) -> Self {
-        Self::wrap(DynTensor::from_vec(values.to_vec(), &[N]).map(|v| v.detach()))
+        Self::wrap(constant_from_vec(values.to_vec(), &[N]))
     }
 }
 
@@ -288,10 +308,10 @@ impl<const M: usize, const N: usize, D: Backend> From<[[f32; N]; M]>
     for Tensor<dfdx::shapes::Rank2<M, N>, D>
 {
     fn from(values: [[f32; N]; M]) -> Self {
-        Self::wrap(
-            DynTensor::from_vec(values.iter().flatten().copied().collect(), &[M, N])
-                .map(|v| v.detach()),
-        )
+        Self::wrap(constant_from_vec(
+            values.iter().flatten().copied().collect(),
+            &[M, N],
+        ))
     }
 }
 
@@ -579,5 +599,60 @@ mod tests {
         assert!(e.mean().item().unwrap().is_nan());
         let x: T<(usize,)> = Tensor::from_vec(vec![1.0, 2.0, 4.0], (3,)).unwrap();
         assert_eq!(x.mean().item().unwrap(), 7.0 / 3.0);
+    }
+
+    /// `c` is a constant: operations on it alone record nothing, and in a backward pass
+    /// through it neither a host slot nor a dfdx gradient buffer is made for it.
+    fn assert_gets_no_gradient<S: Shape>(name: &str, c: &T<S>) {
+        let cd = c.as_dyn().unwrap();
+        assert!(cd.is_constant(), "{name}: not a constant");
+        assert!(
+            cd.host_node().is_none_or(|n| n.slot().is_none()),
+            "{name}: has a gradient slot"
+        );
+        // A tracked leaf of the same shape.
+        let w = DynTensor::<Cpu>::from_vec(
+            (0..cd.numel()).map(|i| i as f32 - 0.5).collect(),
+            cd.shape(),
+        )
+        .unwrap();
+        let scope = super::super::GradScope::<Cpu>::open();
+        let k = c * 3.0;
+        assert!(
+            scope.is_empty(),
+            "{name}: an operation on it alone was recorded"
+        );
+        let wt: T<S> = Tensor::from_dyn(w.clone()).unwrap();
+        let loss = (&wt * c + &k * &wt).sum();
+        let grads = scope
+            .backward_any(loss.as_dyn().unwrap().to_scalar_tensor().unwrap(), |g| {
+                g.try_alloc_for(w.flat())
+            })
+            .unwrap();
+        let want: Vec<f32> = cd.to_vec().iter().map(|v| 4.0 * v).collect();
+        assert_eq!(
+            grads.get(w.flat()).as_vec(),
+            want,
+            "{name}: gradient of the leaf"
+        );
+        let buffer = crate::silent_panic::catch_silently(|| grads.get(cd.flat()));
+        assert!(buffer.is_err(), "{name}: a gradient buffer was made for it");
+    }
+
+    #[test]
+    fn data_from_the_constructors_gets_no_gradient() {
+        let v: T<(usize, Const<2>)> =
+            Tensor::from_vec(vec![1.0, -2.0, 3.0, 0.5], (2, Const)).unwrap();
+        assert_gets_no_gradient("from_vec", &v);
+        assert_gets_no_gradient("full", &T::<Rank1<3>>::full(Default::default(), 2.5));
+        assert_gets_no_gradient("zeros", &T::<(usize,)>::zeros((2,)));
+        assert_gets_no_gradient("ones", &T::<(usize,)>::ones((4,)));
+        assert_gets_no_gradient("scalar", &T::<Rank0>::scalar(1.5));
+        assert_gets_no_gradient("From<f32>", &T::<Rank0>::from(-0.25));
+        assert_gets_no_gradient("From<[f32; N]>", &T::<Rank1<2>>::from([1.0, 2.0]));
+        assert_gets_no_gradient(
+            "From<[[f32; N]; M]>",
+            &T::<dfdx::shapes::Rank2<2, 2>>::from([[1.0, 2.0], [3.0, -4.0]]),
+        );
     }
 }
