@@ -64,6 +64,41 @@ fn dims_of<S: Shape>(shape: &S) -> Vec<usize> {
     c.as_ref().to_vec()
 }
 
+/// The name of a type without the paths of its parts (`(usize, Const<4>)`).
+fn short_type_name<T: ?Sized>() -> String {
+    fn last(path: &str) -> &str {
+        path.rsplit("::").next().unwrap_or(path)
+    }
+    let full = std::any::type_name::<T>();
+    let mut out = String::with_capacity(full.len());
+    let mut path = String::new();
+    for ch in full.chars() {
+        if ch.is_alphanumeric() || ch == '_' || ch == ':' {
+            path.push(ch);
+        } else {
+            out.push_str(last(&path));
+            path.clear();
+            out.push(ch);
+        }
+    }
+    out.push_str(last(&path));
+    out
+}
+
+/// The error of a typed view as `S` of a tensor whose dims `found` do not fit it: the
+/// type, its rank and the dims.
+fn view_error<S: Shape>(found: &[usize]) -> TensorError {
+    let (name, rank) = (short_type_name::<S>(), S::NUM_DIMS);
+    TensorError::Invalid(if found.len() != rank {
+        format!(
+            "typed view as `{name}` (rank {rank}): the tensor has dims {found:?} (rank {})",
+            found.len()
+        )
+    } else {
+        format!("typed view as `{name}` (rank {rank}): the tensor's dims {found:?} do not fit its static dims")
+    })
+}
+
 /// The shape value of type `S` with run-time dims `dims`, if they fit its rank and its
 /// static dims.
 fn shape_from<S: Shape>(dims: &[usize]) -> Option<S> {
@@ -156,13 +191,26 @@ impl<S: Shape, D: Backend> Tensor<S, D> {
     /// ```
     pub fn from_dyn(value: DynTensor<D>) -> TensorResult<Self> {
         if shape_from::<S>(value.shape()).is_none() {
-            return Err(TensorError::Shape {
-                what: format!("typed view as {}", std::any::type_name::<S>()),
-                expected: vec![],
-                found: value.shape().to_vec(),
-            });
+            return Err(view_error::<S>(value.shape()));
         }
         Ok(Self::wrap(Ok(value)))
+    }
+
+    /// The shape value, its `usize` dims at their run-time sizes, or the error this tensor
+    /// carries from an earlier operation (where [`shape`](Self::shape) reads zeros).
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let x: Tensor<(usize,)> = Tensor::from_vec(vec![1.0, 2.0], (2,)).unwrap();
+    /// let y: Tensor<(usize,)> = Tensor::from_vec(vec![1.0; 3], (3,)).unwrap();
+    /// assert_eq!(x.try_shape().unwrap(), (2,));
+    /// let bad = &x + &y; // 2 and 3 do not broadcast: the result carries the error
+    /// assert!(bad.try_shape().is_err());
+    /// assert_eq!(bad.shape(), (0,));
+    /// ```
+    pub fn try_shape(&self) -> TensorResult<S> {
+        let v = self.as_dyn()?;
+        shape_from::<S>(v.shape()).ok_or_else(|| view_error::<S>(v.shape()))
     }
 
     /// A dfdx tensor (of any tape) as a typed tensor; its gradient path is kept when its
@@ -264,7 +312,7 @@ impl<S: Shape + Default, D: Backend> Tensor<S, D> {
     ///
     /// A tensor that carries an error from an earlier operation has no elements: its `usize`
     /// dims read 0 (and its static dims their sizes), and its first fallible use returns
-    /// the error.
+    /// the error. [`try_shape`](Self::try_shape) returns that error instead of zeros.
     ///
     /// ```
     /// use pyro::prelude::*;
@@ -654,5 +702,35 @@ mod tests {
             "From<[[f32; N]; M]>",
             &T::<dfdx::shapes::Rank2<2, 2>>::from([[1.0, 2.0], [3.0, -4.0]]),
         );
+    }
+
+    #[test]
+    fn try_shape_returns_the_carried_error() {
+        let x: T<(usize, Const<2>)> = Tensor::from_vec(vec![0.0; 6], (3, Const)).unwrap();
+        assert_eq!(x.try_shape().unwrap(), (3, Const));
+        let y: T<(usize, Const<2>)> = Tensor::zeros((2, Const));
+        let bad = &x * &y;
+        let e = bad.try_shape().unwrap_err();
+        assert!(matches!(e, TensorError::Broadcast { .. }), "{e}");
+        assert_eq!(e, bad.to_vec().unwrap_err());
+        assert_eq!(bad.shape(), (0, Const), "an errored tensor reads zeros");
+        let r0: T<Rank0> = Tensor::scalar(1.0);
+        assert_eq!(r0.try_shape().unwrap(), ());
+    }
+
+    #[test]
+    fn from_dyn_errors_name_the_type_its_rank_and_the_dims() {
+        let d = DynTensor::<Cpu>::zeros(&[2, 3]);
+        let msg = T::<(usize, Const<4>)>::from_dyn(d.clone())
+            .unwrap_err()
+            .to_string();
+        for part in ["(usize, Const<4>)", "rank 2", "[2, 3]"] {
+            assert!(msg.contains(part), "{part:?} not in {msg:?}");
+        }
+        assert!(!msg.contains("expected shape []"), "{msg}");
+        let msg = T::<Rank1<6>>::from_dyn(d).unwrap_err().to_string();
+        for part in ["(Const<6>,)", "rank 1", "[2, 3]", "rank 2"] {
+            assert!(msg.contains(part), "{part:?} not in {msg:?}");
+        }
     }
 }
