@@ -3,7 +3,9 @@
 //! `(usize,)`, `(usize, Const<N>)`, ...).
 //!
 //! Arithmetic reads like Pyro: operators take values and references, a `Rank0` tensor (or an
-//! `f32`) broadcasts against any shape, and a tensor can be reused without `.clone()`:
+//! `f32`) broadcasts against any shape, a shape against its trailing dims (a `Rank1<3>` bias
+//! added to `(usize, Const<3>)` rows, see [`BroadcastShape`]), and a tensor can be reused
+//! without `.clone()`:
 //!
 //! ```
 //! use pyro::prelude::*;
@@ -365,12 +367,26 @@ impl<const M: usize, const N: usize, D: Backend> From<[[f32; N]; M]>
 
 // ----- broadcasting -------------------------------------------------------------------------
 
-/// The shape of an elementwise operation between shapes `Self` and `Rhs`: equal shapes, or a
-/// `Rank0` with any shape.
+/// The shape of an elementwise operation between shapes `Self` and `Rhs`: equal shapes, a
+/// `Rank0` with any shape, or a shape with one of its suffixes (NumPy's broadcasting of
+/// trailing dims: `(usize, Const<3>)` with `Rank1<3>`, a bias add; `(A, B, C)` with `(C,)`
+/// or `(B, C)`, ...), in either order, up to rank 5. The shared dims must be the same dim
+/// types; their `usize` sizes are checked when the operation runs.
+///
+/// Other NumPy broadcasts (a size-1 dim repeated, `(usize, Const<1>)` with `(usize,
+/// Const<3>)`) go through [`Tensor::broadcast_to`] first.
+///
+/// ```
+/// use pyro::prelude::*;
+/// let x = Tensor::<(usize, Const<3>)>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, Const)).unwrap();
+/// let bias: Tensor<Rank1<3>> = [0.5, 0.0, -0.5].into();
+/// let y: Tensor<(usize, Const<3>)> = &x + &bias;
+/// assert_eq!(y.to_vec().unwrap(), vec![1.5, 2.0, 2.5, 4.5, 5.0, 5.5]);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "tensors of shapes `{Self}` and `{Rhs}` cannot be combined elementwise",
     label = "shape `{Self}` combined with shape `{Rhs}` here",
-    note = "elementwise operations need equal shape types, or a `Rank0` tensor (or an `f32`) on one side; reshape or broadcast one operand first"
+    note = "elementwise operations need equal shape types, a `Rank0` tensor (or an `f32`) on one side, or one shape ending in the other (`(usize, Const<3>)` with `Rank1<3>`); otherwise broadcast one operand first with `.broadcast_to(shape)` (size-1 dims repeat), or reshape it"
 )]
 pub trait BroadcastShape<Rhs: Shape>: Shape {
     /// The result's shape type.
@@ -396,6 +412,49 @@ broadcast_rank0!(A, B);
 broadcast_rank0!(A, B, C);
 broadcast_rank0!(A, B, C, E);
 broadcast_rank0!(A, B, C, E, F);
+
+/// A shape `(P.., Q..)` with its suffix `(Q..)`, both orders (the ranks differ, so these
+/// never overlap the impl for equal shapes, each other or the `Rank0` ones).
+macro_rules! broadcast_suffix {
+    ($($p:ident),+ ; $($q:ident),+) => {
+        impl<$($p: Dim,)+ $($q: Dim),+> BroadcastShape<($($q,)+)> for ($($p,)+ $($q,)+) {
+            type Output = ($($p,)+ $($q,)+);
+        }
+        impl<$($p: Dim,)+ $($q: Dim),+> BroadcastShape<($($p,)+ $($q,)+)> for ($($q,)+) {
+            type Output = ($($p,)+ $($q,)+);
+        }
+    };
+}
+broadcast_suffix!(A; B);
+broadcast_suffix!(A; B, C);
+broadcast_suffix!(A, B; C);
+broadcast_suffix!(A; B, C, E);
+broadcast_suffix!(A, B; C, E);
+broadcast_suffix!(A, B, C; E);
+broadcast_suffix!(A; B, C, E, F);
+broadcast_suffix!(A, B; C, E, F);
+broadcast_suffix!(A, B, C; E, F);
+broadcast_suffix!(A, B, C, E; F);
+
+impl<S: Shape, D: Backend> Tensor<S, D> {
+    /// The values broadcast to `shape` with NumPy's rules (dims added on the left, size-1
+    /// dims repeated), as `torch.broadcast_to`; the gradient sums over the repeats. Shapes
+    /// that do not broadcast are an error carried in the result.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let col = Tensor::<(usize, Const<1>)>::from_vec(vec![1.0, 2.0], (2, Const)).unwrap();
+    /// let wide: Tensor<(usize, Const<3>)> = col.broadcast_to((2, Const));
+    /// assert_eq!(wide.to_vec().unwrap(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+    /// let x = Tensor::<(usize, Const<3>)>::zeros((2, Const));
+    /// assert_eq!((&x + &wide).to_vec().unwrap(), wide.to_vec().unwrap());
+    /// assert!(col.broadcast_to((3, Const::<3>)).to_vec().is_err());
+    /// ```
+    pub fn broadcast_to<R: Shape>(&self, shape: R) -> Tensor<R, D> {
+        let dims = dims_of(&shape);
+        self.map_to(move |v| v.broadcast_to(&dims))
+    }
+}
 
 // ----- operators ----------------------------------------------------------------------------
 
@@ -732,5 +791,98 @@ mod tests {
         for part in ["(Const<6>,)", "rank 1", "[2, 3]", "rank 2"] {
             assert!(msg.contains(part), "{part:?} not in {msg:?}");
         }
+    }
+
+    #[test]
+    fn a_shape_broadcasts_with_its_suffixes_from_either_side() {
+        use dfdx::shapes::Rank2;
+        // A bias add: rows `(usize, Const<3>)` plus a `Rank1<3>`.
+        let x: T<(usize, Const<3>)> =
+            Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, Const)).unwrap();
+        let b: T<Rank1<3>> = [10.0, 20.0, 30.0].into();
+        let y: T<(usize, Const<3>)> = &x + &b;
+        assert_eq!(
+            y.to_vec().unwrap(),
+            vec![11.0, 22.0, 33.0, 14.0, 25.0, 36.0]
+        );
+        assert_eq!(y.shape(), (2, Const));
+        let y: T<(usize, Const<3>)> = &b - x.clone();
+        assert_eq!(y.to_vec().unwrap(), vec![9.0, 18.0, 27.0, 6.0, 15.0, 24.0]);
+        let y: T<(usize, Const<3>)> = b.clone() / &x;
+        assert_eq!(y.to_vec().unwrap()[4], 20.0 / 5.0);
+        // Rank 3 with its rank-2 and rank-1 suffixes, in both orders.
+        let z: T<(usize, Const<2>, Const<3>)> =
+            Tensor::from_vec((0..12).map(|i| i as f32).collect(), (2, Const, Const)).unwrap();
+        let m: T<Rank2<2, 3>> = [[1.0, 0.0, -1.0], [2.0, 0.5, 0.0]].into();
+        let zm: T<(usize, Const<2>, Const<3>)> = &z * &m;
+        let mz: T<(usize, Const<2>, Const<3>)> = &m * &z;
+        let want: Vec<f32> = (0..12)
+            .map(|i| i as f32 * [1.0, 0.0, -1.0, 2.0, 0.5, 0.0][i % 6])
+            .collect();
+        assert_eq!(zm.to_vec().unwrap(), want);
+        assert_eq!(mz.to_vec().unwrap(), want);
+        let zb: T<(usize, Const<2>, Const<3>)> = &b + &z;
+        assert_eq!(zb.to_vec().unwrap()[5], 5.0 + 30.0);
+        // Run-time dims: `(usize, usize)` with `(usize,)` broadcasts when the last dims agree,
+        // and a mismatch is carried.
+        let r: T<(usize, usize)> = Tensor::from_vec(vec![1.0; 6], (3, 2)).unwrap();
+        let ok: T<(usize,)> = Tensor::from_vec(vec![1.0, 2.0], (2,)).unwrap();
+        let bad: T<(usize,)> = Tensor::from_vec(vec![1.0, 2.0, 3.0], (3,)).unwrap();
+        assert_eq!((&r + &ok).try_shape().unwrap(), (3, 2));
+        let e = (&bad * &r).to_vec().unwrap_err();
+        assert!(matches!(e, TensorError::Broadcast { .. }), "{e}");
+        // Rank 5 with its rank-4 suffix, and rank 4 with a rank-2 one.
+        let f: T<(usize, Const<1>, Const<2>, Const<1>, Const<2>)> =
+            Tensor::ones((3, Const, Const, Const, Const));
+        let g: T<(Const<1>, Const<2>, Const<1>, Const<2>)> = Tensor::full(Default::default(), 2.0);
+        let fg: T<(usize, Const<1>, Const<2>, Const<1>, Const<2>)> = &g + &f;
+        assert_eq!(fg.to_vec().unwrap(), vec![3.0; 12]);
+        let h: T<(Const<1>, Const<2>)> = Tensor::full(Default::default(), 0.5);
+        let gh: T<(Const<1>, Const<2>, Const<1>, Const<2>)> = &g * &h;
+        assert_eq!(gh.to_vec().unwrap(), vec![1.0; 4]);
+    }
+
+    #[test]
+    fn the_gradient_of_a_bias_add() {
+        use super::super::grad_tests::check_grad;
+        // loss = Σ w ⊙ (x + b)² + Σ b·x: every input element with its own weight.
+        check_grad(
+            &|v| {
+                let x: T<(usize, Const<3>)> = Tensor::from_dyn(v[0].clone()).unwrap();
+                let b: T<Rank1<3>> = Tensor::from_dyn(v[1].clone()).unwrap();
+                let w: T<(usize, Const<3>)> =
+                    Tensor::from_vec(vec![1.0, -2.0, 0.5, 3.0, 0.25, -1.0], (2, Const)).unwrap();
+                let y = (&x + &b).square() * &w + &b * &x;
+                y.sum().into_dyn().unwrap()
+            },
+            vec![
+                (vec![0.3, -0.7, 1.2, 0.9, -1.5, 0.4], vec![2, 3]),
+                (vec![0.5, 1.1, -0.6], vec![3]),
+            ],
+        );
+    }
+
+    #[test]
+    fn broadcast_to_repeats_size_one_and_leading_dims() {
+        use super::super::grad_tests::check_grad;
+        let col: T<(usize, Const<1>)> = Tensor::from_vec(vec![1.0, 2.0], (2, Const)).unwrap();
+        let wide: T<(usize, Const<3>)> = col.broadcast_to((2, Const));
+        assert_eq!(wide.to_vec().unwrap(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+        let row: T<Rank1<2>> = [1.0, 2.0].into();
+        let rows: T<(usize, Const<2>)> = row.broadcast_to((3, Const));
+        assert_eq!(rows.to_vec().unwrap(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+        let e = col.broadcast_to((3, Const::<3>)).to_vec().unwrap_err();
+        assert!(matches!(e, TensorError::Broadcast { .. }), "{e}");
+        // The gradient sums over the repeated elements.
+        check_grad(
+            &|v| {
+                let c: T<(usize, Const<1>)> = Tensor::from_dyn(v[0].clone()).unwrap();
+                let w: T<(usize, Const<3>)> =
+                    Tensor::from_vec(vec![1.0, -2.0, 0.5, 3.0, 0.25, -1.0], (2, Const)).unwrap();
+                let b: T<(usize, Const<3>)> = c.broadcast_to((2, Const));
+                (b.square() * &w).sum().into_dyn().unwrap()
+            },
+            vec![(vec![0.7, -1.3], vec![2, 1])],
+        );
     }
 }
