@@ -772,13 +772,15 @@ mod tests {
         ));
         assert_eq!(s, before, "a failed add_column changes nothing");
 
-        // Into PyroError with `?`, the summary error as the source.
+        // Into PyroError with `?`: the typed variant, transparent (the summary error's
+        // message, and its source, none, so nothing is repeated in a chain).
         let f = || -> crate::PyroResult<Summary> { Ok(Summary::new([("z", T::scalar(1.0))])?) };
         let e = f().unwrap_err();
-        assert!(matches!(
-            e,
-            crate::PyroError::Summary(SummaryError::NoSampleDim { .. })
-        ));
-        assert!(std::error::Error::source(&e).unwrap().is::<SummaryError>());
+        let crate::PyroError::Summary(original) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(matches!(original, SummaryError::NoSampleDim { .. }));
+        assert_eq!(e.to_string(), original.to_string());
+        assert!(std::error::Error::source(&e).is_none());
     }
 }
