@@ -43,8 +43,11 @@ pub type TensorResult<T> = Result<T, TensorError>;
 /// where there is one.
 ///
 /// Every public error type of the runtime converts into it (`From`), so `?` works on any of
-/// them in a function returning [`PyroResult`]; the original error is kept as the
-/// [`source`](std::error::Error::source) of the converted one, and its text is the message.
+/// them in a function returning [`PyroResult`]: the original error is the payload of a typed
+/// variant ([`PyroError::Tensor`], [`PyroError::Optim`], ...; match on it to get it back).
+/// Those variants are transparent: their message and their
+/// [`source`](std::error::Error::source) are the original's, so an error-chain printer
+/// (anyhow's `{:#}`, eyre's report) shows each message once.
 ///
 /// ```
 /// use pyro::optim::{Adam, OptimError};
@@ -55,9 +58,11 @@ pub type TensorResult<T> = Result<T, TensorError>;
 ///     Ok(Adam::with_lr(lr)?)
 /// }
 /// let err = make(-1.0).unwrap_err();
-/// assert!(matches!(err, PyroError::Optim(OptimError::InvalidConfig { argument: "lr", .. })));
-/// assert!(err.source().unwrap().downcast_ref::<OptimError>().is_some());
-/// assert_eq!(err.to_string(), err.source().unwrap().to_string());
+/// let PyroError::Optim(original) = &err else { panic!("{err:?}") };
+/// assert!(matches!(original, OptimError::InvalidConfig { argument: "lr", .. }));
+/// assert_eq!(err.to_string(), original.to_string());
+/// // The original has no source, and neither has the converted error: nothing is repeated.
+/// assert!(original.source().is_none() && err.source().is_none());
 /// ```
 #[derive(Debug, Clone, Error)]
 pub enum PyroError {
@@ -78,7 +83,7 @@ pub enum PyroError {
         source: TensorError,
     },
     /// A tensor operation failed outside any site.
-    #[error("{0}")]
+    #[error(transparent)]
     Tensor(#[from] TensorError),
     /// Two sample sites with the same name in one trace.
     #[error("multiple sample sites named `{0}` in one trace; give each site a unique name (inside a loop, use a sequential plate or a run-time name such as format!(\"x_{{i}}\"))")]
@@ -204,26 +209,26 @@ pub enum PyroError {
     },
     /// A distribution error outside any site (a constructor's error passed on with `?`
     /// before the distribution reached a site; at a site it is [`PyroError::Distribution`]).
-    #[error("{0}")]
+    #[error(transparent)]
     Dist(#[from] crate::distributions::DistError),
     /// A transform error outside any site (`?` on a transform; at a site it is
     /// [`PyroError::Transform`]).
-    #[error("{0}")]
+    #[error(transparent)]
     Transformation(#[from] crate::transforms::TransformError),
     /// A linear-algebra error (`?` on a [`crate::linalg`] result).
-    #[error("{0}")]
+    #[error(transparent)]
     Linalg(#[from] crate::linalg::LinalgError),
     /// An optimizer error (`?` on an optimizer's constructor or update).
-    #[error("{0}")]
+    #[error(transparent)]
     Optim(#[from] crate::optim::OptimError),
     /// A parameter-store error (`?` on a [`crate::params`] result: a lookup, `save`, `load`).
-    #[error("{0}")]
+    #[error(transparent)]
     ParamStore(#[from] crate::params::ParamStoreError),
     /// A posterior summary could not be built (`?` on [`crate::infer::Summary::new`]).
-    #[error("{0}")]
+    #[error(transparent)]
     Summary(#[from] crate::infer::SummaryError),
     /// Text that does not parse as a constraint (`?` on `str::parse::<Constraint>()`).
-    #[error("{0}")]
+    #[error(transparent)]
     ParseConstraint(#[from] crate::constraints::ParseConstraintError),
     /// Raised by the `escape` handler to leave the program at a site; caught by the
     /// handler's caller.
@@ -276,6 +281,15 @@ mod tests {
         out
     }
 
+    /// Whether the messages of a chain are all different (an error-chain printer such as
+    /// anyhow's `{:#}` or eyre's report shows each of them).
+    fn no_repeats(chain: &[String]) -> bool {
+        chain
+            .iter()
+            .enumerate()
+            .all(|(i, m)| !chain[i + 1..].contains(m))
+    }
+
     #[test]
     fn conversions_keep_the_whole_source_chain() {
         // Three levels: an optimizer error caused by a store error caused by an I/O error.
@@ -292,74 +306,103 @@ mod tests {
         let want = chain(&optim);
         assert_eq!(want.len(), 3, "{want:?}");
         assert_eq!(want[2], "no permission");
+        assert!(no_repeats(&want), "{want:?}");
 
         let err = PyroError::from(optim.clone());
         assert!(matches!(err, PyroError::Optim(OptimError::Store { ref name, .. }) if name == "w"));
-        // The converted error says what the original says, and the original is its source,
-        // followed by the original's own sources.
-        let got = chain(&err);
-        assert_eq!(got[0], want[0]);
-        assert_eq!(got[1..], want[..]);
-        let first = err.source().unwrap();
-        assert!(matches!(
-            first.downcast_ref::<OptimError>(),
-            Some(OptimError::Store { .. })
-        ));
+        // The converted error is transparent: the original's message, then the original's
+        // own sources, each once.
+        assert_eq!(chain(&err), want);
 
+        let store_chain = chain(&store);
         let err = PyroError::from(store);
-        assert_eq!(chain(&err).len(), 3);
-        assert!(err.source().unwrap().is::<ParamStoreError>());
-        assert_eq!(chain(&err)[2], "no permission");
+        assert_eq!(chain(&err), store_chain);
+        assert_eq!(chain(&err).len(), 2);
+        assert_eq!(chain(&err)[1], "no permission");
     }
 
     #[test]
-    fn every_error_type_is_the_source_of_its_conversion() {
+    fn question_mark_converts_into_the_typed_variant_and_the_chain_does_not_repeat() {
         use crate::constraints::Constraint;
         use crate::distributions::DistError;
+        use crate::infer::SummaryError;
         use crate::linalg::LinalgError;
         use crate::transforms::TransformError;
 
-        /// Whether a source is of the converted type.
-        type IsOriginal = fn(&(dyn Error + 'static)) -> bool;
-        let cases: Vec<(PyroError, IsOriginal)> = vec![
-            (TensorError::Invalid("i".into()).into(), |s| {
-                s.is::<TensorError>()
+        /// `?` on an error value, as in a model or a `main` returning `PyroResult`.
+        fn question_mark<E>(e: E) -> PyroResult<()>
+        where
+            PyroError: From<E>,
+        {
+            Err(e)?;
+            Ok(())
+        }
+        /// The converted error and the original's chain of messages.
+        fn convert<E: Error>(e: E) -> (PyroError, Vec<String>)
+        where
+            PyroError: From<E>,
+        {
+            let want = chain(&e);
+            (question_mark(e).unwrap_err(), want)
+        }
+
+        /// Whether an error is the typed variant of its original.
+        type IsVariant = fn(&PyroError) -> bool;
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let cases: Vec<((PyroError, Vec<String>), IsVariant)> = vec![
+            (convert(TensorError::Invalid("i".into())), |e| {
+                matches!(e, PyroError::Tensor(TensorError::Invalid(_)))
             }),
             (
-                DistError::NotReparameterized { dist: "Poisson" }.into(),
-                |s| s.is::<DistError>(),
+                convert(DistError::NotReparameterized { dist: "Poisson" }),
+                |e| matches!(e, PyroError::Dist(DistError::NotReparameterized { .. })),
             ),
             (
-                TransformError::NoLogDet {
+                convert(TransformError::NoLogDet {
                     transform: "Softmax",
                     reason: "r",
-                }
-                .into(),
-                |s| s.is::<TransformError>(),
+                }),
+                |e| {
+                    matches!(
+                        e,
+                        PyroError::Transformation(TransformError::NoLogDet { .. })
+                    )
+                },
             ),
             (
-                LinalgError::Singular {
+                convert(LinalgError::Singular {
                     op: "solve",
                     index: 1,
-                }
-                .into(),
-                |s| s.is::<LinalgError>(),
+                }),
+                |e| matches!(e, PyroError::Linalg(LinalgError::Singular { .. })),
             ),
             (
-                OptimError::LrNotSettable { optimizer: "Adam" }.into(),
-                |s| s.is::<OptimError>(),
+                convert(OptimError::LrNotSettable { optimizer: "Adam" }),
+                |e| matches!(e, PyroError::Optim(OptimError::LrNotSettable { .. })),
             ),
-            (ParamStoreError::Busy.into(), |s| s.is::<ParamStoreError>()),
-            ("sphere".parse::<Constraint>().unwrap_err().into(), |s| {
-                s.is::<crate::constraints::ParseConstraintError>()
+            (convert(ParamStoreError::Busy), |e| {
+                matches!(e, PyroError::ParamStore(ParamStoreError::Busy))
+            }),
+            (
+                convert(ParamStoreError::Io {
+                    path: "/tmp/p.safetensors".into(),
+                    op: "read",
+                    source: io.into(),
+                }),
+                |e| matches!(e, PyroError::ParamStore(ParamStoreError::Io { .. })),
+            ),
+            (convert(SummaryError::NoSamples { site: "z".into() }), |e| {
+                matches!(e, PyroError::Summary(SummaryError::NoSamples { .. }))
+            }),
+            (convert("sphere".parse::<Constraint>().unwrap_err()), |e| {
+                matches!(e, PyroError::ParseConstraint(_))
             }),
         ];
-        for (err, is_original) in cases {
-            let source = err
-                .source()
-                .unwrap_or_else(|| panic!("{err:?} has no source"));
-            assert!(is_original(source), "{err:?}");
-            assert_eq!(err.to_string(), source.to_string());
+        for ((err, want), is_variant) in cases {
+            assert!(is_variant(&err), "{err:?}");
+            let got = chain(&err);
+            assert_eq!(got, want, "{err:?}: the chain is the original's");
+            assert!(no_repeats(&got), "{err:?}: a message repeats in {got:?}");
         }
     }
 }

@@ -251,9 +251,12 @@ impl SiteSummary {
 /// are not computed, but an MCMC run can add them, or any other column, with
 /// [`Summary::add_column`].
 ///
-/// [`Display`](fmt::Display) prints the table as `print_summary` does: sites sorted by name,
-/// one row per element (`theta[0]`, `theta[1]`, ... and `w[0,1]` for several dims), names
-/// right-aligned, numbers right-aligned in columns of 9 with 2 decimals.
+/// [`Display`](fmt::Display) prints the table in `print_summary`'s layout: one row per
+/// element (`theta[0]`, `theta[1]`, ... and `w[0,1]` for several dims), names right-aligned,
+/// numbers right-aligned in columns of 9 with 2 decimals. The sites are sorted by name, here
+/// and in [`sites`](Summary::sites): the samples usually come in a `HashMap`, which has no
+/// order, so sorting keeps the table the same from run to run. (Pyro prints its sites in the
+/// order of its samples dict, insertion order, and sorts nothing.)
 ///
 /// ```
 /// use pyro::infer::Summary;
@@ -772,13 +775,15 @@ mod tests {
         ));
         assert_eq!(s, before, "a failed add_column changes nothing");
 
-        // Into PyroError with `?`, the summary error as the source.
+        // Into PyroError with `?`: the typed variant, transparent (the summary error's
+        // message, and its source, none, so nothing is repeated in a chain).
         let f = || -> crate::PyroResult<Summary> { Ok(Summary::new([("z", T::scalar(1.0))])?) };
         let e = f().unwrap_err();
-        assert!(matches!(
-            e,
-            crate::PyroError::Summary(SummaryError::NoSampleDim { .. })
-        ));
-        assert!(std::error::Error::source(&e).unwrap().is::<SummaryError>());
+        let crate::PyroError::Summary(original) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(matches!(original, SummaryError::NoSampleDim { .. }));
+        assert_eq!(e.to_string(), original.to_string());
+        assert!(std::error::Error::source(&e).is_none());
     }
 }

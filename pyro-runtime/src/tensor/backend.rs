@@ -5,7 +5,9 @@ use dfdx::prelude::{Cpu, Gradients};
 use super::dyn_tensor::Flat;
 
 /// A dfdx device that pyro-rs can run on: [`dfdx::prelude::Cpu`], or `Cuda` with the `cuda`
-/// feature. Implemented for those two; users never implement it.
+/// feature. Implemented for those two only, and sealed: its supertrait is private to this
+/// crate, so no other crate can implement it (an outside `HOST = true` would have the runtime
+/// read that device's tensors as CPU tensors).
 ///
 /// Each backend says, at compile time, whether its values live in host memory (where the
 /// runtime's host kernels run) and gives the CPU view of its tensors when they do, so the
@@ -16,7 +18,7 @@ use super::dyn_tensor::Flat;
 /// fn host<D: Backend>() -> bool { D::HOST }
 /// assert!(host::<dfdx::prelude::Cpu>());
 /// ```
-pub trait Backend: dfdx::tensor_ops::Device<f32> + Default + 'static {
+pub trait Backend: sealed::Sealed + dfdx::tensor_ops::Device<f32> + Default + 'static {
     /// Whether values live in host memory (the runtime's host kernels run on them).
     const HOST: bool;
     /// The thread's device of this backend, created once and then shared.
@@ -27,6 +29,17 @@ pub trait Backend: dfdx::tensor_ops::Device<f32> + Default + 'static {
     fn from_cpu_flat(t: &Flat<Cpu>) -> Option<&Flat<Self>>;
     /// Gradients of this backend as CPU gradients (`None` off the host).
     fn cpu_grads(g: &mut Gradients<f32, Self>) -> Option<&mut Gradients<f32, Cpu>>;
+}
+
+mod sealed {
+    /// The private supertrait of [`Backend`](super::Backend): implemented here for the
+    /// backends pyro-rs supports, and nameable nowhere else.
+    pub trait Sealed {}
+
+    impl Sealed for dfdx::prelude::Cpu {}
+
+    #[cfg(feature = "cuda")]
+    impl Sealed for dfdx::prelude::Cuda {}
 }
 
 impl Backend for Cpu {
