@@ -1,6 +1,6 @@
 // `?` on a value of every public error type of the runtime inside functions returning
-// `PyroResult`: each converts into `PyroError` (a typed variant keeping the original error as
-// its source).
+// `PyroResult`: each converts into `PyroError`, the typed variant holding the original error
+// (transparent: the original's message and sources, so an error chain shows each once).
 use pyro::constraints::ParseConstraintError;
 use pyro::distributions::DistError;
 use pyro::error::TensorError;
@@ -64,18 +64,26 @@ fn main() {
     every_ok().unwrap();
     for which in 0..8 {
         let err = fail(which).unwrap_err();
-        let source = err.source().expect("the original error is the source");
-        assert_eq!(err.to_string(), source.to_string());
-        match which {
-            0 => assert!(matches!(err, PyroError::Tensor(TensorError::Invalid(_)))),
-            1 => assert!(source.downcast_ref::<LinalgError>().is_some()),
-            2 => assert!(source.downcast_ref::<DistError>().is_some()),
-            3 => assert!(source.downcast_ref::<TransformError>().is_some()),
-            4 => assert!(source.downcast_ref::<OptimError>().is_some()),
-            5 => assert!(source.downcast_ref::<ParamStoreError>().is_some()),
-            6 => assert!(source.downcast_ref::<ParseConstraintError>().is_some()),
-            7 => assert!(source.downcast_ref::<SummaryError>().is_some()),
-            _ => unreachable!(),
-        }
+        // The typed variant holding the original error.
+        let original: &dyn Error = match (which, &err) {
+            (0, PyroError::Tensor(e @ TensorError::Invalid(_))) => e,
+            (1, PyroError::Linalg(e)) => e as &LinalgError,
+            (2, PyroError::Dist(e)) => e as &DistError,
+            (3, PyroError::Transformation(e)) => e as &TransformError,
+            (4, PyroError::Optim(e)) => e as &OptimError,
+            (5, PyroError::ParamStore(e)) => e as &ParamStoreError,
+            (6, PyroError::ParseConstraint(e)) => e as &ParseConstraintError,
+            (7, PyroError::Summary(e)) => e as &SummaryError,
+            _ => panic!("case {which}: not its typed variant: {err:?}"),
+        };
+        // Transparent: the original's message and source, no message twice in a chain.
+        assert_eq!(err.to_string(), original.to_string());
+        let message = |e: Option<&dyn Error>| e.map(|e| e.to_string());
+        assert_eq!(message(err.source()), message(original.source()));
+        assert_ne!(
+            message(err.source()),
+            Some(err.to_string()),
+            "a repeated message"
+        );
     }
 }
