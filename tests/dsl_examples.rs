@@ -168,7 +168,7 @@ fn rugged_guide(_africa: &Data, _rugged: &Data, _log_gdp: Option<&Data>) -> Pyro
         constraint = Constraint::Positive
     );
     sample!("a", Normal::new(&a_loc, &a_scale));
-    // `at(i)` is a differentiable index (Pyro's `weights_loc[i]`).
+    // `at::<i>()` is a differentiable index, its bound checked when compiling (Pyro's `weights_loc[i]`).
     sample!(
         "bA",
         Normal::new(weights_loc.at::<0>(), weights_scale.at::<0>())
