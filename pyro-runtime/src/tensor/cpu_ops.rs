@@ -461,3 +461,37 @@ pub(crate) fn concat2<D: Backend>(a: &DynTensor<D>, b: &DynTensor<D>) -> Option<
     )?;
     r.ok()
 }
+
+/// `m[i, j] * s[i]` for a matrix `m` of `rows x cols` values and a vector `s` of `rows`
+/// (`m * s[:, None]`, the scale of each row), or `None` off the CPU.
+pub(crate) fn mul_rows<D: Backend>(m: &DynTensor<D>, s: &DynTensor<D>) -> Option<DynTensor<D>> {
+    let rows = s.numel();
+    let cols = m.numel() / rows.max(1);
+    let r = super::host_op::host_custom(
+        [m, s],
+        m.shape(),
+        move |[x, y]| {
+            let out: Vec<f32> = x
+                .chunks(cols.max(1))
+                .zip(y.iter())
+                .flat_map(|(row, &c)| row.iter().map(move |&v| v * c))
+                .collect();
+            Ok::<_, crate::error::TensorError>((Vals::Many(out), ()))
+        },
+        move |_, [x, y], i, g_out, g_in| {
+            let c = cols.max(1);
+            if i == 0 {
+                for ((gi, go), &k) in g_in.chunks_mut(c).zip(g_out.chunks(c)).zip(y.iter()) {
+                    for (g, &o) in gi.iter_mut().zip(go) {
+                        *g += o * k;
+                    }
+                }
+            } else {
+                for ((g, go), row) in g_in.iter_mut().zip(g_out.chunks(c)).zip(x.chunks(c)) {
+                    *g += go.iter().zip(row).map(|(&o, &v)| o * v).sum::<f32>();
+                }
+            }
+        },
+    )?;
+    r.ok()
+}

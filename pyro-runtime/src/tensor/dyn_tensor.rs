@@ -776,6 +776,29 @@ impl<D: Backend> DynTensor<D> {
         self.binary(rhs, op.name(), f)
     }
 
+    /// Each row of the matrix `self` (`[n, m]`) times the matching element of `s` (`[n]`):
+    /// `self * s[:, None]` as one operation.
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let m = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// let s = DynTensor::<Cpu>::from_vec(vec![10.0, -1.0], &[2]).unwrap();
+    /// assert_eq!(m.mul_rows(&s).unwrap().to_vec(), vec![10.0, 20.0, -3.0, -4.0]);
+    /// ```
+    pub fn mul_rows(&self, s: &Self) -> TensorResult<Self> {
+        if self.rank() != 2 || s.rank() != 1 || s.shape[0] != self.shape[0] {
+            return Err(TensorError::Broadcast {
+                op: "mul_rows",
+                lhs: self.shape.to_vec(),
+                rhs: s.shape.to_vec(),
+            });
+        }
+        if let Some(t) = cpu_ops::mul_rows(self, s) {
+            return Ok(t);
+        }
+        self.mul(&s.reshape(&[s.shape[0], 1])?)
+    }
+
     /// `self + rhs`, broadcasting.
     pub fn add(&self, rhs: &Self) -> TensorResult<Self> {
         self.elementwise(Binary::Add, rhs, |a, b| a + b)

@@ -487,3 +487,20 @@ fn cat_flat_and_transpose_run_as_host_kernels_even_with_a_repeated_part() {
         ],
     );
 }
+
+#[test]
+fn mul_rows_scales_each_row_with_gradients_to_both_operands() {
+    let m = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    let s = DynTensor::<Cpu>::from_vec(vec![2.0, -0.5], &[2]).unwrap();
+    let r = m.mul_rows(&s).unwrap();
+    assert!(r.host_node().is_some());
+    assert_eq!(r.to_vec(), vec![2.0, 4.0, 6.0, -2.0, -2.5, -3.0]);
+    assert!(m.mul_rows(&m).is_err());
+    check_grad(
+        &|v| v[0].mul_rows(&v[1]).unwrap().square().sum(),
+        vec![
+            (vec![0.5, -1.0, 2.0, 0.3, 0.7, -0.2], vec![2, 3]),
+            (vec![1.5, -0.5], vec![2]),
+        ],
+    );
+}

@@ -204,7 +204,7 @@ impl<M, D: Backend> Continuous<M, D> {
                     Constraint::UnitLowerCholesky,
                     Some(2),
                 )?;
-                let tril = unit.mul(&scale.reshape(&[n, 1])?)?;
+                let tril = unit.mul_rows(&scale)?;
                 Rc::new(MultivariateNormal::from_dyn(loc, tril).map_err(dist_err)?)
             }
             Family::LowRank(_) => {
@@ -225,7 +225,7 @@ impl<M, D: Backend> Continuous<M, D> {
                     })?;
                 let factor = param_on::<D>(names.cov_factor.clone(), init, Constraint::Real, None)?;
                 let scale = self.scale(n, 0.5f32.sqrt() * self.init_scale)?;
-                let cov_factor = factor.mul(&scale.reshape(&[n, 1])?)?;
+                let cov_factor = factor.mul_rows(&scale)?;
                 let cov_diag = scale.square();
                 Rc::new(
                     LowRankMultivariateNormal::from_dyn(loc, cov_factor, cov_diag)
