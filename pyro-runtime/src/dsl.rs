@@ -685,12 +685,13 @@ pub fn param<V: ParamValue>(
     // tensor when the store lacks it. Its shape is still checked against the stored value's:
     // another shape is a parameter left over from another model.
     if let Some(dims) = init.dims() {
-        let stored = crate::params::with_param_store_on::<V::Device, _>(|s| s.shape(name))
-            .map_err(|e| PyroError::Param {
-                site: name.to_string(),
-                reason: e.to_string(),
-            })?;
-        if let Some(stored) = stored.filter(|s| *s != dims) {
+        let stored =
+            crate::params::with_param_store_on::<V::Device, _>(|s| s.other_shape(name, &dims))
+                .map_err(|e| PyroError::Param {
+                    site: name.to_string(),
+                    reason: e.to_string(),
+                })?;
+        if let Some(stored) = stored {
             return Err(PyroError::ParamShape {
                 param: name.to_string(),
                 stored,

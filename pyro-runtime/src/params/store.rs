@@ -118,6 +118,16 @@ impl<D: Backend> Entry<D> {
         self.link.forward(&self.unconstrained)
     }
 
+    /// Whether the constrained value has `shape` (an elementwise link keeps the leaf's
+    /// shape: compared without computing it).
+    fn has_shape(&self, shape: &[usize]) -> bool {
+        if super::link::elementwise(&self.constraint) {
+            self.unconstrained.shape() == shape
+        } else {
+            self.constrained_shape() == shape
+        }
+    }
+
     fn constrained_shape(&self) -> Vec<usize> {
         // The leaf's shape was checked against the link when it was stored.
         self.link
@@ -555,6 +565,13 @@ impl<D: Backend> ParamStore<D> {
         self.entry(name).map(Entry::constrained_shape)
     }
 
+    /// The stored shape of `name` when it is not `shape` (`None` if absent or the same);
+    /// nothing is allocated when the shapes agree.
+    pub(crate) fn other_shape(&self, name: &str, shape: &[usize]) -> Option<Vec<usize>> {
+        let e = self.entry(name)?;
+        (!e.has_shape(shape)).then(|| e.constrained_shape())
+    }
+
     /// How the parameter (found by the hash its name carries) compares with a constrained
     /// shape and a constraint: `None` if absent.
     pub(crate) fn check_named(
@@ -564,13 +581,7 @@ impl<D: Backend> ParamStore<D> {
         constraint: &Constraint,
     ) -> Option<StoredMatch> {
         let e = &self.entries[self.position_named(name)?];
-        // An elementwise link keeps the shape: compare without computing it.
-        let same = if super::link::elementwise(&e.constraint) {
-            e.unconstrained.shape() == shape
-        } else {
-            e.constrained_shape() == shape
-        };
-        Some(if !same {
+        Some(if !e.has_shape(shape) {
             StoredMatch::Shape(e.constrained_shape())
         } else if e.constraint != *constraint {
             StoredMatch::Constraint(e.constraint.clone())

@@ -182,15 +182,10 @@ impl Unary {
     }
 }
 
-/// The logistic function without overflow for large `|x|`.
+/// The logistic function without overflow for large `|x|` (the special functions' one).
 #[inline(always)]
 fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+    super::special::scalar::sigmoid(x as f64) as f32
 }
 
 /// `op(x)` elementwise, or `None` off the CPU.
@@ -391,35 +386,9 @@ pub(crate) fn sum_to<D: Backend>(
     from: &[usize],
     to: &[usize],
 ) -> Option<DynTensor<D>> {
-    let from = from.to_vec();
-    // The target's dims aligned to the right of `from`, 1 where it has none.
-    let mut aligned = vec![1; from.len() - to.len()];
-    aligned.extend_from_slice(to);
-    let out_strides = super::dyn_tensor::row_major_strides(&aligned);
-    let n_out = super::dyn_tensor::numel(to);
     // The output position of each input element.
-    let target: std::rc::Rc<[usize]> = {
-        let n = super::dyn_tensor::numel(&from);
-        let mut idx = vec![0usize; from.len()];
-        let mut t = Vec::with_capacity(n);
-        for _ in 0..n {
-            let pos: usize = idx
-                .iter()
-                .zip(&aligned)
-                .zip(&out_strides)
-                .map(|((&i, &d), &s)| if d == 1 { 0 } else { i * s })
-                .sum();
-            t.push(pos);
-            for k in (0..from.len()).rev() {
-                idx[k] += 1;
-                if idx[k] < from[k] {
-                    break;
-                }
-                idx[k] = 0;
-            }
-        }
-        t.into()
-    };
+    let target: std::rc::Rc<[usize]> = super::dyn_tensor::broadcast_index(from, to).into();
+    let n_out = super::dyn_tensor::numel(to);
     let t2 = target.clone();
     host_reduce(
         x,

@@ -128,9 +128,37 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     Some(out)
 }
 
-/// Row-major strides of a shape.
-pub(crate) fn row_major_strides(shape: &[usize]) -> Vec<usize> {
-    strides(shape)
+/// For each element of `shape` (row-major), the flat index of the element of `src` it comes
+/// from when `src` is broadcast to `shape` (NumPy's rules: `src` aligned to the right, its
+/// missing and size-1 dims repeated) — equally, the element of `src` it is summed into when
+/// `shape` is reduced to `src`. The caller has checked that `src` broadcasts to `shape`.
+pub(crate) fn broadcast_index(shape: &[usize], src: &[usize]) -> Vec<usize> {
+    let off = shape.len() - src.len();
+    let src_strides = strides(src);
+    // The stride in `src` of each dim of `shape` (0 where it repeats).
+    let step: Vec<usize> = (0..shape.len())
+        .map(|k| match k.checked_sub(off) {
+            Some(j) if src[j] != 1 => src_strides[j],
+            _ => 0,
+        })
+        .collect();
+    let n = numel(shape);
+    let mut coord = vec![0usize; shape.len()];
+    let mut at = 0usize;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(at);
+        for k in (0..shape.len()).rev() {
+            coord[k] += 1;
+            at += step[k];
+            if coord[k] < shape[k] {
+                break;
+            }
+            at -= step[k] * coord[k];
+            coord[k] = 0;
+        }
+    }
+    out
 }
 
 /// Row-major strides of a shape.
@@ -592,21 +620,7 @@ impl<D: Backend> DynTensor<D> {
             return Ok(DynTensor::dev(data, Dims::new(shape), next_fresh()));
         }
         // General case: gather with precomputed flat indices.
-        let src_strides = strides(&self.shape);
-        let off = shape.len() - self.shape.len();
-        let out_strides = strides(shape);
-        let mut idx = Vec::with_capacity(n);
-        for flat in 0..n {
-            let mut src = 0;
-            for (k, &os) in out_strides.iter().enumerate() {
-                let coord = (flat / os) % shape[k];
-                if k >= off && self.shape[k - off] != 1 {
-                    src += coord * src_strides[k - off];
-                }
-            }
-            idx.push(src);
-        }
-        self.gather_flat(idx, shape)
+        self.gather_flat(broadcast_index(shape, &self.shape), shape)
     }
 
     /// Gathers elements by flat index (differentiable; the backward pass scatter-adds).

@@ -111,7 +111,7 @@ impl<A: Clone, M: Program<A>, D: Backend> Program<A> for AutoDelta<M, D> {
         let mut batches = Batches::default();
         for site in &proto.sites {
             let name: Name = self.name(site).into();
-            let exists = super::stored_as::<D>(&name, &site.full_shape(), &site.support)?;
+            let exists = super::stored_as::<D>(&name, &site.full_shape, &site.support)?;
             let init = if exists {
                 None
             } else {

@@ -39,6 +39,9 @@ pub struct LatentSite<D: Backend> {
     /// `u_shape` with every subsampled plate's axis at the plate's full size: the shape of
     /// per-element guide parameters (Pyro's full-size `AutoNormal` locs and scales).
     pub full_u_shape: Vec<usize>,
+    /// `shape` with every subsampled plate's axis at the plate's full size (the shape of
+    /// AutoDelta's full-size point estimate).
+    pub full_shape: Vec<usize>,
 }
 
 /// A vectorized plate around a latent site and the axis of the site's unconstrained value
@@ -61,16 +64,6 @@ impl PlateAxis {
 impl<D: Backend> LatentSite<D> {
     pub(crate) fn support_check(&self, value: &DynTensor<D>) -> bool {
         self.support.check_all(value)
-    }
-
-    /// The constrained shape with every subsampled plate's axis at the plate's full size
-    /// (the shape of AutoDelta's full-size point estimate).
-    pub(crate) fn full_shape(&self) -> Vec<usize> {
-        let mut shape = self.shape.clone();
-        for p in self.plates.iter().filter(|p| p.subsampled()) {
-            shape[p.axis] = p.frame.size;
-        }
-        shape
     }
 
     /// Whether the site's support is the real numbers (its transform is the identity).
@@ -197,6 +190,11 @@ impl<D: Backend> Prototype<D> {
             let u_numel: usize = u_shape.iter().product();
             let (plates, full_u_shape) =
                 plate_axes(&s.name, &s.cond_indep_stack, &u_shape, u_event_dim)?;
+            // Batch axes count from the left in both shapes.
+            let mut full_shape = shape.clone();
+            for p in plates.iter().filter(|p| p.subsampled()) {
+                full_shape[p.axis] = p.frame.size;
+            }
             offsets.push(latent_dim);
             latent_dim += u_numel;
             sites.push(LatentSite {
@@ -212,6 +210,7 @@ impl<D: Backend> Prototype<D> {
                 frames: s.cond_indep_stack.clone(),
                 plates,
                 full_u_shape,
+                full_shape,
             });
         }
         Ok(Prototype {

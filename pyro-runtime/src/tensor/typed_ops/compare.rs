@@ -3,9 +3,9 @@
 
 use dfdx::shapes::Shape;
 
-use super::reduce::reduced_index;
 use crate::error::{TensorError, TensorResult};
 use crate::tensor::backend::Backend;
+use crate::tensor::dyn_tensor::broadcast_index;
 use crate::tensor::dyn_tensor::{broadcast_shapes, DynTensor};
 use crate::tensor::typed::{BroadcastShape, Tensor};
 
@@ -51,7 +51,7 @@ fn broadcast_values<D: Backend>(v: &DynTensor<D>, shape: &[usize]) -> Vec<f32> {
     let keep: Vec<usize> = (0..shape.len())
         .map(|k| if k < lead { 1 } else { v.shape()[k - lead] })
         .collect();
-    reduced_index(shape, &keep)
+    broadcast_index(shape, &keep)
         .into_iter()
         .map(|i| vals[i])
         .collect()

@@ -5,7 +5,7 @@ use dfdx::shapes::{Axes, ReduceShape, Shape};
 
 use crate::error::{TensorError, TensorResult};
 use crate::tensor::backend::Backend;
-use crate::tensor::dyn_tensor::{numel, DynTensor};
+use crate::tensor::dyn_tensor::{broadcast_index, numel, DynTensor};
 use crate::tensor::typed::Tensor;
 
 /// The axis indices of `Ax`, ascending.
@@ -27,43 +27,6 @@ fn reduced_shapes(shape: &[usize], axes: &[usize]) -> (Vec<usize>, Vec<usize>) {
     (keep, out)
 }
 
-/// Row-major strides.
-fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
-}
-
-/// For each element of `shape` (row-major), the flat index of the element of the reduced
-/// tensor (`keep`, the same rank with 1 at reduced axes) it belongs to; also the broadcast
-/// source index of `keep`'s values.
-pub(super) fn reduced_index(shape: &[usize], keep: &[usize]) -> Vec<usize> {
-    let ks = strides(keep);
-    let n = numel(shape);
-    let mut coord = vec![0usize; shape.len()];
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        out.push(
-            coord
-                .iter()
-                .zip(keep)
-                .zip(&ks)
-                .map(|((&c, &k), &s)| if k == 1 { 0 } else { c * s })
-                .sum(),
-        );
-        for k in (0..shape.len()).rev() {
-            coord[k] += 1;
-            if coord[k] < shape[k] {
-                break;
-            }
-            coord[k] = 0;
-        }
-    }
-    out
-}
-
 /// `x` before `y` as a maximum: larger, or NaN (NaN propagates, as in PyTorch).
 fn beats(x: f32, y: f32) -> bool {
     x > y || (x.is_nan() && !y.is_nan())
@@ -74,7 +37,7 @@ fn beats(x: f32, y: f32) -> bool {
 /// reduced tensor's order.
 fn argmax_flat(vals: &[f32], shape: &[usize], keep: &[usize]) -> Vec<usize> {
     let mut best: Vec<Option<usize>> = vec![None; numel(keep)];
-    for (i, o) in reduced_index(shape, keep).into_iter().enumerate() {
+    for (i, o) in broadcast_index(shape, keep).into_iter().enumerate() {
         match best[o] {
             Some(b) if !beats(vals[i], vals[b]) => {}
             _ => best[o] = Some(i),
