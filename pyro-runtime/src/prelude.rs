@@ -19,6 +19,6 @@ pub use crate::optim::{
     OptimError, Optimizer, RmsProp, RmsPropConfig, Scheduled, Sgd, SgdConfig, StepLr,
 };
 pub use crate::params::{ParamInit, ParamStore};
-pub use crate::tensor::{Backend, DynTensor, GradScope, GradTape, Special, Tensor};
+pub use crate::tensor::{Backend, DynTensor, GradScope, Grads, Special, Tensor};
 pub use crate::transforms::{biject_to, transform_to, BoxTransform, Transform, TransformError};
 pub use crate::{deterministic, factor, guide, model, models, param, plate, sample, subsample};

@@ -469,13 +469,8 @@ mod tests {
         let scope = crate::tensor::GradScope::<Cpu>::open();
         let d = Categorical::new(p.clone()).unwrap();
         let lp = d.log_prob(&DynTensor::scalar(2.0)).unwrap();
-        let g = scope
-            .backward_any(lp.to_scalar_tensor().unwrap(), |g| {
-                g.try_alloc_for(p.flat())?;
-                Ok(())
-            })
-            .unwrap();
-        let g = g.get(p.flat()).as_vec();
+        let g = scope.backward(&lp).unwrap();
+        let g = g.get_or_zeros(&p).to_vec();
         // d/dp_j [ln p_2 - ln Σ p] = [j = 2] / p_2 - 1 / Σ p, with Σ p = 1.
         let want = [-1.0, -1.0, 1.0 / 0.6 - 1.0];
         for (a, b) in g.iter().zip(want) {

@@ -372,13 +372,8 @@ mod tests {
                 .unwrap()
                 .rsample(&[per], rng)
                 .unwrap();
-            let g = scope
-                .backward_any(f(&x).to_scalar_tensor().unwrap(), |g| {
-                    g.try_alloc_for(leaf.flat())?;
-                    Ok(())
-                })
-                .unwrap();
-            f64s(&g.get(leaf.flat()).as_vec())
+            let g = scope.backward(&f(&x)).unwrap();
+            f64s(&g.get_or_zeros(&leaf).to_vec())
         };
         let pick = |k: usize| {
             let mut w = vec![0.0f32; per * 3];

@@ -234,15 +234,8 @@ mod tests {
             out.shape(),
         );
         let loss = out.mul(&w.unwrap()).unwrap().sum();
-        let g = scope
-            .backward_any(loss.to_scalar_tensor().unwrap(), |g| {
-                for x in inputs {
-                    g.try_alloc_for(x.flat())?;
-                }
-                Ok(())
-            })
-            .unwrap();
-        let gs = inputs.iter().map(|x| g.get(x.flat()).as_vec()).collect();
+        let g = scope.backward(&loss).unwrap();
+        let gs = inputs.iter().map(|x| g.get_or_zeros(x).to_vec()).collect();
         (out.to_vec(), gs)
     }
 

@@ -244,15 +244,8 @@ mod tests {
         let w: Vec<f32> = (1..=out.numel()).map(|k| k as f32).collect();
         let loss = out.mul(&t(&w, out.shape())).unwrap().sum();
         let v = loss.item().unwrap() as f64;
-        let g = scope
-            .backward_any(loss.to_scalar_tensor().unwrap(), |g| {
-                for x in ins {
-                    g.try_alloc_for(x.flat())?;
-                }
-                Ok(())
-            })
-            .unwrap();
-        (v, ins.iter().map(|x| g.get(x.flat()).as_vec()).collect())
+        let g = scope.backward(&loss).unwrap();
+        (v, ins.iter().map(|x| g.get_or_zeros(x).to_vec()).collect())
     }
 
     #[test]

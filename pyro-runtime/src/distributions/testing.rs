@@ -185,17 +185,9 @@ fn check_scalar_grads(name: &str, theta: &[f32], f: impl Fn(&[DynTensor<Cpu>]) -
     let leaves = scalars(theta);
     let scope = GradScope::<Cpu>::open();
     let s = f(&leaves).sum();
-    let flats: Vec<_> = leaves.iter().map(|l| l.flat().clone()).collect();
-    let grads = scope
-        .backward_any(s.to_scalar_tensor().unwrap(), |g| {
-            for f in &flats {
-                g.try_alloc_for(f)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    let grads = scope.backward(&s).unwrap();
     for (i, &t) in theta.iter().enumerate() {
-        let analytic = grads.get(leaves[i].flat()).as_vec()[0] as f64;
+        let analytic = grads.get_or_zeros(&leaves[i]).to_vec()[0] as f64;
         let at = |v: f32| -> f64 {
             let mut p = theta.to_vec();
             p[i] = v;
@@ -339,21 +331,13 @@ pub fn check_log_prob_grad(
     let scope = GradScope::<Cpu>::open();
     let d = build(&ls).unwrap();
     let lp = d.log_prob(value).unwrap().sum();
-    let flats: Vec<_> = ls.iter().map(|l| l.flat().clone()).collect();
-    let grads = scope
-        .backward_any(lp.to_scalar_tensor().unwrap(), |g| {
-            for f in &flats {
-                g.try_alloc_for(f)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    let grads = scope.backward(&lp).unwrap();
     let f = |vals: &[Vec<f32>]| -> f64 {
         let d = build(&leaves(vals)).unwrap();
         d.log_prob(value).unwrap().sum().item().unwrap() as f64
     };
     for (i, l) in ls.iter().enumerate() {
-        let analytic = grads.get(l.flat()).as_vec();
+        let analytic = grads.get_or_zeros(l).to_vec();
         for (j, &t) in base[i].iter().enumerate() {
             let h = 1e-2 * t.abs().max(0.1);
             let (mut up, mut down) = (base.clone(), base.clone());
@@ -515,16 +499,10 @@ pub fn check_mean_grad(
     let x = d.rsample(&[], &mut rng).unwrap();
     assert_eq!(x.shape(), &[n]);
     let loss = f(&x).sum();
-    let flat = leaves[which].flat().clone();
-    let grads = scope
-        .backward_any(loss.to_scalar_tensor().unwrap(), |g| {
-            g.try_alloc_for(&flat)?;
-            Ok(())
-        })
-        .unwrap();
+    let grads = scope.backward(&loss).unwrap();
     let g: Vec<f64> = grads
-        .get(&flat)
-        .as_vec()
+        .get_or_zeros(&leaves[which])
+        .to_vec()
         .iter()
         .map(|&v| v as f64)
         .collect();

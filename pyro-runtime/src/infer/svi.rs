@@ -91,30 +91,10 @@ impl<M, G, O, L, D: Backend> Svi<M, G, O, L, D> {
             .loss
             .estimate::<A, M, G>(&self.model, &self.guide, args, !self.checked)?;
         self.checked = true;
-        // Gradient buffers for the parameters, so that one the loss does not depend on reads
-        // as zeros. On the CPU the optimizer step allocates a missing one itself.
-        let leaves = if crate::tensor::host_op::is_cpu::<D>() {
-            Vec::new()
-        } else {
-            crate::params::with_param_store_on::<D, _>(|s| {
-                est.params
-                    .iter()
-                    .filter_map(|n| s.get_unconstrained(n).map(|l| l.flat().clone()))
-                    .collect::<Vec<_>>()
-            })
-            .map_err(store_busy)?
-        };
-        let mut grads = scope.backward_any(est.surrogate.to_scalar_tensor()?, |g| {
-            for l in &leaves {
-                g.try_alloc_for(l)?;
-            }
-            Ok(())
-        })?;
-        // Release the leaves' extra references, so the update writes in place.
-        drop(leaves);
+        let grads = scope.backward(&est.surrogate)?;
         let optim: &mut dyn Optimizer = &mut self.optim;
         crate::params::with_param_store_on::<D, _>(|s| {
-            step_store_owned(optim, s, &mut grads, &est.params)
+            step_store_owned(optim, s, &grads, &est.params)
         })
         .map_err(store_busy)?
         .map_err(|e| match e.param_name() {

@@ -6,7 +6,7 @@
 use dfdx::prelude::*;
 
 use super::error::{LinalgError, LinalgResult};
-use crate::tensor::{broadcast_shapes, numel, same_node, Backend, DfdxTensor, DynTensor};
+use crate::tensor::{broadcast_shapes, numel, Backend, DynTensor, Taped};
 
 /// Splits `[..., r, c]` into `(batch dims, r, c)`.
 pub(crate) fn mat_dims(
@@ -62,8 +62,8 @@ fn with_last2(batch: &[usize], r: usize, c: usize) -> Vec<usize> {
 pub fn transpose<D: Backend>(x: &DynTensor<D>) -> LinalgResult<DynTensor<D>> {
     let (batch, r, c) = mat_dims("transpose", "input", x.shape())?;
     let b = numel(&batch);
-    let m: DfdxTensor<(usize, usize, usize), D> = x.flat().clone().reshape_like(&(b, r, c));
-    let t: DfdxTensor<(usize, usize, usize), D> = m.permute::<_, Axes3<0, 2, 1>>();
+    let m: Taped<(usize, usize, usize), D> = x.flat().clone().reshape_like(&(b, r, c));
+    let t: Taped<(usize, usize, usize), D> = m.permute::<_, Axes3<0, 2, 1>>();
     Ok(DynTensor::from_flat(
         t.reshape_like(&(b * r * c,)),
         &with_last2(&batch, c, r),
@@ -154,11 +154,11 @@ pub fn matmul<D: Backend>(a: &DynTensor<D>, b: &DynTensor<D>) -> LinalgResult<Dy
     let nb = numel(&batch);
     let a = a.broadcast_to(&with_last2(&batch, m, k))?;
     let mut b = b.broadcast_to(&with_last2(&batch, k, n))?;
-    if same_node(a.flat(), b.flat()) {
+    if a.same_node(&b) {
         b = b.fresh();
     }
-    let a3: DfdxTensor<(usize, usize, usize), D> = a.flat().clone().reshape_like(&(nb, m, k));
-    let b3: DfdxTensor<(usize, usize, usize), D> = b.flat().clone().reshape_like(&(nb, k, n));
+    let a3: Taped<(usize, usize, usize), D> = a.flat().clone().reshape_like(&(nb, m, k));
+    let b3: Taped<(usize, usize, usize), D> = b.flat().clone().reshape_like(&(nb, k, n));
     let c = a3.matmul(b3);
     Ok(DynTensor::from_new_flat(
         c.reshape_like(&(nb * m * n,)),
@@ -346,7 +346,7 @@ pub(crate) fn mul_const_right<D: Backend>(
     *shape.last_mut().expect("checked non-empty") = n;
     if c.batch == 1 {
         let rows = x.numel() / k.max(1);
-        let a: DfdxTensor<(usize, usize), D> = x.flat().clone().reshape_like(&(rows, k));
+        let a: Taped<(usize, usize), D> = x.flat().clone().reshape_like(&(rows, k));
         let cm = dev.tensor_from_vec(c.f32(), (k, n));
         let out = a.matmul(cm);
         return Ok(DynTensor::from_new_flat(
@@ -358,7 +358,7 @@ pub(crate) fn mul_const_right<D: Backend>(
         return Err(bad());
     }
     let (b, m) = (xs[0], xs[1]);
-    let a: DfdxTensor<(usize, usize, usize), D> = x.flat().clone().reshape_like(&(b, m, k));
+    let a: Taped<(usize, usize, usize), D> = x.flat().clone().reshape_like(&(b, m, k));
     let cm = dev.tensor_from_vec(c.f32(), (b, k, n));
     let out = a.matmul(cm);
     Ok(DynTensor::from_new_flat(

@@ -77,18 +77,10 @@ pub fn analytic_grads(
 ) -> Vec<Vec<f64>> {
     let scope = GradScope::<Cpu>::open();
     let out = f(leaves);
-    let flats: Vec<_> = leaves.iter().map(|l| l.flat().clone()).collect();
-    let grads = scope
-        .backward_any(out.to_scalar_tensor().unwrap(), |g| {
-            for fl in &flats {
-                g.try_alloc_for(fl)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    let grads = scope.backward(&out).unwrap();
     leaves
         .iter()
-        .map(|l| f64s(&grads.get(l.flat()).as_vec()))
+        .map(|l| f64s(&grads.get_or_zeros(l).to_vec()))
         .collect()
 }
 

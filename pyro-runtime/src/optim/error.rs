@@ -98,15 +98,6 @@ pub enum OptimError {
         /// The parameter's name.
         name: String,
     },
-    /// `step_store` found no gradient slot for a parameter's leaf.
-    #[error(
-        "parameter `{name}`: no gradient for its leaf (allocate a slot for every leaf in \
-         `GradScope::backward_any`'s closure)"
-    )]
-    MissingGradient {
-        /// The parameter's name.
-        name: String,
-    },
     /// The optimizer cannot have its learning rate set (a schedule needs that).
     #[error("{optimizer}: the learning rate cannot be set from outside")]
     LrNotSettable {
@@ -151,7 +142,6 @@ impl OptimError {
             | OptimError::NonFiniteValue { name, .. }
             | OptimError::NonFiniteUpdate { name, .. }
             | OptimError::UnknownParam { name }
-            | OptimError::MissingGradient { name }
             | OptimError::Store { name, .. }
             | OptimError::Tensor { name, .. } => Some(name),
         }

@@ -1,12 +1,10 @@
 //! [`step_store`]: one optimizer step over parameters of a [`ParamStore`].
 
-use dfdx::prelude::Gradients;
-
 use super::error::{OptimError, OptimResult};
 use super::Optimizer;
 use crate::params::ParamStore;
 use crate::poutine::Name;
-use crate::tensor::{Backend, DynTensor};
+use crate::tensor::{Backend, Grads};
 
 /// Updates the named parameters of `store` with `opt`: for each name, reads the
 /// unconstrained leaf (`store.get_unconstrained(name)`) and its gradient of the loss
@@ -21,12 +19,8 @@ use crate::tensor::{Backend, DynTensor};
 /// optimizer untouched. An error of the optimizer itself (e.g. a NaN gradient, naming the
 /// parameter) stops the loop there: earlier names of the list are already updated.
 ///
-/// Precondition: `grads` holds a gradient slot for every listed leaf — allocate one in
-/// [`GradScope::backward_any`](crate::tensor::GradScope::backward_any)'s closure with
-/// `grads.try_alloc_for(leaf.flat())`, so that a parameter the loss does not depend on
-/// gets a zero gradient. dfdx's `Gradients` has no public presence check and its `get`
-/// panics on a missing slot; that panic is caught, silently (nothing is printed), and
-/// reported as [`OptimError::MissingGradient`].
+/// A parameter the loss does not depend on gets a zero gradient (its optimizer state still
+/// advances, as in Pyro's SVI, which steps every parameter the trace touched).
 ///
 /// ```
 /// use pyro::prelude::*;
@@ -36,8 +30,8 @@ use crate::tensor::{Backend, DynTensor};
 /// let leaf = store.get_unconstrained("scale").unwrap().clone();
 /// // loss = scale: d loss / d log(scale) = scale = 1
 /// let scope = GradScope::<Cpu>::open();
-/// let loss = store.get("scale").unwrap().sum().to_scalar_tensor().unwrap();
-/// let grads = scope.backward_any(loss, |g| g.try_alloc_for(leaf.flat())).unwrap();
+/// let loss = store.get("scale").unwrap().sum();
+/// let grads = scope.backward(&loss).unwrap();
 /// let mut sgd = Sgd::with_lr(0.5).unwrap();
 /// step_store(&mut sgd, &mut store, &grads, &["scale"]).unwrap();
 /// sgd.end_step();
@@ -47,7 +41,7 @@ use crate::tensor::{Backend, DynTensor};
 pub fn step_store<D: Backend>(
     opt: &mut dyn Optimizer,
     store: &mut ParamStore<D>,
-    grads: &Gradients<f32, D>,
+    grads: &Grads<D>,
     names: &[&str],
 ) -> OptimResult<()> {
     let mut work = Vec::with_capacity(names.len());
@@ -57,7 +51,7 @@ pub fn step_store<D: Backend>(
             .ok_or_else(|| OptimError::UnknownParam {
                 name: name.to_string(),
             })?;
-        let grad = read_grad(grads, leaf, name)?;
+        let grad = grads.get_or_zeros(leaf).to_vec();
         work.push((name, leaf.shape().to_vec(), leaf.to_vec(), grad));
     }
     for (name, shape, mut value, grad) in work {
@@ -89,14 +83,13 @@ fn unique_names<'a>(names: &[&'a str]) -> Vec<&'a str> {
     out
 }
 
-/// [`step_store`] with gradients the caller owns (what SVI has after its backward pass): on
-/// the CPU each gradient is read in place. Every name is checked before anything is
-/// written; a leaf without a gradient slot gets a zero gradient (SVI allocates a slot for
-/// every leaf).
+/// [`step_store`] as SVI calls it: on the CPU each gradient is read in place. Every name is
+/// checked before anything is written; a leaf the loss does not depend on gets a zero
+/// gradient.
 pub(crate) fn step_store_owned<D: Backend>(
     opt: &mut dyn Optimizer,
     store: &mut ParamStore<D>,
-    grads: &mut Gradients<f32, D>,
+    grads: &Grads<D>,
     names: &[Name],
 ) -> OptimResult<()> {
     // Each name is looked up once; repeats are dropped by position.
@@ -115,13 +108,21 @@ pub(crate) fn step_store_owned<D: Backend>(
     for (i, name) in work {
         let leaf = &store.entries[i].unconstrained;
         let mut value = leaf.to_vec();
-        let updated = crate::tensor::host_op::with_cpu_grad(grads, leaf.flat(), |g| {
+        let updated = grads.with_host(leaf, |g| {
+            let zeros;
+            let g = match g {
+                Some(g) => g,
+                None => {
+                    zeros = vec![0.0; value.len()];
+                    &zeros
+                }
+            };
             opt.update(name, &mut value, g)
         });
         match updated {
             Some(r) => r?,
             None => {
-                let g = read_grad(grads, leaf, name)?;
+                let g = grads.get_or_zeros(leaf).to_vec();
                 opt.update(name, &mut value, &g)?;
             }
         }
@@ -135,23 +136,6 @@ pub(crate) fn step_store_owned<D: Backend>(
     Ok(())
 }
 
-/// The gradient of `leaf` on the host, or [`OptimError::MissingGradient`].
-fn read_grad<D: Backend>(
-    grads: &Gradients<f32, D>,
-    leaf: &DynTensor<D>,
-    name: &str,
-) -> OptimResult<Vec<f32>> {
-    let got = crate::silent_panic::catch_silently(|| grads.get(leaf.flat()));
-    let g = got.map_err(|_| OptimError::MissingGradient {
-        name: name.to_string(),
-    })?;
-    let g = DynTensor::from_flat(g.retaped(), leaf.shape()).map_err(|e| OptimError::Tensor {
-        name: name.to_string(),
-        message: e.to_string(),
-    })?;
-    Ok(g.to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     use dfdx::prelude::Cpu;
@@ -159,7 +143,7 @@ mod tests {
     use super::*;
     use crate::constraints::Constraint;
     use crate::optim::{Adam, OptimError, Optimizer, Sgd};
-    use crate::tensor::GradScope;
+    use crate::tensor::{DynTensor, GradScope};
 
     fn store() -> ParamStore<Cpu> {
         let mut s = ParamStore::<Cpu>::new();
@@ -179,9 +163,8 @@ mod tests {
         s.named_parameters().map(|(_, t)| t.clone()).collect()
     }
 
-    /// loss = (scale - 0.3)^2 + sum((loc - [1, -1])^2), on the graph, with gradient slots for
-    /// `alloc` (leaves taken from the store at some earlier time).
-    fn grads_of(s: &ParamStore<Cpu>, alloc: &[DynTensor<Cpu>]) -> Gradients<f32, Cpu> {
+    /// The gradients of loss = (scale - 0.3)^2 + sum((loc - [1, -1])^2).
+    fn grads_of(s: &ParamStore<Cpu>) -> Grads<Cpu> {
         let scope = GradScope::<Cpu>::open();
         let scale = s.get("scale").unwrap();
         let loc = s.get("loc").unwrap();
@@ -192,14 +175,7 @@ mod tests {
             .sum()
             .add(&loc.sub(&target).unwrap().square().sum())
             .unwrap();
-        scope
-            .backward_any(loss.to_scalar_tensor().unwrap(), |g| {
-                for leaf in alloc {
-                    g.try_alloc_for(leaf.flat())?;
-                }
-                Ok(())
-            })
-            .unwrap()
+        scope.backward(&loss).unwrap()
     }
 
     #[test]
@@ -207,7 +183,7 @@ mod tests {
         // u = log(scale); d loss / du = 2 (scale - 0.3) * scale = 6.8 at scale = 2, and
         // d loss / d loc = 2 (loc - target) = [-2, 3].
         let mut s = store();
-        let grads = grads_of(&s, &leaves(&s));
+        let grads = grads_of(&s);
         let mut sgd = Sgd::with_lr(0.01).unwrap();
         step_store(&mut sgd, &mut s, &grads, &["scale", "loc"]).unwrap();
         let u = s.get_unconstrained("scale").unwrap().to_vec()[0];
@@ -230,11 +206,11 @@ mod tests {
         let first_leaves = leaves(&s);
         let mut adam = Adam::with_lr(0.05).unwrap();
         for t in 0..1000 {
-            let grads = grads_of(&s, &first_leaves);
+            let grads = grads_of(&s);
             if t % 100 == 0 {
                 // The slot of the leaf as it was at the start receives today's gradient.
                 let scale = s.get("scale").unwrap().to_vec()[0];
-                let g = grads.get(first_leaves[0].flat()).as_vec()[0];
+                let g = grads.get_or_zeros(&first_leaves[0]).to_vec()[0];
                 let want = 2.0 * (scale - 0.3) * scale;
                 assert!(
                     (g - want).abs() <= 1e-5 * want.abs().max(1e-3),
@@ -259,9 +235,9 @@ mod tests {
         let (mut s, mut t) = (store(), store());
         let mut sgd = Sgd::with_lr(0.01).unwrap();
         let mut sgd2 = Sgd::with_lr(0.01).unwrap();
-        let g = grads_of(&s, &leaves(&s));
+        let g = grads_of(&s);
         step_store(&mut sgd, &mut s, &g, &["loc", "loc"]).unwrap();
-        let g = grads_of(&t, &leaves(&t));
+        let g = grads_of(&t);
         step_store(&mut sgd2, &mut t, &g, &["loc"]).unwrap();
         assert_eq!(
             s.get("loc").unwrap().to_vec(),
@@ -275,31 +251,31 @@ mod tests {
         let before: Vec<Vec<f32>> = leaves(&s).iter().map(DynTensor::to_vec).collect();
         let mut sgd = Sgd::with_lr(0.1).unwrap();
 
-        let grads = grads_of(&s, &leaves(&s));
+        let grads = grads_of(&s);
         let err = step_store(&mut sgd, &mut s, &grads, &["scale", "nope"]).unwrap_err();
         assert!(
             matches!(err, OptimError::UnknownParam { ref name } if name == "nope"),
             "{err}"
         );
 
-        // A loss of "scale" alone and a slot only for "scale": "loc" has no gradient.
-        let scale_leaf = s.get_unconstrained("scale").unwrap().clone();
-        let scope = GradScope::<Cpu>::open();
-        let loss = s.get("scale").unwrap().square().sum();
-        let grads = scope
-            .backward_any(loss.to_scalar_tensor().unwrap(), |g| {
-                g.try_alloc_for(scale_leaf.flat())
-            })
-            .unwrap();
-        let err = step_store(&mut sgd, &mut s, &grads, &["scale", "loc"]).unwrap_err();
-        assert!(
-            matches!(err, OptimError::MissingGradient { ref name } if name == "loc"),
-            "{err}"
-        );
-
         let after: Vec<Vec<f32>> = leaves(&s).iter().map(DynTensor::to_vec).collect();
         assert_eq!(before, after);
         assert_eq!(sgd.num_states(), 0);
+    }
+
+    #[test]
+    fn a_parameter_the_loss_does_not_reach_gets_a_zero_gradient() {
+        let mut s = store();
+        let scope = GradScope::<Cpu>::open();
+        let loss = s.get("scale").unwrap().square().sum(); // loc is not on the path
+        let grads = scope.backward(&loss).unwrap();
+        assert!(grads.get(s.get_unconstrained("loc").unwrap()).is_none());
+        let mut sgd = Sgd::with_lr(0.1).unwrap();
+        step_store(&mut sgd, &mut s, &grads, &["scale", "loc"]).unwrap();
+        assert_eq!(s.get("loc").unwrap().to_vec(), vec![0.0, 0.5]);
+        // d scale^2 / d log(scale) = 2 scale^2 = 8: log(2) - 0.8.
+        let u = s.get_unconstrained("scale").unwrap().to_vec()[0];
+        assert!((u - (2f32.ln() - 0.8)).abs() < 1e-6, "{u}");
     }
 
     #[test]
@@ -313,18 +289,9 @@ mod tests {
             None,
         )
         .unwrap();
-        let leaf = s.get_unconstrained("loc").unwrap().clone();
         let scope = GradScope::<Cpu>::open();
-        let loss = s
-            .get("loc")
-            .unwrap()
-            .sqrt()
-            .sum()
-            .to_scalar_tensor()
-            .unwrap();
-        let grads = scope
-            .backward_any(loss, |g| g.try_alloc_for(leaf.flat()))
-            .unwrap();
+        let loss = s.get("loc").unwrap().sqrt().sum();
+        let grads = scope.backward(&loss).unwrap();
         let mut adam = Adam::with_lr(0.1).unwrap();
         let err = step_store(&mut adam, &mut s, &grads, &["loc"]).unwrap_err();
         assert!(

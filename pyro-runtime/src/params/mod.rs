@@ -23,9 +23,9 @@
 //! let leaf = pyro::params::with_param_store(|s| s.get_unconstrained("scale").unwrap().clone()).unwrap();
 //! let scope = GradScope::<Cpu>::open();
 //! let scale = param("scale", DynTensor::<Cpu>::zeros(&[2]), Constraint::Positive, None).unwrap();
-//! let loss = scale.sum().to_scalar_tensor().unwrap();
-//! let grads = scope.backward_any(loss, |g| { g.try_alloc_for(leaf.flat())?; Ok(()) }).unwrap();
-//! assert_eq!(grads.get(leaf.flat()).as_vec(), vec![1.0, 1.0]);
+//! let loss = scale.sum();
+//! let grads = scope.backward(&loss).unwrap();
+//! assert_eq!(grads.get_or_zeros(&leaf).to_vec(), vec![1.0, 1.0]);
 //! ```
 
 mod error;

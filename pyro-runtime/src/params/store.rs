@@ -4,7 +4,7 @@ use crate::constraints::Constraint;
 use crate::error::TensorResult;
 use crate::fast_hash::{name_hash, NameIndex};
 use crate::poutine::Name;
-use crate::tensor::{node_id, Backend, DynTensor};
+use crate::tensor::{Backend, DynTensor};
 
 use super::error::{ParamResult, ParamStoreError};
 use super::link::Link;
@@ -703,10 +703,9 @@ impl<D: Backend> ParamStore<D> {
     /// assert_eq!(store.param_name(&DynTensor::zeros(&[2])), None);
     /// ```
     pub fn param_name(&self, t: &DynTensor<D>) -> Option<&str> {
-        let id = node_id(t.flat())?;
         self.entries
             .iter()
-            .find(|e| node_id(e.unconstrained.flat()) == Some(id))
+            .find(|e| e.unconstrained.same_node(t))
             .map(|e| e.name.as_str())
     }
 
@@ -887,14 +886,9 @@ mod tests {
             let leaf = s.get_unconstrained("p").unwrap().clone();
             let scope = GradScope::<Cpu>::open();
             let x = s.get("p").unwrap();
-            let loss = loss_of(&x).to_scalar_tensor().unwrap();
-            let grads = scope
-                .backward_any(loss, |g| {
-                    g.try_alloc_for(leaf.flat())?;
-                    Ok(())
-                })
-                .unwrap();
-            let g = grads.get(leaf.flat()).as_vec();
+            let loss = loss_of(&x);
+            let grads = scope.backward(&loss).unwrap();
+            let g = grads.get_or_zeros(&leaf).to_vec();
             let u0 = leaf.to_vec();
             for i in 0..2 {
                 let h = 1e-2f32;
@@ -987,10 +981,10 @@ mod tests {
         let mut s = ParamStore::<Cpu>::new();
         let (c, init, shape, _) = event_cases().swap_remove(2); // corr_cholesky 3 x 3
         s.param("L", t(&init, &shape), c, Some(2)).unwrap();
-        let id = node_id(s.get_unconstrained("L").unwrap().flat());
+        let id = s.get_unconstrained("L").unwrap().clone();
         let eye = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
         s.set("L", &t(&eye, &[3, 3])).unwrap();
-        assert_eq!(node_id(s.get_unconstrained("L").unwrap().flat()), id);
+        assert!(s.get_unconstrained("L").unwrap().same_node(&id));
         assert_eq!(s.get_unconstrained("L").unwrap().to_vec(), vec![0.0; 3]);
         let back = s.get("L").unwrap().to_vec();
         assert!(back.iter().zip(eye).all(|(a, b)| (a - b).abs() < 1e-6));
@@ -1006,7 +1000,7 @@ mod tests {
         s.set("L", &t(&[1.0, 0.0, 0.6, 0.8], &[2, 2])).unwrap();
         let leaf = s.get_unconstrained("L").unwrap();
         assert_eq!(leaf.shape(), &[1]);
-        assert_ne!(node_id(leaf.flat()), id);
+        assert!(!leaf.same_node(&id));
         assert!((leaf.to_vec()[0] as f64 - 0.6f64.atanh()).abs() < 1e-5);
         // The smallest case: a 1 x 1 factor, stored as an empty leaf.
         s.set("L", &t(&[1.0], &[1, 1])).unwrap();
@@ -1028,14 +1022,9 @@ mod tests {
             s.param("p", t(&init, &shape), c.clone(), None).unwrap();
             let leaf = s.get_unconstrained("p").unwrap().clone();
             let scope = GradScope::<Cpu>::open();
-            let loss = loss_of(&s.get("p").unwrap()).to_scalar_tensor().unwrap();
-            let grads = scope
-                .backward_any(loss, |g| {
-                    g.try_alloc_for(leaf.flat())?;
-                    Ok(())
-                })
-                .unwrap();
-            let g = grads.get(leaf.flat()).as_vec();
+            let loss = loss_of(&s.get("p").unwrap());
+            let grads = scope.backward(&loss).unwrap();
+            let g = grads.get_or_zeros(&leaf).to_vec();
             let u0 = leaf.to_vec();
             assert_eq!(g.len(), u0.len());
             for i in 0..u0.len() {
@@ -1063,11 +1052,11 @@ mod tests {
         s.param("s", t(&[1.0, 2.0], &[2]), Constraint::Positive, None)
             .unwrap();
         let held = s.get_unconstrained("s").unwrap().clone();
-        let id = node_id(held.flat());
+        let id = held.clone();
         s.replace_unconstrained("s", &t(&[0.0, 0.0], &[2])).unwrap();
         s.set("s", &t(&[3.0, 4.0], &[2])).unwrap();
         let leaf = s.get_unconstrained("s").unwrap();
-        assert_eq!(node_id(leaf.flat()), id);
+        assert!(leaf.same_node(&id));
         assert_eq!(s.param_name(&held), Some("s"));
         // Copy-on-write: the clone taken before the updates kept its values.
         assert_eq!(held.to_vec(), vec![0.0, 2f32.ln()]);

@@ -23,23 +23,22 @@ pub trait Backend: sealed::Sealed + dfdx::tensor_ops::Device<f32> + Default + 's
     const HOST: bool;
     /// The thread's device of this backend, created once and then shared.
     fn thread_device() -> Self;
-    /// A flat tensor of this backend as a CPU tensor (`None` off the host).
-    fn cpu_flat(t: &Flat<Self>) -> Option<&Flat<Cpu>>;
-    /// A flat CPU tensor as a tensor of this backend (`None` off the host).
-    fn from_cpu_flat(t: &Flat<Cpu>) -> Option<&Flat<Self>>;
-    /// Gradients of this backend as CPU gradients (`None` off the host).
-    fn cpu_grads(g: &mut Gradients<f32, Self>) -> Option<&mut Gradients<f32, Cpu>>;
 }
 
-mod sealed {
+pub(crate) mod sealed {
+    use super::*;
+
     /// The private supertrait of [`Backend`](super::Backend): implemented here for the
-    /// backends pyro-rs supports, and nameable nowhere else.
-    pub trait Sealed {}
-
-    impl Sealed for dfdx::prelude::Cpu {}
-
-    #[cfg(feature = "cuda")]
-    impl Sealed for dfdx::prelude::Cuda {}
+    /// backends pyro-rs supports, and nameable nowhere else. Its methods are the runtime's
+    /// view of a backend's dfdx storage.
+    pub trait Sealed: Sized + dfdx::tensor_ops::Device<f32> {
+        /// A flat tensor of this backend as a CPU tensor (`None` off the host).
+        fn cpu_flat(t: &Flat<Self>) -> Option<&Flat<Cpu>>;
+        /// A flat CPU tensor as a tensor of this backend (`None` off the host).
+        fn from_cpu_flat(t: &Flat<Cpu>) -> Option<&Flat<Self>>;
+        /// Gradients of this backend as CPU gradients (`None` off the host).
+        fn cpu_grads(g: &mut Gradients<f32, Self>) -> Option<&mut Gradients<f32, Cpu>>;
+    }
 }
 
 impl Backend for Cpu {
@@ -47,6 +46,9 @@ impl Backend for Cpu {
     fn thread_device() -> Self {
         CPU.with(|c| c.clone())
     }
+}
+
+impl sealed::Sealed for Cpu {
     fn cpu_flat(t: &Flat<Self>) -> Option<&Flat<Cpu>> {
         Some(t)
     }
@@ -64,6 +66,10 @@ impl Backend for dfdx::prelude::Cuda {
     fn thread_device() -> Self {
         CUDA.with(|c| c.clone())
     }
+}
+
+#[cfg(feature = "cuda")]
+impl sealed::Sealed for dfdx::prelude::Cuda {
     fn cpu_flat(_: &Flat<Self>) -> Option<&Flat<Cpu>> {
         None
     }

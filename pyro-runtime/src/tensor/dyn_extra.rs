@@ -4,7 +4,7 @@
 use dfdx::prelude::*;
 
 use super::backend::Backend;
-use super::dyn_tensor::{same_node, DfdxTensor as Dfdx, DynTensor};
+use super::dyn_tensor::{DynTensor, Taped as Dfdx};
 use crate::error::{TensorError, TensorResult};
 
 impl<D: Backend> DynTensor<D> {
@@ -35,7 +35,7 @@ impl<D: Backend> DynTensor<D> {
         }
         let a: Dfdx<(usize, usize, usize), D> = self.flat().clone().reshape_like(&(b, m, k));
         let mut rf = rhs.flat().clone();
-        if same_node(self.flat(), &rf) {
+        if self.same_node(rhs) {
             // dfdx's backward needs distinct nodes for the two operands.
             rf = rf * 1.0;
         }

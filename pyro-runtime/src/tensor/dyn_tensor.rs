@@ -16,13 +16,19 @@ use super::tape::GradTape;
 use crate::error::{TensorError, TensorResult};
 use std::sync::Arc;
 
-/// A dfdx tensor of `f32` on device `D` that records onto the shared [`GradTape`]: how
-/// values cross to dfdx's own operations and modules ([`DynTensor::from_dfdx`],
-/// [`DynTensor::to_dfdx`]). Models use the typed [`Tensor`](super::Tensor).
-pub type DfdxTensor<S, D = super::DefaultDevice> = dfdx::prelude::Tensor<S, f32, D, GradTape<D>>;
+/// A dfdx tensor of `f32` on device `D`: how values cross to and from dfdx's own operations
+/// and modules ([`DynTensor::from_dfdx`], [`DynTensor::to_dfdx`]). The crossing copies
+/// values; gradients are the runtime's ([`GradScope`](super::GradScope)), taken with
+/// respect to the tensor made by `from_dfdx`. Models use the typed [`Tensor`](super::Tensor).
+pub type DfdxTensor<S, D = super::DefaultDevice> = dfdx::prelude::Tensor<S, f32, D>;
 
-/// The flat storage of a [`DynTensor`].
-pub type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
+/// The flat dfdx storage of a value on a device (and the CPU form a dfdx operation of the
+/// runtime works on), recording onto the runtime's tape.
+pub(crate) type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
+
+/// A dfdx tensor of any shape recording onto the runtime's tape (the runtime's own dfdx
+/// operations on device values).
+pub(crate) type Taped<S, D> = dfdx::prelude::Tensor<S, f32, D, GradTape<D>>;
 
 /// A differentiable `f32` tensor with a run-time shape.
 ///
@@ -53,26 +59,14 @@ enum Repr<D: Backend> {
     Host(Arc<HostNode>),
 }
 
-/// A dfdx tensor with what is known of its identity.
+/// A dfdx tensor (on a device other than the CPU) with the runtime's identity of it.
+#[derive(Clone)]
 struct DevNode<D: Backend> {
     data: Flat<D>,
-    /// Nonzero when `data` is a node this module created (a fresh id from a counter), so two
-    /// such tensors are the same node exactly when these agree, without asking dfdx.
+    /// An id from a counter, given when the node is made: every `DevNode` holds a dfdx tensor
+    /// no other `DevNode` was made with (external tensors are copied first), so two tensors
+    /// are the same node exactly when these agree.
     fresh: u64,
-    /// The dfdx node id of `data` plus one, read lazily (0 = not read yet).
-    real: std::sync::atomic::AtomicUsize,
-}
-
-impl<D: Backend> Clone for DevNode<D> {
-    fn clone(&self) -> Self {
-        DevNode {
-            data: self.data.clone(),
-            fresh: self.fresh,
-            real: std::sync::atomic::AtomicUsize::new(
-                self.real.load(std::sync::atomic::Ordering::Relaxed),
-            ),
-        }
-    }
 }
 
 static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -170,38 +164,6 @@ fn strides(shape: &[usize]) -> Vec<usize> {
     s
 }
 
-/// The dfdx node id of a tensor. dfdx keeps ids private; its derived `Debug` output starts with
-/// the id, so we read that prefix and stop formatting right after it.
-pub fn node_id<S: Shape, D: Backend, T: std::fmt::Debug>(
-    t: &dfdx::prelude::Tensor<S, f32, D, T>,
-) -> Option<usize> {
-    struct Prefix(String);
-    impl std::fmt::Write for Prefix {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0.push_str(s);
-            if self.0.contains(')') {
-                Err(std::fmt::Error)
-            } else {
-                Ok(())
-            }
-        }
-    }
-    let mut p = Prefix(String::new());
-    let _ = std::fmt::write(&mut p, format_args!("{t:?}"));
-    let start = p.0.find("UniqueId(")? + "UniqueId(".len();
-    let end = start + p.0[start..].find(')')?;
-    p.0[start..end].parse().ok()
-}
-
-/// Whether two tensors are the same node of the graph (dfdx's backward pass needs the two
-/// operands of a binary op to be distinct nodes).
-pub fn same_node<S: Shape, D: Backend>(a: &DfdxTensor<S, D>, b: &DfdxTensor<S, D>) -> bool {
-    match (node_id(a), node_id(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => true, // unknown: be safe
-    }
-}
-
 fn dev_err<E: std::fmt::Debug>(e: E) -> TensorError {
     TensorError::Device(format!("{e:?}"))
 }
@@ -218,13 +180,16 @@ impl<D: Backend> DynTensor<D> {
                 found: vec![values.len()],
             });
         }
+        if D::HOST {
+            return Ok(Self::from_host(HostNode::leaf(values.into()), shape, false));
+        }
         let dev = default_device::<D>();
         let n = values.len();
         let data = dev
             .try_tensor_from_vec(values, (n,))
             .map_err(dev_err)?
             .retaped::<GradTape<D>>();
-        Ok(DynTensor::dev(data, Dims::new(shape), 0))
+        Ok(DynTensor::dev(data, Dims::new(shape)))
     }
 
     /// A rank-0 tensor.
@@ -236,24 +201,33 @@ impl<D: Backend> DynTensor<D> {
     pub fn full(shape: &[usize], value: f32) -> Self {
         let n = numel(shape);
         if super::host_op::is_cpu::<D>() {
-            return Self::from_host(HostNode::new(Vals::splat(value, n)), shape, false);
+            return Self::from_host(HostNode::leaf(Vals::splat(value, n)), shape, false);
         }
         let dev = default_device::<D>();
         let data = dev.tensor_from_vec(vec![value; n], (n,)).retaped();
-        DynTensor::dev(data, Dims::new(shape), next_fresh())
+        DynTensor::dev(data, Dims::new(shape))
     }
 
-    /// A tensor over a dfdx flat tensor.
-    fn dev(data: Flat<D>, shape: Dims, fresh: u64) -> Self {
+    /// A tensor over a dfdx flat tensor that no other `DynTensor` holds (the result of a dfdx
+    /// operation). On the CPU its values move to a host node whose gradient flows back into
+    /// the dfdx tensor's.
+    fn dev(data: Flat<D>, shape: Dims) -> Self {
+        if let Some(t) = super::host_op::host_from_flat(&data, &shape) {
+            return t;
+        }
         DynTensor {
             repr: Repr::Dev(Arc::new(DevNode {
                 data,
-                fresh,
-                real: std::sync::atomic::AtomicUsize::new(0),
+                fresh: next_fresh(),
             })),
             shape,
             constant: false,
         }
+    }
+
+    /// The node's identity for gradients, when the values live on the host.
+    pub(crate) fn host_key(&self) -> Option<super::tape::Key> {
+        self.host_node().and_then(|n| n.key())
     }
 
     /// A tensor over a host node (CPU only).
@@ -316,24 +290,36 @@ impl<D: Backend> DynTensor<D> {
         Self::full(shape, 1.0)
     }
 
-    /// Wraps a typed tensor (of any tape); the gradient path is kept when its tape is a
-    /// [`GradTape`].
-    pub fn from_dfdx<S: Shape, T: Tape<f32, D>>(t: dfdx::prelude::Tensor<S, f32, D, T>) -> Self
-    where
-        GradTape<D>: Merge<T>,
-    {
+    /// A tensor holding the values of a dfdx tensor: a new leaf, whose gradient a backward
+    /// pass gives ([`Grads::get`](super::Grads::get)) like any other's.
+    ///
+    /// ```
+    /// use dfdx::prelude::*;
+    /// use pyro::prelude::*;
+    /// let w = pyro::tensor::default_device::<Cpu>().tensor([1.0f32, 2.0]);
+    /// let x = DynTensor::from_dfdx(w);
+    /// let scope = GradScope::<Cpu>::open();
+    /// let g = scope.backward(&x.square().sum()).unwrap();
+    /// assert_eq!(g.get(&x).unwrap().to_vec(), vec![2.0, 4.0]);
+    /// ```
+    pub fn from_dfdx<S: Shape>(t: DfdxTensor<S, D>) -> Self {
         let concrete = t.shape().concrete();
         let shape: &[usize] = concrete.as_ref();
         let n = numel(shape);
+        if D::HOST {
+            let values = if n == 0 { Vec::new() } else { t.as_vec() };
+            return Self::from_host(HostNode::leaf(values.into()), shape, false);
+        }
         let dims = Dims::new(shape);
-        let (t, tape) = t.split_tape();
-        let t = t.put_tape(GradTape::<D>::default().merge(tape));
-        DynTensor::dev(t.reshape_like(&(n,)), dims, 0)
+        DynTensor::dev(
+            Self::own(t.retaped::<GradTape<D>>().reshape_like(&(n,))),
+            dims,
+        )
     }
 
     /// Wraps a flat tensor with a logical shape. (A strided flat tensor, e.g. a broadcast, is
     /// copied into contiguous storage: every `DynTensor` holds its values in order.)
-    pub fn from_flat(data: Flat<D>, shape: &[usize]) -> TensorResult<Self> {
+    pub(crate) fn from_flat(data: Flat<D>, shape: &[usize]) -> TensorResult<Self> {
         if data.shape().0 != numel(shape) {
             return Err(TensorError::Shape {
                 what: "DynTensor::from_flat".into(),
@@ -341,17 +327,34 @@ impl<D: Backend> DynTensor<D> {
                 found: vec![data.shape().0],
             });
         }
-        Ok(DynTensor::dev(data.contiguous(), Dims::new(shape), 0))
+        Ok(DynTensor::dev(
+            Self::own(data.contiguous()),
+            Dims::new(shape),
+        ))
     }
 
     /// Wraps a flat tensor that the caller has just created (the result of an operation, no
-    /// other `DynTensor` holds it), so it can be told apart from others without asking dfdx.
+    /// other `DynTensor` holds it): no copy is needed to tell it apart from others.
     pub(crate) fn from_new_flat(data: Flat<D>, shape: &[usize]) -> TensorResult<Self> {
-        let mut t = Self::from_flat(data, shape)?;
-        if let Repr::Dev(node) = &mut t.repr {
-            Arc::make_mut(node).fresh = next_fresh();
+        if data.shape().0 != numel(shape) {
+            return Err(TensorError::Shape {
+                what: "DynTensor::from_flat".into(),
+                expected: shape.to_vec(),
+                found: vec![data.shape().0],
+            });
         }
-        Ok(t)
+        Ok(DynTensor::dev(data.contiguous(), Dims::new(shape)))
+    }
+
+    /// A dfdx tensor given from outside, as a node of its own: on a device, a copy (a new
+    /// dfdx node, so the runtime's ids tell it apart from every other); on the CPU the
+    /// values move to a host node anyway.
+    fn own(data: Flat<D>) -> Flat<D> {
+        if D::HOST {
+            data
+        } else {
+            data * 1.0
+        }
     }
 
     /// The typed view of this tensor; errors naming both shapes when `S` does not fit.
@@ -367,8 +370,8 @@ impl<D: Backend> DynTensor<D> {
         super::Tensor::from_dyn(self.clone())
     }
 
-    /// The values as a dfdx tensor of shape `S` on the shared tape (for dfdx's own operations
-    /// and modules); errors naming both shapes when `S` does not fit.
+    /// A copy of the values as a dfdx tensor of shape `S` (for dfdx's own operations and
+    /// modules); errors naming both shapes when `S` does not fit.
     ///
     /// ```
     /// use dfdx::prelude::*;
@@ -392,7 +395,12 @@ impl<D: Backend> DynTensor<D> {
             c[i] = *d;
         }
         let s = S::from_concrete(&c).ok_or_else(err)?;
-        Ok(self.flat().clone().reshape_like(&s))
+        if D::HOST {
+            return default_device::<D>()
+                .try_tensor_from_vec(self.to_vec(), s)
+                .map_err(dev_err);
+        }
+        Ok(self.flat().clone().retaped::<NoneTape>().reshape_like(&s))
     }
 
     // ----- inspection ----------------------------------------------------------------------
@@ -412,37 +420,27 @@ impl<D: Backend> DynTensor<D> {
         numel(&self.shape)
     }
 
-    /// The dfdx node id of the data (read once and cached for dfdx tensors).
-    fn real_node(&self) -> Option<usize> {
-        match &self.repr {
-            Repr::Dev(node) => {
-                let n = node.real.load(std::sync::atomic::Ordering::Relaxed);
-                if n != 0 {
-                    return Some(n - 1);
-                }
-                let id = node_id(&node.data)?;
-                node.real
-                    .store(id + 1, std::sync::atomic::Ordering::Relaxed);
-                Some(id)
+    /// Whether `self` and `other` are the same node of the graph (a tensor and its clones
+    /// or reshapes; for a parameter, the leaf before and after an optimizer step).
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let x = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+    /// assert!(x.same_node(&x.clone().reshape(&[2, 1]).unwrap()));
+    /// assert!(!x.same_node(&DynTensor::from_vec(vec![1.0, 2.0], &[2]).unwrap()));
+    /// ```
+    pub fn same_node(&self, other: &Self) -> bool {
+        match (&self.repr, &other.repr) {
+            (Repr::Host(a), Repr::Host(b)) => {
+                Arc::ptr_eq(a, b) || (a.key().is_some() && a.key() == b.key())
             }
-            Repr::Host(_) => node_id(self.flat()),
+            (Repr::Dev(a), Repr::Dev(b)) => a.fresh == b.fresh,
+            _ => false,
         }
     }
 
-    /// Whether `self` and `other` are the same node of the graph. Host nodes and tensors this
-    /// module made compare by identity; anything else asks dfdx (once per tensor).
     fn same_node_as(&self, other: &Self) -> bool {
-        match (&self.repr, &other.repr) {
-            (Repr::Host(a), Repr::Host(b)) => return Arc::ptr_eq(a, b),
-            (Repr::Dev(a), Repr::Dev(b)) if a.fresh != 0 && b.fresh != 0 => {
-                return a.fresh == b.fresh
-            }
-            _ => {}
-        }
-        match (self.real_node(), other.real_node()) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
-        }
+        self.same_node(other)
     }
 
     /// Writes new values into this tensor's storage, keeping its node (dfdx id) and shape.
@@ -457,7 +455,7 @@ impl<D: Backend> DynTensor<D> {
         }
         match &mut self.repr {
             Repr::Dev(node) => Arc::make_mut(node).data.copy_from(values),
-            Repr::Host(node) => *node = HostNode::new(values.to_vec().into()),
+            Repr::Host(node) => *node = HostNode::with_key(values.to_vec().into(), node.key()),
         }
         Ok(())
     }
@@ -467,13 +465,13 @@ impl<D: Backend> DynTensor<D> {
     pub(crate) fn known_same_node(&self, other: &Self) -> bool {
         match (&self.repr, &other.repr) {
             (Repr::Host(a), Repr::Host(b)) => Arc::ptr_eq(a, b),
-            (Repr::Dev(a), Repr::Dev(b)) => a.fresh != 0 && a.fresh == b.fresh,
+            (Repr::Dev(a), Repr::Dev(b)) => a.fresh == b.fresh,
             _ => false,
         }
     }
 
     /// The flat dfdx tensor (made on first use for values a host kernel computed).
-    pub fn flat(&self) -> &Flat<D> {
+    pub(crate) fn flat(&self) -> &Flat<D> {
         match &self.repr {
             Repr::Dev(node) => &node.data,
             Repr::Host(node) => {
@@ -483,7 +481,7 @@ impl<D: Backend> DynTensor<D> {
     }
 
     /// Consumes into the flat dfdx tensor.
-    pub fn into_flat(self) -> Flat<D> {
+    pub(crate) fn into_flat(self) -> Flat<D> {
         match self.repr {
             Repr::Dev(node) => match Arc::try_unwrap(node) {
                 Ok(node) => node.data,
@@ -523,7 +521,7 @@ impl<D: Backend> DynTensor<D> {
     }
 
     /// A rank-0 typed tensor from a one-element tensor (for a loss to back-propagate from).
-    pub fn to_scalar_tensor(&self) -> TensorResult<DfdxTensor<Rank0, D>> {
+    pub(crate) fn to_scalar_tensor(&self) -> TensorResult<Taped<Rank0, D>> {
         if self.numel() != 1 {
             return Err(TensorError::Shape {
                 what: "scalar loss".into(),
@@ -555,8 +553,8 @@ impl<D: Backend> DynTensor<D> {
     /// let x = DynTensor::<Cpu>::from_vec(vec![1.0, 3.0], &[2]).unwrap().detach();
     /// let scope = GradScope::<Cpu>::open();
     /// let loss = x.mul(&w).unwrap().sum(); // d/dw = 1 + 3
-    /// let g = scope.backward_any(loss.to_scalar_tensor().unwrap(), |g| g.try_alloc_for(w.flat())).unwrap();
-    /// assert_eq!(g.get(w.flat()).as_vec(), vec![4.0]);
+    /// let g = scope.backward(&loss).unwrap();
+    /// assert_eq!(g.get_or_zeros(&w).to_vec(), vec![4.0]);
     /// ```
     pub fn detach(&self) -> Self {
         if super::host_op::is_cpu::<D>() {
@@ -564,7 +562,7 @@ impl<D: Backend> DynTensor<D> {
             return Self::from_host(node, &self.shape, true);
         }
         let d = self.flat().retaped::<NoneTape>() * 1.0;
-        DynTensor::dev(d.retaped(), self.shape.clone(), next_fresh())
+        DynTensor::dev(d.retaped(), self.shape.clone())
     }
 
     /// A copy that is a distinct node of the graph (a new id) with the same gradient path.
@@ -572,7 +570,7 @@ impl<D: Backend> DynTensor<D> {
         if let Some(t) = cpu_ops::identity(self) {
             return t;
         }
-        DynTensor::dev(self.flat().clone() * 1.0, self.shape.clone(), next_fresh())
+        DynTensor::dev(self.flat().clone() * 1.0, self.shape.clone())
     }
 
     // ----- shape -----------------------------------------------------------------------------
@@ -615,9 +613,9 @@ impl<D: Backend> DynTensor<D> {
             if let Some(t) = cpu_ops::broadcast_scalar(self, shape) {
                 return Ok(t);
             }
-            let s: DfdxTensor<Rank0, D> = self.flat().clone().reshape_like(&());
+            let s: Taped<Rank0, D> = self.flat().clone().reshape_like(&());
             let data = s.broadcast_like(&(n,)).reshape_like(&(n,));
-            return Ok(DynTensor::dev(data, Dims::new(shape), next_fresh()));
+            return Ok(DynTensor::dev(data, Dims::new(shape)));
         }
         // General case: gather with precomputed flat indices.
         self.gather_flat(broadcast_index(shape, &self.shape), shape)
@@ -649,7 +647,7 @@ impl<D: Backend> DynTensor<D> {
         let dev = self.device();
         let idx = dev.tensor_from_vec(idx, (n,));
         let data: Flat<D> = self.flat().clone().gather(idx);
-        Ok(DynTensor::dev(data, Dims::new(shape), 0))
+        Ok(DynTensor::dev(data, Dims::new(shape)))
     }
 
     /// Selects `indices` along dimension `dim` (used by subsampling plates).
@@ -708,11 +706,14 @@ impl<D: Backend> DynTensor<D> {
             return Ok(acc);
         }
         let mut acc = first.flat().clone();
-        for p in iter {
-            acc = (acc, p.flat().clone()).concat_along(Axis::<0>);
+        for (i, p) in iter.enumerate() {
+            // dfdx's concatenation needs distinct nodes: a repeated part goes in as a copy.
+            let repeated = parts[..=i].iter().any(|q| q.same_node(p));
+            let pf = if repeated { p.fresh() } else { p.clone() };
+            acc = (acc, pf.into_flat()).concat_along(Axis::<0>);
         }
         let n = acc.shape().0;
-        Ok(DynTensor::dev(acc, Dims::new(&[n]), next_fresh()))
+        Ok(DynTensor::dev(acc, Dims::new(&[n])))
     }
 
     // ----- elementwise binary with broadcasting --------------------------------------------
@@ -735,7 +736,6 @@ impl<D: Backend> DynTensor<D> {
             return Ok(DynTensor::dev(
                 f(self.flat().clone(), r.into_flat()),
                 self.shape.clone(),
-                next_fresh(),
             ));
         }
         let shape =
@@ -756,7 +756,6 @@ impl<D: Backend> DynTensor<D> {
         Ok(DynTensor::dev(
             f(l.into_flat(), r.into_flat()),
             Dims::new(&shape),
-            next_fresh(),
         ))
     }
 
@@ -857,14 +856,14 @@ impl<D: Backend> DynTensor<D> {
         let cond = dev.tensor_from_vec(flags, (n,)).gt(0.5);
         let zeros: dfdx::prelude::Tensor<(usize,), f32, D> = dev.zeros_like(&(n,));
         let data = cond.choose(self.flat().clone(), zeros);
-        Ok(DynTensor::dev(data, self.shape.clone(), next_fresh()))
+        Ok(DynTensor::dev(data, self.shape.clone()))
     }
 
     // ----- elementwise unary -----------------------------------------------------------------
 
     /// Applies a dfdx op to the flat data, keeping the shape.
-    pub fn map(&self, f: impl FnOnce(Flat<D>) -> Flat<D>) -> Self {
-        DynTensor::dev(f(self.flat().clone()), self.shape.clone(), next_fresh())
+    pub(crate) fn map(&self, f: impl FnOnce(Flat<D>) -> Flat<D>) -> Self {
+        DynTensor::dev(f(self.flat().clone()), self.shape.clone())
     }
 
     /// `self + c`.
@@ -939,8 +938,8 @@ impl<D: Backend> DynTensor<D> {
         if let Some(s) = cpu_ops::sum_groups(self, self.numel(), &[]) {
             return s;
         }
-        let s: DfdxTensor<Rank0, D> = self.flat().clone().sum();
-        DynTensor::dev(s.reshape_like(&(1,)), Dims::new(&[]), next_fresh())
+        let s: Taped<Rank0, D> = self.flat().clone().sum();
+        DynTensor::dev(s.reshape_like(&(1,)), Dims::new(&[]))
     }
 
     /// Sums the trailing `k` dimensions (as `Independent`/`to_event` need).
@@ -960,13 +959,9 @@ impl<D: Backend> DynTensor<D> {
         if let Some(s) = cpu_ops::sum_groups(self, inner, &self.shape[..keep]) {
             return Ok(s);
         }
-        let m: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, inner));
-        let s: DfdxTensor<(usize,), D> = m.sum::<(usize,), Axis<1>>();
-        Ok(DynTensor::dev(
-            s,
-            Dims::new(&self.shape[..keep]),
-            next_fresh(),
-        ))
+        let m: Taped<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, inner));
+        let s: Taped<(usize,), D> = m.sum::<(usize,), Axis<1>>();
+        Ok(DynTensor::dev(s, Dims::new(&self.shape[..keep])))
     }
 
     /// Log-sum-exp over the last dimension (numerically stable).
@@ -978,9 +973,9 @@ impl<D: Backend> DynTensor<D> {
             return Ok(t);
         }
         let outer = numel(lead);
-        let m: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, last));
-        let s: DfdxTensor<(usize,), D> = m.logsumexp::<(usize,), Axis<1>>();
-        Ok(DynTensor::dev(s, Dims::new(lead), next_fresh()))
+        let m: Taped<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, last));
+        let s: Taped<(usize,), D> = m.logsumexp::<(usize,), Axis<1>>();
+        Ok(DynTensor::dev(s, Dims::new(lead)))
     }
 
     /// Sums so the result has `shape` (the inverse of broadcasting; used by gradients and
@@ -1003,20 +998,20 @@ impl<D: Backend> DynTensor<D> {
         let lead = self.rank() - shape.len();
         let outer: usize = self.shape[..lead].iter().product();
         let rest: usize = self.shape[lead..].iter().product();
-        let m: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, rest));
+        let m: Taped<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, rest));
         let mut data: Flat<D> = m.sum::<(usize,), Axis<0>>();
         let mut cur: Vec<usize> = self.shape[lead..].to_vec();
         for k in 0..cur.len() {
             if shape[k] == 1 && cur[k] != 1 {
                 let a: usize = cur[..k].iter().product();
                 let b: usize = cur[k + 1..].iter().product();
-                let t: DfdxTensor<(usize, usize, usize), D> = data.reshape_like(&(a, cur[k], b));
-                let r: DfdxTensor<(usize, usize), D> = t.sum::<(usize, usize), Axis<1>>();
+                let t: Taped<(usize, usize, usize), D> = data.reshape_like(&(a, cur[k], b));
+                let r: Taped<(usize, usize), D> = t.sum::<(usize, usize), Axis<1>>();
                 data = r.reshape_like(&(a * b,));
                 cur[k] = 1;
             }
         }
-        Ok(DynTensor::dev(data, Dims::new(shape), 0))
+        Ok(DynTensor::dev(data, Dims::new(shape)))
     }
 
     // ----- linear algebra --------------------------------------------------------------------
@@ -1050,18 +1045,14 @@ impl<D: Backend> DynTensor<D> {
         if let Some(c) = super::host_matmul::matmul(self, rhs, sizes, &shape) {
             return Ok(c);
         }
-        let a: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(m, k));
+        let a: Taped<(usize, usize), D> = self.flat().clone().reshape_like(&(m, k));
         let mut b_flat = rhs.flat().clone();
         if self.same_node_as(rhs) {
             b_flat = b_flat * 1.0;
         }
-        let b: DfdxTensor<(usize, usize), D> = b_flat.reshape_like(&(k, n));
+        let b: Taped<(usize, usize), D> = b_flat.reshape_like(&(k, n));
         let c = a.matmul(b);
-        Ok(DynTensor::dev(
-            c.reshape_like(&(m * n,)),
-            Dims::new(&shape),
-            next_fresh(),
-        ))
+        Ok(DynTensor::dev(c.reshape_like(&(m * n,)), Dims::new(&shape)))
     }
 
     /// Transpose of a matrix (rank 2).
@@ -1079,12 +1070,11 @@ impl<D: Backend> DynTensor<D> {
                 .collect();
             return self.gather_flat(idx, &[c, r]);
         }
-        let m: DfdxTensor<(usize, usize), D> = self.flat().clone().reshape_like(&(r, c));
-        let t: DfdxTensor<(usize, usize), D> = m.permute::<_, Axes2<1, 0>>();
+        let m: Taped<(usize, usize), D> = self.flat().clone().reshape_like(&(r, c));
+        let t: Taped<(usize, usize), D> = m.permute::<_, Axes2<1, 0>>();
         Ok(DynTensor::dev(
             t.reshape_like(&(r * c,)),
             Dims::new(&[c, r]),
-            next_fresh(),
         ))
     }
 }

@@ -15,7 +15,7 @@ use dfdx::tensor::TensorFromVec;
 
 use super::backend::default_device;
 use super::dyn_tensor::Flat;
-use super::tape::{is_recording, record_host, Slot};
+use super::tape::{record_host, Key, Slot};
 
 /// Scalars [`cached_scalar`] keeps per thread (more distinct values are made each time).
 const SCALAR_CACHE: usize = 64;
@@ -42,11 +42,10 @@ pub(crate) fn cached_scalar(v: f32) -> Arc<HostNode> {
     })
 }
 
-/// Values computed on the host, with the gradient slot they had when made inside a
-/// recording scope.
+/// Values on the host, with the runtime's identity of the node for gradients ([`Key`]).
 pub(crate) struct HostNode {
     vals: Vals,
-    slot: Option<Slot>,
+    key: Option<Key>,
     flat: OnceLock<Flat<Cpu>>,
 }
 
@@ -54,26 +53,44 @@ impl std::fmt::Debug for HostNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostNode")
             .field("len", &self.vals.len())
-            .field("slot", &self.slot)
+            .field("key", &self.key)
             .finish()
     }
 }
 
 impl HostNode {
-    /// A node holding `vals` that no gradient is tracked for (a value made outside any
-    /// operation: a filled tensor, a detached copy, a cached constant).
+    /// A node holding `vals` that no gradient is tracked for (a constant: a detached copy,
+    /// a cached number).
     pub(crate) fn new(vals: Vals) -> Arc<Self> {
-        Self::with_slot(vals, None)
+        Self::with_key(vals, None)
     }
 
-    /// A node holding `vals` with the gradient slot `slot` (already on the tape, see
-    /// [`record_with_slot`](super::tape::record_with_slot)).
-    pub(crate) fn with_slot(vals: Vals, slot: Option<Slot>) -> Arc<Self> {
+    /// A leaf holding `vals`: a value made outside any operation that gradients may be
+    /// asked for (a parameter, a tensor made from a vector).
+    pub(crate) fn leaf(vals: Vals) -> Arc<Self> {
+        Self::with_key(vals, Some(Key::new_leaf()))
+    }
+
+    /// A node holding `vals` with the identity `key` (new values for an existing node keep
+    /// its key, so gradients keep finding it).
+    pub(crate) fn with_key(vals: Vals, key: Option<Key>) -> Arc<Self> {
         Arc::new(HostNode {
             vals,
-            slot,
+            key,
             flat: OnceLock::new(),
         })
+    }
+
+    /// A node over the values of the dfdx tensor `flat`, which it keeps as its dfdx form,
+    /// identified by `key`.
+    pub(crate) fn from_flat(vals: Vals, flat: Flat<Cpu>, key: Option<Key>) -> Arc<Self> {
+        let node = HostNode {
+            vals,
+            key,
+            flat: OnceLock::new(),
+        };
+        let _ = node.flat.set(flat);
+        Arc::new(node)
     }
 
     /// The values, row-major.
@@ -81,25 +98,39 @@ impl HostNode {
         self.vals.as_slice()
     }
 
-    /// The gradient slot, when the node was made by a recorded operation.
-    pub(crate) fn slot(&self) -> Option<Slot> {
-        self.slot
+    /// The node's identity for gradients (`None` for constants).
+    pub(crate) fn key(&self) -> Option<Key> {
+        self.key
     }
 
-    /// The values as a dfdx tensor, made on first use. When the node has a gradient slot,
-    /// a bridge operation is recorded that adds the dfdx tensor's gradient into the slot, so
-    /// gradients flow through dfdx operations too.
+    /// The gradient slot, when the node was made by a recorded operation.
+    pub(crate) fn slot(&self) -> Option<Slot> {
+        match self.key {
+            Some(Key::Slot(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The dfdx form of the values, when one was made.
+    pub(crate) fn existing_flat(&self) -> Option<&Flat<Cpu>> {
+        self.flat.get()
+    }
+
+    /// The values as a dfdx tensor, made on first use. When the node has a gradient slot
+    /// of the recording scope, a bridge operation is recorded that adds the dfdx tensor's
+    /// gradient into the slot, so gradients flow through dfdx operations too. (A leaf's
+    /// dfdx gradient is added when it is read, [`Grads`](super::Grads).)
     pub(crate) fn flat(&self) -> &Flat<Cpu> {
         self.flat.get_or_init(|| {
             let n = self.vals.len();
             let t: Flat<Cpu> = default_device::<Cpu>()
                 .tensor_from_vec(self.vals.as_slice().to_vec(), (n,))
                 .retaped();
-            if let (Some(slot), true) = (self.slot, is_recording()) {
+            if let Some(slot) = self.slot().filter(|s| s.is_current()) {
                 let key = t.clone();
                 record_host::<Cpu>(Box::new(move |host, grads: &mut Gradients<f32, Cpu>| {
                     let g = grads.get_or_alloc_mut(&key)?;
-                    if let Some(dst) = host.get_mut(slot) {
+                    if let Some(dst) = host.get_mut(Key::Slot(slot), g.len()) {
                         for (d, s) in dst.iter_mut().zip(g.iter()) {
                             *d += s;
                         }

@@ -26,7 +26,7 @@ use super::backend::Backend;
 use super::dims::Dims;
 use super::dyn_tensor::{broadcast_shapes, numel, DynTensor, Flat};
 use super::host_node::{HostNode, Vals};
-use super::tape::{current_scope, record_with_slot, slot_is_current, HostGrads, Slot};
+use super::tape::{current_scope, record_with_slot, HostGrads, Key};
 use crate::error::{TensorError, TensorResult};
 
 /// One input of a host kernel, seen from the output: a single value broadcast to every
@@ -122,18 +122,6 @@ pub(crate) fn cpu_item<D: Backend>(t: &DynTensor<D>) -> Option<f32> {
     }
 }
 
-/// Calls `f` with the gradient of `t` held in `grads` (a CPU gradient is read in place, no
-/// copy; a missing slot is allocated as zeros). `None` on other backends.
-pub(crate) fn with_cpu_grad<D: Backend, R>(
-    grads: &mut Gradients<f32, D>,
-    t: &Flat<D>,
-    f: impl FnOnce(&[f32]) -> R,
-) -> Option<R> {
-    let grads = D::cpu_grads(grads)?;
-    let g = grads.get_or_alloc_mut(as_cpu(t)?).ok()?;
-    Some(f(g))
-}
-
 /// An input's values, kept for the backward pass: a host node is shared, the values of a
 /// dfdx tensor are copied out once.
 enum Held {
@@ -174,24 +162,24 @@ impl Held {
 enum Dst {
     /// Nowhere (a runtime constant).
     Nothing,
-    /// The slot of a host node made in the recording scope.
-    Slot(Slot),
-    /// The dfdx gradient of a dfdx tensor (parameters, user tensors).
+    /// The host record of a node (`len` values): its slot when it was made in the
+    /// recording scope, its leaf entry otherwise.
+    Host(Key, usize),
+    /// The dfdx gradient of a dfdx tensor.
     Dev(Flat<Cpu>),
 }
 
 impl Dst {
     /// Where `x`'s gradient goes; `x` must be a CPU tensor (callers check `is_cpu::<D>()`).
-    fn of<D: Backend>(x: &DynTensor<D>, scope: Option<u64>) -> Dst {
+    fn of<D: Backend>(x: &DynTensor<D>) -> Dst {
         if x.is_constant() {
             return Dst::Nothing;
         }
-        if let Some(slot) = x.host_node().and_then(|n| n.slot()) {
-            if slot_is_current(slot, scope) {
-                return Dst::Slot(slot);
+        if let Some(node) = x.host_node() {
+            if let Some(key) = node.key() {
+                return Dst::Host(key, node.vals().len());
             }
         }
-        // (A host node without a slot of this scope becomes a dfdx tensor here.)
         Dst::Dev(
             as_cpu(x.flat())
                 .expect("host kernels run only on the CPU backend")
@@ -207,7 +195,7 @@ impl Dst {
     ) -> Result<Option<&'a mut [f32]>, CpuError> {
         Ok(match self {
             Dst::Nothing => None,
-            Dst::Slot(s) => host.get_mut(*s),
+            Dst::Host(key, len) => host.get_mut(*key, *len),
             Dst::Dev(t) => Some(grads.get_or_alloc_mut(t)?),
         })
     }
@@ -231,7 +219,7 @@ fn gather<D: Backend, const N: usize>(
     } else {
         current_scope::<Cpu>()
     };
-    let dsts = scope.map(|sc| std::array::from_fn(|i| Dst::of(inputs[i], Some(sc))));
+    let dsts = scope.map(|_| std::array::from_fn(|i| Dst::of(inputs[i])));
     Some((held, dsts, constant))
 }
 
@@ -264,7 +252,44 @@ fn finish<D: Backend, const N: usize>(
             })
         })
     });
-    DynTensor::from_host(HostNode::with_slot(out, slot), shape, constant)
+    DynTensor::from_host(node_for(out, slot, constant), shape, constant)
+}
+
+/// The output node of a kernel: identified by its slot when an operation was recorded, as a
+/// new leaf when none was (outside a scope) and it is not a constant.
+fn node_for(vals: Vals, slot: Option<super::tape::Slot>, constant: bool) -> Arc<HostNode> {
+    let key = match slot {
+        Some(s) => Some(Key::Slot(s)),
+        None if !constant => Some(Key::new_leaf()),
+        None => None,
+    };
+    HostNode::with_key(vals, key)
+}
+
+/// The values of a new CPU dfdx tensor (the result of a dfdx operation) as a host node,
+/// keeping the tensor as the node's dfdx form: when a scope records, the node's gradient
+/// is added to the dfdx tensor's in the backward pass, so it reaches the dfdx operation
+/// that made it. `None` off the CPU.
+pub(crate) fn host_from_flat<D: Backend>(data: &Flat<D>, shape: &[usize]) -> Option<DynTensor<D>> {
+    let flat = as_cpu(data)?.clone();
+    let vals = read(&flat);
+    let key = flat.clone();
+    let slot = record_with_slot::<Cpu>(vals.len(), move |slot| {
+        Box::new(move |host, grads| {
+            if let Some(g) = host.take(slot) {
+                for (d, s) in grads.get_or_alloc_mut(&key)?.iter_mut().zip(g.as_slice()) {
+                    *d += s;
+                }
+            }
+            Ok(())
+        })
+    });
+    let key = Some(slot.map_or_else(Key::new_leaf, Key::Slot));
+    Some(DynTensor::from_host(
+        HostNode::from_flat(vals, flat, key),
+        shape,
+        false,
+    ))
 }
 
 /// The broadcast shape of the inputs (without allocating when they agree).
@@ -481,7 +506,7 @@ fn finish_terms<'a, D: Backend, X: 'static>(
         if !t.is_constant() {
             constant = false;
             if scope.is_some() {
-                dsts.push((Dst::of(t, scope), x));
+                dsts.push((Dst::of(t), x));
             }
         }
     }
@@ -502,5 +527,5 @@ fn finish_terms<'a, D: Backend, X: 'static>(
             })
         })
     };
-    DynTensor::from_host(HostNode::with_slot(vals, slot), shape, constant)
+    DynTensor::from_host(node_for(vals, slot, constant), shape, constant)
 }

@@ -5,6 +5,7 @@
 use dfdx::prelude::*;
 
 use super::cpu_ops::weighted_sum;
+use super::dyn_tensor::Flat;
 use super::grad_tests::check_grad;
 use super::*;
 use crate::error::TensorResult;
@@ -38,16 +39,10 @@ fn run(
         .tensor_from_vec((0..n).map(|k| 0.5 + k as f32).collect(), (n,))
         .retaped();
     let value = out.as_vec();
-    let loss = (out * w).sum();
-    let grads = scope
-        .backward_any(loss, |g| {
-            for x in xs {
-                g.try_alloc_for(x.flat())?;
-            }
-            Ok(())
-        })
-        .unwrap();
-    let g = xs.iter().map(|x| grads.get(x.flat()).as_vec()).collect();
+    let loss: Typed<Rank0> = (out * w).sum();
+    let loss = DynTensor::from_flat(loss.reshape_like(&(1,)), &[]).unwrap();
+    let grads = scope.backward(&loss).unwrap();
+    let g = xs.iter().map(|x| grads.get_or_zeros(x).to_vec()).collect();
     (value, g)
 }
 
@@ -228,10 +223,8 @@ fn runtime_constants_get_no_gradient_and_make_no_nodes() {
     // Mixed: one node, and the gradient reaches only the tracked input.
     let y = x.mul(&k).unwrap().sum();
     assert!(!y.is_constant());
-    let grads = scope
-        .backward_any(y.to_scalar_tensor().unwrap(), |g| g.try_alloc_for(x.flat()))
-        .unwrap();
-    assert_eq!(grads.get(x.flat()).as_vec(), vec![8.0, 8.0]);
+    let grads = scope.backward(&y).unwrap();
+    assert_eq!(grads.get_or_zeros(&x).to_vec(), vec![8.0, 8.0]);
     // Numbers given to distributions are constants; their densities still carry the
     // value's gradient (checked against finite differences).
     use crate::distributions::{Distribution, Normal};

@@ -13,6 +13,7 @@ mod dyn_extra;
 mod dyn_tensor;
 #[cfg(test)]
 mod grad_tests;
+mod grads;
 mod host_matmul;
 pub(crate) mod host_node;
 pub(crate) mod host_op;
@@ -24,9 +25,14 @@ pub mod typed;
 mod typed_ops;
 
 pub use backend::{default_device, Backend, DefaultDevice};
-pub use dyn_tensor::{broadcast_shapes, node_id, numel, same_node, DfdxTensor, DynTensor, Flat};
+pub(crate) use dyn_tensor::Taped;
+pub use dyn_tensor::{broadcast_shapes, numel, DfdxTensor, DynTensor};
+pub use grads::Grads;
 pub use special::Special;
-pub use tape::{is_recording, GradScope, GradTape};
+pub(crate) use tape::GradTape;
+#[cfg(test)]
+pub(crate) use tape::Key;
+pub use tape::{is_recording, GradScope};
 pub use typed::{BroadcastShape, Tensor};
 pub use typed_ops::{
     BatchDim, InnerDim, MatMulShape, Operand, PrependDim, ResizeAxis, SplitFirst, StaticDim,

@@ -1,11 +1,14 @@
-//! One shared, thread-local gradient tape (DESIGN.md §3).
+//! One thread-local gradient tape, owned by the runtime.
 //!
-//! dfdx moves a tape along with each tensor, so a tensor used twice must be split by hand. A
-//! probabilistic program reuses values everywhere, so pyro-rs gives every tensor the zero-sized
-//! [`GradTape`]: its backward operations all land on one thread-local list, in execution order,
-//! while a [`GradScope`] is open. Tensors can then be cloned and used any number of times, and
-//! intermediates can be dropped, with PyTorch semantics. Outside a scope no operation is
-//! recorded (like `torch.no_grad()`).
+//! While a [`GradScope`] is open, every differentiable operation appends its backward step to
+//! the scope's list, in execution order; [`GradScope::backward`] runs the list newest first.
+//! Tensors can be cloned and used any number of times, and intermediates dropped, with
+//! PyTorch semantics. Outside a scope nothing is recorded (like `torch.no_grad()`).
+//!
+//! Gradients of host values live in the pass's [`HostGrads`]: a numbered slot per node made
+//! in the scope, an entry per leaf reached (identified by [`Key`], the runtime's own node
+//! identity). dfdx operations the runtime runs on device values record onto the same list
+//! through [`GradTape`], with their gradients in dfdx's `Gradients`.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -15,7 +18,10 @@ use dfdx::prelude::{Gradients, Merge, NoneTape, OwnedTape, Rank0, Tape, Tensor};
 use dfdx::tensor::{PutTape, SplitTape, Storage, Trace};
 use dfdx::tensor_ops::Backward;
 
+use super::backend::Backend;
+use super::grads::Grads;
 use super::host_node::Vals;
+use super::DynTensor;
 use crate::error::TensorError;
 
 type BackwardOp<D> =
@@ -59,42 +65,95 @@ pub(crate) struct Slot {
     index: u32,
 }
 
-/// The gradients of host nodes during one backward pass, allocated on first use.
+/// The runtime's identity of a host node for gradients. A node made by a recorded operation
+/// has the [`Slot`] its gradient fills in that scope's backward pass; a value made outside
+/// any operation that may need a gradient (a parameter, `DynTensor::from_vec`) is a leaf
+/// with an id of its own. In a later scope a slot node is a leaf too, found by its old slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// Made by an operation recorded in some scope.
+    Slot(Slot),
+    /// Made outside any operation.
+    Leaf(u64),
+}
+
+static LEAF: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Key {
+    /// A new leaf identity.
+    pub(crate) fn new_leaf() -> Self {
+        Key::Leaf(LEAF.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// The gradients of host nodes during one backward pass, allocated on first use: one entry
+/// per slot of the pass's scope, and one per leaf (any other key) an operation sent a
+/// gradient to.
 pub(crate) struct HostGrads {
     scope: u64,
     lens: Vec<usize>,
     /// One entry per slot; a single value stays off the heap.
     grads: Vec<Option<Vals>>,
+    /// Gradients of leaves, in first-reached order (a model has a handful).
+    leaves: Vec<(Key, Vals)>,
 }
 
 impl HostGrads {
     fn new(scope: u64, lens: Vec<usize>) -> Self {
         let grads = std::iter::repeat_with(|| None).take(lens.len()).collect();
-        HostGrads { scope, lens, grads }
+        HostGrads {
+            scope,
+            lens,
+            grads,
+            leaves: Vec::new(),
+        }
     }
 
-    /// Takes out the gradient of a node (its producer runs once, after every consumer);
-    /// `None` when no gradient reached it or the slot is not of this pass.
+    /// The slot index of `key` when it is a slot of this pass.
+    fn own_slot(&self, key: Key) -> Option<usize> {
+        match key {
+            Key::Slot(s) if s.scope == self.scope => Some(s.index as usize),
+            _ => None,
+        }
+    }
+
+    /// Takes out the gradient of a node made in this pass's scope (its producer runs once,
+    /// after every consumer); `None` when no gradient reached it.
     pub(crate) fn take(&mut self, slot: Slot) -> Option<Vals> {
-        if slot.scope != self.scope {
-            return None;
-        }
-        self.grads.get_mut(slot.index as usize)?.take()
+        let i = self.own_slot(Key::Slot(slot))?;
+        self.grads.get_mut(i)?.take()
     }
 
-    /// The gradient of a node to accumulate into (zeros on first use); `None` when the slot
-    /// is not of this pass.
-    pub(crate) fn get_mut(&mut self, slot: Slot) -> Option<&mut [f32]> {
-        if slot.scope != self.scope {
+    /// The gradient of the node `key` (of `len` values) to accumulate into, zeros on first
+    /// use: its slot when it was made in this pass's scope, its leaf entry otherwise.
+    pub(crate) fn get_mut(&mut self, key: Key, len: usize) -> Option<&mut [f32]> {
+        if let Some(i) = self.own_slot(key) {
+            let len = *self.lens.get(i)?;
+            let g = self.grads.get_mut(i)?;
+            return Some(
+                g.get_or_insert_with(|| Vals::splat(0.0, len))
+                    .as_mut_slice(),
+            );
+        }
+        let at = match self.leaves.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                self.leaves.push((key, Vals::zeros(len)));
+                self.leaves.len() - 1
+            }
+        };
+        Some(self.leaves[at].1.as_mut_slice())
+    }
+
+    /// The gradient a leaf (any key but a slot of this pass) received, if any.
+    pub(crate) fn leaf(&self, key: Key) -> Option<&[f32]> {
+        if self.own_slot(key).is_some() {
             return None;
         }
-        let i = slot.index as usize;
-        let len = *self.lens.get(i)?;
-        let g = self.grads.get_mut(i)?;
-        Some(
-            g.get_or_insert_with(|| Vals::splat(0.0, len))
-                .as_mut_slice(),
-        )
+        self.leaves
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, g)| g.as_slice())
     }
 }
 
@@ -132,6 +191,13 @@ pub(crate) fn slot_is_current(slot: Slot, current: Option<u64>) -> bool {
     current == Some(slot.scope)
 }
 
+impl Slot {
+    /// Whether the slot belongs to the innermost scope (recording on the CPU).
+    pub(crate) fn is_current(self) -> bool {
+        slot_is_current(self, current_scope::<dfdx::prelude::Cpu>())
+    }
+}
+
 /// Records a host backward operation in the innermost scope (dropped when none records).
 pub(crate) fn record_host<D: Storage<f32> + 'static>(op: HostOp<D>) {
     SCOPES.with(|scopes| {
@@ -150,20 +216,11 @@ thread_local! {
     static SCOPES: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The tape type of the dfdx tensors the runtime works with (`DfdxTensor`): a handle to
-/// the thread's current [`GradScope`].
-///
-/// It is zero-sized, `Copy` and merges with itself for free, so tensors carrying it can be
-/// cloned and combined without any bookkeeping by the user.
-///
-/// ```
-/// use dfdx::prelude::*;
-/// use pyro::tensor::DfdxTensor;
-/// let dev = pyro::tensor::default_device::<Cpu>();
-/// let x: DfdxTensor<Rank1<3>> = dev.tensor([1.0f32, 2.0, 3.0]).retaped();
-/// let y = x.clone() * 2.0 + x.exp(); // `x` used twice, no manual tape splitting
-/// assert_eq!(y.array().len(), 3);
-/// ```
+/// The tape of the dfdx tensors the runtime's own dfdx operations work on (values on a
+/// device): a zero-sized handle to the thread's current [`GradScope`], so such tensors can be
+/// cloned and combined without splitting tapes. Crate-internal: user code reaches dfdx
+/// through copies ([`DynTensor::to_dfdx`], [`DynTensor::from_dfdx`]), so no operation of
+/// another library lands on the runtime's tape.
 pub struct GradTape<D>(PhantomData<fn() -> D>);
 
 impl<D> Default for GradTape<D> {
@@ -229,15 +286,12 @@ pub fn is_recording() -> bool {
 /// innermost open scope.
 ///
 /// ```
-/// use dfdx::prelude::*;
-/// use pyro::prelude::{GradScope, GradTape};
-/// let dev = pyro::tensor::default_device::<Cpu>();
-/// let w: dfdx::prelude::Tensor<Rank1<2>, f32, Cpu> = dev.tensor([1.0, -2.0]);
+/// use pyro::prelude::*;
+/// let w = DynTensor::<Cpu>::from_vec(vec![1.0, -2.0], &[2]).unwrap();
 /// let scope = GradScope::<Cpu>::open();
-/// let x = w.retaped::<GradTape<Cpu>>();
-/// let loss = (x.clone().square() + x * 3.0).sum(); // d/dx sum(x^2 + 3x) = 2x + 3
-/// let grads = scope.backward(loss, &[&w]).unwrap();
-/// assert_eq!(grads.get(&w).array(), [5.0, -1.0]);
+/// let loss = w.square().add(&w.mul_scalar(3.0)).unwrap().sum(); // d/dw = 2w + 3
+/// let grads = scope.backward(&loss).unwrap();
+/// assert_eq!(grads.get(&w).unwrap().to_vec(), vec![5.0, -1.0]);
 /// ```
 pub struct GradScope<D: Storage<f32> + 'static> {
     depth: usize,
@@ -296,66 +350,65 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
             out
         })
     }
+}
 
-    /// Closes the scope and back-propagates from the scalar `loss`. Gradients are allocated
-    /// (as zeros) for every tensor in `leaves`, so `grads.get(leaf)` never fails for them, even
-    /// when the loss does not depend on a leaf.
-    pub fn backward<T, S: dfdx::shapes::Shape, LT>(
-        self,
-        loss: Tensor<Rank0, f32, D, T>,
-        leaves: &[&Tensor<S, f32, D, LT>],
-    ) -> Result<Gradients<f32, D>, TensorError>
-    where
-        D: dfdx::tensor_ops::Device<f32>,
-        T: Tape<f32, D>,
-    {
-        self.backward_any(loss, |grads| {
-            for leaf in leaves {
-                grads.try_alloc_for(*leaf)?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Like [`GradScope::backward`], with a closure that allocates gradient slots for the
-    /// leaves (of any shapes) before the backward pass runs.
-    pub fn backward_any<T>(
-        mut self,
-        loss: Tensor<Rank0, f32, D, T>,
-        alloc_leaves: impl FnOnce(&mut Gradients<f32, D>) -> Result<(), D::Err>,
-    ) -> Result<Gradients<f32, D>, TensorError>
-    where
-        D: dfdx::tensor_ops::Device<f32>,
-        T: Tape<f32, D>,
-    {
+impl<D: Backend> GradScope<D> {
+    /// Closes the scope and back-propagates from the one-element tensor `loss`: every
+    /// operation recorded since the scope opened runs its backward step, newest first, and
+    /// the gradients of the leaves the loss depends on are returned ([`Grads::get`]).
+    ///
+    /// ```
+    /// use pyro::prelude::*;
+    /// let w = DynTensor::<Cpu>::from_vec(vec![1.0, -2.0], &[2]).unwrap();
+    /// let scope = GradScope::<Cpu>::open();
+    /// let loss = w.square().add(&w.mul_scalar(3.0)).unwrap().sum(); // d/dw = 2w + 3
+    /// let grads = scope.backward(&loss).unwrap();
+    /// assert_eq!(grads.get(&w).unwrap().to_vec(), vec![5.0, -1.0]);
+    /// ```
+    pub fn backward(mut self, loss: &DynTensor<D>) -> Result<Grads<D>, TensorError> {
+        if loss.numel() != 1 {
+            return Err(TensorError::Shape {
+                what: "backward: the loss must have one element".into(),
+                expected: vec![],
+                found: loss.shape().to_vec(),
+            });
+        }
         let (ops, mut host) = self.take_ops();
-        let mut grads = Gradients::leaky();
-        alloc_leaves(&mut grads).map_err(|e| TensorError::Device(format!("{e:?}")))?;
-        let (loss, _) = loss.split_tape();
-        let (loss, mut tape) = loss.traced(grads).split_tape();
-        // One entry on dfdx's tape runs the recorded operations newest first (dfdx seeds the
-        // loss's gradient before it), instead of boxing each operation a second time.
-        tape.add_backward_op(move |grads| {
-            for op in ops.into_iter().rev() {
-                match op {
-                    Op::Dev(op) => op(grads)?,
-                    Op::Host(op) => op(&mut host, grads)?,
-                }
+        let dev_err = |e: D::Err| TensorError::Device(format!("{e:?}"));
+        let Some(node) = loss.host_node() else {
+            // A device value: dfdx seeds the loss's gradient (ones), then our operations run
+            // as one entry of its tape.
+            let (l, _) = loss.to_scalar_tensor()?.split_tape();
+            let (l, mut tape) = l.traced(Gradients::leaky()).split_tape();
+            tape.add_backward_op(move |grads| run_ops(ops, &mut host, grads));
+            let l: Tensor<Rank0, f32, D, OwnedTape<f32, D>> = l.put_tape(tape);
+            let dev = l.try_backward().map_err(dev_err)?;
+            return Ok(Grads::new(HostGrads::new(0, Vec::new()), dev));
+        };
+        if let (Some(key), false) = (node.key(), loss.is_constant()) {
+            if let Some(g) = host.get_mut(key, 1) {
+                g[0] = 1.0;
             }
-            Ok(())
-        });
-        let loss: Tensor<Rank0, f32, D, OwnedTape<f32, D>> = loss.put_tape(tape);
-        match crate::silent_panic::catch_silently(move || loss.try_backward()) {
-            Ok(Ok(g)) => Ok(g),
-            Ok(Err(e)) => Err(TensorError::Device(format!("{e:?}"))),
-            Err(_) => Err(TensorError::Backward(format!(
-                "a backward operation failed ({}); the usual cause is one dfdx tensor used as \
-                 both operands of a dfdx binary op (`x.clone() * x`): use `x.square()` or \
-                 `pyro::tensor::fresh(&x)` for one operand",
-                crate::silent_panic::last_message().unwrap_or_else(|| "no message".into())
-            ))),
+        }
+        let mut dev = Gradients::leaky();
+        run_ops(ops, &mut host, &mut dev).map_err(dev_err)?;
+        Ok(Grads::new(host, dev))
+    }
+}
+
+/// Runs recorded backward operations, newest first.
+fn run_ops<D: Storage<f32>>(
+    ops: Vec<Op<D>>,
+    host: &mut HostGrads,
+    grads: &mut Gradients<f32, D>,
+) -> Result<(), D::Err> {
+    for op in ops.into_iter().rev() {
+        match op {
+            Op::Dev(op) => op(grads)?,
+            Op::Host(op) => op(host, grads)?,
         }
     }
+    Ok(())
 }
 
 impl<D: Storage<f32> + 'static> Drop for GradScope<D> {

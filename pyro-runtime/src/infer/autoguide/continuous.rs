@@ -667,11 +667,10 @@ fn neg_log_joint_grad<D: Backend, A, M: Program<A>>(
     }
     let mut trace = tm.take();
     let loss = trace.log_prob_sum()?.add(&log_det)?.neg();
-    let leaf = packed.flat().clone();
-    let grads = scope.backward_any(loss.to_scalar_tensor()?, |g| g.try_alloc_for(&leaf))?;
+    let grads = scope.backward(&loss)?;
     Ok(grads
-        .get(packed.flat())
-        .as_vec()
+        .get_or_zeros(&packed)
+        .to_vec()
         .into_iter()
         .map(|g| g as f64)
         .collect())

@@ -5,7 +5,7 @@ use dfdx::shapes::{Const, Dim, Rank0, Shape};
 use super::shapes::{PrependDim, SplitFirst};
 use crate::error::{TensorError, TensorResult};
 use crate::tensor::backend::Backend;
-use crate::tensor::dyn_tensor::{node_id, DynTensor};
+use crate::tensor::dyn_tensor::DynTensor;
 use crate::tensor::typed::Tensor;
 
 /// A list of tensors of one shape type to [`Tensor::concat`] or [`Tensor::stack`]: an array
@@ -55,8 +55,7 @@ fn lift<O: Shape, D: Backend>(value: TensorResult<DynTensor<D>>) -> Tensor<O, D>
     Tensor::<Rank0, D>::scalar(0.0).map_to(move |_| value)
 }
 
-/// The flat data of `parts` one after another, as a rank-1 tensor. (A part that is the same
-/// node as an earlier one goes in as a copy: dfdx's concatenation needs distinct nodes.)
+/// The flat data of `parts` one after another, as a rank-1 tensor.
 fn cat_values<D: Backend>(parts: &[DynTensor<D>]) -> TensorResult<DynTensor<D>> {
     let parts: Vec<&DynTensor<D>> = parts.iter().filter(|p| p.numel() > 0).collect();
     match parts.as_slice() {
@@ -64,18 +63,8 @@ fn cat_values<D: Backend>(parts: &[DynTensor<D>]) -> TensorResult<DynTensor<D>> 
         [one] => return one.reshape(&[one.numel()]),
         _ => {}
     }
-    let mut seen = Vec::with_capacity(parts.len());
-    let distinct: Vec<DynTensor<D>> = parts
-        .iter()
-        .map(|p| match node_id(p.flat()) {
-            Some(id) if !seen.contains(&id) => {
-                seen.push(id);
-                (*p).clone()
-            }
-            _ => p.fresh(),
-        })
-        .collect();
-    DynTensor::cat_flat(&distinct)
+    let parts: Vec<DynTensor<D>> = parts.into_iter().cloned().collect();
+    DynTensor::cat_flat(&parts)
 }
 
 fn dyn_parts<S: Shape, D: Backend>(parts: &[Tensor<S, D>]) -> TensorResult<Vec<DynTensor<D>>> {

@@ -380,11 +380,9 @@ mod tests {
         let w = DynTensor::<Cpu>::from_vec(vec![3.0, 1.0, 3.0, 2.0], &[2, 2]).unwrap();
         let scope = crate::tensor::GradScope::<Cpu>::open();
         let m = view::<Rank2<2, 2>>(&w).max_axis::<Axis<0>>().sum();
-        let loss = m.into_dyn().unwrap().to_scalar_tensor().unwrap();
-        let g = scope
-            .backward_any(loss, |g| g.try_alloc_for(w.flat()))
-            .unwrap();
-        assert_eq!(g.get(w.flat()).as_vec(), vec![1.0, 0.0, 0.0, 1.0]);
+        let loss = m.into_dyn().unwrap();
+        let g = scope.backward(&loss).unwrap();
+        assert_eq!(g.get_or_zeros(&w).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
     }
 
     // ----- softmax ----------------------------------------------------------------------
