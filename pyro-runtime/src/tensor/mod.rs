@@ -25,7 +25,6 @@ pub mod typed;
 mod typed_ops;
 
 pub use backend::{default_device, Backend, DefaultDevice};
-pub(crate) use dyn_tensor::Taped;
 pub use dyn_tensor::{broadcast_shapes, numel, DfdxTensor, DynTensor};
 pub use grads::Grads;
 pub use special::Special;
