@@ -327,13 +327,9 @@ pub(crate) fn validate_param<D: Backend>(
     }
 }
 
-/// Calls `f` with the values of `x` on the host: a host node's own values (no copy), or a
-/// copy of a device tensor's.
+/// Calls `f` with the values of `x` (borrowed, no copy).
 fn with_host_values<D: Backend, R>(x: &DynTensor<D>, f: impl FnOnce(&[f32]) -> R) -> R {
-    match x.host_node() {
-        Some(node) => f(node.vals()),
-        None => f(&x.to_vec()),
-    }
+    f(x.values())
 }
 
 /// The flat (row-major) index of the first NaN in `x`, if any.

@@ -83,7 +83,7 @@ fn unique_names<'a>(names: &[&'a str]) -> Vec<&'a str> {
     out
 }
 
-/// [`step_store`] as SVI calls it: on the CPU each gradient is read in place. Every name is
+/// [`step_store`] as SVI calls it: each gradient is read in place. Every name is
 /// checked before anything is written; a leaf the loss does not depend on gets a zero
 /// gradient.
 pub(crate) fn step_store_owned<D: Backend>(
@@ -108,24 +108,15 @@ pub(crate) fn step_store_owned<D: Backend>(
     for (i, name) in work {
         let leaf = &store.entries[i].unconstrained;
         let mut value = leaf.to_vec();
-        let updated = grads.with_host(leaf, |g| {
-            let zeros;
-            let g = match g {
-                Some(g) => g,
-                None => {
-                    zeros = vec![0.0; value.len()];
-                    &zeros
-                }
-            };
-            opt.update(name, &mut value, g)
-        });
-        match updated {
-            Some(r) => r?,
+        let zeros;
+        let g = match grads.slice(leaf) {
+            Some(g) => g,
             None => {
-                let g = grads.get_or_zeros(leaf).to_vec();
-                opt.update(name, &mut value, &g)?;
+                zeros = vec![0.0; value.len()];
+                &zeros
             }
-        }
+        };
+        opt.update(name, &mut value, g)?;
         store
             .overwrite_unconstrained_at(i, &value)
             .map_err(|e| OptimError::Store {

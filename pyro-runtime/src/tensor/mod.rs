@@ -28,7 +28,6 @@ pub use backend::{default_device, Backend, DefaultDevice};
 pub use dyn_tensor::{broadcast_shapes, numel, DfdxTensor, DynTensor};
 pub use grads::Grads;
 pub use special::Special;
-pub(crate) use tape::GradTape;
 #[cfg(test)]
 pub(crate) use tape::Key;
 pub use tape::{is_recording, GradScope};
