@@ -39,10 +39,12 @@
 //!
 //! ```
 //! use pyro::infer::mcmc::diagnostics::{ess_bulk, split_rhat};
-//! // Two chains stuck at different values: R-hat flags them, ESS is tiny.
-//! let chains = vec![vec![0.0, 0.1, 0.0, 0.1, 0.0, 0.1], vec![5.0, 5.1, 5.0, 5.1, 5.0, 5.1]];
+//! // Two chains exploring disjoint regions: R-hat flags them, the bulk ESS is tiny.
+//! let a: Vec<f64> = (0..100).map(|i| ((i * 37) % 101) as f64 / 100.0).collect();
+//! let b: Vec<f64> = a.iter().map(|v| v + 3.0).collect();
+//! let chains = vec![a, b];
 //! assert!(split_rhat(&chains) > 1.5);
-//! assert!(ess_bulk(&chains) < 3.0);
+//! assert!(ess_bulk(&chains) < 5.0);
 //! ```
 
 use std::fmt::Write as _;
@@ -335,7 +337,8 @@ fn quantile_sorted(sorted: &[f64], prob: f64) -> f64 {
         return sorted[0];
     }
     let nf = n as f64;
-    let aleph = nf * prob + (1.0 + prob * (1.0 - 1.0 - 1.0));
+    // mquantiles' m = alphap + p (1 - alphap - betap) = 1 - p, exactly.
+    let aleph = nf * prob + (1.0 - prob);
     let k = aleph.clamp(1.0, nf - 1.0).floor();
     let gamma = (aleph - k).clamp(0.0, 1.0);
     let k = k as usize;
@@ -364,9 +367,9 @@ fn sorted_draws(chains: &[Vec<f64>]) -> Vec<f64> {
 /// use pyro::infer::mcmc::diagnostics::split_rhat;
 /// let a: Vec<f64> = (0..100).map(|i| ((i * 37) % 101) as f64).collect();
 /// let b: Vec<f64> = a.iter().rev().copied().collect();
-/// assert!((split_rhat(&[a.clone(), b]) - 1.0).abs() < 0.05);
+/// assert!((split_rhat(&[a.clone(), b]) - 1.0).abs() < 0.02);
 /// let shifted: Vec<f64> = a.iter().map(|v| v + 200.0).collect();
-/// assert!(split_rhat(&[a, shifted]) > 2.0);
+/// assert!(split_rhat(&[a, shifted]) > 1.5); // ranks bound it: 1.82 for fully separated chains
 /// assert!(split_rhat(&[vec![1.0; 10], vec![1.0; 10]]).is_nan());
 /// ```
 pub fn split_rhat(chains: &[Vec<f64>]) -> f64 {
@@ -681,7 +684,7 @@ impl SiteDraws {
         if per_draw == 0 || values.is_empty() {
             return Err(DiagnosticsError::NoDraws { site: name });
         }
-        if values.len() % per_draw != 0 {
+        if !values.len().is_multiple_of(per_draw) {
             return Err(DiagnosticsError::Length {
                 site: name,
                 len: values.len(),

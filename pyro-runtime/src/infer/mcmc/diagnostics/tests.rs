@@ -15,7 +15,7 @@ use super::*;
 #[derive(Debug, Clone)]
 enum Json {
     Null,
-    Bool(bool),
+    Bool,
     Num(f64),
     Str(String),
     Arr(Vec<Json>),
@@ -191,11 +191,11 @@ impl Parser<'_> {
             }
             b't' => {
                 self.i += 4;
-                Json::Bool(true)
+                Json::Bool
             }
             b'f' => {
                 self.i += 5;
-                Json::Bool(false)
+                Json::Bool
             }
             b'n' => {
                 self.i += 4;
