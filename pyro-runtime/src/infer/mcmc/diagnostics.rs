@@ -35,7 +35,9 @@
 //! - **each chain constant at a different value**: R-hat is `+∞` (no within-chain variance),
 //!   ESS small and finite, as ArviZ.
 //! - infinite draws are ranked like any other (ESS and R-hat stay finite); the MCSE of the
-//!   mean is then NaN.
+//!   mean is then NaN. Should the median itself be infinite, the folded draws are NaN and so
+//!   is the tail R-hat; [`split_rhat`] then returns the bulk one, as ArviZ (Python's
+//!   `max(bulk, nan)` is `bulk`).
 //!
 //! ```
 //! use pyro::infer::mcmc::diagnostics::{ess_bulk, split_rhat};
@@ -197,6 +199,10 @@ fn average_ranks(x: &[f64]) -> Vec<f64> {
 /// Rank normalization of all draws together: `Φ⁻¹((r - 3/8) / (S + 1/4))`.
 fn z_scale(chains: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let flat: Vec<f64> = chains.iter().flatten().copied().collect();
+    if flat.iter().any(|v| v.is_nan()) {
+        // Only from folding infinite draws around an infinite median: no ranks, as ArviZ.
+        return chains.iter().map(|c| vec![f64::NAN; c.len()]).collect();
+    }
     let s = flat.len() as f64;
     let ranks = average_ranks(&flat);
     let mut z = ranks.into_iter().map(|r| ndtri((r - 0.375) / (s + 0.25)));

@@ -509,6 +509,10 @@ fn infinite_draws_are_ranked() {
     let chains = [a.clone(), a.iter().map(|v| -v).collect()];
     assert!(ess_bulk(&chains).is_finite() && split_rhat(&chains).is_finite());
     assert!(mcse_mean(&chains).is_nan());
+    // Mostly infinite: the folded draws are NaN (inf - inf), so is the tail R-hat, and
+    // Python's max(bulk, nan) keeps the bulk one. ArviZ: 0.9128709291752768.
+    let inf = vec![vec![f64::INFINITY, f64::INFINITY, f64::INFINITY, 1.0]; 2];
+    assert!((split_rhat(&inf) - 0.9128709291752768).abs() < 1e-12);
 }
 
 #[test]
