@@ -2,6 +2,7 @@
 
 pub mod autoguide;
 mod elbo;
+pub mod mcmc;
 mod predictive;
 mod summary;
 mod svi;
