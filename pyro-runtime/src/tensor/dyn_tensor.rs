@@ -345,6 +345,12 @@ impl<D: Backend> DynTensor<D> {
         Ok(())
     }
 
+    /// The values for writing in place, keeping the node's identity, when no other tensor
+    /// (a clone, a reshape, a recorded backward step) shares them; `None` otherwise.
+    pub(crate) fn values_mut(&mut self) -> Option<&mut [f32]> {
+        Arc::get_mut(&mut self.node).map(HostNode::vals_mut)
+    }
+
     /// Whether `self` and `other` are the same node (both made from one operation).
     pub(crate) fn known_same_node(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.node, &other.node)

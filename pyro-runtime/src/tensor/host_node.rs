@@ -74,6 +74,11 @@ impl HostNode {
         self.vals.as_slice()
     }
 
+    /// The values, row-major, for writing (a node no other tensor shares).
+    pub(crate) fn vals_mut(&mut self) -> &mut [f32] {
+        self.vals.as_mut_slice()
+    }
+
     /// The node's identity for gradients (`None` for constants).
     pub(crate) fn key(&self) -> Option<Key> {
         self.key
