@@ -4,9 +4,9 @@
 //! tensor-op formulas.
 
 use super::HALF_LN_2PI;
-use crate::error::TensorResult;
 use crate::tensor::host_node::Vals;
 use crate::tensor::host_op::{accumulate, host_custom, host_kernel, Arg};
+use crate::tensor::TensorResult;
 use crate::tensor::{Backend, DynTensor};
 
 /// `log N(x | loc, scale)` elementwise: `-((x - loc) / scale)² / 2 - ln scale - ln √(2π)`,
@@ -194,7 +194,7 @@ pub(crate) fn normal_draw_with_log_prob<D: Backend>(
                 }
                 *o = (e[k] * e[k] * -0.5 - last.1) + -HALF_LN_2PI;
             }
-            Ok::<_, crate::error::TensorError>((out, ()))
+            Ok::<_, crate::tensor::TensorError>((out, ()))
         },
         |_, [s], _, g_out, g_in| {
             if s.len() == g_out.len() {
@@ -338,7 +338,7 @@ mod tests {
         let r = normal_log_prob(&t(&[0.0; 3], &[3]), &t(&[0.0; 2], &[2]), &t(&[1.0], &[]));
         assert!(matches!(
             r,
-            Some(Err(crate::error::TensorError::Broadcast { .. }))
+            Some(Err(crate::tensor::TensorError::Broadcast { .. }))
         ));
     }
 }

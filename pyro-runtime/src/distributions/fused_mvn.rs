@@ -101,7 +101,7 @@ pub(crate) fn mvn_draw<D: Backend>(
                     s + mu[i]
                 })
                 .collect();
-            Ok::<_, crate::error::TensorError>((out, eps))
+            Ok::<_, crate::tensor::TensorError>((out, eps))
         },
         move |eps, _, i, g_out, g_in| {
             if i == 0 {

@@ -14,7 +14,7 @@ use rand::RngCore;
 
 use super::{DistError, DistResult};
 use crate::constraints::Constraint;
-use crate::error::TensorError;
+use crate::tensor::TensorError;
 use crate::tensor::{broadcast_shapes, is_recording, Backend, DynTensor};
 
 /// Evaluates `f` elementwise in `f64` over the broadcast inputs; `f` returns the value and

@@ -2,8 +2,8 @@
 
 use super::error::{OptimError, OptimResult};
 use super::Optimizer;
+use crate::name::Name;
 use crate::params::ParamStore;
-use crate::poutine::Name;
 use crate::tensor::{Backend, Grads};
 
 /// Updates the named parameters of `store` with `opt`: for each name, reads the

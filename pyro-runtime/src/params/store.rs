@@ -1,9 +1,9 @@
 //! [`ParamStore`]: named, constrained, learnable parameters (Pyro's `ParamStoreDict`).
 
 use crate::constraints::Constraint;
-use crate::error::TensorResult;
 use crate::fast_hash::{name_hash, NameIndex};
-use crate::poutine::Name;
+use crate::name::Name;
+use crate::tensor::TensorResult;
 use crate::tensor::{Backend, DynTensor};
 
 use super::error::{ParamResult, ParamStoreError};

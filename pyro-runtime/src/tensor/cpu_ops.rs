@@ -7,7 +7,7 @@ use super::backend::Backend;
 use super::dyn_tensor::DynTensor;
 use super::host_node::Vals;
 use super::host_op::{accumulate, host_kernel, host_reduce, Arg};
-use crate::error::TensorResult;
+use crate::tensor::TensorResult;
 
 /// An elementwise binary operation.
 #[derive(Debug, Clone, Copy)]
@@ -275,7 +275,7 @@ pub(crate) fn weighted_sum<D: Backend>(
 ) -> TensorResult<DynTensor<D>> {
     super::host_op::weighted_sum(terms).ok_or_else(|| {
         let bad = terms.iter().find(|(t, _)| t.numel() != 1);
-        crate::error::TensorError::Shape {
+        crate::tensor::TensorError::Shape {
             what: "weighted_sum".into(),
             expected: vec![],
             found: bad.map(|(t, _)| t.shape().to_vec()).unwrap_or_default(),
@@ -295,7 +295,7 @@ pub(crate) fn gather<D: Backend>(
         shape,
         |[v]| {
             let out = idx.iter().map(|&i| v[i]).collect();
-            Ok::<_, crate::error::TensorError>((out, idx))
+            Ok::<_, crate::tensor::TensorError>((out, idx))
         },
         |idx, _, _, g_out, g_in| {
             for (&i, g) in idx.iter().zip(g_out) {
@@ -404,7 +404,7 @@ pub(crate) fn concat2<D: Backend>(
             let mut out = Vec::with_capacity(na + nb);
             out.extend_from_slice(x);
             out.extend_from_slice(y);
-            Ok::<_, crate::error::TensorError>((Vals::Many(out), ()))
+            Ok::<_, crate::tensor::TensorError>((Vals::Many(out), ()))
         },
         move |_, _, i, g_out, g_in| {
             let part = if i == 0 { &g_out[..na] } else { &g_out[na..] };
@@ -432,7 +432,7 @@ pub(crate) fn mul_rows<D: Backend>(
                 .zip(y.iter())
                 .flat_map(|(row, &c)| row.iter().map(move |&v| v * c))
                 .collect();
-            Ok::<_, crate::error::TensorError>((Vals::Many(out), ()))
+            Ok::<_, crate::tensor::TensorError>((Vals::Many(out), ()))
         },
         move |_, [x, y], i, g_out, g_in| {
             let c = cols.max(1);

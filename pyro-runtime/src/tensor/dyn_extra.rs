@@ -3,7 +3,7 @@
 
 use super::backend::Backend;
 use super::dyn_tensor::DynTensor;
-use crate::error::{TensorError, TensorResult};
+use crate::tensor::{TensorError, TensorResult};
 
 impl<D: Backend> DynTensor<D> {
     /// Batched matrix product `[b, m, k] x [b, k, n] -> [b, m, n]` (one node on the tape

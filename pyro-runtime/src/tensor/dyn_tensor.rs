@@ -14,7 +14,7 @@ use super::backend::{default_device, Backend};
 use super::cpu_ops::{self, Binary, Unary};
 use super::dims::Dims;
 use super::host_node::{HostNode, Vals};
-use crate::error::{TensorError, TensorResult};
+use crate::tensor::{TensorError, TensorResult};
 use std::marker::PhantomData;
 use std::sync::Arc;
 

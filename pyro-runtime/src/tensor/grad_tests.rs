@@ -175,7 +175,7 @@ fn a_loss_must_have_one_element() {
     let y = x.exp();
     assert!(matches!(
         scope.backward(&y),
-        Err(crate::error::TensorError::Shape { .. })
+        Err(crate::tensor::TensorError::Shape { .. })
     ));
 }
 
@@ -185,7 +185,7 @@ fn shape_errors_are_typed() {
     let b = DynTensor::<Cpu>::zeros(&[4]);
     assert!(matches!(
         a.add(&b),
-        Err(crate::error::TensorError::Broadcast { op: "add", .. })
+        Err(crate::tensor::TensorError::Broadcast { op: "add", .. })
     ));
     assert!(a.reshape(&[5]).is_err());
     assert!(a.index_select(1, &[3]).is_err());

@@ -4,7 +4,7 @@
 use super::backend::Backend;
 use super::dyn_tensor::DynTensor;
 use super::host_op::host_custom;
-use crate::error::{TensorError, TensorResult};
+use crate::tensor::{TensorError, TensorResult};
 
 /// The sizes of one batched product: `b` matrices `m x k` times `k x n`, the right operand
 /// shared by every batch when `shared_rhs`.

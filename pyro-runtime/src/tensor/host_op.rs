@@ -20,7 +20,7 @@ use super::dims::Dims;
 use super::dyn_tensor::{broadcast_shapes, numel, DynTensor};
 use super::host_node::{HostNode, Vals};
 use super::tape::{current_scope, record_with_slot, HostGrads, Key, Slot};
-use crate::error::{TensorError, TensorResult};
+use crate::tensor::{TensorError, TensorResult};
 
 /// One input of a host kernel, seen from the output: a single value broadcast to every
 /// element, or one value per element.

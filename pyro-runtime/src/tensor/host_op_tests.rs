@@ -7,7 +7,7 @@ use dfdx::prelude::*;
 use super::cpu_ops::weighted_sum;
 use super::grad_tests::check_grad;
 use super::*;
-use crate::error::TensorResult;
+use crate::tensor::TensorResult;
 
 /// A dfdx tensor on dfdx's own tape.
 type Traced<S> = dfdx::prelude::Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>;

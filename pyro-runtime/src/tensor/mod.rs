@@ -11,6 +11,7 @@ pub(crate) mod cpu_ops;
 mod dims;
 mod dyn_extra;
 mod dyn_tensor;
+mod error;
 #[cfg(test)]
 mod grad_tests;
 mod grads;
@@ -26,6 +27,7 @@ mod typed_ops;
 
 pub use backend::{default_device, Backend, DefaultDevice};
 pub use dyn_tensor::{broadcast_shapes, numel, DfdxTensor, DynTensor};
+pub use error::{TensorError, TensorResult};
 pub use grads::Grads;
 pub use special::Special;
 #[cfg(test)]

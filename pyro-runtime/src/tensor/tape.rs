@@ -15,7 +15,7 @@ use super::backend::Backend;
 use super::grads::Grads;
 use super::host_node::Vals;
 use super::DynTensor;
-use crate::error::TensorError;
+use crate::tensor::TensorError;
 
 /// The backward step of one operation: it takes its output's gradient from the pass's
 /// record and adds into its inputs'.

@@ -30,7 +30,7 @@ use super::backend::{Backend, DefaultDevice};
 use super::dyn_tensor::{numel, DynTensor};
 use super::host_node::HostNode;
 use super::special::Special;
-use crate::error::{TensorError, TensorResult};
+use crate::tensor::{TensorError, TensorResult};
 
 /// A differentiable `f32` tensor of shape type `S` on device `D` (CPU by default).
 ///

@@ -84,7 +84,7 @@ fn forward_kernel<D: Backend>(
     x: &DynTensor<D>,
     n: usize,
     map: Diag,
-) -> crate::error::TensorResult<DynTensor<D>> {
+) -> crate::tensor::TensorResult<DynTensor<D>> {
     let diag = move |v: f32| -> (f32, f32) {
         match map {
             Diag::Softplus => {
@@ -112,7 +112,7 @@ fn forward_kernel<D: Backend>(
                     ders.push(dy);
                 }
             }
-            Ok::<_, crate::error::TensorError>((out.into(), ders))
+            Ok::<_, crate::tensor::TensorError>((out.into(), ders))
         },
         move |ders, _, _, g_out, g_in| {
             let mut k = 0;
