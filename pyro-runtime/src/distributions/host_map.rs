@@ -79,7 +79,7 @@ pub(crate) fn linearize<D: Backend>(
                 .collect()
         })
         .collect();
-    Ok(crate::tensor::host_op::host_linearized(
+    Ok(crate::tensor::op::host_linearized(
         inputs, shape, c, d,
     )?)
 }
