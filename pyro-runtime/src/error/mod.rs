@@ -151,13 +151,21 @@ pub enum PyroError {
         /// What is wrong.
         reason: String,
     },
-    /// The parameter store reported an error.
+    /// A param site could not get a value (no initial value and none stored, ...).
     #[error("param `{site}`: {reason}")]
     Param {
         /// The parameter.
         site: String,
         /// What is wrong.
         reason: String,
+    },
+    /// The parameter store reported an error for a parameter (a lookup or a check of it).
+    #[error("param `{site}`: {source}")]
+    ParamStoreAt {
+        /// The parameter.
+        site: String,
+        /// The store's error.
+        source: crate::params::ParamStoreError,
     },
     /// A transform failed at a site (autoguides, constrained parameters).
     #[error("site `{site}`: {source}")]

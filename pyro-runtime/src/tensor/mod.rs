@@ -16,11 +16,11 @@ mod error;
 mod grad_tests;
 mod grads;
 mod host_matmul;
-pub(crate) mod op;
 mod host_node;
 mod host_op;
 #[cfg(test)]
 mod host_op_tests;
+pub(crate) mod op;
 pub mod special;
 mod tape;
 pub mod typed;
