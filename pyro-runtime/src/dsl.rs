@@ -671,7 +671,7 @@ pub fn param<V: ParamValue>(
             crate::params::with_param_store_on::<V::Device, _>(|s| s.other_shape(name, &dims))
                 .map_err(|e| PyroError::ParamStoreAt {
                     site: name.to_string(),
-                    source: e,
+                    source: Box::new(e),
                 })?;
         if let Some(stored) = stored {
             return Err(PyroError::ParamShape {
@@ -708,7 +708,7 @@ pub fn param_lazy<V: ParamValue, F: FnOnce() -> V>(
         crate::params::with_param_store_on::<V::Device, _>(|s| s.contains(name)).map_err(|e| {
             PyroError::ParamStoreAt {
                 site: name.to_string(),
-                source: e,
+                source: Box::new(e),
             }
         })?;
     let init = if exists {

@@ -165,7 +165,7 @@ pub enum PyroError {
         /// The parameter.
         site: String,
         /// The store's error.
-        source: crate::params::ParamStoreError,
+        source: Box<crate::params::ParamStoreError>,
     },
     /// A transform failed at a site (autoguides, constrained parameters).
     #[error("site `{site}`: {source}")]

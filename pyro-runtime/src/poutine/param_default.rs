@@ -11,7 +11,7 @@ pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynT
     let stored =
         crate::params::get_param_named::<D>(&msg.name).map_err(|e| PyroError::ParamStoreAt {
             site: msg.name.to_string(),
-            source: e,
+            source: Box::new(e),
         })?;
     if let Some(v) = stored {
         // A value init of another shape than the stored value: a parameter left over from
@@ -34,7 +34,7 @@ pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynT
     let name = msg.name.clone();
     let err = |e: crate::params::ParamStoreError| PyroError::ParamStoreAt {
         site: name.to_string(),
-        source: e,
+        source: Box::new(e),
     };
     let spec = msg.param.as_mut().ok_or_else(|| PyroError::Param {
         site: name.to_string(),

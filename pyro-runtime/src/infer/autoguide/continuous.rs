@@ -67,7 +67,7 @@ struct Continuous<M, D: Backend> {
 fn param_err(name: &str, e: crate::params::ParamStoreError) -> PyroError {
     PyroError::ParamStoreAt {
         site: name.into(),
-        source: e,
+        source: Box::new(e),
     }
 }
 

@@ -144,7 +144,7 @@ impl<M, D: Backend> AutoGuide<D> for AutoDelta<M, D> {
             let v = crate::params::get_param::<D>(&name)
                 .map_err(|e| PyroError::ParamStoreAt {
                     site: name.clone(),
-                    source: e,
+                    source: Box::new(e),
                 })?
                 .ok_or_else(|| not_set_up("AutoDelta"))?;
             out.insert(site.name.to_string(), v.detach());

@@ -58,7 +58,7 @@ pub(crate) fn stored_as<D: Backend>(
         crate::params::with_param_store_on::<D, _>(|s| s.check_named(name, shape, constraint))
             .map_err(|e| PyroError::ParamStoreAt {
                 site: name.to_string(),
-                source: e,
+                source: Box::new(e),
             })?;
     match stored {
         None => Ok(false),

@@ -200,7 +200,7 @@ impl<M, D: Backend> AutoNormal<M, D> {
         crate::params::get_param::<D>(name)
             .map_err(|e| PyroError::ParamStoreAt {
                 site: name.into(),
-                source: e,
+                source: Box::new(e),
             })?
             .ok_or_else(|| not_set_up("AutoNormal"))
     }
