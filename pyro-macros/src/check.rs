@@ -2,7 +2,7 @@
 //! the first: each call where it stands (an observed guide site, `obs_mask` without `obs`,
 //! `subsample!` outside a plate, a plate's `dim`), the function's return type, and the names
 //! (duplicates, names repeated by loops, a name used for a site and a param). The checks of a
-//! guide against its model are in [`pair`].
+//! guide against its model are in [`pair()`].
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
@@ -180,5 +180,25 @@ mod tests {
             assert!(all.contains(needle), "missing {needle:?} in\n{all}");
         }
         assert_eq!(m.len(), 7, "{m:?}");
+    }
+
+    #[test]
+    fn the_checks_of_a_call_read_next_to_its_other_errors() {
+        let mut errors = Errors::default();
+        let mut f: syn::ItemFn = syn::parse_quote! {
+            fn m() -> R {
+                for i in plate!("s", 3, dim = -1) { sample!(format!("x_{i}"), d); }
+                sample!("a" d);
+                Ok(())
+            }
+        };
+        let ir = crate::walk::function(Role::Model, &f.sig, &mut f.block, &mut errors);
+        function(&ir, &mut errors);
+        let m = errors.messages();
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(
+            m[0].contains("has no `dim`") && m[1].contains("expected `,`"),
+            "{m:?}"
+        );
     }
 }

@@ -282,8 +282,8 @@ pub fn models_not_an_impl(err: &str) -> String {
     )
 }
 
-/// `model = name` in `#[models]` where `name` is no #[model] method; `models` lists the
-/// #[model] methods, each in backticks.
+/// `model = name` in `#[models]` where `name` is no `#[model]` method; `models` lists the
+/// `#[model]` methods, each in backticks.
 pub fn not_a_model_method(name: &str, models: &[String]) -> String {
     let list = if models.is_empty() {
         "this impl block has no #[model] method".to_string()

@@ -141,6 +141,15 @@ impl Walker<'_> {
         }
     }
 
+    /// The marker of call `id`, at the call's span.
+    fn marker(&self, id: usize) -> Expr {
+        let span = self
+            .calls
+            .get(id)
+            .map_or_else(proc_macro2::Span::call_site, |c| c.span);
+        ir::marker(id, span)
+    }
+
     /// Reads one site macro call at `position` and walks its arguments (and a vectorized
     /// plate's body); returns its id. A `sample!` takes its id after the calls in its
     /// arguments, every other macro before them: that is the site order.
@@ -188,16 +197,11 @@ impl Walker<'_> {
             _ => None,
         };
         let id = self.call(mac, Which::Plate, Position::ForHead);
-        let (span, plate) = match self.calls.get(id) {
-            Some(Call {
-                span,
-                site: SiteCall::Plate(p),
-                ..
-            }) => (*span, Some(p.name.name.clone())),
-            Some(c) => (c.span, None),
-            None => (mac.span(), None),
+        *f.expr = self.marker(id);
+        let plate = match self.calls.get(id).map(|c| &c.site) {
+            Some(SiteCall::Plate(p)) => Some(p.name.name.clone()),
+            _ => None,
         };
-        *f.expr = ir::marker(id, span);
         match plate {
             Some(name) => {
                 let kind = LoopKind::SeqPlate(name.display());
@@ -255,7 +259,7 @@ impl VisitMut for Walker<'_> {
             Expr::Macro(m) => match ir::which(&m.mac) {
                 Some(w) => {
                     let id = self.call(&m.mac, w, Position::Expression);
-                    *e = ir::marker(id, m.mac.span());
+                    *e = self.marker(id);
                 }
                 None => self.foreign_macro(&mut m.mac),
             },
@@ -310,7 +314,7 @@ impl VisitMut for Walker<'_> {
             Stmt::Macro(sm) => match ir::which(&sm.mac) {
                 Some(w) => {
                     let id = self.call(&sm.mac, w, Position::Statement);
-                    *s = Stmt::Expr(ir::marker(id, sm.mac.span()), sm.semi_token);
+                    *s = Stmt::Expr(self.marker(id), sm.semi_token);
                 }
                 None => self.foreign_macro(&mut sm.mac),
             },
