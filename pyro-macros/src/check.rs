@@ -107,6 +107,7 @@ fn names(f: &ir::Function, errors: &mut Errors) {
     }
 }
 
+/// The error for a literal site name `n` in a loop.
 fn repeated_in_loop(n: &str, kind: &LoopKind, var: Option<&str>) -> String {
     match kind {
         LoopKind::SeqPlate(p) => messages::site_in_sequential_plate(n, p, var.unwrap_or("i")),

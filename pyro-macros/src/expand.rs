@@ -71,6 +71,7 @@ impl Splice {
     }
 }
 
+/// Whether `tokens` hold a marker, at any depth.
 fn has_marker(tokens: &TokenStream) -> bool {
     tokens.clone().into_iter().any(|tt| {
         ir::marker_id(&tt).is_some()
@@ -155,6 +156,7 @@ fn code(call: Call, fallible: bool) -> TokenStream {
     }
 }
 
+/// The code of a plate whose arguments and body are expanded.
 fn plate(
     span: proc_macro2::Span,
     p: ir::Plate,

@@ -115,6 +115,7 @@ struct Walker<'e> {
 }
 
 impl Walker<'_> {
+    /// The context of the current position.
     fn context(&self) -> Context {
         Context {
             plates: self.plates.clone(),
@@ -135,6 +136,7 @@ impl Walker<'_> {
         self.calls.len() - 1
     }
 
+    /// Puts `call` in its reserved slot.
     fn fill(&mut self, id: usize, call: Call) {
         if let Some(slot) = self.calls.get_mut(id) {
             *slot = call;
@@ -240,12 +242,14 @@ impl Walker<'_> {
         }
     }
 
+    /// Runs `f` inside arm `arm` of branch point `id`.
     fn in_branch(&mut self, id: usize, arm: usize, f: impl FnOnce(&mut Self)) {
         self.branches.push((id, arm));
         f(self);
         self.branches.pop();
     }
 
+    /// Runs `f` inside a loop of kind `kind`.
     fn in_loop(&mut self, kind: LoopKind, f: impl FnOnce(&mut Self)) {
         self.loops.push(LoopInfo { kind, var: None });
         f(self);

@@ -10,6 +10,7 @@ use crate::messages;
 use crate::names::Name;
 use crate::sites::{Kind, Site};
 
+/// The names of a site's plates, when all are literal.
 fn literal_plates(s: &Site) -> Option<Vec<String>> {
     s.plates
         .iter()
@@ -17,6 +18,7 @@ fn literal_plates(s: &Site) -> Option<Vec<String>> {
         .collect()
 }
 
+/// `v` sorted, without repeats.
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v.dedup();
@@ -112,6 +114,7 @@ pub fn pair(
     }
 }
 
+/// What to add to the error for a guide site `n` the model does not have.
 fn not_in_model_hint(n: &str, model_sites: &[Site]) -> String {
     if model_sites
         .iter()

@@ -132,6 +132,7 @@ pub struct PlateOpts<'a> {
     pub dim: Option<&'a Expr>,
 }
 
+/// `pyro::plate(name, size)` with its options.
 fn builder(span: Span, name: &TokenStream, size: &Expr, opts: &PlateOpts) -> TokenStream {
     let mut b = quote_spanned!(gen(span)=> ::pyro::plate(#name, #size));
     if let Some(e) = opts.subsample_size {

@@ -105,6 +105,7 @@ fn required(a: &Args, i: usize, missing: &str, errors: &mut Errors) -> Option<Ex
     arg
 }
 
+/// `sample!(name, dist, obs = .., obs_mask = .., infer = ..)`.
 fn sample(mac: &Macro, optional: &HashSet<String>, errors: &mut Errors) -> Option<Sample> {
     let usage = messages::SAMPLE_USAGE;
     let mut a = args::parse(mac, usage, errors)?;
@@ -174,6 +175,8 @@ fn classify_obs<'a>(e: &'a Expr, optional: &HashSet<String>) -> (ObsClass, &'a E
     }
 }
 
+/// `param!(name, init, constraint = .., event_dim = ..)`; a closure with arguments is no
+/// initial value.
 fn param(mac: &Macro, errors: &mut Errors) -> Option<Param> {
     let usage = messages::PARAM_USAGE;
     let mut a = args::parse(mac, usage, errors)?;
@@ -208,6 +211,7 @@ fn param(mac: &Macro, errors: &mut Errors) -> Option<Param> {
     })
 }
 
+/// `factor!(name, log_factor)`.
 fn factor(mac: &Macro, errors: &mut Errors) -> Option<Factor> {
     let usage = messages::FACTOR_USAGE;
     let mut a = args::parse(mac, usage, errors)?;
@@ -218,6 +222,7 @@ fn factor(mac: &Macro, errors: &mut Errors) -> Option<Factor> {
     Some(Factor { name, value })
 }
 
+/// `deterministic!(name, value, event_dim = ..)`.
 fn deterministic(mac: &Macro, errors: &mut Errors) -> Option<Deterministic> {
     let usage = messages::DETERMINISTIC_USAGE;
     let mut a = args::parse(mac, usage, errors)?;
@@ -238,6 +243,7 @@ fn deterministic(mac: &Macro, errors: &mut Errors) -> Option<Deterministic> {
     })
 }
 
+/// `subsample!(data, event_dim = ..)`.
 fn subsample(mac: &Macro, errors: &mut Errors) -> Option<Subsample> {
     let usage = messages::SUBSAMPLE_USAGE;
     let mut a = args::parse(mac, usage, errors)?;
@@ -257,6 +263,7 @@ struct PlateHead {
 }
 
 impl PlateHead {
+    /// Reads the options, then the name and the size.
     fn read(a: &mut Args, errors: &mut Errors) -> Option<PlateHead> {
         let [subsample_size, subsample, dim] = a.take_kwargs(
             "`plate!`",
@@ -275,6 +282,7 @@ impl PlateHead {
         })
     }
 
+    /// The plate, with its form.
     fn with(self, form: PlateForm) -> Plate {
         Plate {
             name: self.name,
