@@ -447,4 +447,33 @@ mod tests {
             })
         ));
     }
+
+    #[test]
+    fn argument_errors_say_how_to_fix_them() {
+        let calls = [
+            quote::quote!(sample!("b", d, ob = x)),
+            quote::quote!(sample!("c", d, infer = i, infer = i)),
+            quote::quote!(sample!("d")),
+            quote::quote!(plate!("p", 3)),
+            quote::quote!(param!("w")),
+            quote::quote!(sample!(name, d)),
+            quote::quote!(factor!("f", v, event_dim = 1)),
+        ];
+        let all: Vec<String> = calls
+            .into_iter()
+            .flat_map(|c| parse(c, Position::Statement).1)
+            .collect();
+        let all = all.join("\n");
+        for needle in [
+            "did you mean `obs`",
+            "`infer` is given twice",
+            "needs a distribution",
+            "needs a body",
+            "needs an initial value",
+            "format!",
+            "`factor!` takes no keyword arguments",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in\n{all}");
+        }
+    }
 }
