@@ -11,7 +11,7 @@
 //! fail later.
 
 use crate::constraints::Constraint;
-use crate::tensor::{is_recording, Backend, DynTensor, GradScope};
+use crate::tensor::{Backend, DynTensor};
 use crate::transforms::{transform_to, BoxTransform, TransformError};
 
 use super::error::{ParamResult, ParamStoreError};
@@ -29,13 +29,13 @@ pub(crate) struct Unconstrained {
     pub(crate) shape: Vec<usize>,
 }
 
-/// While alive: when a gradient scope is open, operations are recorded on a private inner
-/// scope that is discarded (so the store's own work never lands on the caller's tape), and
-/// transform validation is off (the store checks values itself, so its errors do not depend
-/// on the validation switch).
+/// While alive: nothing is recorded (the store's own work never lands on the caller's
+/// tape), and transform validation is off (the store checks values itself, so its errors do
+/// not depend on the validation switch).
 struct Quiet<D: Backend> {
-    _scope: Option<GradScope<D>>,
+    _off: crate::tensor::NoGrad,
     validation: bool,
+    _d: std::marker::PhantomData<fn() -> D>,
 }
 
 impl<D: Backend> Quiet<D> {
@@ -43,8 +43,9 @@ impl<D: Backend> Quiet<D> {
         let validation = crate::is_validation_enabled();
         crate::enable_validation(false);
         Quiet {
-            _scope: is_recording().then(GradScope::open),
+            _off: crate::tensor::no_grad(),
             validation,
+            _d: std::marker::PhantomData,
         }
     }
 }
@@ -198,6 +199,7 @@ fn check_support(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tensor::GradScope;
     use dfdx::prelude::Cpu;
 
     fn t(v: &[f32], shape: &[usize]) -> DynTensor<Cpu> {

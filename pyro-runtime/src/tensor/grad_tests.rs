@@ -464,3 +464,64 @@ fn mul_rows_scales_each_row_with_gradients_to_both_operands() {
         ],
     );
 }
+
+#[test]
+fn a_nested_scope_dropped_without_backward_joins_its_parent() {
+    // Values made inside the inner scope stay on the outer scope's graph (PyTorch: one graph).
+    let x = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+    let outer = GradScope::<Cpu>::open();
+    let y = {
+        let _inner = GradScope::<Cpu>::open();
+        x.square()
+    };
+    let g = outer.backward(&y.sum()).unwrap();
+    assert_eq!(g.get(&x).unwrap().to_vec(), vec![2.0, 4.0]);
+    assert!(g.get(&y).is_none(), "an intermediate keeps no gradient");
+}
+
+#[test]
+fn a_graph_consumed_by_a_nested_backward_is_an_error_for_the_parent() {
+    let x = DynTensor::<Cpu>::from_vec(vec![3.0], &[1]).unwrap();
+    let outer = GradScope::<Cpu>::open();
+    let y = x.mul_scalar(2.0); // made in the outer scope
+    let inner = GradScope::<Cpu>::open();
+    let z = y.square(); // made in the inner scope
+    let gi = inner.backward(&z.sum()).unwrap();
+    // Inside the inner pass, the outer value is a leaf: d z / d y = 2y = 12.
+    assert_eq!(gi.get(&y).unwrap().to_vec(), vec![12.0]);
+    // z's graph is gone: the outer pass through it is an error, not a silent zero.
+    let err = outer.backward(&z.sum()).unwrap_err();
+    assert!(
+        matches!(err, crate::error::TensorError::Backward(_)),
+        "{err}"
+    );
+}
+
+#[test]
+fn scopes_closed_out_of_order_do_not_take_a_later_scopes_recording() {
+    let x = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+    let a = GradScope::<Cpu>::open();
+    let b = GradScope::<Cpu>::open();
+    drop(a); // closes b with it
+    assert!(b.is_empty());
+    let _c = GradScope::<Cpu>::open();
+    let d = GradScope::<Cpu>::open();
+    let loss = x.square().sum(); // recorded in d
+    drop(b); // already closed: must not pop d
+    let g = d.backward(&loss).unwrap();
+    assert_eq!(g.get(&x).unwrap().to_vec(), vec![2.0, 4.0]);
+}
+
+#[test]
+fn no_grad_records_nothing_and_the_store_uses_it() {
+    let x = DynTensor::<Cpu>::from_vec(vec![1.0], &[1]).unwrap();
+    let scope = GradScope::<Cpu>::open();
+    {
+        let _off = crate::tensor::no_grad();
+        let _ = x.exp();
+    }
+    assert!(scope.is_empty());
+    let y = x.exp();
+    let g = scope.backward(&y.sum()).unwrap();
+    assert!((g.get(&x).unwrap().to_vec()[0] - 1f32.exp()).abs() < 1e-6);
+}

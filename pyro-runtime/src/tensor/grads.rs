@@ -25,6 +25,12 @@ pub struct Grads<D: Backend> {
     _d: PhantomData<fn() -> D>,
 }
 
+impl<D: Backend> std::fmt::Debug for Grads<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Grads")
+    }
+}
+
 impl<D: Backend> Grads<D> {
     pub(super) fn new(host: HostGrads) -> Self {
         Grads {

@@ -34,7 +34,7 @@ pub use grads::Grads;
 pub use special::Special;
 #[cfg(test)]
 pub(crate) use tape::Key;
-pub use tape::{is_recording, GradScope};
+pub use tape::{is_recording, no_grad, GradScope, NoGrad};
 pub use typed::{BroadcastShape, Tensor};
 pub use typed_ops::{
     BatchDim, InnerDim, MatMulShape, Operand, PrependDim, ResizeAxis, SplitFirst, StaticDim,

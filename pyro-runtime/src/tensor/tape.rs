@@ -27,6 +27,40 @@ struct Recording {
     serial: u64,
     /// Number of values of each gradient slot handed out in this scope.
     slot_lens: Vec<usize>,
+    /// Nested scopes dropped without a backward pass: their operations joined this scope's
+    /// list, and their slots (serial, first index into `slot_lens`) are this scope's too.
+    merged: Vec<(u64, usize)>,
+    /// Nested scopes whose backward pass ran: their values are cut from this scope's graph.
+    consumed: Vec<u64>,
+}
+
+impl Recording {
+    fn new(serial: u64, hint: (usize, usize)) -> Self {
+        Recording {
+            ops: Vec::with_capacity(hint.0),
+            serial,
+            slot_lens: Vec::with_capacity(hint.1),
+            merged: Vec::new(),
+            consumed: Vec::new(),
+        }
+    }
+
+    /// Takes in a nested scope dropped without a backward pass: one graph, as PyTorch has.
+    fn absorb(&mut self, child: Recording) {
+        let base = self.slot_lens.len();
+        self.merged.push((child.serial, base));
+        for (serial, at) in child.merged {
+            self.merged.push((serial, base + at));
+        }
+        self.slot_lens.extend(child.slot_lens);
+        self.ops.extend(child.ops);
+        self.consumed.extend(child.consumed);
+    }
+
+    /// The serials of this scope and of the scopes merged into it.
+    fn serials(&self) -> impl Iterator<Item = u64> + '_ {
+        std::iter::once(self.serial).chain(self.merged.iter().map(|(s, _)| *s))
+    }
 }
 
 thread_local! {
@@ -35,6 +69,41 @@ thread_local! {
     static SIZE_HINT: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
     /// Stack of open scopes, innermost last.
     static SCOPES: RefCell<Vec<Recording>> = const { RefCell::new(Vec::new()) };
+    /// How many [`no_grad`] guards are alive on this thread (nothing is recorded while any is).
+    static PAUSED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Stops recording on this thread while the guard lives (PyTorch's `torch.no_grad()`):
+/// operations run, and record nothing in any open scope.
+///
+/// ```
+/// use pyro::prelude::*;
+/// use pyro::tensor::{is_recording, no_grad};
+/// let scope = GradScope::<Cpu>::open();
+/// {
+///     let _off = no_grad();
+///     assert!(!is_recording());
+///     let _ = DynTensor::<Cpu>::scalar(1.0).exp();
+/// }
+/// assert!(scope.is_empty() && is_recording());
+/// ```
+pub fn no_grad() -> NoGrad {
+    PAUSED.with(|p| p.set(p.get() + 1));
+    NoGrad(std::marker::PhantomData)
+}
+
+/// The guard of [`no_grad`]; recording resumes when the last one is dropped. It belongs to
+/// the thread that made it (not `Send`).
+pub struct NoGrad(std::marker::PhantomData<*const ()>);
+
+impl Drop for NoGrad {
+    fn drop(&mut self) {
+        PAUSED.with(|p| p.set(p.get().saturating_sub(1)));
+    }
+}
+
+fn paused() -> bool {
+    PAUSED.with(|p| p.get() > 0)
 }
 
 static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -69,10 +138,11 @@ impl Key {
 }
 
 /// The gradients of host nodes during one backward pass, allocated on first use: one entry
-/// per slot of the pass's scope, and one per leaf (any other key) an operation sent a
-/// gradient to.
+/// per slot of the pass's scope (and of the nested scopes that closed into it), and one per
+/// leaf (any other key) an operation sent a gradient to.
 pub(crate) struct HostGrads {
-    scope: u64,
+    /// The scopes whose slots this pass holds, with the offset of their first slot.
+    scopes: Vec<(u64, usize)>,
     lens: Vec<usize>,
     /// One entry per slot; a single value stays off the heap.
     grads: Vec<Option<Vals>>,
@@ -81,10 +151,10 @@ pub(crate) struct HostGrads {
 }
 
 impl HostGrads {
-    fn new(scope: u64, lens: Vec<usize>) -> Self {
+    fn of(scopes: Vec<(u64, usize)>, lens: Vec<usize>) -> Self {
         let grads = std::iter::repeat_with(|| None).take(lens.len()).collect();
         HostGrads {
-            scope,
+            scopes,
             lens,
             grads,
             leaves: Vec::new(),
@@ -93,10 +163,18 @@ impl HostGrads {
 
     /// The slot index of `key` when it is a slot of this pass.
     fn own_slot(&self, key: Key) -> Option<usize> {
-        match key {
-            Key::Slot(s) if s.scope == self.scope => Some(s.index as usize),
-            _ => None,
-        }
+        let Key::Slot(s) = key else {
+            return None;
+        };
+        let &(_, offset) = self.scopes.iter().find(|(serial, _)| *serial == s.scope)?;
+        Some(offset + s.index as usize)
+    }
+
+    /// Whether a leaf entry is a value made in one of `scopes`.
+    fn reached_any(&self, scopes: &[u64]) -> bool {
+        self.leaves
+            .iter()
+            .any(|(k, _)| matches!(k, Key::Slot(s) if scopes.contains(&s.scope)))
     }
 
     /// Takes out the gradient of a node made in this pass's scope (its producer runs once,
@@ -142,6 +220,9 @@ impl HostGrads {
 /// A gradient slot of `len` values in the innermost scope and, in the same visit, the backward
 /// step `make(slot)` recorded there; `None` (and nothing recorded) when no scope is open.
 pub(crate) fn record_with_slot(len: usize, make: impl FnOnce(Slot) -> HostOp) -> Option<Slot> {
+    if paused() {
+        return None;
+    }
     SCOPES.with(|scopes| {
         let mut scopes = scopes.borrow_mut();
         let rec = scopes.last_mut()?;
@@ -158,6 +239,9 @@ pub(crate) fn record_with_slot(len: usize, make: impl FnOnce(Slot) -> HostOp) ->
 
 /// The serial of the innermost open scope.
 pub(crate) fn current_scope() -> Option<u64> {
+    if paused() {
+        return None;
+    }
     SCOPES.with(|scopes| scopes.borrow().last().map(|r| r.serial))
 }
 
@@ -172,12 +256,16 @@ pub(crate) fn current_scope() -> Option<u64> {
 /// assert!(!is_recording());
 /// ```
 pub fn is_recording() -> bool {
-    SCOPES.with(|s| !s.borrow().is_empty())
+    !paused() && SCOPES.with(|s| !s.borrow().is_empty())
 }
 
 /// An open recording of backward operations; closing it with [`GradScope::backward`] gives
-/// the gradients. Dropping it discards what was recorded. Scopes nest: operations go to the
-/// innermost open scope.
+/// the gradients. Scopes nest: operations go to the innermost open scope. A nested scope
+/// dropped without a backward pass joins its parent (one graph, as in PyTorch); after a
+/// nested scope's backward pass its graph is gone, and a later pass of an enclosing scope
+/// that needs a gradient through one of its values is an error. A scope belongs to the
+/// thread that opened it (not `Send`). To run operations without recording, use
+/// [`no_grad`].
 ///
 /// ```
 /// use pyro::prelude::*;
@@ -187,36 +275,53 @@ pub fn is_recording() -> bool {
 /// let grads = scope.backward(&loss).unwrap();
 /// assert_eq!(grads.get(&w).unwrap().to_vec(), vec![5.0, -1.0]);
 /// ```
+///
+/// The recording lives on the opening thread, so a scope cannot move to another:
+///
+/// ```compile_fail
+/// let scope = pyro::tensor::GradScope::<dfdx::prelude::Cpu>::open();
+/// std::thread::spawn(move || drop(scope));
+/// ```
 pub struct GradScope<D: Backend> {
     depth: usize,
-    _d: PhantomData<fn() -> D>,
+    serial: u64,
+    _d: PhantomData<(fn() -> D, *const ())>,
 }
 
 impl<D: Backend> GradScope<D> {
     /// Opens a scope: every tensor operation on this thread from now on is recorded.
     pub fn open() -> Self {
         let hint = SIZE_HINT.with(|h| h.get());
+        let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let depth = SCOPES.with(|s| {
             let mut s = s.borrow_mut();
-            s.push(Recording {
-                ops: Vec::with_capacity(hint.0),
-                serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-                slot_lens: Vec::with_capacity(hint.1),
-            });
+            s.push(Recording::new(serial, hint));
             s.len()
         });
         GradScope {
             depth,
+            serial,
             _d: PhantomData,
         }
+    }
+
+    /// Whether this scope is still on the stack (an enclosing scope closing first takes the
+    /// scopes opened inside it with it).
+    fn is_open(&self, s: &[Recording]) -> bool {
+        self.depth > 0
+            && s.get(self.depth - 1)
+                .is_some_and(|r| r.serial == self.serial)
     }
 
     /// Number of operations recorded so far.
     pub fn len(&self) -> usize {
         SCOPES.with(|s| {
-            s.borrow()
-                .get(self.depth.wrapping_sub(1))
-                .map_or(0, |r| r.ops.len())
+            let s = s.borrow();
+            if self.is_open(&s) {
+                s[self.depth - 1].ops.len()
+            } else {
+                0
+            }
         })
     }
 
@@ -225,26 +330,31 @@ impl<D: Backend> GradScope<D> {
         self.len() == 0
     }
 
-    fn take_ops(&mut self) -> (Vec<HostOp>, HostGrads) {
+    /// Removes this scope's recording (with any scope opened inside it and not closed, which
+    /// joins it) from the stack; `None` when an enclosing scope already closed it.
+    fn take(&mut self) -> Option<Recording> {
         SCOPES.with(|s| {
             let mut s = s.borrow_mut();
-            // Pop this scope and anything opened inside it and not closed.
-            let mut out = (Vec::new(), HostGrads::new(0, Vec::new()));
-            while s.len() >= self.depth && self.depth > 0 {
-                let rec = s.pop().expect("len checked");
-                if s.len() + 1 == self.depth {
-                    SIZE_HINT.with(|h| h.set((rec.ops.len(), rec.slot_lens.len())));
-                    out = (rec.ops, HostGrads::new(rec.serial, rec.slot_lens));
-                }
+            if !self.is_open(&s) {
+                self.depth = 0;
+                return None;
             }
+            while s.len() > self.depth {
+                let inner = s.pop().expect("len checked");
+                s.last_mut().expect("depth >= 1").absorb(inner);
+            }
+            let rec = s.pop().expect("is_open checked");
             self.depth = 0;
-            out
+            Some(rec)
         })
     }
 
     /// Closes the scope and back-propagates from the one-element tensor `loss`: every
     /// operation recorded since the scope opened runs its backward step, newest first, and
     /// the gradients of the leaves the loss depends on are returned ([`Grads::get`]).
+    ///
+    /// Errors: a loss of more than one element; a gradient that must pass through a value
+    /// made inside a nested scope whose own backward pass already ran (its graph is gone).
     ///
     /// ```
     /// use pyro::prelude::*;
@@ -262,14 +372,36 @@ impl<D: Backend> GradScope<D> {
                 found: loss.shape().to_vec(),
             });
         }
-        let (ops, mut host) = self.take_ops();
+        let Some(rec) = self.take() else {
+            return Err(TensorError::Backward(
+                "this scope was closed by an enclosing scope that closed first".into(),
+            ));
+        };
+        SIZE_HINT.with(|h| h.set((rec.ops.len(), rec.slot_lens.len())));
+        // This pass consumes the graph: an enclosing scope may not go through it again.
+        let serials: Vec<u64> = rec.serials().collect();
+        SCOPES.with(|s| {
+            if let Some(parent) = s.borrow_mut().last_mut() {
+                parent.consumed.extend(serials.iter().copied());
+            }
+        });
+        let scopes = std::iter::once((rec.serial, 0)).chain(rec.merged).collect();
+        let mut host = HostGrads::of(scopes, rec.slot_lens);
         if let (Some(key), false) = (loss.host_key(), loss.is_constant()) {
             if let Some(g) = host.get_mut(key, 1) {
                 g[0] = 1.0;
             }
         }
-        for op in ops.into_iter().rev() {
+        for op in rec.ops.into_iter().rev() {
             op(&mut host);
+        }
+        if host.reached_any(&rec.consumed) {
+            return Err(TensorError::Backward(
+                "the loss depends on a value made inside a nested GradScope whose backward pass \
+                 already ran, and that graph is gone: compute the value again in this scope, \
+                 or detach() it if no gradient should flow through it"
+                    .into(),
+            ));
         }
         Ok(Grads::new(host))
     }
@@ -277,8 +409,13 @@ impl<D: Backend> GradScope<D> {
 
 impl<D: Backend> Drop for GradScope<D> {
     fn drop(&mut self) {
-        if self.depth > 0 {
-            let _ = self.take_ops();
+        // A scope dropped without a backward pass joins its parent, or is discarded.
+        if let Some(rec) = self.take() {
+            SCOPES.with(|s| {
+                if let Some(parent) = s.borrow_mut().last_mut() {
+                    parent.absorb(rec);
+                }
+            });
         }
     }
 }
