@@ -230,6 +230,9 @@ pub enum PyroError {
     /// Text that does not parse as a constraint (`?` on `str::parse::<Constraint>()`).
     #[error(transparent)]
     ParseConstraint(#[from] crate::constraints::ParseConstraintError),
+    /// An MCMC error (`?` on a [`crate::infer::mcmc`] result).
+    #[error(transparent)]
+    Mcmc(#[from] crate::infer::mcmc::McmcError),
     /// Raised by the `escape` handler to leave the program at a site; caught by the
     /// handler's caller.
     #[error("escaped at site `{site}`")]
