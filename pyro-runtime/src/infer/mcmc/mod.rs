@@ -34,6 +34,7 @@ mod error;
 mod hmc;
 mod integrator;
 mod kernel;
+mod log_joint;
 mod mass_matrix;
 #[allow(clippy::module_inception)]
 mod mcmc;
@@ -45,12 +46,12 @@ pub use adaptation::{DualAveraging, Welford, Windows};
 pub use chain::Algorithm;
 pub use config::{ChainMethod, InitStrategy, McmcConfig};
 pub use error::McmcError;
-pub use hmc::HmcSteps;
+pub use hmc::{transition as hmc_transition, HmcSteps};
 pub use integrator::{leapfrog, PhasePoint};
 pub use kernel::{Hmc, Kernel, Nuts};
 pub use mass_matrix::InverseMassMatrix;
 pub use mcmc::Mcmc;
-pub use nuts::TransitionStats;
+pub use nuts::{transition as nuts_transition, TransitionStats};
 pub use potential::{
     ChainPotential, FnPotential, Layout, ModelTarget, ParamSnapshot, Potential, PotentialTarget,
     RecordedSite, SiteRole, Target,

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::error::McmcError;
+use super::log_joint::LogJointMessenger;
 use crate::error::{PyroError, PyroResult};
 use crate::infer::autoguide::Prototype;
 use crate::poutine::{push_rc, BlockMessenger, Program, SubstituteMessenger, TraceMessenger};
@@ -368,6 +369,13 @@ impl<A: Clone + Send, M: Program<A> + Sync> Target<A> for ModelTarget<M> {
     }
 }
 
+/// Per-site unconstrained leaves, constrained values by name, summed `-log|det J|`.
+type Leaves = (
+    Vec<DynTensor<Cpu>>,
+    Vec<(crate::poutine::Name, DynTensor<Cpu>)>,
+    Option<DynTensor<Cpu>>,
+);
+
 /// A model's potential on the chain's thread.
 struct ModelPotential<'m, M, A> {
     model: &'m M,
@@ -426,6 +434,34 @@ impl<M: Program<A>, A: Clone> ModelPotential<'_, M, A> {
         Ok((leaves, values, neg_ladj))
     }
 
+    /// [`Self::constrain`] with the values by site name, for [`LogJointMessenger`].
+    fn constrain_named(&self, q: &[f64]) -> PyroResult<Leaves> {
+        let n = self.proto.sites.len();
+        let mut leaves = Vec::with_capacity(n);
+        let mut values = Vec::with_capacity(n);
+        let mut neg_ladj: Option<DynTensor<Cpu>> = None;
+        for (site, &off) in self.proto.sites.iter().zip(&self.proto.offsets) {
+            let u = DynTensor::<Cpu>::from_vec(
+                q[off..off + site.u_numel]
+                    .iter()
+                    .map(|&x| x as f32)
+                    .collect(),
+                &site.u_shape,
+            )?;
+            let (v, nl) = site.constrain(&u)?;
+            if !site.has_real_support() {
+                let s = nl.sum();
+                neg_ladj = Some(match neg_ladj {
+                    None => s,
+                    Some(t) => t.add(&s)?,
+                });
+            }
+            values.push((site.name.clone(), v));
+            leaves.push(u);
+        }
+        Ok((leaves, values, neg_ladj))
+    }
+
     fn run_model(
         &self,
         values: HashMap<String, DynTensor<Cpu>>,
@@ -441,27 +477,20 @@ impl<M: Program<A>, A: Clone> ModelPotential<'_, M, A> {
 
     fn try_value_and_grad(&mut self, q: &[f64], grad: &mut [f64]) -> PyroResult<f64> {
         let scope = GradScope::<Cpu>::open();
-        let (leaves, values, neg_ladj) = self.constrain(q)?;
-        let trace = self.run_model(values)?;
-        let mut loss: Option<DynTensor<Cpu>> = neg_ladj;
-        for s in trace.sites() {
-            if !s.has_density() {
-                continue;
-            }
-            let lp = s.masked_log_prob()?.sum();
-            let lp = if s.scale == 1.0 {
-                lp
-            } else {
-                lp.mul_scalar(s.scale)
-            };
-            loss = Some(match loss {
-                None => lp.neg(),
-                Some(t) => t.sub(&lp)?,
-            });
+        let (leaves, values, neg_ladj) = self.constrain_named(q)?;
+        let joint = Rc::new(LogJointMessenger::new(values));
+        {
+            let _j = push_rc::<Cpu>(joint.clone());
+            self.model.run(self.args.clone())?;
         }
-        let Some(loss) = loss else {
-            grad.fill(0.0);
-            return Ok(0.0);
+        let loss = match (joint.take(), neg_ladj) {
+            (Some(lp), Some(nl)) => nl.sub(&lp)?,
+            (Some(lp), None) => lp.neg(),
+            (None, Some(nl)) => nl,
+            (None, None) => {
+                grad.fill(0.0);
+                return Ok(0.0);
+            }
         };
         let value = loss.item()? as f64;
         if !value.is_finite() {

@@ -1,0 +1,85 @@
+//! NUTS on the rugged regression of Pyro's intro tutorial ("Bayesian Regression"): 1000
+//! warmup iterations and 1000 draws, with one chain and then four, printing the minimum
+//! bulk effective sample size, the wall time (warmup included), ESS per second, the
+//! leapfrog steps and the summary table.
+//!
+//! Run with `cargo run --release --example mcmc_rugged`. NumPyro's figures for the same run
+//! come from `../shared/anchors/rugged_nuts_numpyro.py`.
+
+use std::time::Instant;
+
+use pyro::infer::mcmc::{Mcmc, McmcConfig, Nuts};
+use pyro::infer::Predictive;
+use pyro::PyroResult;
+
+#[path = "shared/rugged.rs"]
+mod rugged;
+
+const SITES: [&str; 5] = ["a", "bA", "bR", "bAR", "sigma"];
+
+fn main() -> PyroResult<()> {
+    let data = match rugged::load(rugged::data_path()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let args = data.args();
+    for chains in [1, 4] {
+        let config = McmcConfig {
+            num_warmup: 1000,
+            num_samples: 1000,
+            num_chains: chains,
+            seed: 0,
+            progress_bar: false,
+            ..Default::default()
+        };
+        let mut mcmc = Mcmc::new(Nuts::new(rugged::model), config);
+        let start = Instant::now();
+        mcmc.run(args)?;
+        let wall = start.elapsed().as_secs_f64();
+        let rows = mcmc.diagnostics()?;
+        let min_ess = rows
+            .iter()
+            .filter(|r| SITES.contains(&r.name.as_str()))
+            .map(|r| r.n_eff)
+            .fold(f64::INFINITY, f64::min);
+        let steps = mcmc.num_leapfrog_steps()?;
+        let warm: usize = steps.iter().map(|s| s.0).sum();
+        let samp: usize = steps.iter().map(|s| s.1).sum();
+        let step_sizes: Vec<String> = mcmc
+            .step_sizes()?
+            .iter()
+            .map(|s| format!("{s:.3}"))
+            .collect();
+        println!(
+            "pyro-rs nuts: chains={chains} warmup=1000 samples=1000 wall_s={wall:.3} \
+             min_ess={min_ess:.0} ess_per_s={:.0} leapfrog_steps warmup={warm} sampling={samp} \
+             ess_per_step={:.4} us_per_step={:.2} step_size=[{}]",
+            min_ess / wall,
+            min_ess / samp as f64,
+            1e6 * wall / (warm + samp) as f64 * chains.min(threads()) as f64,
+            step_sizes.join(", ")
+        );
+        println!("{}", mcmc.summary()?);
+        if chains == 4 {
+            // Posterior predictive means of the first nations, from the draws.
+            let pred = Predictive::with_samples(rugged::model, mcmc.get_samples()?)?.call((
+                &data.cont_africa,
+                &data.rugged,
+                None,
+            ))?;
+            let obs = pred["obs"].to_vec();
+            let n = data.log_gdp.shape().0;
+            let k = obs.len() / n;
+            let mean0 = (0..k).map(|i| obs[i * n]).sum::<f32>() / k as f32;
+            println!("posterior predictive mean of obs[0]: {mean0:.3} over {k} draws");
+        }
+    }
+    Ok(())
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
