@@ -181,20 +181,22 @@ impl Welford {
         self.n += 1;
         let n = self.n as f64;
         let d = self.mean.len();
-        for i in 0..d {
-            self.delta[i] = x[i] - self.mean[i];
-            self.mean[i] += self.delta[i] / n;
+        for ((delta, mean), xi) in self.delta.iter_mut().zip(&mut self.mean).zip(x) {
+            *delta = xi - *mean;
+            *mean += *delta / n;
         }
         if self.dense {
-            for i in 0..d {
-                let after = x[i] - self.mean[i];
-                for j in 0..d {
-                    self.m2[i * d + j] += after * self.delta[j];
+            for ((row, xi), mean) in self.m2.chunks_mut(d).zip(x).zip(&self.mean) {
+                let after = xi - mean;
+                for (m, delta) in row.iter_mut().zip(&self.delta) {
+                    *m += after * delta;
                 }
             }
         } else {
-            for i in 0..d {
-                self.m2[i] += (x[i] - self.mean[i]) * self.delta[i];
+            for (((m, xi), mean), delta) in
+                self.m2.iter_mut().zip(x).zip(&self.mean).zip(&self.delta)
+            {
+                *m += (xi - mean) * delta;
             }
         }
     }

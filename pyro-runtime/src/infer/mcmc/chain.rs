@@ -120,7 +120,10 @@ fn find_reasonable_step_size<P: Potential + ?Sized>(
     };
     loop {
         let d = delta(eps, &mut trial, rng)?;
-        if (direction == 1 && !(d > target)) || (direction == -1 && !(d < target)) {
+        // (NaN counts as crossing, as in Stan.)
+        let above = d > target;
+        let below = d < target;
+        if (direction == 1 && !above) || (direction == -1 && !below) {
             return Ok(eps);
         }
         eps = if direction == 1 { 2.0 * eps } else { 0.5 * eps };
@@ -155,7 +158,7 @@ impl Progress {
     }
 
     fn tick(&self, i: usize, warmup: bool, s: &TransitionStats, divergences: usize) {
-        if self.on && ((i + 1) % self.every == 0 || i + 1 == self.total) {
+        if self.on && ((i + 1).is_multiple_of(self.every) || i + 1 == self.total) {
             eprintln!(
                 "chain {} {:>6} {:>6}/{} step size {:.3e} tree depth {} divergences {}",
                 self.chain,
@@ -170,6 +173,7 @@ impl Progress {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn step<P: Potential + ?Sized>(
     alg: Algorithm,
     z: &mut PhasePoint,

@@ -128,7 +128,7 @@ impl McmcConfig {
                 format!("must be in (0, 1), got {}", self.target_accept_prob),
             ));
         }
-        if !(self.max_delta_energy > 0.0) {
+        if self.max_delta_energy.is_nan() || self.max_delta_energy <= 0.0 {
             return Err(invalid(
                 "max_delta_energy",
                 format!("must be positive, got {}", self.max_delta_energy),

@@ -244,7 +244,7 @@ impl<K: Kernel> Mcmc<K> {
                 .sites
                 .iter()
                 .find(|s| s.name == name)
-                .ok_or_else(|| McmcError::NotRun)?;
+                .ok_or(McmcError::NotRun)?;
             let draws = per_chain
                 .first()
                 .map_or(0, |c| c.len() / site.numel().max(1));

@@ -398,43 +398,8 @@ fn is_zero_density(e: &PyroError) -> bool {
 }
 
 impl<M: Program<A>, A: Clone> ModelPotential<'_, M, A> {
-    /// The per-site unconstrained leaves and the substituted constrained values, with the
+    /// The per-site unconstrained leaves at `q`, the constrained values by site name and the
     /// summed `-log|det J|`.
-    fn constrain(
-        &self,
-        q: &[f64],
-    ) -> PyroResult<(
-        Vec<DynTensor<Cpu>>,
-        HashMap<String, DynTensor<Cpu>>,
-        Option<DynTensor<Cpu>>,
-    )> {
-        let n = self.proto.sites.len();
-        let mut leaves = Vec::with_capacity(n);
-        let mut values = HashMap::with_capacity(n);
-        let mut neg_ladj: Option<DynTensor<Cpu>> = None;
-        for (site, &off) in self.proto.sites.iter().zip(&self.proto.offsets) {
-            let u = DynTensor::<Cpu>::from_vec(
-                q[off..off + site.u_numel]
-                    .iter()
-                    .map(|&x| x as f32)
-                    .collect(),
-                &site.u_shape,
-            )?;
-            let (v, nl) = site.constrain(&u)?;
-            if !site.has_real_support() {
-                let s = nl.sum();
-                neg_ladj = Some(match neg_ladj {
-                    None => s,
-                    Some(t) => t.add(&s)?,
-                });
-            }
-            values.insert(site.name.to_string(), v);
-            leaves.push(u);
-        }
-        Ok((leaves, values, neg_ladj))
-    }
-
-    /// [`Self::constrain`] with the values by site name, for [`LogJointMessenger`].
     fn constrain_named(&self, q: &[f64]) -> PyroResult<Leaves> {
         let n = self.proto.sites.len();
         let mut leaves = Vec::with_capacity(n);
@@ -462,10 +427,15 @@ impl<M: Program<A>, A: Clone> ModelPotential<'_, M, A> {
         Ok((leaves, values, neg_ladj))
     }
 
+    /// Runs the model with `values` substituted, recording its trace.
     fn run_model(
         &self,
-        values: HashMap<String, DynTensor<Cpu>>,
+        values: Vec<(crate::poutine::Name, DynTensor<Cpu>)>,
     ) -> PyroResult<crate::poutine::Trace<Cpu>> {
+        let values: HashMap<String, DynTensor<Cpu>> = values
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
         let tm = Rc::new(TraceMessenger::<Cpu>::new());
         {
             let _t = push_rc::<Cpu>(tm.clone());
@@ -531,11 +501,9 @@ impl<M: Program<A>, A: Clone> Potential for ModelPotential<'_, M, A> {
 
 impl<M: Program<A>, A: Clone> ChainPotential for ModelPotential<'_, M, A> {
     fn record(&mut self, q: &[f64], out: &mut Vec<f32>) -> PyroResult<()> {
-        let (_, values, _) = self.constrain(q)?;
-        for site in &self.proto.sites {
-            if let Some(v) = values.get(site.name.as_str()) {
-                out.extend(v.to_vec());
-            }
+        let (_, values, _) = self.constrain_named(q)?;
+        for (_, v) in &values {
+            out.extend(v.to_vec());
         }
         if self.deterministic.is_empty() {
             return Ok(());
