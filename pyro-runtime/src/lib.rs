@@ -20,6 +20,7 @@ pub mod error;
 mod fast_hash;
 pub mod infer;
 pub mod linalg;
+mod name;
 pub mod optim;
 pub mod params;
 pub mod poutine;

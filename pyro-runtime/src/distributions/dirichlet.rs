@@ -196,7 +196,7 @@ impl_distribution!(Dirichlet[event_field] {
         // ∂/∂x_k = (α_k - 1)/x_k and ∂/∂α_k = log x_k + ψ(α₀) - ψ(α_k).
         let vb = &value.shape()[..value.rank() - 1];
         let full = broadcast_shapes(vb, &self.batch_shape).ok_or_else(|| {
-            crate::error::TensorError::Broadcast {
+            crate::tensor::TensorError::Broadcast {
                 op: "Dirichlet.log_prob",
                 lhs: value.shape().to_vec(),
                 rhs: self.concentration.shape().to_vec(),

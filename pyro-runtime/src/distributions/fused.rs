@@ -4,9 +4,9 @@
 //! tensor-op formulas.
 
 use super::HALF_LN_2PI;
-use crate::error::TensorResult;
 use crate::tensor::host_node::Vals;
 use crate::tensor::host_op::{accumulate, host_custom, host_kernel, Arg};
+use crate::tensor::TensorResult;
 use crate::tensor::{Backend, DynTensor};
 
 /// `log N(x | loc, scale)` elementwise: `-((x - loc) / scale)² / 2 - ln scale - ln √(2π)`,
@@ -164,8 +164,8 @@ pub(crate) fn loc_scale_draw<D: Backend>(
 /// `-eps²/2 - ln scale - ln √(2π)` (the normal log-density of the draw, without subtracting
 /// `loc` and dividing by `scale` again). The density node depends on `scale` only: as a
 /// function of the parameters through the draw, `d/dloc = 0` and `d/dscale = -1/scale`.
-/// `draw(n)` gives the `n` standard normal draws; it is not called (and `None` returned) off
-/// the CPU, or when a parameter is neither a single value nor of the draw's shape `shape`.
+/// `draw(n)` gives the `n` standard normal draws; it is not called (and `None` returned)
+/// when a parameter is neither a single value nor of the draw's shape `shape`.
 pub(crate) fn normal_draw_with_log_prob<D: Backend>(
     loc: &DynTensor<D>,
     scale: &DynTensor<D>,
@@ -173,10 +173,9 @@ pub(crate) fn normal_draw_with_log_prob<D: Backend>(
     draw: impl FnOnce(usize) -> Vals,
 ) -> Option<TensorResult<(DynTensor<D>, DynTensor<D>)>> {
     let n = crate::tensor::numel(shape);
-    if !crate::tensor::host_op::is_cpu::<D>()
-        || [loc, scale]
-            .iter()
-            .any(|p| p.numel() != n && p.numel() != 1)
+    if [loc, scale]
+        .iter()
+        .any(|p| p.numel() != n && p.numel() != 1)
     {
         return None;
     }
@@ -195,7 +194,7 @@ pub(crate) fn normal_draw_with_log_prob<D: Backend>(
                 }
                 *o = (e[k] * e[k] * -0.5 - last.1) + -HALF_LN_2PI;
             }
-            Ok::<_, crate::error::TensorError>((out, ()))
+            Ok::<_, crate::tensor::TensorError>((out, ()))
         },
         |_, [s], _, g_out, g_in| {
             if s.len() == g_out.len() {
@@ -208,7 +207,7 @@ pub(crate) fn normal_draw_with_log_prob<D: Backend>(
         },
     );
     let x = loc_scale_draw(eps, loc, scale)?;
-    Some(lp?.and_then(|lp| Ok((x?, lp))))
+    Some(lp.and_then(|lp| Ok((x?, lp))))
 }
 
 #[cfg(test)]
@@ -339,7 +338,7 @@ mod tests {
         let r = normal_log_prob(&t(&[0.0; 3], &[3]), &t(&[0.0; 2], &[2]), &t(&[1.0], &[]));
         assert!(matches!(
             r,
-            Some(Err(crate::error::TensorError::Broadcast { .. }))
+            Some(Err(crate::tensor::TensorError::Broadcast { .. }))
         ));
     }
 }

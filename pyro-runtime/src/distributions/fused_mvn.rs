@@ -12,7 +12,7 @@ use crate::tensor::{Backend, DynTensor};
 const OP: &str = "solve_triangular_lower";
 
 /// `log N(x | loc, L Lᵀ)` for rows `x: [..., n]`, `loc: [n]` and one `L: [n, n]` (only its
-/// lower triangle is read), shape `x.shape()[..-1]`. `None` off the CPU or for other layouts.
+/// lower triangle is read), shape `x.shape()[..-1]`. `None` for other layouts.
 pub(crate) fn mvn_log_prob<D: Backend>(
     x: &DynTensor<D>,
     loc: &DynTensor<D>,
@@ -23,7 +23,7 @@ pub(crate) fn mvn_log_prob<D: Backend>(
         return None;
     }
     let c = -(n as f32) * HALF_LN_2PI;
-    host_custom(
+    Some(host_custom(
         [x, loc, l],
         batch,
         |[xv, mu, lv]| {
@@ -77,11 +77,11 @@ pub(crate) fn mvn_log_prob<D: Backend>(
                 }
             }
         },
-    )
+    ))
 }
 
 /// `L eps + loc` for host noise `eps: [n]`, `loc: [n]`, `L: [n, n]` (the whole matrix, as
-/// the matrix-vector product reads it). `None` off the CPU or for other layouts.
+/// the matrix-vector product reads it). `None` for other layouts.
 pub(crate) fn mvn_draw<D: Backend>(
     eps: Vec<f32>,
     loc: &DynTensor<D>,
@@ -101,7 +101,7 @@ pub(crate) fn mvn_draw<D: Backend>(
                     s + mu[i]
                 })
                 .collect();
-            Ok::<_, crate::error::TensorError>((out, eps))
+            Ok::<_, crate::tensor::TensorError>((out, eps))
         },
         move |eps, _, i, g_out, g_in| {
             if i == 0 {
@@ -117,7 +117,7 @@ pub(crate) fn mvn_draw<D: Backend>(
             }
         },
     );
-    r?.ok()
+    r.ok()
 }
 
 /// The draw `L eps + loc` (as [`mvn_draw`]) together with its log-density
@@ -139,7 +139,7 @@ pub(crate) fn mvn_draw_with_log_prob<D: Backend>(
     if l.shape() != [n, n] || n == 0 {
         return None;
     }
-    let lv = crate::tensor::host_op::cpu_values(l)?;
+    let lv = l.to_vec();
     if (0..n).any(|a| (a + 1..n).any(|b| lv[a * n + b] != 0.0)) {
         return None;
     }
@@ -175,7 +175,7 @@ pub(crate) fn mvn_draw_with_log_prob<D: Backend>(
                 }
             }
         },
-    )?;
+    );
     let x = mvn_draw(eps, loc, l)?;
     Some(lp.map(|lp| (x, lp)))
 }

@@ -14,7 +14,7 @@ use rand::RngCore;
 
 use super::{DistError, DistResult};
 use crate::constraints::Constraint;
-use crate::error::TensorError;
+use crate::tensor::TensorError;
 use crate::tensor::{broadcast_shapes, is_recording, Backend, DynTensor};
 
 /// Evaluates `f` elementwise in `f64` over the broadcast inputs; `f` returns the value and
@@ -66,39 +66,22 @@ pub(crate) fn linearize<D: Backend>(
     values: &[f64],
     partials: Option<&[Vec<f64>]>,
 ) -> DistResult<DynTensor<D>> {
-    let n = values.len();
-    let dev = crate::tensor::default_device::<D>();
     let c: Vec<f32> = values.iter().map(|&v| v as f32).collect();
     let partials = match partials {
         Some(p) if is_recording() => p,
-        _ => return Ok(DynTensor::from_vec(c, shape)?),
+        _ => return Ok(DynTensor::from_vec(c, shape)?.with_constant(true)),
     };
-    if crate::tensor::host_op::is_cpu::<D>() {
-        let d: Vec<Vec<f32>> = partials
-            .iter()
-            .map(|g| {
-                g.iter()
-                    .map(|&v| if v.is_finite() { v as f32 } else { 0.0 })
-                    .collect()
-            })
-            .collect();
-        return Ok(crate::tensor::host_op::host_linearized(inputs, shape, c, d)
-            .expect("host kernels exist on the CPU")?);
-    }
-    let mut acc = dev
-        .tensor_from_vec(c, (n,))
-        .retaped::<crate::tensor::GradTape<D>>();
-    for (x, g) in inputs.iter().zip(partials) {
-        debug_assert_eq!(x.shape(), shape, "linearize: input not broadcast");
-        let x0 = dev.tensor_from_vec(x.to_vec(), (n,));
-        let d: Vec<f32> = g
-            .iter()
-            .map(|&v| if v.is_finite() { v as f32 } else { 0.0 })
-            .collect();
-        let d = dev.tensor_from_vec(d, (n,));
-        acc = acc + (x.flat().clone() - x0) * d;
-    }
-    Ok(DynTensor::from_new_flat(acc, shape)?)
+    let d: Vec<Vec<f32>> = partials
+        .iter()
+        .map(|g| {
+            g.iter()
+                .map(|&v| if v.is_finite() { v as f32 } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    Ok(crate::tensor::host_op::host_linearized(
+        inputs, shape, c, d,
+    )?)
 }
 
 /// `x * ln(y)` with the convention `0 * ln(y) = 0` (also for `y = 0`).

@@ -144,7 +144,7 @@ fn kl_mvn_mvn<D: Backend>(
         .add(&q.half_log_det()?)?
         .sub(&p.half_log_det()?)?;
     let batch = broadcast_shapes(p.batch_shape(), q.batch_shape()).ok_or_else(|| {
-        crate::error::TensorError::Broadcast {
+        crate::tensor::TensorError::Broadcast {
             op: "kl_divergence",
             lhs: p.batch_shape().to_vec(),
             rhs: q.batch_shape().to_vec(),

@@ -330,7 +330,7 @@ impl_distribution!(LowRankMultivariateNormal[event_field, reparameterized] {
         validate_value(NAME, &Constraint::RealVector, value)?;
         let vb = &value.shape()[..value.rank() - 1];
         let full = broadcast_shapes(vb, &self.batch_shape).ok_or_else(|| {
-            crate::error::TensorError::Broadcast {
+            crate::tensor::TensorError::Broadcast {
                 op: "LowRankMultivariateNormal.log_prob",
                 lhs: value.shape().to_vec(),
                 rhs: self.loc.shape().to_vec(),

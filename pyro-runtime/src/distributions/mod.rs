@@ -14,7 +14,7 @@ use rand::RngCore;
 use thiserror::Error;
 
 use crate::constraints::Constraint;
-use crate::error::TensorError;
+use crate::tensor::TensorError;
 use crate::tensor::{Backend, DynTensor, Tensor};
 
 mod bernoulli;
@@ -77,30 +77,24 @@ pub use student_t::StudentT;
 pub use uniform::Uniform;
 pub use unit::Unit;
 
-crate::site_dist!(
-    Normal[S],
-    Independent[T],
-    Unit[],
-    Bernoulli[S],
-    Binomial[S],
-    Categorical[S],
-    Delta[S],
-    Poisson[S],
-    Beta[S],
-    Cauchy[S],
-    Exponential[S],
-    Gamma[S],
-    HalfCauchy[S],
-    HalfNormal[S],
-    InverseGamma[S],
-    Laplace[S],
-    LogNormal[S],
-    StudentT[S],
-    Uniform[S],
-    Dirichlet[S],
-    MultivariateNormal[S],
-    LowRankMultivariateNormal[S],
-);
+/// Calls `$callback!` with every distribution family of the runtime, once, for the layers
+/// above that implement their own traits for each family (the sample primitives, the DSL):
+/// `shaped` families take a shape type `S` for elementwise parameters; `event` families take
+/// `S` too but have vector or matrix events.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __distribution_families {
+    ($callback:ident) => {
+        $callback! {
+            shaped: [
+                Normal, Bernoulli, Binomial, Categorical, Delta, Poisson, Beta, Cauchy,
+                Exponential, Gamma, HalfCauchy, HalfNormal, InverseGamma, Laplace, LogNormal,
+                StudentT, Uniform
+            ],
+            event: [Dirichlet, MultivariateNormal, LowRankMultivariateNormal]
+        }
+    };
+}
 
 /// Errors from constructing or using a distribution.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -327,13 +321,9 @@ pub(crate) fn validate_param<D: Backend>(
     }
 }
 
-/// Calls `f` with the values of `x` on the host: a host node's own values (no copy), or a
-/// copy of a device tensor's.
+/// Calls `f` with the values of `x` (borrowed, no copy).
 fn with_host_values<D: Backend, R>(x: &DynTensor<D>, f: impl FnOnce(&[f32]) -> R) -> R {
-    match x.host_node() {
-        Some(node) => f(node.vals()),
-        None => f(&x.to_vec()),
-    }
+    f(x.values())
 }
 
 /// The flat (row-major) index of the first NaN in `x`, if any.

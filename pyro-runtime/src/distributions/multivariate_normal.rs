@@ -323,7 +323,7 @@ impl_distribution!(MultivariateNormal[event_field, reparameterized] {
         let shape = extended_shape(sample_shape, &self.batch_shape, &self.event_shape);
         let n = self.dim();
         let single = shape.len() == 1 && self.scale_tril.shape() == [n, n];
-        if single && crate::tensor::host_op::is_cpu::<D>() {
+        if single {
             let eps = std_normal_vec(n, rng);
             if let Some(x) = super::fused_mvn::mvn_draw(eps.clone(), &self.loc, &self.scale_tril) {
                 return Ok(x);

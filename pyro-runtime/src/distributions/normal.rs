@@ -32,7 +32,7 @@ impl_distribution!(Normal[scalar, reparameterized] {
         Constraint::Real
     }
     fn rsample(&self, sample_shape: &[usize], rng: &mut dyn RngCore) -> DistResult<DynTensor<D>> {
-        if sample_shape.is_empty() && crate::tensor::host_op::is_cpu::<D>() {
+        if sample_shape.is_empty() {
             let eps = std_normal_vals(crate::tensor::numel(&self.batch_shape), rng);
             if let Some(x) = super::fused::loc_scale_draw(eps, &self.loc, &self.scale) {
                 return Ok(x?);

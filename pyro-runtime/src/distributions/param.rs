@@ -8,7 +8,7 @@
 use dfdx::prelude::*;
 use dfdx::shapes::Dim;
 
-use crate::error::TensorResult;
+use crate::tensor::TensorResult;
 use crate::tensor::{Backend, DynTensor, Tensor};
 
 /// Marks a shape known only at run time.

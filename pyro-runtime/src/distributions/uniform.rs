@@ -87,7 +87,7 @@ impl_distribution!(Uniform[scalar, reparameterized] {
         }
         let shape =
             crate::tensor::broadcast_shapes(value.shape(), &self.batch_shape).ok_or_else(|| {
-                crate::error::TensorError::Broadcast {
+                crate::tensor::TensorError::Broadcast {
                     op: "Uniform::log_prob",
                     lhs: value.shape().to_vec(),
                     rhs: self.batch_shape.clone(),

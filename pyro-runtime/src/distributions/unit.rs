@@ -57,7 +57,7 @@ impl<D: Backend> Distribution<D> for Unit<D> {
         let batch = &value.shape()[..r];
         let shape =
             crate::tensor::broadcast_shapes(batch, self.log_factor.shape()).ok_or_else(|| {
-                DistError::Tensor(crate::error::TensorError::Broadcast {
+                DistError::Tensor(crate::tensor::TensorError::Broadcast {
                     op: "Unit::log_prob",
                     lhs: batch.to_vec(),
                     rhs: self.log_factor.shape().to_vec(),

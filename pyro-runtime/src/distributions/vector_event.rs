@@ -12,7 +12,7 @@ pub(crate) fn check_event<D: Backend>(
     n: usize,
 ) -> DistResult<()> {
     if value.shape().last() != Some(&n) {
-        return Err(DistError::Tensor(crate::error::TensorError::Shape {
+        return Err(DistError::Tensor(crate::tensor::TensorError::Shape {
             what: format!("{dist}.log_prob value (last dim is the event dim)"),
             expected: vec![n],
             found: value.shape().to_vec(),

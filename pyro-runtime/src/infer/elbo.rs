@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use crate::dsl::check_model_guide;
+use super::check::check_model_guide;
 use crate::error::{PyroError, PyroResult};
 use crate::poutine::{push_rc, Name, Program, ReplayMessenger, SiteKind, Trace, TraceMessenger};
 use crate::tensor::cpu_ops::weighted_sum;

@@ -3,10 +3,8 @@
 //!
 //! A matrix operand has shape `[..., rows, cols]`; leading (batch) dims broadcast.
 
-use dfdx::prelude::*;
-
 use super::error::{LinalgError, LinalgResult};
-use crate::tensor::{broadcast_shapes, numel, Backend, DynTensor, Taped};
+use crate::tensor::{broadcast_shapes, numel, Backend, DynTensor};
 
 /// Splits `[..., r, c]` into `(batch dims, r, c)`.
 pub(crate) fn mat_dims(
@@ -62,12 +60,10 @@ fn with_last2(batch: &[usize], r: usize, c: usize) -> Vec<usize> {
 pub fn transpose<D: Backend>(x: &DynTensor<D>) -> LinalgResult<DynTensor<D>> {
     let (batch, r, c) = mat_dims("transpose", "input", x.shape())?;
     let b = numel(&batch);
-    let m: Taped<(usize, usize, usize), D> = x.flat().clone().reshape_like(&(b, r, c));
-    let t: Taped<(usize, usize, usize), D> = m.permute::<_, Axes3<0, 2, 1>>();
-    Ok(DynTensor::from_flat(
-        t.reshape_like(&(b * r * c,)),
-        &with_last2(&batch, c, r),
-    )?)
+    let idx = (0..b)
+        .flat_map(|m| (0..c).flat_map(move |j| (0..r).map(move |i| (m * r + i) * c + j)))
+        .collect();
+    Ok(x.gather_flat(idx, &with_last2(&batch, c, r))?)
 }
 
 /// The diagonal of square matrices, `[..., n, n] -> [..., n]` (differentiable).
@@ -152,18 +148,13 @@ pub fn matmul<D: Backend>(a: &DynTensor<D>, b: &DynTensor<D>) -> LinalgResult<Dy
         expected: format!("batch dims broadcastable with lhs {:?}", a.shape()),
     })?;
     let nb = numel(&batch);
-    let a = a.broadcast_to(&with_last2(&batch, m, k))?;
-    let mut b = b.broadcast_to(&with_last2(&batch, k, n))?;
-    if a.same_node(&b) {
-        b = b.fresh();
-    }
-    let a3: Taped<(usize, usize, usize), D> = a.flat().clone().reshape_like(&(nb, m, k));
-    let b3: Taped<(usize, usize, usize), D> = b.flat().clone().reshape_like(&(nb, k, n));
-    let c = a3.matmul(b3);
-    Ok(DynTensor::from_new_flat(
-        c.reshape_like(&(nb * m * n,)),
-        &with_last2(&batch, m, n),
-    )?)
+    let a3 = a
+        .broadcast_to(&with_last2(&batch, m, k))?
+        .reshape(&[nb, m, k])?;
+    let b3 = b
+        .broadcast_to(&with_last2(&batch, k, n))?
+        .reshape(&[nb, k, n])?;
+    Ok(a3.bmm(&b3)?.reshape(&with_last2(&batch, m, n))?)
 }
 
 /// Batched matrix-vector product `[..., m, k] x [..., k] -> [..., m]` (batch dims broadcast).
@@ -341,30 +332,18 @@ pub(crate) fn mul_const_right<D: Backend>(
     if xs.last() != Some(&k) {
         return Err(bad());
     }
-    let dev = x.device();
     let mut shape = xs.clone();
     *shape.last_mut().expect("checked non-empty") = n;
     if c.batch == 1 {
         let rows = x.numel() / k.max(1);
-        let a: Taped<(usize, usize), D> = x.flat().clone().reshape_like(&(rows, k));
-        let cm = dev.tensor_from_vec(c.f32(), (k, n));
-        let out = a.matmul(cm);
-        return Ok(DynTensor::from_new_flat(
-            out.reshape_like(&(rows * n,)),
-            &shape,
-        )?);
+        let cm = DynTensor::from_vec(c.f32(), &[k, n])?.with_constant(true);
+        return Ok(x.reshape(&[rows, k])?.matmul(&cm)?.reshape(&shape)?);
     }
     if xs.len() != 3 || xs[0] != c.batch {
         return Err(bad());
     }
-    let (b, m) = (xs[0], xs[1]);
-    let a: Taped<(usize, usize, usize), D> = x.flat().clone().reshape_like(&(b, m, k));
-    let cm = dev.tensor_from_vec(c.f32(), (b, k, n));
-    let out = a.matmul(cm);
-    Ok(DynTensor::from_new_flat(
-        out.reshape_like(&(b * m * n,)),
-        &shape,
-    )?)
+    let cm = DynTensor::from_vec(c.f32(), &[c.batch, k, n])?.with_constant(true);
+    Ok(x.bmm(&cm)?)
 }
 
 /// `C x` for constants `C` (`m x k`, shared or one per batch element) and a differentiable
@@ -379,10 +358,7 @@ pub(crate) fn mul_const_left<D: Backend>(
 
 /// A constant (a leaf without a gradient path of interest) from `f64` host values.
 pub(crate) fn constant<D: Backend>(values: &[f64], shape: &[usize]) -> LinalgResult<DynTensor<D>> {
-    Ok(DynTensor::from_vec(
-        values.iter().map(|&x| x as f32).collect(),
-        shape,
-    )?)
+    Ok(DynTensor::from_vec(values.iter().map(|&x| x as f32).collect(), shape)?.with_constant(true))
 }
 
 /// `x - detach(x)`: zero-valued, with the identity as its derivative (the displacement from
@@ -408,6 +384,7 @@ pub(crate) fn tri_mask<D: Backend>(n: usize, below: f32, diag: f32) -> LinalgRes
 mod tests {
     use super::*;
     use crate::linalg::test_util::*;
+    use dfdx::prelude::Cpu;
 
     #[test]
     fn matmul_matches_host_and_broadcasts() {

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::error::TensorError;
+use crate::tensor::TensorError;
 
 /// An error from a linear-algebra operation.
 ///

@@ -2,8 +2,8 @@
 
 use super::error::{OptimError, OptimResult};
 use super::Optimizer;
+use crate::name::Name;
 use crate::params::ParamStore;
-use crate::poutine::Name;
 use crate::tensor::{Backend, Grads};
 
 /// Updates the named parameters of `store` with `opt`: for each name, reads the
@@ -83,7 +83,7 @@ fn unique_names<'a>(names: &[&'a str]) -> Vec<&'a str> {
     out
 }
 
-/// [`step_store`] as SVI calls it: on the CPU each gradient is read in place. Every name is
+/// [`step_store`] as SVI calls it: each gradient is read in place. Every name is
 /// checked before anything is written; a leaf the loss does not depend on gets a zero
 /// gradient.
 pub(crate) fn step_store_owned<D: Backend>(
@@ -106,26 +106,22 @@ pub(crate) fn step_store_owned<D: Backend>(
         }
     }
     for (i, name) in work {
-        let leaf = &store.entries[i].unconstrained;
-        let mut value = leaf.to_vec();
-        let updated = grads.with_host(leaf, |g| {
-            let zeros;
-            let g = match g {
-                Some(g) => g,
-                None => {
-                    zeros = vec![0.0; value.len()];
-                    &zeros
-                }
-            };
-            opt.update(name, &mut value, g)
-        });
-        match updated {
-            Some(r) => r?,
+        let zeros;
+        let g = match grads.slice(&store.entries[i].unconstrained) {
+            Some(g) => g,
             None => {
-                let g = grads.get_or_zeros(leaf).to_vec();
-                opt.update(name, &mut value, &g)?;
+                zeros = vec![0.0; store.entries[i].unconstrained.numel()];
+                &zeros
             }
+        };
+        // In place when no one else holds the leaf's values (the usual case after a step:
+        // the trace is gone); a failed update changes nothing (the optimizer's contract).
+        if let Some(values) = store.entries[i].unconstrained.values_mut() {
+            opt.update(name, values, g)?;
+            continue;
         }
+        let mut value = store.entries[i].unconstrained.to_vec();
+        opt.update(name, &mut value, g)?;
         store
             .overwrite_unconstrained_at(i, &value)
             .map_err(|e| OptimError::Store {
@@ -261,6 +257,31 @@ mod tests {
         let after: Vec<Vec<f32>> = leaves(&s).iter().map(DynTensor::to_vec).collect();
         assert_eq!(before, after);
         assert_eq!(sgd.num_states(), 0);
+    }
+
+    #[test]
+    fn svi_updates_write_in_place_and_copy_on_write() {
+        // Nobody else holds `loc`'s values: updated in place, same node. A clone of `scale`
+        // held outside keeps its old values; the store's leaf still is the same node.
+        let mut s = store();
+        let held = s.get_unconstrained("scale").unwrap().clone();
+        let before = held.to_vec();
+        let loc_ptr = s.get_unconstrained("loc").unwrap().values().as_ptr();
+        let grads = grads_of(&s);
+        let names: Vec<Name> = vec!["scale".into(), "loc".into()];
+        let mut sgd = Sgd::with_lr(0.01).unwrap();
+        step_store_owned(&mut sgd, &mut s, &grads, &names).unwrap();
+        let loc = s.get_unconstrained("loc").unwrap();
+        assert_eq!(
+            loc.values().as_ptr(),
+            loc_ptr,
+            "loc was not updated in place"
+        );
+        assert!((loc.to_vec()[0] - 0.02).abs() < 1e-7);
+        assert_eq!(held.to_vec(), before);
+        let scale = s.get_unconstrained("scale").unwrap();
+        assert!(scale.same_node(&held));
+        assert!((scale.to_vec()[0] - (2f32.ln() - 0.068)).abs() < 1e-6);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::constraints::Constraint;
-use crate::error::TensorError;
+use crate::tensor::TensorError;
 use crate::transforms::TransformError;
 
 /// An error of the parameter store. Every variant names the parameter at fault, and those of

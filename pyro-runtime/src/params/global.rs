@@ -118,7 +118,7 @@ pub fn get_param<D: Backend>(name: &str) -> ParamResult<Option<DynTensor<D>>> {
 
 /// [`get_param`] with the hash the name carries (the runtime's param sites).
 pub(crate) fn get_param_named<D: Backend>(
-    name: &crate::poutine::Name,
+    name: &crate::name::Name,
 ) -> ParamResult<Option<DynTensor<D>>> {
     with_param_store_on::<D, _>(|s| s.get_named(name))
 }

@@ -1,9 +1,9 @@
 //! [`ParamStore`]: named, constrained, learnable parameters (Pyro's `ParamStoreDict`).
 
 use crate::constraints::Constraint;
-use crate::error::TensorResult;
 use crate::fast_hash::{name_hash, NameIndex};
-use crate::poutine::Name;
+use crate::name::Name;
+use crate::tensor::TensorResult;
 use crate::tensor::{Backend, DynTensor};
 
 use super::error::{ParamResult, ParamStoreError};
@@ -171,11 +171,11 @@ pub(crate) enum StoredMatch {
 /// assert_eq!(store.get("corr").unwrap().shape(), &[2, 2]);
 /// ```
 ///
-/// The leaf keeps its dfdx tensor id for as long as the parameter exists: writes through
+/// The leaf keeps its node identity for as long as the parameter exists: writes through
 /// [`set`](Self::set) (same shape), [`replace_unconstrained`](Self::replace_unconstrained) and
-/// [`load`](Self::load) copy new values into it. An optimizer can therefore allocate and read
-/// gradients with `grads.try_alloc_for(leaf.flat())` / `grads.get(leaf.flat())` from
-/// [`named_parameters`](Self::named_parameters) on every step.
+/// [`load`](Self::load) copy new values into it. An optimizer can therefore read gradients
+/// with `grads.get(leaf)` for the leaves of [`named_parameters`](Self::named_parameters) on
+/// every step.
 ///
 /// Names iterate in insertion order. A clone is a snapshot: its leaves start with the same
 /// values and ids as the original's and are written copy-on-write. Most programs use the thread's default store through

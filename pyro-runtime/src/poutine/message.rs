@@ -8,7 +8,7 @@ use crate::distributions::Distribution;
 use crate::params::ParamInit;
 use crate::tensor::{Backend, DynTensor};
 
-pub use super::name::Name;
+pub use crate::name::Name;
 
 /// A site's distribution, shared by the message and every trace that records the site
 /// (recording it is a reference-count increment, not a copy).

@@ -25,7 +25,7 @@ mod infer_config;
 mod lift;
 mod mask;
 pub mod message;
-mod name;
+mod param_default;
 pub mod plate;
 mod replay;
 pub mod runtime;

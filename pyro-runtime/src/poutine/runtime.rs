@@ -211,7 +211,7 @@ fn default_process<D: Backend>(msg: &mut Message<D>) -> PyroResult<()> {
             msg.value = Some(v);
         }
         SiteKind::Param => {
-            let v = crate::primitives::param_default(msg)?;
+            let v = super::param_default::param_default(msg)?;
             msg.value = Some(v);
         }
         SiteKind::Subsample => {

@@ -1,17 +1,17 @@
 //! The device bound used throughout pyro-rs, and the per-thread default device.
 
-use dfdx::prelude::{Cpu, Gradients};
-
-use super::dyn_tensor::Flat;
+use dfdx::prelude::Cpu;
 
 /// A dfdx device that pyro-rs can run on: [`dfdx::prelude::Cpu`], or `Cuda` with the `cuda`
 /// feature. Implemented for those two only, and sealed: its supertrait is private to this
-/// crate, so no other crate can implement it (an outside `HOST = true` would have the runtime
-/// read that device's tensors as CPU tensors).
+/// crate, so no other crate can implement it.
 ///
-/// Each backend says, at compile time, whether its values live in host memory (where the
-/// runtime's host kernels run) and gives the CPU view of its tensors when they do, so the
-/// runtime never asks for a device's type at run time.
+/// The backend names where dfdx values that cross into the runtime live
+/// ([`DynTensor::from_dfdx`](super::DynTensor::from_dfdx),
+/// [`DynTensor::to_dfdx`](super::DynTensor::to_dfdx)). The runtime's own kernels run on the
+/// host for every backend today (`HOST` says whether that is also where the backend keeps its
+/// values): one op vocabulary, written once as host kernels; device kernels for large tensors
+/// would be dispatched here.
 ///
 /// ```
 /// use pyro::tensor::Backend;
@@ -19,26 +19,21 @@ use super::dyn_tensor::Flat;
 /// assert!(host::<dfdx::prelude::Cpu>());
 /// ```
 pub trait Backend: sealed::Sealed + dfdx::tensor_ops::Device<f32> + Default + 'static {
-    /// Whether values live in host memory (the runtime's host kernels run on them).
+    /// Whether the backend keeps its values in host memory.
     const HOST: bool;
     /// The thread's device of this backend, created once and then shared.
     fn thread_device() -> Self;
 }
 
-pub(crate) mod sealed {
-    use super::*;
-
+mod sealed {
     /// The private supertrait of [`Backend`](super::Backend): implemented here for the
-    /// backends pyro-rs supports, and nameable nowhere else. Its methods are the runtime's
-    /// view of a backend's dfdx storage.
-    pub trait Sealed: Sized + dfdx::tensor_ops::Device<f32> {
-        /// A flat tensor of this backend as a CPU tensor (`None` off the host).
-        fn cpu_flat(t: &Flat<Self>) -> Option<&Flat<Cpu>>;
-        /// A flat CPU tensor as a tensor of this backend (`None` off the host).
-        fn from_cpu_flat(t: &Flat<Cpu>) -> Option<&Flat<Self>>;
-        /// Gradients of this backend as CPU gradients (`None` off the host).
-        fn cpu_grads(g: &mut Gradients<f32, Self>) -> Option<&mut Gradients<f32, Cpu>>;
-    }
+    /// backends pyro-rs supports, and nameable nowhere else.
+    pub trait Sealed {}
+
+    impl Sealed for dfdx::prelude::Cpu {}
+
+    #[cfg(feature = "cuda")]
+    impl Sealed for dfdx::prelude::Cuda {}
 }
 
 impl Backend for Cpu {
@@ -48,36 +43,11 @@ impl Backend for Cpu {
     }
 }
 
-impl sealed::Sealed for Cpu {
-    fn cpu_flat(t: &Flat<Self>) -> Option<&Flat<Cpu>> {
-        Some(t)
-    }
-    fn from_cpu_flat(t: &Flat<Cpu>) -> Option<&Flat<Self>> {
-        Some(t)
-    }
-    fn cpu_grads(g: &mut Gradients<f32, Self>) -> Option<&mut Gradients<f32, Cpu>> {
-        Some(g)
-    }
-}
-
 #[cfg(feature = "cuda")]
 impl Backend for dfdx::prelude::Cuda {
     const HOST: bool = false;
     fn thread_device() -> Self {
         CUDA.with(|c| c.clone())
-    }
-}
-
-#[cfg(feature = "cuda")]
-impl sealed::Sealed for dfdx::prelude::Cuda {
-    fn cpu_flat(_: &Flat<Self>) -> Option<&Flat<Cpu>> {
-        None
-    }
-    fn from_cpu_flat(_: &Flat<Cpu>) -> Option<&Flat<Self>> {
-        None
-    }
-    fn cpu_grads(_: &mut Gradients<f32, Self>) -> Option<&mut Gradients<f32, Cpu>> {
-        None
     }
 }
 

@@ -1,13 +1,13 @@
-//! The elementwise and reduction operations of [`DynTensor`] as host kernels on the CPU (see
-//! [`super::host_op`]): one output and one backward closure per operation, broadcasting a
-//! single value inside the kernel instead of through a separate broadcast node. The values
-//! are the same `f32` operations dfdx's CPU kernels perform, so results are identical.
+//! The elementwise, reduction and layout operations of [`DynTensor`] as host kernels (see
+//! [`super::host_op`]): one output and one backward step per operation, broadcasting a
+//! single value inside the kernel instead of through a separate broadcast node. Adding an
+//! elementwise function is one [`Unary`] variant (its value and derivative) and a method.
 
 use super::backend::Backend;
 use super::dyn_tensor::DynTensor;
 use super::host_node::Vals;
 use super::host_op::{accumulate, host_kernel, host_reduce, Arg};
-use crate::error::TensorResult;
+use crate::tensor::TensorResult;
 
 /// An elementwise binary operation.
 #[derive(Debug, Clone, Copy)]
@@ -34,8 +34,8 @@ impl Binary {
     }
 }
 
-/// `lhs op rhs` with broadcasting, or `None` off the CPU (or for a broadcast that is not a
-/// single value against a full tensor).
+/// `lhs op rhs` with broadcasting, or `None` for a broadcast that is not a single value
+/// against a full tensor (the caller expands the operands first).
 pub(crate) fn binary<D: Backend>(
     op: Binary,
     lhs: &DynTensor<D>,
@@ -188,8 +188,8 @@ fn sigmoid(x: f32) -> f32 {
     super::special::scalar::sigmoid(x as f64) as f32
 }
 
-/// `op(x)` elementwise, or `None` off the CPU.
-pub(crate) fn unary<D: Backend>(op: Unary, x: &DynTensor<D>) -> Option<DynTensor<D>> {
+/// `op(x)` elementwise.
+pub(crate) fn unary<D: Backend>(op: Unary, x: &DynTensor<D>) -> DynTensor<D> {
     host_kernel(
         "unary",
         [x],
@@ -201,12 +201,13 @@ pub(crate) fn unary<D: Backend>(op: Unary, x: &DynTensor<D>) -> Option<DynTensor
             (out, ())
         },
         move |_, [a], _, g_out, g_in| accumulate(a, g_in, g_out, |k| op.df(a.at(k))),
-    )?
-    .ok()
+    )
+    .expect("one input is its own broadcast shape")
+    .expect("one input broadcasts with itself")
 }
 
-/// A copy of `x` that is a new node with the same gradient path, or `None` off the CPU.
-pub(crate) fn identity<D: Backend>(x: &DynTensor<D>) -> Option<DynTensor<D>> {
+/// A copy of `x` that is a new node with the same gradient path.
+pub(crate) fn identity<D: Backend>(x: &DynTensor<D>) -> DynTensor<D> {
     host_kernel(
         "identity",
         [x],
@@ -218,17 +219,18 @@ pub(crate) fn identity<D: Backend>(x: &DynTensor<D>) -> Option<DynTensor<D>> {
             (out, ())
         },
         |_, [a], _, g_out, g_in| accumulate(a, g_in, g_out, |_| 1.0),
-    )?
-    .ok()
+    )
+    .expect("one input is its own broadcast shape")
+    .expect("one input broadcasts with itself")
 }
 
 /// Sums groups of `inner` consecutive elements (`inner` = all of them for a full sum) into a
-/// tensor of shape `shape`, or `None` off the CPU.
+/// tensor of shape `shape`.
 pub(crate) fn sum_groups<D: Backend>(
     x: &DynTensor<D>,
     inner: usize,
     shape: &[usize],
-) -> Option<DynTensor<D>> {
+) -> DynTensor<D> {
     let inner = inner.max(1);
     host_reduce(
         x,
@@ -250,11 +252,8 @@ pub(crate) fn sum_groups<D: Backend>(
     )
 }
 
-/// A single value broadcast to `shape`, or `None` off the CPU.
-pub(crate) fn broadcast_scalar<D: Backend>(
-    x: &DynTensor<D>,
-    shape: &[usize],
-) -> Option<DynTensor<D>> {
+/// A single value broadcast to `shape`.
+pub(crate) fn broadcast_scalar<D: Backend>(x: &DynTensor<D>, shape: &[usize]) -> DynTensor<D> {
     let n = super::dyn_tensor::numel(shape);
     host_reduce(
         x,
@@ -268,60 +267,47 @@ pub(crate) fn broadcast_scalar<D: Backend>(
     )
 }
 
-/// `Σ_i w_i x_i` of single-value tensors, accumulated left to right from zero: one node on the
-/// CPU (with `±1` weights the value equals that of the same chain of `add`/`sub`), a chain of
-/// tensor ops elsewhere. Errors when a term has more than one element.
+/// `Σ_i w_i x_i` of single-value tensors, accumulated left to right from zero, as one node
+/// (with `±1` weights the value equals that of the same chain of `add`/`sub`). Errors when a
+/// term has more than one element.
 pub(crate) fn weighted_sum<D: Backend>(
     terms: &[(&DynTensor<D>, f32)],
 ) -> TensorResult<DynTensor<D>> {
-    if let Some(t) = super::host_op::weighted_sum(terms) {
-        return Ok(t);
-    }
-    let mut acc = DynTensor::scalar(0.0);
-    for (t, w) in terms {
-        if t.numel() != 1 {
-            return Err(crate::error::TensorError::Shape {
-                what: "weighted_sum".into(),
-                expected: vec![],
-                found: t.shape().to_vec(),
-            });
+    super::host_op::weighted_sum(terms).ok_or_else(|| {
+        let bad = terms.iter().find(|(t, _)| t.numel() != 1);
+        crate::tensor::TensorError::Shape {
+            what: "weighted_sum".into(),
+            expected: vec![],
+            found: bad.map(|(t, _)| t.shape().to_vec()).unwrap_or_default(),
         }
-        let t = t.reshape(&[])?;
-        acc = match *w {
-            1.0 => acc.add(&t)?,
-            -1.0 => acc.sub(&t)?,
-            w => acc.add(&t.mul_scalar(w))?,
-        };
-    }
-    Ok(acc)
+    })
 }
 
 /// `x[idx[k]]` for every `k` (indices already checked), as a tensor of shape `shape`; the
-/// backward pass scatter-adds. `None` off the CPU.
+/// backward pass scatter-adds.
 pub(crate) fn gather<D: Backend>(
     x: &DynTensor<D>,
     idx: Vec<usize>,
     shape: &[usize],
-) -> Option<DynTensor<D>> {
-    let r = super::host_op::host_custom(
+) -> TensorResult<DynTensor<D>> {
+    super::host_op::host_custom(
         [x],
         shape,
         |[v]| {
             let out = idx.iter().map(|&i| v[i]).collect();
-            Ok::<_, crate::error::TensorError>((out, idx))
+            Ok::<_, crate::tensor::TensorError>((out, idx))
         },
         |idx, _, _, g_out, g_in| {
             for (&i, g) in idx.iter().zip(g_out) {
                 g_in[i] += g;
             }
         },
-    );
-    r?.ok()
+    )
 }
 
-/// Zeros where `keep` is false (exact zeros, no `-inf * 0`), or `None` off the CPU; the
-/// gradient flows through kept elements only.
-pub(crate) fn where_mask<D: Backend>(x: &DynTensor<D>, keep: &[bool]) -> Option<DynTensor<D>> {
+/// Zeros where `keep` is false (exact zeros, no `-inf * 0`); the gradient flows through kept
+/// elements only.
+pub(crate) fn where_mask<D: Backend>(x: &DynTensor<D>, keep: &[bool]) -> DynTensor<D> {
     let keep: std::rc::Rc<[bool]> = keep.into();
     let k2 = keep.clone();
     host_reduce(
@@ -344,12 +330,12 @@ pub(crate) fn where_mask<D: Backend>(x: &DynTensor<D>, keep: &[bool]) -> Option<
 }
 
 /// `log Σ exp` over groups of `last` consecutive elements (the last dim), shifted by each
-/// group's maximum; a group of `-inf` gives `-inf`. `None` off the CPU.
+/// group's maximum; a group of `-inf` gives `-inf`.
 pub(crate) fn logsumexp_groups<D: Backend>(
     x: &DynTensor<D>,
     last: usize,
     shape: &[usize],
-) -> Option<DynTensor<D>> {
+) -> DynTensor<D> {
     let last = last.max(1);
     let lse = move |c: &[f32]| -> f32 {
         let m = c.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -380,12 +366,8 @@ pub(crate) fn logsumexp_groups<D: Backend>(
 }
 
 /// Sums `x` (shape `from`) down to `to`, the inverse of broadcasting `to` up to `from` (the
-/// caller has checked that it is one), or `None` off the CPU.
-pub(crate) fn sum_to<D: Backend>(
-    x: &DynTensor<D>,
-    from: &[usize],
-    to: &[usize],
-) -> Option<DynTensor<D>> {
+/// caller has checked that it is one).
+pub(crate) fn sum_to<D: Backend>(x: &DynTensor<D>, from: &[usize], to: &[usize]) -> DynTensor<D> {
     // The output position of each input element.
     let target: std::rc::Rc<[usize]> = super::dyn_tensor::broadcast_index(from, to).into();
     let n_out = super::dyn_tensor::numel(to);
@@ -408,18 +390,21 @@ pub(crate) fn sum_to<D: Backend>(
     )
 }
 
-/// `[a..., b...]`: the values of `a` then those of `b` as one flat tensor, or `None` off the
-/// CPU; each part's gradient is its slice of the output's.
-pub(crate) fn concat2<D: Backend>(a: &DynTensor<D>, b: &DynTensor<D>) -> Option<DynTensor<D>> {
+/// `[a..., b...]`: the values of `a` then those of `b` as one flat tensor; each part's
+/// gradient is its slice of the output's.
+pub(crate) fn concat2<D: Backend>(
+    a: &DynTensor<D>,
+    b: &DynTensor<D>,
+) -> TensorResult<DynTensor<D>> {
     let (na, nb) = (a.numel(), b.numel());
-    let r = super::host_op::host_custom(
+    super::host_op::host_custom(
         [a, b],
         &[na + nb],
         |[x, y]| {
             let mut out = Vec::with_capacity(na + nb);
             out.extend_from_slice(x);
             out.extend_from_slice(y);
-            Ok::<_, crate::error::TensorError>((Vals::Many(out), ()))
+            Ok::<_, crate::tensor::TensorError>((Vals::Many(out), ()))
         },
         move |_, _, i, g_out, g_in| {
             let part = if i == 0 { &g_out[..na] } else { &g_out[na..] };
@@ -427,16 +412,18 @@ pub(crate) fn concat2<D: Backend>(a: &DynTensor<D>, b: &DynTensor<D>) -> Option<
                 *g += go;
             }
         },
-    )?;
-    r.ok()
+    )
 }
 
 /// `m[i, j] * s[i]` for a matrix `m` of `rows x cols` values and a vector `s` of `rows`
-/// (`m * s[:, None]`, the scale of each row), or `None` off the CPU.
-pub(crate) fn mul_rows<D: Backend>(m: &DynTensor<D>, s: &DynTensor<D>) -> Option<DynTensor<D>> {
+/// (`m * s[:, None]`, the scale of each row).
+pub(crate) fn mul_rows<D: Backend>(
+    m: &DynTensor<D>,
+    s: &DynTensor<D>,
+) -> TensorResult<DynTensor<D>> {
     let rows = s.numel();
     let cols = m.numel() / rows.max(1);
-    let r = super::host_op::host_custom(
+    super::host_op::host_custom(
         [m, s],
         m.shape(),
         move |[x, y]| {
@@ -445,7 +432,7 @@ pub(crate) fn mul_rows<D: Backend>(m: &DynTensor<D>, s: &DynTensor<D>) -> Option
                 .zip(y.iter())
                 .flat_map(|(row, &c)| row.iter().map(move |&v| v * c))
                 .collect();
-            Ok::<_, crate::error::TensorError>((Vals::Many(out), ()))
+            Ok::<_, crate::tensor::TensorError>((Vals::Many(out), ()))
         },
         move |_, [x, y], i, g_out, g_in| {
             let c = cols.max(1);
@@ -461,6 +448,5 @@ pub(crate) fn mul_rows<D: Backend>(m: &DynTensor<D>, s: &DynTensor<D>) -> Option
                 }
             }
         },
-    )?;
-    r.ok()
+    )
 }

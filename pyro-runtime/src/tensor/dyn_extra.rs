@@ -1,15 +1,13 @@
 //! Differentiable primitives on [`DynTensor`] that the typed operations (tensor/typed_ops/) need
 //! and dyn_tensor.rs does not have.
 
-use dfdx::prelude::*;
-
 use super::backend::Backend;
-use super::dyn_tensor::{DynTensor, Taped as Dfdx};
-use crate::error::{TensorError, TensorResult};
+use super::dyn_tensor::DynTensor;
+use crate::tensor::{TensorError, TensorResult};
 
 impl<D: Backend> DynTensor<D> {
-    /// Batched matrix product `[b, m, k] x [b, k, n] -> [b, m, n]` (dfdx's batched kernel, so
-    /// one node on the tape whatever `b`).
+    /// Batched matrix product `[b, m, k] x [b, k, n] -> [b, m, n]` (one node on the tape
+    /// whatever `b`).
     pub(crate) fn bmm(&self, rhs: &Self) -> TensorResult<Self> {
         let (l, r) = (self.shape(), rhs.shape());
         if l.len() != 3 || r.len() != 3 || l[0] != r[0] || l[2] != r[1] {
@@ -30,17 +28,6 @@ impl<D: Backend> DynTensor<D> {
             n,
             shared_rhs: false,
         };
-        if let Some(c) = super::host_matmul::matmul(self, rhs, sizes, &[b, m, n]) {
-            return Ok(c);
-        }
-        let a: Dfdx<(usize, usize, usize), D> = self.flat().clone().reshape_like(&(b, m, k));
-        let mut rf = rhs.flat().clone();
-        if self.same_node(rhs) {
-            // dfdx's backward needs distinct nodes for the two operands.
-            rf = rf * 1.0;
-        }
-        let bt: Dfdx<(usize, usize, usize), D> = rf.reshape_like(&(b, k, n));
-        let c = a.matmul(bt);
-        Self::from_new_flat(c.reshape_like(&(b * m * n,)), &[b, m, n])
+        super::host_matmul::matmul(self, rhs, sizes, &[b, m, n])
     }
 }

@@ -1,9 +1,11 @@
 //! [`DynTensor`]: a differentiable tensor whose shape is known at run time.
 //!
-//! User code sees typed dfdx tensors; the runtime (traces, distributions, autoguides, MCMC)
-//! holds values of many shapes in one collection, so it works on this shape-erased form
-//! (DESIGN.md §4): a flat dfdx tensor plus its logical shape. Elementwise operations broadcast
-//! with NumPy's rules. Conversion back to a typed tensor checks the shape at run time.
+//! The runtime (traces, distributions, autoguides, inference) holds values of many shapes in
+//! one collection, so it works on this shape-erased form; users see the typed
+//! [`Tensor`](super::Tensor), a view over it. Its values live in a host node
+//! (tensor/host_node.rs) and every operation is one of the runtime's kernels
+//! (tensor/host_op.rs): elementwise operations broadcast with NumPy's rules, and a backward
+//! step is recorded on the runtime's tape while a [`GradScope`](super::GradScope) is open.
 
 use dfdx::prelude::*;
 use dfdx::shapes::Shape;
@@ -12,8 +14,8 @@ use super::backend::{default_device, Backend};
 use super::cpu_ops::{self, Binary, Unary};
 use super::dims::Dims;
 use super::host_node::{HostNode, Vals};
-use super::tape::GradTape;
-use crate::error::{TensorError, TensorResult};
+use crate::tensor::{TensorError, TensorResult};
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// A dfdx tensor of `f32` on device `D`: how values cross to and from dfdx's own operations
@@ -21,14 +23,6 @@ use std::sync::Arc;
 /// values; gradients are the runtime's ([`GradScope`](super::GradScope)), taken with
 /// respect to the tensor made by `from_dfdx`. Models use the typed [`Tensor`](super::Tensor).
 pub type DfdxTensor<S, D = super::DefaultDevice> = dfdx::prelude::Tensor<S, f32, D>;
-
-/// The flat dfdx storage of a value on a device (and the CPU form a dfdx operation of the
-/// runtime works on), recording onto the runtime's tape.
-pub(crate) type Flat<D> = dfdx::prelude::Tensor<(usize,), f32, D, GradTape<D>>;
-
-/// A dfdx tensor of any shape recording onto the runtime's tape (the runtime's own dfdx
-/// operations on device values).
-pub(crate) type Taped<S, D> = dfdx::prelude::Tensor<S, f32, D, GradTape<D>>;
 
 /// A differentiable `f32` tensor with a run-time shape.
 ///
@@ -39,45 +33,31 @@ pub(crate) type Taped<S, D> = dfdx::prelude::Tensor<S, f32, D, GradTape<D>>;
 /// assert_eq!(y.shape(), &[2, 2]);
 /// assert_eq!(y.to_vec(), vec![10.0, 20.0, 30.0, 40.0]);
 /// ```
-#[derive(Clone)]
 pub struct DynTensor<D: Backend = super::DefaultDevice> {
-    repr: Repr<D>,
+    /// The values and the node's identity for gradients, shared by clones and reshapes.
+    node: Arc<HostNode>,
     shape: Dims,
-    /// A constant made by the runtime (a number given where a tensor goes, a zero
-    /// log-density): host kernels send no gradient to it, like PyTorch's tensors without
+    /// A constant made by the runtime (data, a number given where a tensor goes, a zero
+    /// log-density): kernels send no gradient to it, like PyTorch's tensors without
     /// `requires_grad`.
     constant: bool,
+    _device: PhantomData<fn() -> D>,
 }
 
-/// Where the values live.
-#[derive(Clone)]
-enum Repr<D: Backend> {
-    /// A dfdx tensor (parameters, user tensors, values on other devices), shared so that
-    /// cloning a tensor is one reference count.
-    Dev(Arc<DevNode<D>>),
-    /// Values computed by a host kernel (CPU only; see tensor/host_node.rs).
-    Host(Arc<HostNode>),
-}
-
-/// A dfdx tensor (on a device other than the CPU) with the runtime's identity of it.
-#[derive(Clone)]
-struct DevNode<D: Backend> {
-    data: Flat<D>,
-    /// An id from a counter, given when the node is made: every `DevNode` holds a dfdx tensor
-    /// no other `DevNode` was made with (external tensors are copied first), so two tensors
-    /// are the same node exactly when these agree.
-    fresh: u64,
-}
-
-static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-fn next_fresh() -> u64 {
-    FRESH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+impl<D: Backend> Clone for DynTensor<D> {
+    fn clone(&self) -> Self {
+        DynTensor {
+            node: self.node.clone(),
+            shape: self.shape.clone(),
+            constant: self.constant,
+            _device: PhantomData,
+        }
+    }
 }
 
 impl<D: Backend> std::fmt::Debug for DynTensor<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let v = self.to_vec();
+        let v = self.node.vals();
         if v.len() <= 16 {
             write!(f, "DynTensor{:?}{:?}", self.shape, v)
         } else {
@@ -171,7 +151,8 @@ fn dev_err<E: std::fmt::Debug>(e: E) -> TensorError {
 impl<D: Backend> DynTensor<D> {
     // ----- construction -------------------------------------------------------------------
 
-    /// A tensor from row-major values and a shape; errors if the lengths disagree.
+    /// A tensor from row-major values and a shape (a leaf: a backward pass gives its
+    /// gradient); errors if the lengths disagree.
     pub fn from_vec(values: Vec<f32>, shape: &[usize]) -> TensorResult<Self> {
         if values.len() != numel(shape) {
             return Err(TensorError::Shape {
@@ -180,16 +161,7 @@ impl<D: Backend> DynTensor<D> {
                 found: vec![values.len()],
             });
         }
-        if D::HOST {
-            return Ok(Self::from_host(HostNode::leaf(values.into()), shape, false));
-        }
-        let dev = default_device::<D>();
-        let n = values.len();
-        let data = dev
-            .try_tensor_from_vec(values, (n,))
-            .map_err(dev_err)?
-            .retaped::<GradTape<D>>();
-        Ok(DynTensor::dev(data, Dims::new(shape)))
+        Ok(Self::from_host(HostNode::leaf(values.into()), shape, false))
     }
 
     /// A rank-0 tensor.
@@ -197,76 +169,48 @@ impl<D: Backend> DynTensor<D> {
         Self::full(&[], value)
     }
 
-    /// A tensor filled with one value.
+    /// A tensor filled with one value (a leaf).
     pub fn full(shape: &[usize], value: f32) -> Self {
-        let n = numel(shape);
-        if super::host_op::is_cpu::<D>() {
-            return Self::from_host(HostNode::leaf(Vals::splat(value, n)), shape, false);
-        }
-        let dev = default_device::<D>();
-        let data = dev.tensor_from_vec(vec![value; n], (n,)).retaped();
-        DynTensor::dev(data, Dims::new(shape))
-    }
-
-    /// A tensor over a dfdx flat tensor that no other `DynTensor` holds (the result of a dfdx
-    /// operation). On the CPU its values move to a host node whose gradient flows back into
-    /// the dfdx tensor's.
-    fn dev(data: Flat<D>, shape: Dims) -> Self {
-        if let Some(t) = super::host_op::host_from_flat(&data, &shape) {
-            return t;
-        }
-        DynTensor {
-            repr: Repr::Dev(Arc::new(DevNode {
-                data,
-                fresh: next_fresh(),
-            })),
+        Self::from_host(
+            HostNode::leaf(Vals::splat(value, numel(shape))),
             shape,
-            constant: false,
-        }
+            false,
+        )
     }
 
-    /// The node's identity for gradients, when the values live on the host.
-    pub(crate) fn host_key(&self) -> Option<super::tape::Key> {
-        self.host_node().and_then(|n| n.key())
-    }
-
-    /// A tensor over a host node (CPU only).
+    /// A tensor over a host node.
     pub(crate) fn from_host(node: Arc<HostNode>, shape: &[usize], constant: bool) -> Self {
-        debug_assert!(super::host_op::is_cpu::<D>());
         DynTensor {
-            repr: Repr::Host(node),
+            node,
             shape: Dims::new(shape),
             constant,
+            _device: PhantomData,
         }
     }
 
-    /// The host node holding the values, when a host kernel made them.
-    pub(crate) fn host_node(&self) -> Option<&Arc<HostNode>> {
-        match &self.repr {
-            Repr::Host(n) => Some(n),
-            Repr::Dev(_) => None,
-        }
+    /// The host node holding the values.
+    pub(crate) fn host_node(&self) -> &Arc<HostNode> {
+        &self.node
+    }
+
+    /// The node's identity for gradients (`None` for values made as constants).
+    pub(crate) fn host_key(&self) -> Option<super::tape::Key> {
+        self.node.key()
     }
 
     /// Whether `self` and `other` are clones of one tensor (the same storage and shape).
     pub(crate) fn is_clone_of(&self, other: &Self) -> bool {
-        let same = match (&self.repr, &other.repr) {
-            (Repr::Host(a), Repr::Host(b)) => Arc::ptr_eq(a, b),
-            (Repr::Dev(a), Repr::Dev(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        };
-        same && self.shape == other.shape
+        Arc::ptr_eq(&self.node, &other.node) && self.shape == other.shape
     }
 
-    /// A runtime constant filled with `value`: host kernels send it no gradient.
-    /// Scalars on the CPU come from a small per-thread cache (the numbers a model passes to
-    /// its distributions every step), so they cost no allocation.
+    /// A runtime constant filled with `value`: kernels send it no gradient. Scalars come
+    /// from a small per-thread cache (the numbers a model passes to its distributions every
+    /// step), so they cost no allocation.
     pub(crate) fn constant(shape: &[usize], value: f32) -> Self {
-        if shape.is_empty() && super::host_op::is_cpu::<D>() {
-            let node = super::host_node::cached_scalar(value);
-            return Self::from_host(node, shape, true);
+        if shape.is_empty() {
+            return Self::from_host(super::host_node::cached_scalar(value), shape, true);
         }
-        Self::full(shape, value).with_constant(true)
+        Self::from_host(HostNode::new(Vals::splat(value, numel(shape))), shape, true)
     }
 
     /// Whether this is a runtime constant (no gradient is sent to it).
@@ -305,56 +249,12 @@ impl<D: Backend> DynTensor<D> {
     pub fn from_dfdx<S: Shape>(t: DfdxTensor<S, D>) -> Self {
         let concrete = t.shape().concrete();
         let shape: &[usize] = concrete.as_ref();
-        let n = numel(shape);
-        if D::HOST {
-            let values = if n == 0 { Vec::new() } else { t.as_vec() };
-            return Self::from_host(HostNode::leaf(values.into()), shape, false);
-        }
-        let dims = Dims::new(shape);
-        DynTensor::dev(
-            Self::own(t.retaped::<GradTape<D>>().reshape_like(&(n,))),
-            dims,
-        )
-    }
-
-    /// Wraps a flat tensor with a logical shape. (A strided flat tensor, e.g. a broadcast, is
-    /// copied into contiguous storage: every `DynTensor` holds its values in order.)
-    pub(crate) fn from_flat(data: Flat<D>, shape: &[usize]) -> TensorResult<Self> {
-        if data.shape().0 != numel(shape) {
-            return Err(TensorError::Shape {
-                what: "DynTensor::from_flat".into(),
-                expected: shape.to_vec(),
-                found: vec![data.shape().0],
-            });
-        }
-        Ok(DynTensor::dev(
-            Self::own(data.contiguous()),
-            Dims::new(shape),
-        ))
-    }
-
-    /// Wraps a flat tensor that the caller has just created (the result of an operation, no
-    /// other `DynTensor` holds it): no copy is needed to tell it apart from others.
-    pub(crate) fn from_new_flat(data: Flat<D>, shape: &[usize]) -> TensorResult<Self> {
-        if data.shape().0 != numel(shape) {
-            return Err(TensorError::Shape {
-                what: "DynTensor::from_flat".into(),
-                expected: shape.to_vec(),
-                found: vec![data.shape().0],
-            });
-        }
-        Ok(DynTensor::dev(data.contiguous(), Dims::new(shape)))
-    }
-
-    /// A dfdx tensor given from outside, as a node of its own: on a device, a copy (a new
-    /// dfdx node, so the runtime's ids tell it apart from every other); on the CPU the
-    /// values move to a host node anyway.
-    fn own(data: Flat<D>) -> Flat<D> {
-        if D::HOST {
-            data
+        let values = if numel(shape) == 0 {
+            Vec::new()
         } else {
-            data * 1.0
-        }
+            t.as_vec()
+        };
+        Self::from_host(HostNode::leaf(values.into()), shape, false)
     }
 
     /// The typed view of this tensor; errors naming both shapes when `S` does not fit.
@@ -370,8 +270,8 @@ impl<D: Backend> DynTensor<D> {
         super::Tensor::from_dyn(self.clone())
     }
 
-    /// A copy of the values as a dfdx tensor of shape `S` (for dfdx's own operations and
-    /// modules); errors naming both shapes when `S` does not fit.
+    /// A copy of the values as a dfdx tensor of shape `S` on the thread's device of `D` (for
+    /// dfdx's own operations and modules); errors naming both shapes when `S` does not fit.
     ///
     /// ```
     /// use dfdx::prelude::*;
@@ -395,12 +295,9 @@ impl<D: Backend> DynTensor<D> {
             c[i] = *d;
         }
         let s = S::from_concrete(&c).ok_or_else(err)?;
-        if D::HOST {
-            return default_device::<D>()
-                .try_tensor_from_vec(self.to_vec(), s)
-                .map_err(dev_err);
-        }
-        Ok(self.flat().clone().retaped::<NoneTape>().reshape_like(&s))
+        default_device::<D>()
+            .try_tensor_from_vec(self.to_vec(), s)
+            .map_err(dev_err)
     }
 
     // ----- inspection ----------------------------------------------------------------------
@@ -430,20 +327,11 @@ impl<D: Backend> DynTensor<D> {
     /// assert!(!x.same_node(&DynTensor::from_vec(vec![1.0, 2.0], &[2]).unwrap()));
     /// ```
     pub fn same_node(&self, other: &Self) -> bool {
-        match (&self.repr, &other.repr) {
-            (Repr::Host(a), Repr::Host(b)) => {
-                Arc::ptr_eq(a, b) || (a.key().is_some() && a.key() == b.key())
-            }
-            (Repr::Dev(a), Repr::Dev(b)) => a.fresh == b.fresh,
-            _ => false,
-        }
+        Arc::ptr_eq(&self.node, &other.node)
+            || (self.node.key().is_some() && self.node.key() == other.node.key())
     }
 
-    fn same_node_as(&self, other: &Self) -> bool {
-        self.same_node(other)
-    }
-
-    /// Writes new values into this tensor's storage, keeping its node (dfdx id) and shape.
+    /// Writes new values into this tensor's storage, keeping its node identity and shape.
     /// Copy-on-write: clones of the tensor held elsewhere keep the old values.
     pub(crate) fn overwrite_values(&mut self, values: &[f32]) -> TensorResult<()> {
         if values.len() != self.numel() {
@@ -453,99 +341,54 @@ impl<D: Backend> DynTensor<D> {
                 found: vec![values.len()],
             });
         }
-        match &mut self.repr {
-            Repr::Dev(node) => Arc::make_mut(node).data.copy_from(values),
-            Repr::Host(node) => *node = HostNode::with_key(values.to_vec().into(), node.key()),
-        }
+        self.node = HostNode::with_key(values.to_vec().into(), self.node.key());
         Ok(())
     }
 
-    /// Whether `self` and `other` are known, without asking dfdx, to be the same node (both
-    /// made by this module from one operation); `false` means "different or unknown".
+    /// The values for writing in place, keeping the node's identity, when no other tensor
+    /// (a clone, a reshape, a recorded backward step) shares them; `None` otherwise.
+    pub(crate) fn values_mut(&mut self) -> Option<&mut [f32]> {
+        Arc::get_mut(&mut self.node).map(HostNode::vals_mut)
+    }
+
+    /// Whether `self` and `other` are the same node (both made from one operation).
     pub(crate) fn known_same_node(&self, other: &Self) -> bool {
-        match (&self.repr, &other.repr) {
-            (Repr::Host(a), Repr::Host(b)) => Arc::ptr_eq(a, b),
-            (Repr::Dev(a), Repr::Dev(b)) => a.fresh == b.fresh,
-            _ => false,
-        }
+        Arc::ptr_eq(&self.node, &other.node)
     }
 
-    /// The flat dfdx tensor (made on first use for values a host kernel computed).
-    pub(crate) fn flat(&self) -> &Flat<D> {
-        match &self.repr {
-            Repr::Dev(node) => &node.data,
-            Repr::Host(node) => {
-                D::from_cpu_flat(node.flat()).expect("host nodes exist only on the CPU backend")
-            }
-        }
-    }
-
-    /// Consumes into the flat dfdx tensor.
-    pub(crate) fn into_flat(self) -> Flat<D> {
-        match self.repr {
-            Repr::Dev(node) => match Arc::try_unwrap(node) {
-                Ok(node) => node.data,
-                Err(node) => node.data.clone(),
-            },
-            Repr::Host(_) => self.flat().clone(),
-        }
-    }
-
-    /// Values in row-major order (copied to the host).
+    /// Values in row-major order.
     pub fn to_vec(&self) -> Vec<f32> {
-        if let Repr::Host(node) = &self.repr {
-            return node.vals().to_vec();
-        }
-        if self.numel() == 0 {
-            return Vec::new(); // dfdx's iterators do not handle empty tensors
-        }
-        if let Some(v) = super::host_op::cpu_values(self) {
-            return v;
-        }
-        self.flat().as_vec()
+        self.node.vals().to_vec()
+    }
+
+    /// The values in row-major order, borrowed.
+    pub fn values(&self) -> &[f32] {
+        self.node.vals()
     }
 
     /// The single value of a one-element tensor.
     pub fn item(&self) -> TensorResult<f32> {
-        if self.numel() != 1 {
-            return Err(TensorError::Shape {
+        match self.node.vals() {
+            [v] => Ok(*v),
+            _ => Err(TensorError::Shape {
                 what: "item".into(),
                 expected: vec![],
                 found: self.shape.to_vec(),
-            });
+            }),
         }
-        if let Some(v) = super::host_op::cpu_item(self) {
-            return Ok(v);
-        }
-        Ok(self.to_vec()[0])
     }
 
-    /// A rank-0 typed tensor from a one-element tensor (for a loss to back-propagate from).
-    pub(crate) fn to_scalar_tensor(&self) -> TensorResult<Taped<Rank0, D>> {
-        if self.numel() != 1 {
-            return Err(TensorError::Shape {
-                what: "scalar loss".into(),
-                expected: vec![],
-                found: self.shape.to_vec(),
-            });
-        }
-        Ok(self.flat().clone().reshape_like(&()))
-    }
-
-    /// The device holding the data.
+    /// The thread's device of the backend this tensor belongs to.
     pub fn device(&self) -> D {
-        match &self.repr {
-            Repr::Dev(node) => node.data.device().clone(),
-            Repr::Host(_) => default_device::<D>(),
-        }
+        default_device::<D>()
     }
 
     // ----- gradient control ----------------------------------------------------------------
 
     /// The same values, cut from the graph (a fresh tensor: no gradient flows back). Like
-    /// PyTorch's `detach()`, the copy does not require a gradient either: operations on the
-    /// CPU send it none, so data passed this way (a model's covariates, observations) costs
-    /// no gradient buffers.
+    /// PyTorch's `detach()`, the copy does not require a gradient either: operations send it
+    /// none, so data passed this way (a model's covariates, observations) costs no gradient
+    /// buffers.
     ///
     /// ```
     /// use pyro::prelude::*;
@@ -557,20 +400,12 @@ impl<D: Backend> DynTensor<D> {
     /// assert_eq!(g.get_or_zeros(&w).to_vec(), vec![4.0]);
     /// ```
     pub fn detach(&self) -> Self {
-        if super::host_op::is_cpu::<D>() {
-            let node = HostNode::new(self.to_vec().into());
-            return Self::from_host(node, &self.shape, true);
-        }
-        let d = self.flat().retaped::<NoneTape>() * 1.0;
-        DynTensor::dev(d.retaped(), self.shape.clone())
+        Self::from_host(HostNode::new(self.to_vec().into()), &self.shape, true)
     }
 
-    /// A copy that is a distinct node of the graph (a new id) with the same gradient path.
+    /// A copy that is a distinct node of the graph with the same gradient path.
     pub fn fresh(&self) -> Self {
-        if let Some(t) = cpu_ops::identity(self) {
-            return t;
-        }
-        DynTensor::dev(self.flat().clone() * 1.0, self.shape.clone())
+        cpu_ops::identity(self)
     }
 
     // ----- shape -----------------------------------------------------------------------------
@@ -585,9 +420,10 @@ impl<D: Backend> DynTensor<D> {
             });
         }
         Ok(DynTensor {
-            repr: self.repr.clone(),
+            node: self.node.clone(),
             shape: Dims::new(shape),
             constant: self.constant,
+            _device: PhantomData,
         })
     }
 
@@ -604,18 +440,11 @@ impl<D: Backend> DynTensor<D> {
                 rhs: shape.to_vec(),
             });
         }
-        let n = numel(shape);
-        if n == 0 {
-            // dfdx's strided iterators do not handle empty tensors.
+        if numel(shape) == 0 {
             return Ok(Self::zeros(shape));
         }
         if self.numel() == 1 {
-            if let Some(t) = cpu_ops::broadcast_scalar(self, shape) {
-                return Ok(t);
-            }
-            let s: Taped<Rank0, D> = self.flat().clone().reshape_like(&());
-            let data = s.broadcast_like(&(n,)).reshape_like(&(n,));
-            return Ok(DynTensor::dev(data, Dims::new(shape)));
+            return Ok(cpu_ops::broadcast_scalar(self, shape));
         }
         // General case: gather with precomputed flat indices.
         self.gather_flat(broadcast_index(shape, &self.shape), shape)
@@ -640,14 +469,7 @@ impl<D: Backend> DynTensor<D> {
                 self.numel()
             )));
         }
-        if super::host_op::is_cpu::<D>() {
-            return cpu_ops::gather(self, idx, shape)
-                .ok_or_else(|| TensorError::Invalid("gather_flat: the host kernel failed".into()));
-        }
-        let dev = self.device();
-        let idx = dev.tensor_from_vec(idx, (n,));
-        let data: Flat<D> = self.flat().clone().gather(idx);
-        Ok(DynTensor::dev(data, Dims::new(shape)))
+        cpu_ops::gather(self, idx, shape)
     }
 
     /// Selects `indices` along dimension `dim` (used by subsampling plates).
@@ -689,104 +511,44 @@ impl<D: Backend> DynTensor<D> {
         self.gather_flat((start..end).collect(), &[end - start])
     }
 
-    /// Concatenates the flat data of several tensors into one rank-1 tensor.
+    /// Concatenates the flat data of several tensors into one rank-1 tensor (a part may
+    /// repeat: each use gets its gradient).
     pub fn cat_flat(parts: &[Self]) -> TensorResult<Self> {
         let mut iter = parts.iter();
         let Some(first) = iter.next() else {
             return Ok(Self::zeros(&[0]));
         };
-        if super::host_op::is_cpu::<D>() {
-            // One host node per joined part (a part may repeat: each use gets its gradient).
-            let mut acc = first.reshape(&[first.numel()])?;
-            for p in iter {
-                acc = cpu_ops::concat2(&acc, p).ok_or_else(|| {
-                    TensorError::Invalid("cat_flat: the host kernel failed".into())
-                })?;
-            }
-            return Ok(acc);
+        let mut acc = first.reshape(&[first.numel()])?;
+        for p in iter {
+            acc = cpu_ops::concat2(&acc, p)?;
         }
-        let mut acc = first.flat().clone();
-        for (i, p) in iter.enumerate() {
-            // dfdx's concatenation needs distinct nodes: a repeated part goes in as a copy.
-            let repeated = parts[..=i].iter().any(|q| q.same_node(p));
-            let pf = if repeated { p.fresh() } else { p.clone() };
-            acc = (acc, pf.into_flat()).concat_along(Axis::<0>);
-        }
-        let n = acc.shape().0;
-        Ok(DynTensor::dev(acc, Dims::new(&[n])))
+        Ok(acc)
     }
 
     // ----- elementwise binary with broadcasting --------------------------------------------
 
-    fn binary(
-        &self,
-        rhs: &Self,
-        op: &'static str,
-        f: impl FnOnce(Flat<D>, Flat<D>) -> Flat<D>,
-    ) -> TensorResult<Self> {
-        if self.shape == rhs.shape {
-            let r = if self.same_node_as(rhs) {
-                rhs.fresh()
-            } else {
-                rhs.clone()
-            };
-            if self.numel() == 0 {
-                return Ok(Self::zeros(&self.shape));
-            }
-            return Ok(DynTensor::dev(
-                f(self.flat().clone(), r.into_flat()),
-                self.shape.clone(),
-            ));
+    /// A binary elementwise op with broadcasting: one host kernel (the operands first
+    /// expanded by host gathers where neither is a single value).
+    fn elementwise(&self, op: Binary, rhs: &Self) -> TensorResult<Self> {
+        if let Some(r) = cpu_ops::binary(op, self, rhs) {
+            return r;
         }
         let shape =
             broadcast_shapes(&self.shape, &rhs.shape).ok_or_else(|| TensorError::Broadcast {
-                op,
+                op: op.name(),
                 lhs: self.shape.to_vec(),
                 rhs: rhs.shape.to_vec(),
             })?;
         if numel(&shape) == 0 {
             return Ok(Self::zeros(&shape));
         }
-        let l = self.broadcast_to(&shape)?;
-        let mut r = rhs.broadcast_to(&shape)?;
-        if l.same_node_as(&r) {
-            // dfdx's backward needs distinct ids for the two operands.
-            r = r.fresh();
-        }
-        Ok(DynTensor::dev(
-            f(l.into_flat(), r.into_flat()),
-            Dims::new(&shape),
-        ))
-    }
-
-    /// A binary elementwise op with broadcasting: one host kernel on the CPU (the operands
-    /// first expanded by host gathers where neither is a single value), dfdx's kernel elsewhere.
-    fn elementwise(
-        &self,
-        op: Binary,
-        rhs: &Self,
-        f: impl FnOnce(Flat<D>, Flat<D>) -> Flat<D>,
-    ) -> TensorResult<Self> {
-        if let Some(r) = cpu_ops::binary(op, self, rhs) {
-            return r;
-        }
-        if super::host_op::is_cpu::<D>() {
-            let shape = broadcast_shapes(&self.shape, &rhs.shape).ok_or_else(|| {
-                TensorError::Broadcast {
-                    op: op.name(),
-                    lhs: self.shape.to_vec(),
-                    rhs: rhs.shape.to_vec(),
-                }
-            })?;
-            if numel(&shape) == 0 {
-                return Ok(Self::zeros(&shape));
-            }
-            let (l, r) = (self.broadcast_to(&shape)?, rhs.broadcast_to(&shape)?);
-            if let Some(out) = cpu_ops::binary(op, &l, &r) {
-                return out;
-            }
-        }
-        self.binary(rhs, op.name(), f)
+        let (l, r) = (self.broadcast_to(&shape)?, rhs.broadcast_to(&shape)?);
+        cpu_ops::binary(op, &l, &r).unwrap_or_else(|| {
+            Err(TensorError::Invalid(format!(
+                "{}: operands of shape {shape:?} after broadcasting",
+                op.name()
+            )))
+        })
     }
 
     /// Each row of the matrix `self` (`[n, m]`) times the matching element of `s` (`[n]`):
@@ -806,121 +568,104 @@ impl<D: Backend> DynTensor<D> {
                 rhs: s.shape.to_vec(),
             });
         }
-        if let Some(t) = cpu_ops::mul_rows(self, s) {
-            return Ok(t);
-        }
-        self.mul(&s.reshape(&[s.shape[0], 1])?)
+        cpu_ops::mul_rows(self, s)
     }
 
     /// `self + rhs`, broadcasting.
     pub fn add(&self, rhs: &Self) -> TensorResult<Self> {
-        self.elementwise(Binary::Add, rhs, |a, b| a + b)
+        self.elementwise(Binary::Add, rhs)
     }
     /// `self - rhs`, broadcasting.
     pub fn sub(&self, rhs: &Self) -> TensorResult<Self> {
-        self.elementwise(Binary::Sub, rhs, |a, b| a - b)
+        self.elementwise(Binary::Sub, rhs)
     }
     /// `self * rhs`, broadcasting.
     pub fn mul(&self, rhs: &Self) -> TensorResult<Self> {
-        self.elementwise(Binary::Mul, rhs, |a, b| a * b)
+        self.elementwise(Binary::Mul, rhs)
     }
     /// `self / rhs`, broadcasting.
     pub fn div(&self, rhs: &Self) -> TensorResult<Self> {
-        self.elementwise(Binary::Div, rhs, |a, b| a / b)
+        self.elementwise(Binary::Div, rhs)
     }
     /// Elementwise maximum, broadcasting.
     pub fn maximum(&self, rhs: &Self) -> TensorResult<Self> {
-        self.elementwise(Binary::Maximum, rhs, |a, b| a.maximum(b))
+        self.elementwise(Binary::Maximum, rhs)
     }
     /// Elementwise minimum, broadcasting.
     pub fn minimum(&self, rhs: &Self) -> TensorResult<Self> {
-        self.elementwise(Binary::Minimum, rhs, |a, b| a.minimum(b))
+        self.elementwise(Binary::Minimum, rhs)
     }
 
     /// Keeps elements where `keep` is true and puts exact zeros elsewhere (no NaN from
     /// `-inf * 0`); gradients flow only through kept elements.
     pub fn where_mask(&self, keep: &[bool]) -> TensorResult<Self> {
-        let n = self.numel();
-        if keep.len() != n {
+        if keep.len() != self.numel() {
             return Err(TensorError::Shape {
                 what: "where_mask".into(),
                 expected: self.shape.to_vec(),
                 found: vec![keep.len()],
             });
         }
-        if let Some(t) = cpu_ops::where_mask(self, keep) {
-            return Ok(t);
-        }
-        let dev = self.device();
-        let flags: Vec<f32> = keep.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect();
-        let cond = dev.tensor_from_vec(flags, (n,)).gt(0.5);
-        let zeros: dfdx::prelude::Tensor<(usize,), f32, D> = dev.zeros_like(&(n,));
-        let data = cond.choose(self.flat().clone(), zeros);
-        Ok(DynTensor::dev(data, self.shape.clone()))
+        Ok(cpu_ops::where_mask(self, keep))
     }
 
     // ----- elementwise unary -----------------------------------------------------------------
 
-    /// Applies a dfdx op to the flat data, keeping the shape.
-    pub(crate) fn map(&self, f: impl FnOnce(Flat<D>) -> Flat<D>) -> Self {
-        DynTensor::dev(f(self.flat().clone()), self.shape.clone())
-    }
-
     /// `self + c`.
     pub fn add_scalar(&self, c: f32) -> Self {
-        cpu_ops::unary(Unary::AddScalar(c), self).unwrap_or_else(|| self.map(|x| x + c))
+        cpu_ops::unary(Unary::AddScalar(c), self)
     }
     /// `self * c`.
     pub fn mul_scalar(&self, c: f32) -> Self {
-        cpu_ops::unary(Unary::MulScalar(c), self).unwrap_or_else(|| self.map(|x| x * c))
+        cpu_ops::unary(Unary::MulScalar(c), self)
     }
     /// `c - self`.
     pub fn rsub_scalar(&self, c: f32) -> Self {
-        cpu_ops::unary(Unary::RSubScalar(c), self).unwrap_or_else(|| self.map(|x| x.negate() + c))
+        cpu_ops::unary(Unary::RSubScalar(c), self)
     }
     /// `-self`.
     pub fn neg(&self) -> Self {
-        cpu_ops::unary(Unary::Neg, self).unwrap_or_else(|| self.map(|x| x.negate()))
+        cpu_ops::unary(Unary::Neg, self)
     }
     /// `exp(self)`.
     pub fn exp(&self) -> Self {
-        cpu_ops::unary(Unary::Exp, self).unwrap_or_else(|| self.map(|x| x.exp()))
+        cpu_ops::unary(Unary::Exp, self)
     }
     /// Natural logarithm.
     pub fn ln(&self) -> Self {
-        cpu_ops::unary(Unary::Ln, self).unwrap_or_else(|| self.map(|x| x.ln()))
+        cpu_ops::unary(Unary::Ln, self)
     }
     /// Square root.
     pub fn sqrt(&self) -> Self {
-        cpu_ops::unary(Unary::Sqrt, self).unwrap_or_else(|| self.map(|x| x.sqrt()))
+        cpu_ops::unary(Unary::Sqrt, self)
     }
     /// Square.
     pub fn square(&self) -> Self {
-        cpu_ops::unary(Unary::Square, self).unwrap_or_else(|| self.map(|x| x.square()))
+        cpu_ops::unary(Unary::Square, self)
     }
     /// Absolute value.
     pub fn abs(&self) -> Self {
-        cpu_ops::unary(Unary::Abs, self).unwrap_or_else(|| self.map(|x| x.abs()))
+        cpu_ops::unary(Unary::Abs, self)
     }
     /// `1 / self`.
     pub fn recip(&self) -> Self {
-        cpu_ops::unary(Unary::Recip, self).unwrap_or_else(|| self.map(|x| x.recip()))
+        cpu_ops::unary(Unary::Recip, self)
     }
     /// Logistic sigmoid.
     pub fn sigmoid(&self) -> Self {
-        cpu_ops::unary(Unary::Sigmoid, self).unwrap_or_else(|| self.map(|x| x.sigmoid()))
+        cpu_ops::unary(Unary::Sigmoid, self)
     }
     /// Hyperbolic tangent.
     pub fn tanh(&self) -> Self {
-        cpu_ops::unary(Unary::Tanh, self).unwrap_or_else(|| self.map(|x| x.tanh()))
+        cpu_ops::unary(Unary::Tanh, self)
     }
     /// `self ^ p`.
     pub fn powf(&self, p: f32) -> Self {
-        cpu_ops::unary(Unary::Powf(p), self).unwrap_or_else(|| self.map(|x| x.powf(p)))
+        cpu_ops::unary(Unary::Powf(p), self)
     }
     /// Clamps into `[lo, hi]`.
     pub fn clamp(&self, lo: f32, hi: f32) -> Self {
-        cpu_ops::unary(Unary::Clamp(lo, hi), self).unwrap_or_else(|| self.map(|x| x.clamp(lo, hi)))
+        cpu_ops::unary(Unary::Clamp(lo, hi), self)
     }
 
     // ----- reductions ------------------------------------------------------------------------
@@ -930,16 +675,13 @@ impl<D: Backend> DynTensor<D> {
     pub fn sum(&self) -> Self {
         if self.numel() == 1 {
             return DynTensor {
-                repr: self.repr.clone(),
+                node: self.node.clone(),
                 shape: Dims::new(&[]),
                 constant: self.constant,
+                _device: PhantomData,
             };
         }
-        if let Some(s) = cpu_ops::sum_groups(self, self.numel(), &[]) {
-            return s;
-        }
-        let s: Taped<Rank0, D> = self.flat().clone().sum();
-        DynTensor::dev(s.reshape_like(&(1,)), Dims::new(&[]))
+        cpu_ops::sum_groups(self, self.numel(), &[])
     }
 
     /// Sums the trailing `k` dimensions (as `Independent`/`to_event` need).
@@ -954,14 +696,8 @@ impl<D: Backend> DynTensor<D> {
             )));
         }
         let keep = self.rank() - k;
-        let outer: usize = self.shape[..keep].iter().product();
         let inner: usize = self.shape[keep..].iter().product();
-        if let Some(s) = cpu_ops::sum_groups(self, inner, &self.shape[..keep]) {
-            return Ok(s);
-        }
-        let m: Taped<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, inner));
-        let s: Taped<(usize,), D> = m.sum::<(usize,), Axis<1>>();
-        Ok(DynTensor::dev(s, Dims::new(&self.shape[..keep])))
+        Ok(cpu_ops::sum_groups(self, inner, &self.shape[..keep]))
     }
 
     /// Log-sum-exp over the last dimension (numerically stable).
@@ -969,13 +705,7 @@ impl<D: Backend> DynTensor<D> {
         let Some((&last, lead)) = self.shape.split_last() else {
             return Err(TensorError::Invalid("logsumexp_last of a scalar".into()));
         };
-        if let Some(t) = cpu_ops::logsumexp_groups(self, last, lead) {
-            return Ok(t);
-        }
-        let outer = numel(lead);
-        let m: Taped<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, last));
-        let s: Taped<(usize,), D> = m.logsumexp::<(usize,), Axis<1>>();
-        Ok(DynTensor::dev(s, Dims::new(lead)))
+        Ok(cpu_ops::logsumexp_groups(self, last, lead))
     }
 
     /// Sums so the result has `shape` (the inverse of broadcasting; used by gradients and
@@ -991,27 +721,7 @@ impl<D: Backend> DynTensor<D> {
                 rhs: shape.to_vec(),
             });
         }
-        if let Some(t) = cpu_ops::sum_to(self, &self.shape, shape) {
-            return Ok(t);
-        }
-        // Sum away the extra leading dims, then every dim that the target keeps as size 1.
-        let lead = self.rank() - shape.len();
-        let outer: usize = self.shape[..lead].iter().product();
-        let rest: usize = self.shape[lead..].iter().product();
-        let m: Taped<(usize, usize), D> = self.flat().clone().reshape_like(&(outer, rest));
-        let mut data: Flat<D> = m.sum::<(usize,), Axis<0>>();
-        let mut cur: Vec<usize> = self.shape[lead..].to_vec();
-        for k in 0..cur.len() {
-            if shape[k] == 1 && cur[k] != 1 {
-                let a: usize = cur[..k].iter().product();
-                let b: usize = cur[k + 1..].iter().product();
-                let t: Taped<(usize, usize, usize), D> = data.reshape_like(&(a, cur[k], b));
-                let r: Taped<(usize, usize), D> = t.sum::<(usize, usize), Axis<1>>();
-                data = r.reshape_like(&(a * b,));
-                cur[k] = 1;
-            }
-        }
-        Ok(DynTensor::dev(data, Dims::new(shape)))
+        Ok(cpu_ops::sum_to(self, &self.shape, shape))
     }
 
     // ----- linear algebra --------------------------------------------------------------------
@@ -1042,17 +752,7 @@ impl<D: Backend> DynTensor<D> {
             n,
             shared_rhs: true,
         };
-        if let Some(c) = super::host_matmul::matmul(self, rhs, sizes, &shape) {
-            return Ok(c);
-        }
-        let a: Taped<(usize, usize), D> = self.flat().clone().reshape_like(&(m, k));
-        let mut b_flat = rhs.flat().clone();
-        if self.same_node_as(rhs) {
-            b_flat = b_flat * 1.0;
-        }
-        let b: Taped<(usize, usize), D> = b_flat.reshape_like(&(k, n));
-        let c = a.matmul(b);
-        Ok(DynTensor::dev(c.reshape_like(&(m * n,)), Dims::new(&shape)))
+        super::host_matmul::matmul(self, rhs, sizes, &shape)
     }
 
     /// Transpose of a matrix (rank 2).
@@ -1064,17 +764,9 @@ impl<D: Backend> DynTensor<D> {
             )));
         }
         let (r, c) = (self.shape[0], self.shape[1]);
-        if super::host_op::is_cpu::<D>() {
-            let idx = (0..c)
-                .flat_map(|j| (0..r).map(move |i| i * c + j))
-                .collect();
-            return self.gather_flat(idx, &[c, r]);
-        }
-        let m: Taped<(usize, usize), D> = self.flat().clone().reshape_like(&(r, c));
-        let t: Taped<(usize, usize), D> = m.permute::<_, Axes2<1, 0>>();
-        Ok(DynTensor::dev(
-            t.reshape_like(&(r * c,)),
-            Dims::new(&[c, r]),
-        ))
+        let idx = (0..c)
+            .flat_map(|j| (0..r).map(move |i| i * c + j))
+            .collect();
+        self.gather_flat(idx, &[c, r])
     }
 }

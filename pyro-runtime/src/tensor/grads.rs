@@ -1,17 +1,13 @@
 //! [`Grads`]: the gradients one backward pass computed, looked up by tensor.
 
-use std::cell::RefCell;
-
-use dfdx::prelude::Gradients;
+use std::marker::PhantomData;
 
 use super::backend::Backend;
-use super::host_node::Vals;
 use super::tape::HostGrads;
 use super::DynTensor;
 
 /// The gradients of a backward pass ([`GradScope::backward`](super::GradScope::backward)),
-/// found by the tensor they belong to: the runtime's own record for host values, dfdx's
-/// gradients for values on another device.
+/// found by the tensor they belong to.
 ///
 /// ```
 /// use pyro::prelude::*;
@@ -26,16 +22,14 @@ use super::DynTensor;
 /// ```
 pub struct Grads<D: Backend> {
     host: HostGrads,
-    /// Gradients of dfdx tensors (values on a device, dfdx's own operations); looking one up
-    /// may allocate it, hence the cell.
-    dev: RefCell<Gradients<f32, D>>,
+    _d: PhantomData<fn() -> D>,
 }
 
 impl<D: Backend> Grads<D> {
-    pub(super) fn new(host: HostGrads, dev: Gradients<f32, D>) -> Self {
+    pub(super) fn new(host: HostGrads) -> Self {
         Grads {
             host,
-            dev: RefCell::new(dev),
+            _d: PhantomData,
         }
     }
 
@@ -43,20 +37,9 @@ impl<D: Backend> Grads<D> {
     /// does not depend on `t` (or `t` is a constant, or an intermediate value of the pass:
     /// as in PyTorch, only leaves keep their gradients).
     pub fn get(&self, t: &DynTensor<D>) -> Option<DynTensor<D>> {
-        if let Some(node) = t.host_node() {
-            let vals = self.host_values(t)?;
-            debug_assert_eq!(vals.len(), node.vals().len());
-            return DynTensor::from_vec(vals.as_slice().to_vec(), t.shape())
-                .ok()
-                .map(|g| g.with_constant(true));
-        }
-        // A device value: dfdx's record, allocated as zeros when no gradient reached it.
-        let mut dev = self.dev.borrow_mut();
-        dev.try_alloc_for(t.flat()).ok()?;
-        let g = dev.get(t.flat());
-        DynTensor::from_flat(g.retaped(), t.shape())
-            .ok()
-            .map(|g| g.with_constant(true))
+        let g = self.slice(t)?;
+        let g = DynTensor::from_vec(g.to_vec(), t.shape()).ok()?;
+        Some(g.with_constant(true))
     }
 
     /// [`Grads::get`], with zeros where the loss does not depend on `t`.
@@ -65,37 +48,11 @@ impl<D: Backend> Grads<D> {
             .unwrap_or_else(|| DynTensor::zeros(t.shape()).with_constant(true))
     }
 
-    /// Calls `f` with the host gradient of `t` (in place where no dfdx operation added to
-    /// it; `None` when none reached `t`); `None` when `t` is not a host value.
-    pub(crate) fn with_host<R>(
-        &self,
-        t: &DynTensor<D>,
-        f: impl FnOnce(Option<&[f32]>) -> R,
-    ) -> Option<R> {
-        let node = t.host_node()?;
-        let key = t.host_key()?;
-        let from_dev = node.existing_flat().map(|flat| {
-            let mut dev = self.dev.borrow_mut();
-            D::cpu_grads(&mut dev)
-                .and_then(|g| g.get_or_alloc_mut(flat).ok().map(|g| g.to_vec()))
-                .unwrap_or_default()
-        });
-        let host = self.host.leaf(key);
-        Some(match (host, from_dev) {
-            (h, None) => f(h),
-            (None, Some(d)) => f(Some(&d)),
-            (Some(h), Some(mut d)) => {
-                for (a, b) in d.iter_mut().zip(h) {
-                    *a += b;
-                }
-                f(Some(&d))
-            }
-        })
-    }
-
-    /// The host gradient of `t`, summed over the runtime's record and dfdx's.
-    fn host_values(&self, t: &DynTensor<D>) -> Option<Vals> {
-        self.with_host(t, |g| g.map(|g| Vals::from(g.to_vec())))
-            .flatten()
+    /// The gradient of `t`, borrowed (`None` as for [`Grads::get`]).
+    pub(crate) fn slice(&self, t: &DynTensor<D>) -> Option<&[f32]> {
+        if t.is_constant() {
+            return None;
+        }
+        self.host.leaf(t.host_key()?)
     }
 }

@@ -1,11 +1,10 @@
-//! Matrix products as host kernels on the CPU: `[b, m, k] x [b | 1, k, n] -> [b, m, n]`, the
-//! forward and both gradients computed with the `gemm` kernels dfdx itself uses on the CPU,
-//! on the values of host nodes (no dfdx tape).
+//! Matrix products as host kernels: `[b, m, k] x [b | 1, k, n] -> [b, m, n]`, the forward
+//! and both gradients computed with the `gemm` kernels dfdx itself uses on the CPU.
 
 use super::backend::Backend;
 use super::dyn_tensor::DynTensor;
 use super::host_op::host_custom;
-use crate::error::TensorError;
+use crate::tensor::{TensorError, TensorResult};
 
 /// The sizes of one batched product: `b` matrices `m x k` times `k x n`, the right operand
 /// shared by every batch when `shared_rhs`.
@@ -84,7 +83,7 @@ pub(crate) fn matmul<D: Backend>(
     b: &DynTensor<D>,
     s: MatMul,
     shape: &[usize],
-) -> Option<DynTensor<D>> {
+) -> TensorResult<DynTensor<D>> {
     let MatMul {
         b: nb,
         m,
@@ -93,7 +92,7 @@ pub(crate) fn matmul<D: Backend>(
         shared_rhs,
     } = s;
     let rhs_at = move |i: usize| if shared_rhs { 0 } else { i * k * n };
-    let r = host_custom(
+    host_custom(
         [a, b],
         shape,
         move |[x, y]| {
@@ -145,6 +144,5 @@ pub(crate) fn matmul<D: Backend>(
                 }
             }
         },
-    )?;
-    r.ok()
+    )
 }

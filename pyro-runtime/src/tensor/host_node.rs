@@ -1,21 +1,14 @@
-//! Host nodes: the CPU storage of [`DynTensor`](super::DynTensor) values made by host kernels.
+//! Host nodes: the storage of every [`DynTensor`](super::DynTensor) value.
 //!
-//! A dfdx tensor costs an allocation behind an `Arc`, a device handle, a cache check and, in
-//! the backward pass, a gradient buffer found through a map. For the small intermediates of a
-//! probabilistic program that bookkeeping costs more than the arithmetic, so the results of
-//! host kernels (tensor/host_op.rs) live in a plain vector instead, and their gradients in a
-//! numbered slot of the recording scope ([`Slot`], [`HostGrads`]). A host node becomes a dfdx
-//! tensor only when a dfdx operation needs one ([`HostNode::flat`]); a *bridge* operation on
-//! the tape then carries that tensor's gradient back into the node's slot.
+//! A node is a plain vector of values (a single value stays off the heap) with the runtime's
+//! identity of it for gradients ([`Key`]): the numbered slot of the scope whose operation made
+//! it, or a leaf id. Its gradient lives in that slot of the backward pass ([`HostGrads`]).
+//!
+//! [`HostGrads`]: super::tape::HostGrads
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use dfdx::prelude::{Cpu, Gradients};
-use dfdx::tensor::TensorFromVec;
-
-use super::backend::default_device;
-use super::dyn_tensor::Flat;
-use super::tape::{record_host, Key, Slot};
+use super::tape::Key;
 
 /// Scalars [`cached_scalar`] keeps per thread (more distinct values are made each time).
 const SCALAR_CACHE: usize = 64;
@@ -46,7 +39,6 @@ pub(crate) fn cached_scalar(v: f32) -> Arc<HostNode> {
 pub(crate) struct HostNode {
     vals: Vals,
     key: Option<Key>,
-    flat: OnceLock<Flat<Cpu>>,
 }
 
 impl std::fmt::Debug for HostNode {
@@ -74,28 +66,17 @@ impl HostNode {
     /// A node holding `vals` with the identity `key` (new values for an existing node keep
     /// its key, so gradients keep finding it).
     pub(crate) fn with_key(vals: Vals, key: Option<Key>) -> Arc<Self> {
-        Arc::new(HostNode {
-            vals,
-            key,
-            flat: OnceLock::new(),
-        })
-    }
-
-    /// A node over the values of the dfdx tensor `flat`, which it keeps as its dfdx form,
-    /// identified by `key`.
-    pub(crate) fn from_flat(vals: Vals, flat: Flat<Cpu>, key: Option<Key>) -> Arc<Self> {
-        let node = HostNode {
-            vals,
-            key,
-            flat: OnceLock::new(),
-        };
-        let _ = node.flat.set(flat);
-        Arc::new(node)
+        Arc::new(HostNode { vals, key })
     }
 
     /// The values, row-major.
     pub(crate) fn vals(&self) -> &[f32] {
         self.vals.as_slice()
+    }
+
+    /// The values, row-major, for writing (a node no other tensor shares).
+    pub(crate) fn vals_mut(&mut self) -> &mut [f32] {
+        self.vals.as_mut_slice()
     }
 
     /// The node's identity for gradients (`None` for constants).
@@ -104,42 +85,12 @@ impl HostNode {
     }
 
     /// The gradient slot, when the node was made by a recorded operation.
-    pub(crate) fn slot(&self) -> Option<Slot> {
+    #[cfg(test)]
+    pub(crate) fn slot(&self) -> Option<super::tape::Slot> {
         match self.key {
             Some(Key::Slot(s)) => Some(s),
             _ => None,
         }
-    }
-
-    /// The dfdx form of the values, when one was made.
-    pub(crate) fn existing_flat(&self) -> Option<&Flat<Cpu>> {
-        self.flat.get()
-    }
-
-    /// The values as a dfdx tensor, made on first use. When the node has a gradient slot
-    /// of the recording scope, a bridge operation is recorded that adds the dfdx tensor's
-    /// gradient into the slot, so gradients flow through dfdx operations too. (A leaf's
-    /// dfdx gradient is added when it is read, [`Grads`](super::Grads).)
-    pub(crate) fn flat(&self) -> &Flat<Cpu> {
-        self.flat.get_or_init(|| {
-            let n = self.vals.len();
-            let t: Flat<Cpu> = default_device::<Cpu>()
-                .tensor_from_vec(self.vals.as_slice().to_vec(), (n,))
-                .retaped();
-            if let Some(slot) = self.slot().filter(|s| s.is_current()) {
-                let key = t.clone();
-                record_host::<Cpu>(Box::new(move |host, grads: &mut Gradients<f32, Cpu>| {
-                    let g = grads.get_or_alloc_mut(&key)?;
-                    if let Some(dst) = host.get_mut(Key::Slot(slot), g.len()) {
-                        for (d, s) in dst.iter_mut().zip(g.iter()) {
-                            *d += s;
-                        }
-                    }
-                    Ok(())
-                }));
-            }
-            t
-        })
     }
 }
 

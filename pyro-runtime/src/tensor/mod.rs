@@ -11,6 +11,7 @@ pub(crate) mod cpu_ops;
 mod dims;
 mod dyn_extra;
 mod dyn_tensor;
+mod error;
 #[cfg(test)]
 mod grad_tests;
 mod grads;
@@ -25,11 +26,10 @@ pub mod typed;
 mod typed_ops;
 
 pub use backend::{default_device, Backend, DefaultDevice};
-pub(crate) use dyn_tensor::Taped;
 pub use dyn_tensor::{broadcast_shapes, numel, DfdxTensor, DynTensor};
+pub use error::{TensorError, TensorResult};
 pub use grads::Grads;
 pub use special::Special;
-pub(crate) use tape::GradTape;
 #[cfg(test)]
 pub(crate) use tape::Key;
 pub use tape::{is_recording, GradScope};

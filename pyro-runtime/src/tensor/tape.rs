@@ -1,58 +1,40 @@
 //! One thread-local gradient tape, owned by the runtime.
 //!
-//! While a [`GradScope`] is open, every differentiable operation appends its backward step to
-//! the scope's list, in execution order; [`GradScope::backward`] runs the list newest first.
-//! Tensors can be cloned and used any number of times, and intermediates dropped, with
-//! PyTorch semantics. Outside a scope nothing is recorded (like `torch.no_grad()`).
+//! While a [`GradScope`] is open, every operation appends its backward step to the scope's
+//! list, in execution order; [`GradScope::backward`] runs the list newest first. Tensors can
+//! be cloned and used any number of times, and intermediates dropped, with PyTorch
+//! semantics. Outside a scope nothing is recorded (like `torch.no_grad()`).
 //!
-//! Gradients of host values live in the pass's [`HostGrads`]: a numbered slot per node made
-//! in the scope, an entry per leaf reached (identified by [`Key`], the runtime's own node
-//! identity). dfdx operations the runtime runs on device values record onto the same list
-//! through [`GradTape`], with their gradients in dfdx's `Gradients`.
+//! Gradients live in the pass's [`HostGrads`]: a numbered slot per node made in the scope,
+//! an entry per leaf reached, both found by [`Key`], the runtime's own node identity.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::marker::PhantomData;
-
-use dfdx::prelude::{Gradients, Merge, NoneTape, OwnedTape, Rank0, Tape, Tensor};
-use dfdx::tensor::{PutTape, SplitTape, Storage, Trace};
-use dfdx::tensor_ops::Backward;
 
 use super::backend::Backend;
 use super::grads::Grads;
 use super::host_node::Vals;
 use super::DynTensor;
-use crate::error::TensorError;
+use crate::tensor::TensorError;
 
-type BackwardOp<D> =
-    Box<dyn FnOnce(&mut Gradients<f32, D>) -> Result<(), <D as dfdx::tensor::HasErr>::Err>>;
+/// The backward step of one operation: it takes its output's gradient from the pass's
+/// record and adds into its inputs'.
+pub(crate) type HostOp = Box<dyn FnOnce(&mut HostGrads)>;
 
-/// A backward operation of a host node (tensor/host_node.rs): it reads and writes host
-/// gradients, and dfdx gradients for inputs that are dfdx tensors.
-pub(crate) type HostOp<D> = Box<
-    dyn FnOnce(
-        &mut HostGrads,
-        &mut Gradients<f32, D>,
-    ) -> Result<(), <D as dfdx::tensor::HasErr>::Err>,
->;
-
-enum Op<D: Storage<f32>> {
-    Dev(BackwardOp<D>),
-    Host(HostOp<D>),
-}
-
-struct Recording<D: Storage<f32>> {
-    ops: Vec<Op<D>>,
-    /// Identifies this scope among all scopes ever opened (host gradient slots name it).
+struct Recording {
+    ops: Vec<HostOp>,
+    /// Identifies this scope among all scopes ever opened (gradient slots name it).
     serial: u64,
-    /// Number of values of each host gradient slot handed out in this scope.
+    /// Number of values of each gradient slot handed out in this scope.
     slot_lens: Vec<usize>,
 }
 
 thread_local! {
-    /// Operations and host slots the last closed scope held: a new scope reserves as much,
-    /// so the repeated steps of an inference loop do not regrow their lists.
+    /// Operations and slots the last closed scope held: a new scope reserves as much, so the
+    /// repeated steps of an inference loop do not regrow their lists.
     static SIZE_HINT: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+    /// Stack of open scopes, innermost last.
+    static SCOPES: RefCell<Vec<Recording>> = const { RefCell::new(Vec::new()) };
 }
 
 static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -158,113 +140,25 @@ impl HostGrads {
 }
 
 /// A gradient slot of `len` values in the innermost scope and, in the same visit, the backward
-/// operation `make(slot)` recorded there; `None` (and nothing recorded) when no scope records
-/// for `D`.
-pub(crate) fn record_with_slot<D: Storage<f32> + 'static>(
-    len: usize,
-    make: impl FnOnce(Slot) -> HostOp<D>,
-) -> Option<Slot> {
+/// step `make(slot)` recorded there; `None` (and nothing recorded) when no scope is open.
+pub(crate) fn record_with_slot(len: usize, make: impl FnOnce(Slot) -> HostOp) -> Option<Slot> {
     SCOPES.with(|scopes| {
         let mut scopes = scopes.borrow_mut();
-        let rec = scopes.last_mut()?.downcast_mut::<Recording<D>>()?;
+        let rec = scopes.last_mut()?;
         let index = u32::try_from(rec.slot_lens.len()).ok()?;
         rec.slot_lens.push(len);
         let slot = Slot {
             scope: rec.serial,
             index,
         };
-        rec.ops.push(Op::Host(make(slot)));
+        rec.ops.push(make(slot));
         Some(slot)
     })
 }
 
-/// The serial of the innermost scope when it records for `D`.
-pub(crate) fn current_scope<D: Storage<f32> + 'static>() -> Option<u64> {
-    SCOPES.with(|scopes| {
-        let scopes = scopes.borrow();
-        Some(scopes.last()?.downcast_ref::<Recording<D>>()?.serial)
-    })
-}
-
-/// Whether `slot` belongs to the innermost scope.
-pub(crate) fn slot_is_current(slot: Slot, current: Option<u64>) -> bool {
-    current == Some(slot.scope)
-}
-
-impl Slot {
-    /// Whether the slot belongs to the innermost scope (recording on the CPU).
-    pub(crate) fn is_current(self) -> bool {
-        slot_is_current(self, current_scope::<dfdx::prelude::Cpu>())
-    }
-}
-
-/// Records a host backward operation in the innermost scope (dropped when none records).
-pub(crate) fn record_host<D: Storage<f32> + 'static>(op: HostOp<D>) {
-    SCOPES.with(|scopes| {
-        let mut scopes = scopes.borrow_mut();
-        if let Some(rec) = scopes
-            .last_mut()
-            .and_then(|top| top.downcast_mut::<Recording<D>>())
-        {
-            rec.ops.push(Op::Host(op));
-        }
-    });
-}
-
-thread_local! {
-    /// Stack of open scopes; each entry is a `Recording<D>` for some device `D`.
-    static SCOPES: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The tape of the dfdx tensors the runtime's own dfdx operations work on (values on a
-/// device): a zero-sized handle to the thread's current [`GradScope`], so such tensors can be
-/// cloned and combined without splitting tapes. Crate-internal: user code reaches dfdx
-/// through copies ([`DynTensor::to_dfdx`], [`DynTensor::from_dfdx`]), so no operation of
-/// another library lands on the runtime's tape.
-pub struct GradTape<D>(PhantomData<fn() -> D>);
-
-impl<D> Default for GradTape<D> {
-    fn default() -> Self {
-        GradTape(PhantomData)
-    }
-}
-impl<D> Clone for GradTape<D> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<D> Copy for GradTape<D> {}
-impl<D> std::fmt::Debug for GradTape<D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GradTape")
-    }
-}
-impl<D> Merge<GradTape<D>> for GradTape<D> {
-    fn merge(self, _: GradTape<D>) -> Self {
-        self
-    }
-}
-impl<D> Merge<NoneTape> for GradTape<D> {
-    fn merge(self, _: NoneTape) -> Self {
-        self
-    }
-}
-
-impl<D: Storage<f32> + 'static> Tape<f32, D> for GradTape<D> {
-    const OWNS_TAPE: bool = true;
-    fn add_backward_op<F>(&mut self, operation: F)
-    where
-        F: 'static + FnOnce(&mut Gradients<f32, D>) -> Result<(), D::Err>,
-    {
-        SCOPES.with(|scopes| {
-            let mut scopes = scopes.borrow_mut();
-            if let Some(top) = scopes.last_mut() {
-                if let Some(rec) = top.downcast_mut::<Recording<D>>() {
-                    rec.ops.push(Op::Dev(Box::new(operation)));
-                }
-            }
-        });
-    }
+/// The serial of the innermost open scope.
+pub(crate) fn current_scope() -> Option<u64> {
+    SCOPES.with(|scopes| scopes.borrow().last().map(|r| r.serial))
 }
 
 /// Whether a [`GradScope`] is open on this thread, i.e. whether operations are being recorded.
@@ -293,22 +187,22 @@ pub fn is_recording() -> bool {
 /// let grads = scope.backward(&loss).unwrap();
 /// assert_eq!(grads.get(&w).unwrap().to_vec(), vec![5.0, -1.0]);
 /// ```
-pub struct GradScope<D: Storage<f32> + 'static> {
+pub struct GradScope<D: Backend> {
     depth: usize,
     _d: PhantomData<fn() -> D>,
 }
 
-impl<D: Storage<f32> + 'static> GradScope<D> {
+impl<D: Backend> GradScope<D> {
     /// Opens a scope: every tensor operation on this thread from now on is recorded.
     pub fn open() -> Self {
         let hint = SIZE_HINT.with(|h| h.get());
         let depth = SCOPES.with(|s| {
             let mut s = s.borrow_mut();
-            s.push(Box::new(Recording::<D> {
+            s.push(Recording {
                 ops: Vec::with_capacity(hint.0),
                 serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 slot_lens: Vec::with_capacity(hint.1),
-            }));
+            });
             s.len()
         });
         GradScope {
@@ -321,8 +215,7 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
     pub fn len(&self) -> usize {
         SCOPES.with(|s| {
             s.borrow()
-                .get(self.depth - 1)
-                .and_then(|r| r.downcast_ref::<Recording<D>>())
+                .get(self.depth.wrapping_sub(1))
                 .map_or(0, |r| r.ops.len())
         })
     }
@@ -332,27 +225,23 @@ impl<D: Storage<f32> + 'static> GradScope<D> {
         self.len() == 0
     }
 
-    fn take_ops(&mut self) -> (Vec<Op<D>>, HostGrads) {
+    fn take_ops(&mut self) -> (Vec<HostOp>, HostGrads) {
         SCOPES.with(|s| {
             let mut s = s.borrow_mut();
             // Pop this scope and anything opened inside it and not closed.
             let mut out = (Vec::new(), HostGrads::new(0, Vec::new()));
-            while s.len() >= self.depth {
-                let top = s.pop().expect("len checked");
+            while s.len() >= self.depth && self.depth > 0 {
+                let rec = s.pop().expect("len checked");
                 if s.len() + 1 == self.depth {
-                    if let Ok(rec) = top.downcast::<Recording<D>>() {
-                        SIZE_HINT.with(|h| h.set((rec.ops.len(), rec.slot_lens.len())));
-                        out = (rec.ops, HostGrads::new(rec.serial, rec.slot_lens));
-                    }
+                    SIZE_HINT.with(|h| h.set((rec.ops.len(), rec.slot_lens.len())));
+                    out = (rec.ops, HostGrads::new(rec.serial, rec.slot_lens));
                 }
             }
             self.depth = 0;
             out
         })
     }
-}
 
-impl<D: Backend> GradScope<D> {
     /// Closes the scope and back-propagates from the one-element tensor `loss`: every
     /// operation recorded since the scope opened runs its backward step, newest first, and
     /// the gradients of the leaves the loss depends on are returned ([`Grads::get`]).
@@ -361,9 +250,9 @@ impl<D: Backend> GradScope<D> {
     /// use pyro::prelude::*;
     /// let w = DynTensor::<Cpu>::from_vec(vec![1.0, -2.0], &[2]).unwrap();
     /// let scope = GradScope::<Cpu>::open();
-    /// let loss = w.square().add(&w.mul_scalar(3.0)).unwrap().sum(); // d/dw = 2w + 3
+    /// let loss = w.mul(&w).unwrap().sum(); // d/dw = 2w
     /// let grads = scope.backward(&loss).unwrap();
-    /// assert_eq!(grads.get(&w).unwrap().to_vec(), vec![5.0, -1.0]);
+    /// assert_eq!(grads.get(&w).unwrap().to_vec(), vec![2.0, -4.0]);
     /// ```
     pub fn backward(mut self, loss: &DynTensor<D>) -> Result<Grads<D>, TensorError> {
         if loss.numel() != 1 {
@@ -374,44 +263,19 @@ impl<D: Backend> GradScope<D> {
             });
         }
         let (ops, mut host) = self.take_ops();
-        let dev_err = |e: D::Err| TensorError::Device(format!("{e:?}"));
-        let Some(node) = loss.host_node() else {
-            // A device value: dfdx seeds the loss's gradient (ones), then our operations run
-            // as one entry of its tape.
-            let (l, _) = loss.to_scalar_tensor()?.split_tape();
-            let (l, mut tape) = l.traced(Gradients::leaky()).split_tape();
-            tape.add_backward_op(move |grads| run_ops(ops, &mut host, grads));
-            let l: Tensor<Rank0, f32, D, OwnedTape<f32, D>> = l.put_tape(tape);
-            let dev = l.try_backward().map_err(dev_err)?;
-            return Ok(Grads::new(HostGrads::new(0, Vec::new()), dev));
-        };
-        if let (Some(key), false) = (node.key(), loss.is_constant()) {
+        if let (Some(key), false) = (loss.host_key(), loss.is_constant()) {
             if let Some(g) = host.get_mut(key, 1) {
                 g[0] = 1.0;
             }
         }
-        let mut dev = Gradients::leaky();
-        run_ops(ops, &mut host, &mut dev).map_err(dev_err)?;
-        Ok(Grads::new(host, dev))
-    }
-}
-
-/// Runs recorded backward operations, newest first.
-fn run_ops<D: Storage<f32>>(
-    ops: Vec<Op<D>>,
-    host: &mut HostGrads,
-    grads: &mut Gradients<f32, D>,
-) -> Result<(), D::Err> {
-    for op in ops.into_iter().rev() {
-        match op {
-            Op::Dev(op) => op(grads)?,
-            Op::Host(op) => op(host, grads)?,
+        for op in ops.into_iter().rev() {
+            op(&mut host);
         }
+        Ok(Grads::new(host))
     }
-    Ok(())
 }
 
-impl<D: Storage<f32> + 'static> Drop for GradScope<D> {
+impl<D: Backend> Drop for GradScope<D> {
     fn drop(&mut self) {
         if self.depth > 0 {
             let _ = self.take_ops();

@@ -29,9 +29,8 @@ use dfdx::shapes::{Dim, Rank0, Shape};
 use super::backend::{Backend, DefaultDevice};
 use super::dyn_tensor::{numel, DynTensor};
 use super::host_node::HostNode;
-use super::host_op::is_cpu;
 use super::special::Special;
-use crate::error::{TensorError, TensorResult};
+use crate::tensor::{TensorError, TensorResult};
 
 /// A differentiable `f32` tensor of shape type `S` on device `D` (CPU by default).
 ///
@@ -115,12 +114,8 @@ fn shape_from<S: Shape>(dims: &[usize]) -> Option<S> {
 }
 
 /// Row-major values as a runtime constant (no gradient is sent to it, like the constants
-/// of [`DynTensor::constant`]): on the CPU a host node without a gradient slot, elsewhere a
-/// device tensor marked constant.
+/// of [`DynTensor::constant`]): a host node without a gradient identity.
 fn constant_from_vec<D: Backend>(values: Vec<f32>, dims: &[usize]) -> TensorResult<DynTensor<D>> {
-    if !is_cpu::<D>() {
-        return Ok(DynTensor::from_vec(values, dims)?.with_constant(true));
-    }
     if values.len() != numel(dims) {
         return Err(TensorError::Shape {
             what: "Tensor::from_vec".into(),
@@ -719,7 +714,7 @@ mod tests {
         let cd = c.as_dyn().unwrap();
         assert!(cd.is_constant(), "{name}: not a constant");
         assert!(
-            cd.host_node().is_none_or(|n| n.slot().is_none()),
+            cd.host_node().slot().is_none(),
             "{name}: has a gradient slot"
         );
         // A tracked leaf of the same shape.

@@ -74,26 +74,17 @@ fn forward_impl<D: Backend>(
     x: &DynTensor<D>,
     diag: Diag,
 ) -> TransformResult<DynTensor<D>> {
-    let (b, n) = square_batch(name, "forward", x.shape())?;
-    if let Some(y) = forward_on_host(x, n, diag) {
-        return Ok(y?);
-    }
-    let d = diag_part(x, b, n)?;
-    let d = match diag {
-        Diag::Exp => d.exp(),
-        Diag::Softplus => d.softplus(),
-        Diag::One => DynTensor::ones(d.shape()),
-    };
-    tril_with_diag(x, &d, b, n)
+    let (_, n) = square_batch(name, "forward", x.shape())?;
+    Ok(forward_kernel(x, n, diag)?)
 }
 
-/// The forward map as one host kernel on the CPU (`None` elsewhere): the strictly lower part
-/// copied, the diagonal mapped with its derivative kept for the backward pass, zeros above.
-fn forward_on_host<D: Backend>(
+/// The forward map as one kernel: the strictly lower part copied, the diagonal mapped with
+/// its derivative kept for the backward pass, zeros above.
+fn forward_kernel<D: Backend>(
     x: &DynTensor<D>,
     n: usize,
     map: Diag,
-) -> Option<crate::error::TensorResult<DynTensor<D>>> {
+) -> crate::tensor::TensorResult<DynTensor<D>> {
     let diag = move |v: f32| -> (f32, f32) {
         match map {
             Diag::Softplus => {
@@ -121,7 +112,7 @@ fn forward_on_host<D: Backend>(
                     ders.push(dy);
                 }
             }
-            Ok::<_, crate::error::TensorError>((out.into(), ders))
+            Ok::<_, crate::tensor::TensorError>((out.into(), ders))
         },
         move |ders, _, _, g_out, g_in| {
             let mut k = 0;

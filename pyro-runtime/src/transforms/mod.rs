@@ -41,7 +41,7 @@ use std::fmt::Debug;
 use thiserror::Error;
 
 use crate::constraints::Constraint;
-use crate::error::TensorError;
+use crate::tensor::TensorError;
 use crate::tensor::{Backend, DynTensor};
 
 mod affine;

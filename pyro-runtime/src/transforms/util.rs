@@ -58,7 +58,7 @@ pub(crate) fn last_dim_linear<D: Backend>(
 ) -> TransformResult<DynTensor<D>> {
     let shape = x.shape();
     let Some((&last, batch)) = shape.split_last() else {
-        return Err(TransformError::Tensor(crate::error::TensorError::Invalid(
+        return Err(TransformError::Tensor(crate::tensor::TensorError::Invalid(
             "last_dim_linear of a scalar".into(),
         )));
     };

@@ -6,8 +6,8 @@
 use super::super::host_map::tangent;
 use super::super::vector_event::broadcast_index;
 use super::super::*;
-use crate::error::TensorError;
 use crate::tensor::special::scalar::{digamma, lgamma, trigamma};
+use crate::tensor::TensorError;
 use crate::tensor::{broadcast_shapes, is_recording, numel};
 
 /// A row kernel: `(row of p, row of q, with_grad) -> (KL, ∂/∂row p, ∂/∂row q)`; the

@@ -23,7 +23,7 @@ pub use prototype::{LatentSite, PlateAxis, Prototype};
 
 use crate::constraints::Constraint;
 use crate::error::{PyroError, PyroResult};
-use crate::poutine::Name;
+use crate::name::Name;
 use crate::tensor::{Backend, DynTensor};
 
 /// What every autoguide offers once it has been called (or set up).

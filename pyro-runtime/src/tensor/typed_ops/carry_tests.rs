@@ -3,8 +3,8 @@
 use dfdx::shapes::Axis;
 
 use super::testing::{t, T};
-use crate::error::TensorError;
 use crate::tensor::typed::Tensor;
+use crate::tensor::TensorError;
 
 #[test]
 fn errors_in_inputs_carry_through_every_operation() {

@@ -3,11 +3,11 @@
 
 use dfdx::shapes::Shape;
 
-use crate::error::{TensorError, TensorResult};
 use crate::tensor::backend::Backend;
 use crate::tensor::dyn_tensor::broadcast_index;
 use crate::tensor::dyn_tensor::{broadcast_shapes, DynTensor};
 use crate::tensor::typed::{BroadcastShape, Tensor};
+use crate::tensor::{TensorError, TensorResult};
 
 /// The other operand of a comparison, or a branch of [`Tensor::where_`], next to a tensor of
 /// shape `S`: an `f32`, or a tensor (by value or reference) whose shape broadcasts with `S`.

@@ -5,10 +5,10 @@ use dfdx::shapes::{Axes, Shape};
 
 use super::reduce::axes_of;
 use super::shapes::{ResizeAxis, SplitFirst, StaticDim};
-use crate::error::{TensorError, TensorResult};
 use crate::tensor::backend::Backend;
 use crate::tensor::dyn_tensor::{numel, DynTensor};
 use crate::tensor::typed::Tensor;
+use crate::tensor::{TensorError, TensorResult};
 
 /// Rows `start..start + len` of the first axis.
 fn rows<D: Backend>(v: &DynTensor<D>, start: usize, len: usize) -> TensorResult<DynTensor<D>> {

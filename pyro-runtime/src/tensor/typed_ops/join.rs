@@ -3,10 +3,10 @@
 use dfdx::shapes::{Const, Dim, Rank0, Shape};
 
 use super::shapes::{PrependDim, SplitFirst};
-use crate::error::{TensorError, TensorResult};
 use crate::tensor::backend::Backend;
 use crate::tensor::dyn_tensor::DynTensor;
 use crate::tensor::typed::Tensor;
+use crate::tensor::{TensorError, TensorResult};
 
 /// A list of tensors of one shape type to [`Tensor::concat`] or [`Tensor::stack`]: an array
 /// (its length is then known to the compiler: `Count = Const<K>`), a slice or a `Vec`.

@@ -2,10 +2,10 @@
 
 use dfdx::shapes::{Const, Dim, Rank0, Shape};
 
-use crate::error::{TensorError, TensorResult};
 use crate::tensor::backend::Backend;
 use crate::tensor::dyn_tensor::{numel, DynTensor};
 use crate::tensor::typed::Tensor;
+use crate::tensor::{TensorError, TensorResult};
 
 /// The two contracted dims of a matrix product agree: the same `Const<K>`, or a `usize` on
 /// either side (then checked when the product runs).

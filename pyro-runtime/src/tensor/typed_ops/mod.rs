@@ -6,7 +6,7 @@
 //! flow as they do everywhere else on the shared tape. Shape types are computed by the compiler
 //! (dfdx's shape traits, and the small traits re-exported below); `usize` dims are checked when
 //! the operation runs, and a mismatch, an index out of range or a wrong size is carried in the
-//! result as a [`TensorError`](crate::error::TensorError) (to its first fallible use) instead
+//! result as a [`TensorError`](crate::tensor::TensorError) (to its first fallible use) instead
 //! of panicking.
 
 mod compare;

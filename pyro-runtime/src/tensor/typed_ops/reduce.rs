@@ -3,10 +3,10 @@
 
 use dfdx::shapes::{Axes, ReduceShape, Shape};
 
-use crate::error::{TensorError, TensorResult};
 use crate::tensor::backend::Backend;
 use crate::tensor::dyn_tensor::{broadcast_index, numel, DynTensor};
 use crate::tensor::typed::Tensor;
+use crate::tensor::{TensorError, TensorResult};
 
 /// The axis indices of `Ax`, ascending.
 pub(super) fn axes_of<Ax: Axes>() -> Vec<usize> {
