@@ -43,7 +43,7 @@ fn main() -> PyroResult<()> {
         let min_ess = rows
             .iter()
             .filter(|r| SITES.contains(&r.name.as_str()))
-            .map(|r| r.n_eff)
+            .flat_map(|r| r.n_eff.iter().copied())
             .fold(f64::INFINITY, f64::min);
         let steps = mcmc.num_leapfrog_steps()?;
         let warm: usize = steps.iter().map(|s| s.0).sum();

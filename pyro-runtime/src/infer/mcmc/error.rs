@@ -92,6 +92,9 @@ pub enum McmcError {
         /// Its length.
         found: usize,
     },
+    /// The draws could not be summarized.
+    #[error(transparent)]
+    Diagnostics(#[from] super::diagnostics::DiagnosticsError),
     /// Samples were asked for before [`Mcmc::run`](super::Mcmc::run).
     #[error("no samples yet: call `run` first")]
     NotRun,

@@ -10,6 +10,7 @@ use rand::SeedableRng;
 
 use super::chain::{run_chain, Algorithm, ChainOutput};
 use super::config::{ChainMethod, McmcConfig};
+use super::diagnostics::{summarize, summary_table, SiteDraws, SiteSummary};
 use super::error::McmcError;
 use super::hmc::HmcSteps;
 use super::kernel::Kernel;
@@ -339,30 +340,41 @@ impl<K: Kernel> Mcmc<K> {
             .collect())
     }
 
-    /// Per-element diagnostics of every recorded site, sorted by site name.
-    pub fn diagnostics(&self) -> PyroResult<Vec<super::summary::ElementSummary>> {
+    /// The draws of every recorded site for the diagnostics, sorted by site name (the
+    /// samples come as a map, which has no order; NumPyro's dict is sorted too).
+    pub fn site_draws(&self) -> PyroResult<Vec<SiteDraws>> {
         let r = self.result()?;
         let mut sites = self.site_values(r);
         sites.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out = Vec::new();
-        for (name, per_chain) in sites {
-            let shape = r
-                .layout
-                .sites
-                .iter()
-                .find(|s| s.name == name)
-                .map(|s| s.shape.clone())
-                .unwrap_or_default();
-            out.extend(super::summary::summarize_site(&name, &shape, &per_chain));
-        }
-        Ok(out)
+        let chains = r.chains.len();
+        sites
+            .into_iter()
+            .map(|(name, per_chain)| {
+                let shape = r
+                    .layout
+                    .sites
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map(|s| s.shape.clone())
+                    .unwrap_or_default();
+                let values = per_chain.into_iter().flatten().map(f64::from).collect();
+                SiteDraws::new(name, shape, chains, values)
+                    .map_err(|e| PyroError::from(McmcError::Diagnostics(e)))
+            })
+            .collect()
+    }
+
+    /// Per-site statistics of the draws (mean, std, median, 90% HPDI, bulk and tail ESS,
+    /// rank-normalized split R-hat, MCSE of the mean; see [`SiteSummary`]), sorted by name.
+    pub fn diagnostics(&self) -> PyroResult<Vec<SiteSummary>> {
+        summarize(&self.site_draws()?, 0.9).map_err(|e| McmcError::Diagnostics(e).into())
     }
 
     /// NumPyro's `print_summary` table: mean, std, median, the 90% HPDI (5% and 95%),
-    /// bulk ESS and split R-hat per site and element, then the number of divergences.
+    /// bulk ESS and rank-normalized split R-hat per site and element, then the number of
+    /// divergences after warmup.
     pub fn summary(&self) -> PyroResult<String> {
-        let rows = self.diagnostics()?;
         let div: usize = self.num_divergences()?.iter().sum();
-        Ok(super::summary::format_table(&rows, div))
+        Ok(summary_table(&self.site_draws()?, div))
     }
 }

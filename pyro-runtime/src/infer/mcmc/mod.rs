@@ -40,7 +40,6 @@ mod mass_matrix;
 mod mcmc;
 mod nuts;
 mod potential;
-mod summary;
 
 pub use adaptation::{DualAveraging, Welford, Windows};
 pub use chain::Algorithm;
@@ -56,4 +55,3 @@ pub use potential::{
     ChainPotential, FnPotential, Layout, ModelTarget, ParamSnapshot, Potential, PotentialTarget,
     RecordedSite, SiteRole, Target,
 };
-pub use summary::ElementSummary;
