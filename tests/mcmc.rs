@@ -414,3 +414,26 @@ fn a_panic_in_a_chain_is_an_error() {
         );
     }
 }
+
+#[test]
+fn a_model_whose_sites_change_between_runs_is_an_error() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The first runs (the caller's trace) see a latent of shape [2]; the chain's see [3].
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let model = || -> PyroResult<()> {
+        let n = if CALLS.fetch_add(1, Ordering::SeqCst) < 2 {
+            2
+        } else {
+            3
+        };
+        pyro::plate("p", n).run(|_| pyro::sample("w", Normal::new(0.0, 1.0)))?;
+        Ok(())
+    };
+    let err = Mcmc::new(Nuts::new(model), config(10, 10, 1))
+        .run(())
+        .unwrap_err();
+    assert!(
+        matches!(&err, PyroError::Mcmc(McmcError::SiteChanged { site, .. }) if site == "w"),
+        "{err}"
+    );
+}
