@@ -3,7 +3,8 @@
 //! bulk effective sample size, the wall time (warmup included), ESS per second, the
 //! leapfrog steps and the summary table.
 //!
-//! Run with `cargo run --release --example mcmc_rugged [seed]`. NumPyro's figures for the
+//! Run with `cargo run --release --example mcmc_rugged [seed] [--grad]` (`--grad`: the
+//! diagonal mass matrix estimated from draws and gradients, as nuts-rs does). NumPyro's figures for the
 //! same run come from `../shared/anchors/rugged_nuts_numpyro.py`, whose `min_ess` is NumPyro's
 //! `effective_sample_size` (not rank-normalized); this example prints both that kind
 //! (`min_ess_mean`, the diagnostics' `ess_mean`) and the bulk ESS its summary shows.
@@ -11,7 +12,7 @@
 use std::time::Instant;
 
 use pyro::infer::mcmc::diagnostics::ess_mean;
-use pyro::infer::mcmc::{Mcmc, McmcConfig, Nuts};
+use pyro::infer::mcmc::{MassAdaptation, Mcmc, McmcConfig, Nuts};
 use pyro::infer::Predictive;
 use pyro::PyroResult;
 
@@ -33,12 +34,19 @@ fn main() -> PyroResult<()> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    // `--grad`: the diagonal mass matrix from draws and gradients (nuts-rs's estimate).
+    let mass_adaptation = if std::env::args().any(|a| a == "--grad") {
+        MassAdaptation::DrawsAndGradients
+    } else {
+        MassAdaptation::Draws
+    };
     for chains in [1, 4] {
         let config = McmcConfig {
             num_warmup: 1000,
             num_samples: 1000,
             num_chains: chains,
             seed,
+            mass_adaptation,
             progress_bar: false,
             ..Default::default()
         };

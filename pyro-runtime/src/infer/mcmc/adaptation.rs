@@ -201,6 +201,14 @@ impl Welford {
         }
     }
 
+    /// The sample variances (divisor `n - 1`, diagonal estimates only), then restarts.
+    pub fn variance_and_restart(&mut self) -> Vec<f64> {
+        let denom = (self.n as f64 - 1.0).max(1.0);
+        let out = self.m2.iter().map(|m| m / denom).collect();
+        *self = Welford::new(self.mean.len(), self.dense);
+        out
+    }
+
     /// Stan's regularized estimate `n/(n+5) Σ + 1e-3 · 5/(n+5) I` (the sample variance or
     /// covariance with divisor `n - 1`), then restarts.
     pub fn regularized_and_restart(&mut self) -> Vec<f64> {

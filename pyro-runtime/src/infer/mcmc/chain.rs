@@ -4,7 +4,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 
 use super::adaptation::{DualAveraging, Welford, Windows};
-use super::config::{InitStrategy, McmcConfig};
+use super::config::{InitStrategy, MassAdaptation, McmcConfig};
 use super::error::McmcError;
 use super::hmc::{self, HmcSteps};
 use super::integrator::{leapfrog, PhasePoint};
@@ -211,6 +211,8 @@ pub(crate) fn run_chain(
     let mut da = DualAveraging::new(eps, cfg.target_accept_prob);
     let mut windows = Windows::new(cfg.num_warmup);
     let mut welford = Welford::new(n, cfg.dense_mass);
+    let with_grads = cfg.mass_adaptation == MassAdaptation::DrawsAndGradients;
+    let mut welford_grad = Welford::new(n, false);
     let progress = Progress::new(cfg, chain);
     let (mut warmup_divergences, mut warmup_steps) = (0, 0);
     for i in 0..cfg.num_warmup {
@@ -233,9 +235,22 @@ pub(crate) fn run_chain(
             let (add, end) = windows.step();
             if add {
                 welford.add(&z.q);
+                if with_grads {
+                    welford_grad.add(&z.grad);
+                }
             }
             if end {
-                let est = welford.regularized_and_restart();
+                let mut est = welford.regularized_and_restart();
+                if with_grads {
+                    let g = welford_grad.variance_and_restart();
+                    for (e, g) in est.iter_mut().zip(g) {
+                        // nuts-rs: sqrt(Var[q] / Var[grad]), kept within a sane range.
+                        let v = (*e / g).sqrt();
+                        if v.is_finite() && v > 0.0 {
+                            *e = v.clamp(1e-10, 1e10);
+                        }
+                    }
+                }
                 metric = if cfg.dense_mass {
                     InverseMassMatrix::dense(est, n).ok_or(McmcError::NotPositiveDefinite {
                         chain,

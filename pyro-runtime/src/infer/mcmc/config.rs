@@ -13,6 +13,18 @@ pub enum ChainMethod {
     Sequential,
 }
 
+/// What the diagonal mass matrix is estimated from in each adaptation window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MassAdaptation {
+    /// The variances of the draws, regularized as Stan does (Stan's and NumPyro's way).
+    #[default]
+    Draws,
+    /// `sqrt(Var[draws] / Var[gradients])` per coordinate, as nuts-rs does (exact for a
+    /// Gaussian target with diagonal covariance, and less noisy from few draws). Diagonal
+    /// mass only.
+    DrawsAndGradients,
+}
+
 /// How each chain's initial point is chosen, in unconstrained space.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InitStrategy {
@@ -55,6 +67,8 @@ pub struct McmcConfig {
     pub dense_mass: bool,
     /// Adapt the mass matrix during warmup (Stan's windows); otherwise it stays the identity.
     pub adapt_mass_matrix: bool,
+    /// What the diagonal mass matrix is estimated from.
+    pub mass_adaptation: MassAdaptation,
     /// Adapt the step size by dual averaging during warmup.
     pub adapt_step_size: bool,
     /// Initial step size (then searched for a reasonable one, as Stan and NumPyro do).
@@ -86,6 +100,7 @@ impl Default for McmcConfig {
             seed: 0,
             dense_mass: false,
             adapt_mass_matrix: true,
+            mass_adaptation: MassAdaptation::Draws,
             adapt_step_size: true,
             step_size: 1.0,
             max_tree_depth: 10,
@@ -143,6 +158,12 @@ impl McmcConfig {
                     return Err(invalid(option, format!("must be in 1..=30, got {d}")));
                 }
             }
+        }
+        if self.dense_mass && self.mass_adaptation == MassAdaptation::DrawsAndGradients {
+            return Err(invalid(
+                "mass_adaptation",
+                "DrawsAndGradients estimates a diagonal mass matrix; use it with dense_mass: false",
+            ));
         }
         if let InitStrategy::Uniform { radius } = self.init {
             if !(radius.is_finite() && radius >= 0.0) {

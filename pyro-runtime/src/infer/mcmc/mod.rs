@@ -43,7 +43,7 @@ mod potential;
 
 pub use adaptation::{DualAveraging, Welford, Windows};
 pub use chain::Algorithm;
-pub use config::{ChainMethod, InitStrategy, McmcConfig};
+pub use config::{ChainMethod, InitStrategy, MassAdaptation, McmcConfig};
 pub use error::McmcError;
 pub use hmc::{transition as hmc_transition, HmcSteps};
 pub use integrator::{leapfrog, PhasePoint};
