@@ -487,3 +487,31 @@ fn draws_and_gradients_adapt_the_diagonal_from_a_short_warmup() {
         .unwrap_err();
     assert!(err.to_string().contains("mass_adaptation"), "{err}");
 }
+
+#[test]
+fn params_are_constants_copied_into_chain_threads_and_factors_count() {
+    // x ~ N(0, scale) with `scale` a parameter the caller set to 10 (the model's own init is
+    // 0.1), plus factor(-1.5 x²): the posterior is N(0, 1 / (1/100 + 3)) (with the init's
+    // value it would be N(0, 1/103)).
+    pyro::clear_param_store();
+    pyro::param("scale", DynTensor::scalar(10.0), Constraint::Positive).unwrap();
+    let model = || -> PyroResult<()> {
+        let scale = pyro::param("scale", DynTensor::scalar(0.1), Constraint::Positive)?;
+        let x = pyro::sample("x", Normal::new(0.0, &scale))?;
+        pyro::factor("penalty", x.square().mul_scalar(-1.5).sum())?;
+        Ok(())
+    };
+    for method in [ChainMethod::Parallel, ChainMethod::Sequential] {
+        let cfg = McmcConfig {
+            chain_method: method,
+            ..config(300, 1000, 2)
+        };
+        let mut mcmc = Mcmc::new(Nuts::new(model), cfg);
+        mcmc.run(()).unwrap();
+        let x = &mcmc.get_samples_by_chain().unwrap()["x"];
+        check_moments("x", &coordinate(x, 0), 0.0, 1.0 / (0.01 + 3.0));
+    }
+    // The caller's store is left as it was.
+    let scale = pyro::params::get_param::<Cpu>("scale").unwrap().unwrap();
+    assert!((scale.item().unwrap() - 10.0).abs() < 1e-5);
+}
