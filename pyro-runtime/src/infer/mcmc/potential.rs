@@ -413,14 +413,18 @@ impl<M: Program<A>, A: Clone> ModelPotential<'_, M, A> {
                     .collect(),
                 &site.u_shape,
             )?;
-            let (v, nl) = site.constrain(&u)?;
-            if !site.has_real_support() {
+            let v = if site.has_real_support() {
+                // The identity, no Jacobian.
+                u.clone()
+            } else {
+                let (v, nl) = site.constrain(&u)?;
                 let s = nl.sum();
                 neg_ladj = Some(match neg_ladj {
                     None => s,
                     Some(t) => t.add(&s)?,
                 });
-            }
+                v
+            };
             values.push((site.name.clone(), v));
             leaves.push(u);
         }
