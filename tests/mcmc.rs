@@ -515,3 +515,57 @@ fn params_are_constants_copied_into_chain_threads_and_factors_count() {
     let scale = pyro::params::get_param::<Cpu>("scale").unwrap().unwrap();
     assert!((scale.item().unwrap() - 10.0).abs() < 1e-5);
 }
+
+#[test]
+fn dense_blocks_of_chosen_sites() {
+    // a ~ N(0, 1), b ~ N(a, 0.1): Var a = 1, Var b = 1.01, Cov = 1; c ~ N(0, 5) apart.
+    let model = || -> PyroResult<()> {
+        let a = pyro::sample("a", Normal::new(0.0, 1.0))?;
+        pyro::sample("b", Normal::new(&a, 0.1))?;
+        pyro::sample("c", Normal::new(0.0, 5.0))?;
+        Ok(())
+    };
+    let cfg = McmcConfig {
+        dense_blocks: vec![vec!["a".into(), "b".into()]],
+        ..config(500, 1000, 2)
+    };
+    let mut mcmc = Mcmc::new(Nuts::new(model), cfg);
+    mcmc.run(()).unwrap();
+    for m in mcmc.inverse_mass_matrices().unwrap() {
+        let InverseMassMatrix::Blocks(blocks) = m else {
+            panic!("blocks expected: {m:?}")
+        };
+        assert_eq!(blocks[0].0, vec![0, 1]);
+        assert_eq!(blocks[1].0, vec![2]);
+        let InverseMassMatrix::Dense { inverse, .. } = &blocks[0].1 else {
+            panic!("a dense block expected")
+        };
+        // The estimate's correlation is the posterior's (0.995).
+        let corr = inverse[1] / (inverse[0] * inverse[3]).sqrt();
+        assert!(corr > 0.98, "correlation {corr}");
+        let InverseMassMatrix::Diagonal(v) = &blocks[1].1 else {
+            panic!("a diagonal block expected")
+        };
+        assert!(v[0] > 12.0 && v[0] < 50.0, "Var c estimated {}", v[0]);
+    }
+    let s = mcmc.get_samples_by_chain().unwrap();
+    check_moments("a", &coordinate(&s["a"], 0), 0.0, 1.0);
+    check_moments("b", &coordinate(&s["b"], 0), 0.0, 1.01);
+    check_moments("c", &coordinate(&s["c"], 0), 0.0, 25.0);
+
+    let cfg = McmcConfig {
+        dense_blocks: vec![vec!["a".into(), "nope".into()]],
+        ..config(10, 10, 1)
+    };
+    let err = Mcmc::new(Nuts::new(model), cfg).run(()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            PyroError::Mcmc(McmcError::InvalidConfig {
+                option: "dense_blocks",
+                ..
+            })
+        ) && err.to_string().contains("nope"),
+        "{err}"
+    );
+}

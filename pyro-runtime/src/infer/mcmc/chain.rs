@@ -3,12 +3,12 @@
 use rand::rngs::StdRng;
 use rand::Rng;
 
-use super::adaptation::{DualAveraging, Welford, Windows};
+use super::adaptation::{DualAveraging, Windows};
 use super::config::{InitStrategy, MassAdaptation, McmcConfig};
 use super::error::McmcError;
 use super::hmc::{self, HmcSteps};
 use super::integrator::{leapfrog, PhasePoint};
-use super::mass_matrix::InverseMassMatrix;
+use super::mass_matrix::{InverseMassMatrix, MassEstimator, MassStructure};
 use super::nuts::{self, TransitionStats};
 use super::potential::{ChainPotential, Potential};
 use crate::error::PyroResult;
@@ -196,23 +196,31 @@ fn step<P: Potential + ?Sized>(
 pub(crate) fn run_chain(
     pot: &mut dyn ChainPotential,
     cfg: &McmcConfig,
+    structure: &MassStructure,
     alg: Algorithm,
     chain: usize,
     rng: &mut StdRng,
     record_len: usize,
 ) -> PyroResult<ChainOutput> {
     let n = pot.dim();
+    if structure.dim() != n {
+        return Err(McmcError::Dimension {
+            expected: n,
+            what: "the mass matrix structure",
+            found: structure.dim(),
+        }
+        .into());
+    }
     let mut z = initialize(pot, &cfg.init, chain, rng)?;
-    let mut metric = InverseMassMatrix::identity(n, cfg.dense_mass);
+    let mut metric = structure.identity();
     let mut eps = cfg.step_size;
     if cfg.adapt_step_size {
         eps = find_reasonable_step_size(&z, pot, &metric, eps, chain, rng)?;
     }
     let mut da = DualAveraging::new(eps, cfg.target_accept_prob);
     let mut windows = Windows::new(cfg.num_warmup);
-    let mut welford = Welford::new(n, cfg.dense_mass);
     let with_grads = cfg.mass_adaptation == MassAdaptation::DrawsAndGradients;
-    let mut welford_grad = Welford::new(n, false);
+    let mut estimator = MassEstimator::new(structure.clone(), with_grads);
     let progress = Progress::new(cfg, chain);
     let (mut warmup_divergences, mut warmup_steps) = (0, 0);
     for i in 0..cfg.num_warmup {
@@ -234,31 +242,16 @@ pub(crate) fn run_chain(
         if cfg.adapt_mass_matrix {
             let (add, end) = windows.step();
             if add {
-                welford.add(&z.q);
-                if with_grads {
-                    welford_grad.add(&z.grad);
-                }
+                estimator.add(&z.q, &z.grad);
             }
             if end {
-                let mut est = welford.regularized_and_restart();
-                if with_grads {
-                    let g = welford_grad.variance_and_restart();
-                    for (e, g) in est.iter_mut().zip(g) {
-                        // nuts-rs: sqrt(Var[q] / Var[grad]), kept within a sane range.
-                        let v = (*e / g).sqrt();
-                        if v.is_finite() && v > 0.0 {
-                            *e = v.clamp(1e-10, 1e10);
-                        }
-                    }
-                }
-                metric = if cfg.dense_mass {
-                    InverseMassMatrix::dense(est, n).ok_or(McmcError::NotPositiveDefinite {
-                        chain,
-                        iteration: i,
-                    })?
-                } else {
-                    InverseMassMatrix::Diagonal(est)
-                };
+                metric =
+                    estimator
+                        .estimate_and_restart()
+                        .ok_or(McmcError::NotPositiveDefinite {
+                            chain,
+                            iteration: i,
+                        })?;
                 if cfg.adapt_step_size {
                     eps = find_reasonable_step_size(&z, pot, &metric, eps, chain, rng)?;
                     da.restart(eps);

@@ -65,6 +65,9 @@ pub struct McmcConfig {
     pub seed: u64,
     /// Adapt a dense mass matrix (the full covariance) instead of a diagonal one.
     pub dense_mass: bool,
+    /// Blocks of latent sites that share a dense mass matrix, the other coordinates getting a
+    /// diagonal one (NumPyro's `dense_mass=[("a", "b")]`); ignored with `dense_mass: true`.
+    pub dense_blocks: Vec<Vec<String>>,
     /// Adapt the mass matrix during warmup (Stan's windows); otherwise it stays the identity.
     pub adapt_mass_matrix: bool,
     /// What the diagonal mass matrix is estimated from.
@@ -99,6 +102,7 @@ impl Default for McmcConfig {
             num_chains: 1,
             seed: 0,
             dense_mass: false,
+            dense_blocks: Vec::new(),
             adapt_mass_matrix: true,
             mass_adaptation: MassAdaptation::Draws,
             adapt_step_size: true,

@@ -14,6 +14,7 @@ use super::diagnostics::{summarize, summary_table, SiteDraws, SiteSummary};
 use super::error::McmcError;
 use super::hmc::HmcSteps;
 use super::kernel::Kernel;
+use super::mass_matrix::MassStructure;
 use super::nuts::TransitionStats;
 use super::potential::{Layout, ParamSnapshot, Target};
 use crate::error::{PyroError, PyroResult};
@@ -68,6 +69,46 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     } else {
         "(a panic without a message)".into()
     }
+}
+
+/// The blocks of the mass matrix: one dense or diagonal block, or `dense_blocks` (each a
+/// dense block over its sites' coordinates) and a diagonal block over the rest.
+fn mass_structure(cfg: &McmcConfig, layout: &Layout) -> PyroResult<MassStructure> {
+    if cfg.dense_mass || cfg.dense_blocks.is_empty() {
+        return Ok(MassStructure::uniform(layout.dim, cfg.dense_mass));
+    }
+    let mut taken = vec![false; layout.dim];
+    let mut blocks = Vec::new();
+    for block in &cfg.dense_blocks {
+        let mut idx = Vec::new();
+        for name in block {
+            let (_, off, len) = layout
+                .coordinates
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .ok_or_else(|| McmcError::InvalidConfig {
+                    option: "dense_blocks",
+                    reason: format!("`{name}` is not a latent site of the model"),
+                })?;
+            if taken[*off..off + len].iter().any(|&t| t) {
+                return Err(McmcError::InvalidConfig {
+                    option: "dense_blocks",
+                    reason: format!("site `{name}` is in two blocks"),
+                }
+                .into());
+            }
+            taken[*off..off + len].fill(true);
+            idx.extend(*off..off + len);
+        }
+        if !idx.is_empty() {
+            blocks.push((idx, true));
+        }
+    }
+    let rest: Vec<usize> = (0..layout.dim).filter(|&i| !taken[i]).collect();
+    if !rest.is_empty() {
+        blocks.push((rest, false));
+    }
+    Ok(MassStructure(blocks))
 }
 
 /// Restores the thread's generator and validation switch when a chain run on it ends.
@@ -134,6 +175,7 @@ impl<K: Kernel> Mcmc<K> {
         let target = self.kernel.target();
         let layout = target.layout(&args)?;
         let record_len: usize = layout.sites.iter().map(|s| s.numel()).sum();
+        let structure = mass_structure(&self.config, &layout)?;
         let cfg = &self.config;
         let alg = self.kernel.algorithm();
         let one = |c: usize, params: &ParamSnapshot| -> PyroResult<ChainOutput> {
@@ -141,7 +183,7 @@ impl<K: Kernel> Mcmc<K> {
             let _state = ThreadState::enter(seed ^ 0x5DEE_CE66_D1CE_4E5B);
             let mut rng = StdRng::seed_from_u64(seed);
             target.with_potential(args.clone(), &layout, params, &mut |pot| {
-                run_chain(pot, cfg, alg, c, &mut rng, record_len)
+                run_chain(pot, cfg, &structure, alg, c, &mut rng, record_len)
             })
         };
         let chains: Vec<PyroResult<ChainOutput>> = match cfg.chain_method {

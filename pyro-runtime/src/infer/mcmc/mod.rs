@@ -48,7 +48,7 @@ pub use error::McmcError;
 pub use hmc::{transition as hmc_transition, HmcSteps};
 pub use integrator::{leapfrog, PhasePoint};
 pub use kernel::{Hmc, Kernel, Nuts};
-pub use mass_matrix::InverseMassMatrix;
+pub use mass_matrix::{InverseMassMatrix, MassEstimator, MassStructure};
 pub use mcmc::Mcmc;
 pub use nuts::{transition as nuts_transition, TransitionStats};
 pub use potential::{

@@ -115,6 +115,8 @@ impl RecordedSite {
 pub struct Layout {
     /// Unconstrained dimension.
     pub dim: usize,
+    /// Each latent site's coordinates in the unconstrained vector: name, offset, length.
+    pub coordinates: Vec<(String, usize, usize)>,
     /// Recorded sites, latent sites first in the model's order.
     pub sites: Vec<RecordedSite>,
 }
@@ -196,6 +198,7 @@ impl<A, P: Potential + Clone + Sync> Target<A> for PotentialTarget<P> {
         }
         Ok(Layout {
             dim,
+            coordinates: vec![("z".into(), 0, dim)],
             sites: vec![RecordedSite {
                 name: "z".into(),
                 shape: vec![dim],
@@ -306,8 +309,15 @@ impl<A: Clone + Send, M: Program<A> + Sync> Target<A> for ModelTarget<M> {
             })
             .collect();
         sites.extend(det);
+        let coordinates = proto
+            .sites
+            .iter()
+            .zip(&proto.offsets)
+            .map(|(s, &off)| (s.name.to_string(), off, s.u_numel))
+            .collect();
         Ok(Layout {
             dim: proto.latent_dim,
+            coordinates,
             sites,
         })
     }
