@@ -4,6 +4,14 @@
 //! estimates of the variance or covariance with Stan's regularization.
 
 /// Dual averaging of the log step size towards a target mean acceptance probability.
+///
+/// ```
+/// use pyro::infer::mcmc::DualAveraging;
+/// let mut da = DualAveraging::new(0.5, 0.8);
+/// // Acceptance above the target makes the step size grow.
+/// let eps = (0..20).map(|_| da.update(0.99)).last().unwrap();
+/// assert!(eps > 0.5 && da.final_step_size() > 0.5);
+/// ```
 #[derive(Debug, Clone)]
 pub struct DualAveraging {
     /// Shrinkage target of the log step size (`log(10 ε₀)`).
@@ -67,6 +75,13 @@ impl DualAveraging {
 }
 
 /// Stan's windowed adaptation schedule over `num_warmup` iterations.
+///
+/// ```
+/// use pyro::infer::mcmc::Windows;
+/// let mut w = Windows::new(1000);
+/// let ends: Vec<usize> = (0..1000).filter(|_| w.step().1).collect();
+/// assert_eq!(ends, vec![99, 149, 249, 449, 949]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Windows {
     num_warmup: usize,
@@ -145,6 +160,15 @@ impl Windows {
 }
 
 /// Welford's running mean and (co)variance of the draws in one window.
+///
+/// ```
+/// use pyro::infer::mcmc::Welford;
+/// let mut w = Welford::new(1, false);
+/// for x in [1.0, 2.0, 3.0] {
+///     w.add(&[x]);
+/// }
+/// assert_eq!(w.variance_and_restart(), vec![1.0]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Welford {
     n: usize,

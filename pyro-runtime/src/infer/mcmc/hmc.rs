@@ -9,6 +9,12 @@ use super::potential::Potential;
 use crate::error::PyroResult;
 
 /// How long an HMC trajectory is.
+///
+/// ```
+/// use pyro::infer::mcmc::HmcSteps;
+/// assert_eq!(HmcSteps::TrajectoryLength(1.0).steps(0.3), 4);
+/// assert_eq!(HmcSteps::NumSteps(7).steps(0.3), 7);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum HmcSteps {
     /// This many leapfrog steps.
@@ -36,6 +42,18 @@ impl HmcSteps {
 }
 
 /// One HMC transition from `z`, leaving the new state in `z`.
+///
+/// ```
+/// use pyro::infer::mcmc::{hmc_transition, FnPotential, HmcSteps, InverseMassMatrix, PhasePoint};
+/// use rand::SeedableRng;
+/// let mut pot = FnPotential::new(1, |q: &[f64], g: &mut [f64]| { g[0] = q[0]; 0.5 * q[0] * q[0] });
+/// let metric = InverseMassMatrix::Diagonal(vec![1.0]);
+/// let mut z = PhasePoint::at(&mut pot, vec![1.0]).unwrap();
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let s = hmc_transition(&mut z, &mut pot, &metric, 0.2, HmcSteps::NumSteps(8), 1000.0, &mut rng).unwrap();
+/// assert_eq!(s.num_steps, 8);
+/// assert!(s.accept_prob > 0.9);
+/// ```
 pub fn transition<P: Potential + ?Sized, R: Rng>(
     z: &mut PhasePoint,
     pot: &mut P,

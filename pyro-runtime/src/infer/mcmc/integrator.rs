@@ -5,6 +5,13 @@ use super::potential::Potential;
 use crate::error::PyroResult;
 
 /// A point in phase space with its cached potential, gradient and velocity.
+///
+/// ```
+/// use pyro::infer::mcmc::{FnPotential, PhasePoint};
+/// let mut pot = FnPotential::new(1, |q: &[f64], g: &mut [f64]| { g[0] = q[0]; 0.5 * q[0] * q[0] });
+/// let z = PhasePoint::at(&mut pot, vec![2.0]).unwrap();
+/// assert_eq!((z.potential, z.grad[0], z.energy()), (2.0, 2.0, 2.0)); // zero momentum
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhasePoint {
     /// Position (unconstrained).
@@ -70,6 +77,18 @@ pub(crate) fn finite_or_inf(x: f64) -> f64 {
 }
 
 /// One leapfrog step of size `eps` (negative: backward in time), in place.
+///
+/// ```
+/// use pyro::infer::mcmc::{leapfrog, FnPotential, InverseMassMatrix, PhasePoint};
+/// let mut pot = FnPotential::new(1, |q: &[f64], g: &mut [f64]| { g[0] = q[0]; 0.5 * q[0] * q[0] });
+/// let metric = InverseMassMatrix::Diagonal(vec![1.0]);
+/// let mut z = PhasePoint::at(&mut pot, vec![1.0]).unwrap();
+/// z.p = vec![0.5];
+/// metric.velocity(&[0.5], &mut z.v);
+/// let h0 = z.energy();
+/// leapfrog(&mut z, 0.1, &metric, &mut pot).unwrap();
+/// assert!((z.energy() - h0).abs() < 1e-3);
+/// ```
 pub fn leapfrog<P: Potential + ?Sized>(
     z: &mut PhasePoint,
     eps: f64,

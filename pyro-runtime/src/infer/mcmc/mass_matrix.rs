@@ -8,6 +8,15 @@ use rand_distr::StandardNormal;
 use super::adaptation::Welford;
 
 /// The inverse mass matrix.
+///
+/// ```
+/// use pyro::infer::mcmc::InverseMassMatrix;
+/// let m = InverseMassMatrix::dense(vec![2.0, 0.5, 0.5, 1.0], 2).unwrap();
+/// let mut v = [0.0; 2];
+/// m.velocity(&[1.0, 0.0], &mut v);
+/// assert_eq!(v, [2.0, 0.5]);
+/// assert!(InverseMassMatrix::dense(vec![1.0, 2.0, 2.0, 1.0], 2).is_none()); // not PD
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum InverseMassMatrix {
     /// Diagonal: the variances.
@@ -127,6 +136,13 @@ impl InverseMassMatrix {
 }
 
 /// Which coordinates share a mass matrix block and whether it is dense.
+///
+/// ```
+/// use pyro::infer::mcmc::{InverseMassMatrix, MassStructure};
+/// let s = MassStructure(vec![(vec![0, 2], true), (vec![1], false)]);
+/// assert!(matches!(s.identity(), InverseMassMatrix::Blocks(ref b) if b.len() == 2));
+/// assert_eq!(MassStructure::uniform(3, false).identity(), InverseMassMatrix::Diagonal(vec![1.0; 3]));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct MassStructure(pub Vec<(Vec<usize>, bool)>);
 
@@ -168,6 +184,17 @@ impl MassStructure {
 
 /// Welford estimates per block of a [`MassStructure`], of the draws and (for
 /// [`MassAdaptation::DrawsAndGradients`](super::MassAdaptation)) of the gradients.
+///
+/// ```
+/// use pyro::infer::mcmc::{InverseMassMatrix, MassEstimator, MassStructure};
+/// let mut e = MassEstimator::new(MassStructure::uniform(1, false), false);
+/// for x in [1.0, 2.0, 3.0, 4.0, 5.0] {
+///     e.add(&[x], &[0.0]);
+/// }
+/// // Stan's regularization: (5/10) 2.5 + 1e-3 (5/10).
+/// let InverseMassMatrix::Diagonal(v) = e.estimate_and_restart().unwrap() else { panic!() };
+/// assert!((v[0] - 1.2505).abs() < 1e-12);
+/// ```
 #[derive(Debug, Clone)]
 pub struct MassEstimator {
     structure: MassStructure,

@@ -177,6 +177,20 @@ impl<P: Potential + ?Sized, R: Rng> Builder<'_, P, R> {
 
 /// One NUTS transition from `z` (its position, potential and gradient; the momentum is
 /// drawn here), leaving the new state in `z`.
+///
+/// ```
+/// use pyro::infer::mcmc::{nuts_transition, FnPotential, InverseMassMatrix, PhasePoint};
+/// use rand::SeedableRng;
+/// let mut pot = FnPotential::new(2, |q: &[f64], g: &mut [f64]| {
+///     g.copy_from_slice(q);
+///     0.5 * (q[0] * q[0] + q[1] * q[1])
+/// });
+/// let metric = InverseMassMatrix::Diagonal(vec![1.0, 1.0]);
+/// let mut z = PhasePoint::at(&mut pot, vec![1.0, -1.0]).unwrap();
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let s = nuts_transition(&mut z, &mut pot, &metric, 0.5, 10, 1000.0, &mut rng).unwrap();
+/// assert!(s.num_steps >= 1 && s.tree_depth >= 1 && !s.diverging);
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn transition<P: Potential + ?Sized, R: Rng>(
     z: &mut PhasePoint,

@@ -219,7 +219,7 @@ impl<A, P: Potential + Clone + Sync> Target<A> for PotentialTarget<P> {
     }
 }
 
-/// A user potential with its lengths checked.
+/// A user potential as a chain's potential (its draws are the position itself).
 struct Checked<P>(P);
 
 impl<P: Potential> Potential for Checked<P> {
@@ -239,6 +239,23 @@ impl<P: Potential> ChainPotential for Checked<P> {
 }
 
 /// A model as a target (see the module's doc for its potential).
+///
+/// ```
+/// use pyro::prelude::*;
+/// use pyro::infer::mcmc::{ModelTarget, ParamSnapshot, Target};
+/// let model = || pyro::sample("s", Exponential::new(1.0));
+/// let target = ModelTarget(model);
+/// let layout = target.layout(&()).unwrap();
+/// assert_eq!(layout.dim, 1);
+/// // U(u) = -log p(exp u) - u = exp(u) - u, at u = 0: 1, gradient exp(u) - 1 = 0.
+/// let (u, g) = target
+///     .with_potential((), &layout, &ParamSnapshot::default(), &mut |pot| {
+///         let mut g = [0.0];
+///         Ok((pot.value_and_grad(&[0.0], &mut g)?, g[0]))
+///     })
+///     .unwrap();
+/// assert!((u - 1.0).abs() < 1e-6 && g.abs() < 1e-6);
+/// ```
 #[derive(Clone)]
 pub struct ModelTarget<M>(pub M);
 
