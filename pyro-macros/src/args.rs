@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, Macro, MacroDelimiter, Token};
 
 use crate::errors::{closest, Errors};
+use crate::messages;
 
 /// One `key = value` argument.
 pub struct Kwarg {
@@ -61,7 +62,10 @@ pub fn parse_tokens(
     let list = match parsed {
         Ok(list) => list,
         Err(e) => {
-            errors.at(e.span(), format!("{e} (the form is {usage})"));
+            errors.at(
+                e.span(),
+                messages::unparsable_arguments(&e.to_string(), usage),
+            );
             return None;
         }
     };
@@ -87,11 +91,7 @@ pub fn parse_tokens(
         if let (Some(first), false) = (args.kwargs.first(), is_body && list_len == seen) {
             errors.at(
                 e.span(),
-                format!(
-                    "positional argument after the keyword argument `{}`: positional \
-                     arguments come first, as in {usage}",
-                    first.key
-                ),
+                messages::positional_after_keyword(&first.key.to_string(), usage),
             );
         }
         args.positional.push(e);
@@ -104,53 +104,34 @@ impl Args {
     /// returns the value of each allowed key, in the order of `allowed`. `what` names the
     /// macro in messages (`` `sample!` ``); `positional` are the names of its positional
     /// arguments, for a hint when one is written as a keyword.
-    pub fn take_kwargs(
+    pub fn take_kwargs<const N: usize>(
         &mut self,
         what: &str,
-        allowed: &[&str],
+        allowed: [&str; N],
         positional: &[&str],
         errors: &mut Errors,
-    ) -> Vec<Option<Kwarg>> {
-        let mut out: Vec<Option<Kwarg>> = allowed.iter().map(|_| None).collect();
+    ) -> [Option<Kwarg>; N] {
+        let mut out: [Option<Kwarg>; N] = std::array::from_fn(|_| None);
         for kw in std::mem::take(&mut self.kwargs) {
             let key = kw.key.to_string();
-            let Some(i) = allowed.iter().position(|a| *a == key) else {
-                let expected = if allowed.is_empty() {
-                    format!("{what} takes no keyword arguments")
-                } else {
-                    format!(
-                        "expected one of {}",
-                        allowed
-                            .iter()
-                            .map(|a| format!("`{a}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                let hint = if let Some(i) = positional.iter().position(|p| *p == key) {
-                    format!(
-                        " (the {key} is the {} argument, written without `{key} =`)",
-                        ["first", "second", "third"].get(i).unwrap_or(&"next")
-                    )
-                } else {
-                    closest(&key, allowed.iter().copied())
-                        .map(|c| format!(" (did you mean `{c}`?)"))
-                        .unwrap_or_default()
-                };
+            let Some(slot) = allowed
+                .iter()
+                .position(|a| *a == key)
+                .and_then(|i| out.get_mut(i))
+            else {
+                let index = positional.iter().position(|p| *p == key);
+                let close = closest(&key, allowed.iter().copied());
                 errors.at(
                     kw.key.span(),
-                    format!("unknown argument `{key}` of {what}{hint}; {expected}"),
+                    messages::unknown_argument(&key, what, &allowed, index, close),
                 );
                 continue;
             };
-            if out[i].is_some() {
-                errors.at(
-                    kw.key.span(),
-                    format!("`{key}` is given twice; give each argument of {what} once"),
-                );
+            if slot.is_some() {
+                errors.at(kw.key.span(), messages::repeated_argument(&key, what));
                 continue;
             }
-            out[i] = Some(kw);
+            *slot = Some(kw);
         }
         out
     }
@@ -160,11 +141,7 @@ impl Args {
         if let Some(extra) = self.positional.get(n) {
             errors.at(
                 extra.span(),
-                format!(
-                    "unexpected argument: `{mac_name}!` takes {n} positional argument{}, as in \
-                     {usage} (other arguments are named: `key = value`)",
-                    if n == 1 { "" } else { "s" }
-                ),
+                messages::too_many_arguments(mac_name, n, usage),
             );
         }
     }

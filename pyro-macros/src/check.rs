@@ -1,322 +1,205 @@
-//! The compile-time checks: within one function (duplicate names, names repeated by loops,
-//! a name used for a site and a param) and between a guide and its model.
+//! The compile-time checks, on the whole IR of a function, reporting every error rather than
+//! the first: each call where it stands (an observed guide site, `obs_mask` without `obs`,
+//! `subsample!` outside a plate, a plate's `dim`), the function's return type, and the names
+//! (duplicates, names repeated by loops, a name used for a site and a param). The checks of a
+//! guide against its model are in [`pair()`].
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 
-use crate::errors::{closest, Errors};
+use crate::errors::Errors;
+use crate::ir::{self, Call, Dim, LoopKind, PlateForm, Role, SiteCall};
 use crate::messages;
-use crate::names::Name;
-use crate::sites::{exclusive, Kind, LoopKind, Site};
+use crate::sites::Site;
 
-/// Checks the sites of one function (`fn_name` for messages).
-pub fn function(sites: &[Site], fn_name: &str, errors: &mut Errors) {
-    for (i, s) in sites.iter().enumerate() {
+mod pair;
+
+pub use pair::pair;
+
+/// Checks one function.
+pub fn function(f: &ir::Function, errors: &mut Errors) {
+    let mut placed = Vec::new();
+    for call in &f.calls {
+        let mut at = |span, msg: &dyn std::fmt::Display| {
+            placed.push((call.report_at, syn::Error::new(span, msg)));
+        };
+        placement(call, f.role, &mut at);
+    }
+    errors.insert(placed);
+    if !f.calls.is_empty() && !f.fallible {
+        let attr = match f.role {
+            Role::Model => "model",
+            Role::Guide => "guide",
+        };
+        errors.at(
+            f.ident.span(),
+            messages::needs_result(&f.ident.to_string(), attr),
+        );
+    }
+    names(f, errors);
+}
+
+/// What a readable call may not do where it stands; `at` reports.
+fn placement(call: &Call, role: Role, at: &mut dyn FnMut(Span, &dyn std::fmt::Display)) {
+    match &call.site {
+        SiteCall::Sample(s) => {
+            if let (Some(m), None) = (&s.obs_mask, &s.obs) {
+                at(m.key.span(), &messages::OBS_MASK_NEEDS_OBS);
+            }
+            if let (Role::Guide, Some(o)) = (role, &s.obs) {
+                at(
+                    o.key.span(),
+                    &messages::guide_site_observed(&s.name.name.display()),
+                );
+            }
+        }
+        SiteCall::Subsample(_) if !call.context.in_vectorized_plate() => {
+            at(call.span, &messages::SUBSAMPLE_OUTSIDE_PLATE);
+        }
+        SiteCall::Plate(p) => match (&p.form, &p.dim) {
+            (PlateForm::Sequential, Some(d)) => {
+                at(d.key.span(), &messages::SEQUENTIAL_PLATE_HAS_NO_DIM);
+            }
+            (PlateForm::Vectorized { .. }, Some(d)) if p.dim() == Dim::NonNegative => {
+                at(d.value.span(), &messages::PLATE_DIM_IS_NEGATIVE);
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// The names of the function's sites: one site per literal name (unless in different arms
+/// of one `if`/`match`), no literal name in a loop, no name for both a site and a param.
+fn names(f: &ir::Function, errors: &mut Errors) {
+    let fn_name = f.ident.unraw().to_string();
+    let sites: Vec<(Site, &Call)> = f
+        .calls
+        .iter()
+        .filter_map(|c| c.site().map(|s| (s, c)))
+        .collect();
+    for (i, (s, call)) in sites.iter().enumerate() {
         let Some(n) = s.name.lit() else {
             continue;
         };
         if n.is_empty() {
             continue; // reported as an empty name already
         }
-        let earlier = &sites[..i];
+        let earlier = sites.get(..i).unwrap_or_default();
         if s.kind.is_sample() {
-            if let Some(l) = &s.in_loop {
+            if let Some(l) = &call.context.in_loop {
                 errors.at(s.span, repeated_in_loop(n, &l.kind, l.var.as_deref()));
-            } else if earlier
-                .iter()
-                .any(|p| p.kind.is_sample() && p.name.lit() == Some(n) && !exclusive(p, s))
-            {
-                errors.at(
-                    s.span,
-                    format!(
-                        "site name `{n}` is used twice in `{fn_name}`; a trace holds one site \
-                         per name, so this would fail when it runs: rename one of them (only \
-                         sites in different arms of one `if`/`match` may share a name)"
-                    ),
-                );
+            } else if earlier.iter().any(|(p, pc)| {
+                p.kind.is_sample()
+                    && p.name.lit() == Some(n)
+                    && !pc.context.exclusive(&call.context)
+            }) {
+                errors.at(s.span, messages::duplicate_site(n, &fn_name));
             }
         }
         if earlier
             .iter()
-            .any(|p| p.kind.is_sample() != s.kind.is_sample() && p.name.lit() == Some(n))
+            .any(|(p, _)| p.kind.is_sample() != s.kind.is_sample() && p.name.lit() == Some(n))
         {
-            errors.at(
-                s.span,
-                format!(
-                    "`{n}` names both a sample site and a param in `{fn_name}`; a name means \
-                     one thing in a trace: rename the param (e.g. `{n}_loc`) or the site"
-                ),
-            );
+            errors.at(s.span, messages::site_and_param(n, &fn_name));
         }
     }
 }
 
+/// The error for a literal site name `n` in a loop.
 fn repeated_in_loop(n: &str, kind: &LoopKind, var: Option<&str>) -> String {
     match kind {
-        LoopKind::SeqPlate(p) => {
-            let var = var.unwrap_or("i");
-            format!(
-                "site `{n}` is inside the sequential plate `{p}`, so the name `{n}` would repeat \
-                 on every iteration (a trace holds one site per name): give each iteration its \
-                 own name, built at run time: `format!(\"{n}_{{{var}}}\")`"
-            )
-        }
-        other => {
-            let word = match other {
-                LoopKind::While => "`while` loop",
-                LoopKind::Loop => "`loop`",
-                _ => "`for` loop",
-            };
-            format!(
-                "site `{n}` is inside a {word}, so the name `{n}` would repeat on every \
-                 iteration (a trace holds one site per name): vectorize with \
-                 `plate!(\"name\", size, {{ ... }})`, or loop over a sequential plate and \
-                 build the name at run time: `for i in plate!(\"name\", size) {{ \
-                 sample!(format!(\"{n}_{{i}}\"), ...) }}`"
-            )
-        }
-    }
-}
-
-fn literal_plates(s: &Site) -> Option<Vec<String>> {
-    s.plates
-        .iter()
-        .map(|p| p.name.lit().map(str::to_string))
-        .collect()
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// Checks a guide's sites against its model's (failure kinds 1, 2, 4 and 7; kind 3 is found
-/// by the walk of the guide). `model_sites` and `guide_sites` are the effective sites
-/// (`obs_mask` sites already split).
-pub fn pair(
-    model: &str,
-    model_sites: &[Site],
-    guide: &str,
-    guide_span: Span,
-    guide_sites: &[Site],
-    errors: &mut Errors,
-) {
-    let model_has_runtime_names = model_sites
-        .iter()
-        .any(|s| s.kind.is_sample() && s.name.lit().is_none());
-    for g in guide_sites.iter().filter(|g| g.kind == Kind::Latent) {
-        match &g.name {
-            Name::Lit(n) if n.is_empty() => {}
-            Name::Lit(n) => {
-                let m = model_sites
-                    .iter()
-                    .find(|m| m.kind.is_sample() && m.name.lit() == Some(n));
-                match m {
-                    Some(m)
-                        if matches!(
-                            m.kind,
-                            Kind::Observed | Kind::Factor | Kind::Deterministic
-                        ) =>
-                    {
-                        errors.at(g.span, messages::observed_site_in_guide(n, Some(model)));
-                    }
-                    Some(m) => {
-                        if let (Some(mp), Some(gp)) = (literal_plates(m), literal_plates(g)) {
-                            if sorted(mp.clone()) != sorted(gp.clone()) {
-                                errors.at(g.span, messages::plate_mismatch(n, &mp, &gp));
-                            }
-                        }
-                    }
-                    None if model_sites
-                        .iter()
-                        .any(|m| m.kind.is_sample() && m.name.can_be(n)) => {}
-                    None => {
-                        let hint = not_in_model_hint(n, model_sites);
-                        errors.at(
-                            g.span,
-                            messages::guide_site_not_in_model(n, Some(model), &hint),
-                        );
-                    }
-                }
-            }
-            Name::Runtime(p) => {
-                let possible = model_has_runtime_names
-                    || model_sites
-                        .iter()
-                        .any(|m| m.kind.is_sample() && m.name.lit().is_some_and(|n| p.matches(n)));
-                if !possible {
-                    errors.at(
-                        g.span,
-                        messages::guide_site_not_in_model(
-                            &p.display(),
-                            Some(model),
-                            " (no site name of the model has this form)",
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    for m in model_sites
-        .iter()
-        .filter(|m| m.kind == Kind::Latent && !m.lenient)
-    {
-        let Some(n) = m.name.lit() else {
-            continue;
-        };
-        if n.is_empty() {
-            continue;
-        }
-        let covered = guide_sites
-            .iter()
-            .any(|g| g.kind.is_sample() && g.name.can_be(n));
-        if !covered {
-            errors.at(
-                guide_span,
-                messages::missing_guide_site(n, Some(model), Some(guide)),
-            );
-        }
-    }
-}
-
-fn not_in_model_hint(n: &str, model_sites: &[Site]) -> String {
-    if model_sites
-        .iter()
-        .any(|m| m.kind == Kind::Param && m.name.lit() == Some(n))
-    {
-        return format!(" (`{n}` is a param of the model, not a sample site)");
-    }
-    let latent: Vec<&str> = model_sites
-        .iter()
-        .filter(|m| matches!(m.kind, Kind::Latent | Kind::MaybeObserved))
-        .filter_map(|m| m.name.lit())
-        .collect();
-    if let Some(c) = closest(n, latent.iter().copied()) {
-        return format!(" (did you mean `{c}`?)");
-    }
-    if latent.is_empty() {
-        " (the model has no latent sites)".to_string()
-    } else {
-        format!(
-            " (its latent sites: {})",
-            latent
-                .iter()
-                .map(|l| format!("`{l}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        LoopKind::SeqPlate(p) => messages::site_in_sequential_plate(n, p, var.unwrap_or("i")),
+        LoopKind::While => messages::site_in_loop(n, "`while` loop"),
+        LoopKind::Loop => messages::site_in_loop(n, "`loop`"),
+        LoopKind::For => messages::site_in_loop(n, "`for` loop"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::names::Pattern;
-    use crate::sites::PlateRef;
 
-    fn site(kind: Kind, name: &str, plates: &[&str]) -> Site {
-        let mut s = Site::new(kind, Name::Lit(name.into()), Span::call_site());
-        s.plates = plates
-            .iter()
-            .map(|p| PlateRef {
-                name: Name::Lit(p.to_string()),
-            })
-            .collect();
-        s
-    }
-
-    fn pair_errors(model: &[Site], guide: &[Site]) -> Vec<String> {
-        let mut e = Errors::default();
-        pair("m", model, "g", Span::call_site(), guide, &mut e);
-        e.messages()
+    fn check(role: Role, mut f: syn::ItemFn) -> Vec<String> {
+        let mut errors = Errors::default();
+        let ir = crate::walk::function(role, &f.sig, &mut f.block, &mut errors);
+        let parsed = errors.messages().len();
+        function(&ir, &mut errors);
+        errors.messages().split_off(parsed)
     }
 
     #[test]
-    fn matching_model_and_guide_pass() {
-        let model = [
-            site(Kind::Latent, "a", &[]),
-            site(Kind::Latent, "z", &["data"]),
-            site(Kind::Observed, "obs", &["data"]),
-            site(Kind::MaybeObserved, "y", &[]),
-            site(Kind::Param, "w", &[]),
-        ];
-        let guide = [
-            site(Kind::Param, "a_loc", &[]),
-            site(Kind::Latent, "a", &[]),
-            site(Kind::Latent, "z", &["data"]),
-            site(Kind::Latent, "y", &[]),
-        ];
-        assert!(pair_errors(&model, &guide).is_empty());
-    }
-
-    #[test]
-    fn each_pair_mismatch_is_reported() {
-        let model = [
-            site(Kind::Latent, "a", &[]),
-            site(Kind::Latent, "sigma", &[]),
-            site(Kind::Latent, "z", &["data"]),
-            site(Kind::Observed, "obs", &["data"]),
-            site(Kind::Param, "w", &[]),
-        ];
-        let guide = [
-            site(Kind::Latent, "sigam", &[]),
-            site(Kind::Latent, "z", &[]),
-            site(Kind::Latent, "obs", &["data"]),
-            site(Kind::Latent, "w", &[]),
-        ];
-        let e = pair_errors(&model, &guide).join("\n");
-        for needle in [
-            "has no sample site `sigam`",
-            "did you mean `sigma`",
-            "inside plate `data` in the model but inside no plate in the guide",
-            "site `obs` is observed in the model `m`",
-            "`w` is a param of the model",
-            "the guide `g` has no site `a`",
-            "the guide `g` has no site `sigma`",
-        ] {
-            assert!(e.contains(needle), "missing {needle:?} in\n{e}");
-        }
-    }
-
-    #[test]
-    fn run_time_names_are_matched_by_pattern() {
-        let mut x = site(Kind::Latent, "", &[]);
-        x.name = Name::Runtime(Pattern::from_format("x_{i}"));
-        let model = [x.clone(), site(Kind::Latent, "b", &[])];
-        let guide = [site(Kind::Latent, "x_0", &[]), site(Kind::Latent, "b", &[])];
-        assert!(pair_errors(&model, &guide).is_empty());
-        // A guide pattern covers the model's literal names it can produce.
-        let model = [
-            site(Kind::Latent, "x_0", &[]),
-            site(Kind::Latent, "x_1", &[]),
-        ];
-        assert!(pair_errors(&model, &[x.clone()]).is_empty());
-        let model = [site(Kind::Latent, "y", &[])];
-        let e = pair_errors(&model, &[x]).join("\n");
-        assert!(e.contains("x_{..}") && e.contains("has no site `y`"), "{e}");
-    }
-
-    #[test]
-    fn function_checks() {
-        let mut loop_site = site(Kind::Latent, "l", &[]);
-        loop_site.in_loop = Some(crate::sites::LoopInfo {
-            kind: LoopKind::For,
-            var: None,
-        });
-        let sites = [
-            site(Kind::Latent, "a", &[]),
-            site(Kind::Latent, "a", &[]),
-            site(Kind::Param, "a_loc", &[]),
-            site(Kind::Param, "a_loc", &[]),
-            site(Kind::Latent, "a_loc", &[]),
-            loop_site,
-        ];
-        let mut e = Errors::default();
-        function(&sites, "f", &mut e);
-        let m = e.messages();
+    fn names_are_checked_across_the_function() {
+        let m = check(
+            Role::Model,
+            syn::parse_quote! {
+                fn f() -> R {
+                    sample!("a", d);
+                    sample!("a", d);
+                    param!("a_loc", 0.0);
+                    param!("a_loc", 0.0);
+                    sample!("a_loc", d);
+                    if c { sample!("b", d); } else { sample!("b", d); }
+                    for _ in 0..3 { sample!("l", d); }
+                    Ok(())
+                }
+            },
+        );
         assert_eq!(m.len(), 3, "{m:?}");
         assert!(m[0].contains("used twice"));
         assert!(m[1].contains("names both a sample site and a param"));
         assert!(m[2].contains("inside a `for` loop") && m[2].contains("plate!"));
+    }
+
+    #[test]
+    fn calls_are_checked_where_they_stand() {
+        let m = check(
+            Role::Guide,
+            syn::parse_quote! {
+                fn g() {
+                    sample!("a", d, obs = x);
+                    sample!("b", d, obs_mask = m);
+                    subsample!(data);
+                    plate!("p", 3, dim = 1, { subsample!(data); });
+                    for i in plate!("s", 3, dim = -1) { sample!(format!("s_{i}"), d); }
+                    for i in plate!("t", 3) { sample!("t", d); }
+                }
+            },
+        );
+        let all = m.join("\n");
+        for needle in [
+            "guide site `a` is observed",
+            "needs `obs = value` as well",
+            "not inside a `plate!` block",
+            "`dim` counts from the right",
+            "sequential plate (`for .. in plate!(..)`) has no `dim`",
+            "`g` has sites",
+            "inside the sequential plate `t`",
+            "format!(\"t_{i}\")",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in\n{all}");
+        }
+        assert_eq!(m.len(), 7, "{m:?}");
+    }
+
+    #[test]
+    fn the_checks_of_a_call_read_next_to_its_other_errors() {
+        let mut errors = Errors::default();
+        let mut f: syn::ItemFn = syn::parse_quote! {
+            fn m() -> R {
+                for i in plate!("s", 3, dim = -1) { sample!(format!("x_{i}"), d); }
+                sample!("a" d);
+                Ok(())
+            }
+        };
+        let ir = crate::walk::function(Role::Model, &f.sig, &mut f.block, &mut errors);
+        function(&ir, &mut errors);
+        let m = errors.messages();
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(
+            m[0].contains("has no `dim`") && m[1].contains("expected `,`"),
+            "{m:?}"
+        );
     }
 }

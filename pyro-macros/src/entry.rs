@@ -1,5 +1,6 @@
-//! The macros' drivers on `proc_macro2` tokens (so tests can call them): parse, walk and
-//! check, then emit the rewritten function, the model's site list and every error.
+//! The macros' drivers on `proc_macro2` tokens (so tests can call them): read the attribute
+//! and the function, walk it into its IR, check it, expand it, then emit the rewritten
+//! function, the model's site list and every error.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
@@ -11,8 +12,11 @@ use syn::{Attribute, Expr, Ident, ImplItem, ItemFn, ItemImpl, LitStr, Path, Sign
 use crate::args;
 use crate::check;
 use crate::errors::Errors;
+use crate::expand;
+use crate::ir::Role;
+use crate::messages;
 use crate::sites::{self, Site};
-use crate::walk::{Role, Walker};
+use crate::walk;
 
 /// The hidden `macro_rules!` that a `#[model]` emits next to its function: it hands the
 /// model's site list to a guide. Its name is what `#[guide(model = path)]` looks for, so
@@ -24,31 +28,12 @@ pub fn sites_macro_name(model: &Ident) -> Ident {
     )
 }
 
-/// Walks and checks one function body; returns its sites.
+/// Walks, checks and expands one function body; returns its sites.
 fn analyze(sig: &Signature, block: &mut syn::Block, role: Role, errors: &mut Errors) -> Vec<Site> {
-    let (sites, rewritten) = {
-        let mut w = Walker::new(role, sig.inputs.iter(), errors);
-        w.set_fallible(!matches!(sig.output, syn::ReturnType::Default));
-        w.walk_block(block);
-        (w.sites, w.rewritten)
-    };
-    if rewritten > 0 && matches!(sig.output, syn::ReturnType::Default) {
-        let attr = if role == Role::Model {
-            "model"
-        } else {
-            "guide"
-        };
-        errors.at(
-            sig.ident.span(),
-            format!(
-                "`{}` has sites, and a site can fail, so a #[{attr}] function returns a \
-                 `Result`: add `-> PyroResult<()>` (any `Result<T, E>` with \
-                 `E: From<PyroError>` works)",
-                sig.ident
-            ),
-        );
-    }
-    check::function(&sites, &sig.ident.unraw().to_string(), errors);
+    let function = walk::function(role, sig, block, errors);
+    check::function(&function, errors);
+    let sites = function.sites();
+    expand::function(function, block);
     sites
 }
 
@@ -85,16 +70,10 @@ fn parse_fn(item: &TokenStream, attr: &str, errors: &mut Errors) -> Option<ItemF
             if is_fn {
                 errors.at(
                     e.span(),
-                    format!("#[{attr}] could not read this function: {e}"),
+                    messages::unreadable_function(attr, &e.to_string()),
                 );
             } else {
-                errors.at(
-                    Span::call_site(),
-                    format!(
-                        "#[{attr}] goes on a function (for methods, put #[models] on their \
-                         impl block)"
-                    ),
-                );
+                errors.at(Span::call_site(), messages::not_a_function(attr));
             }
             None
         }
@@ -122,11 +101,7 @@ fn in_impl(sig: &Signature) -> bool {
 pub fn model(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     if let Some(first) = args.clone().into_iter().next() {
-        errors.at(
-            first.span(),
-            "#[model] takes no arguments; the guide names its model: \
-             `#[guide(model = this_function)]`",
-        );
+        errors.at(first.span(), messages::MODEL_TAKES_NO_ARGUMENTS);
     }
     let Some(mut f) = parse_fn(&item, "model", &mut errors) else {
         let errs = errors.to_compile_errors();
@@ -149,26 +124,20 @@ struct GuideArgs {
     checked: bool,
 }
 
-const GUIDE_USAGE: &str = "`#[guide(model = my_model)]`";
-
 fn guide_args(tokens: TokenStream, close: Span, errors: &mut Errors) -> GuideArgs {
     let mut out = GuideArgs {
         model: None,
         checked: true,
     };
-    let Some(mut a) = args::parse_tokens(tokens, close, GUIDE_USAGE, errors) else {
+    let Some(mut a) = args::parse_tokens(tokens, close, messages::GUIDE_USAGE, errors) else {
         return out;
     };
     for p in &a.positional {
-        errors.at(
-            p.span(),
-            "#[guide] names its model with a keyword: `#[guide(model = my_model)]`",
-        );
+        errors.at(p.span(), messages::GUIDE_MODEL_IS_A_KEYWORD);
     }
     let any_kwargs = !a.kwargs.is_empty();
-    let kw = a.take_kwargs("`#[guide]`", &["model", "check"], &[], errors);
-    let mut kw = kw.into_iter();
-    match kw.next().flatten() {
+    let [model, check] = a.take_kwargs("`#[guide]`", ["model", "check"], &[], errors);
+    match model {
         Some(m) => match m.value {
             Expr::Path(p)
                 if p.qself.is_none()
@@ -179,28 +148,18 @@ fn guide_args(tokens: TokenStream, close: Span, errors: &mut Errors) -> GuideArg
             {
                 out.model = Some(p.path)
             }
-            other => errors.at(
-                other.span(),
-                "`model =` takes the path of the #[model] function, as in \
-                 `#[guide(model = my_model)]`",
-            ),
+            other => errors.at(other.span(), messages::GUIDE_MODEL_IS_A_PATH),
         },
-        None if a.positional.is_empty() && !any_kwargs => errors.at(
-            close,
-            "#[guide] needs its model: `#[guide(model = my_model)]`, where `my_model` is a \
-             #[model] function",
-        ),
+        None if a.positional.is_empty() && !any_kwargs => {
+            errors.at(close, messages::GUIDE_NEEDS_MODEL)
+        }
         None => {}
     }
-    if let Some(c) = kw.next().flatten() {
+    if let Some(c) = check {
         match &c.value {
             Expr::Path(p) if p.path.is_ident("runtime") => out.checked = false,
             Expr::Path(p) if p.path.is_ident("compile_time") => {}
-            other => errors.at(
-                other.span(),
-                "`check =` is `compile_time` (the default) or `runtime` (for a model or guide \
-                 that calls other functions with sites: they are matched when inference runs)",
-            ),
+            other => errors.at(other.span(), messages::GUIDE_CHECK_VALUES),
         }
     }
     out
@@ -231,18 +190,10 @@ pub fn guide(args: TokenStream, item: TokenStream) -> TokenStream {
     let sites = analyze(&f.sig, &mut f.block, Role::Guide, &mut errors);
     let mut invocation = TokenStream::new();
     if in_impl(&f.sig) {
-        errors.at(
-            Span::call_site(),
-            "a guide method is checked against its model by #[models] on the impl block: \
-             write #[models] above the `impl`",
-        );
+        errors.at(Span::call_site(), messages::GUIDE_METHOD_NEEDS_MODELS);
     } else if let Some(model) = &gargs.model {
         if is_self_path(model) {
-            errors.at(
-                model.span(),
-                "`Self::` names a method: a guide method is checked against its model by \
-                 #[models] on the impl block",
-            );
+            errors.at(model.span(), messages::GUIDE_SELF_PATH);
         } else {
             invocation = guide_invocation(model, &f.sig.ident, &effective(&sites), gargs.checked);
         }
@@ -257,14 +208,20 @@ pub fn guide_with_model(input: TokenStream) -> TokenStream {
         input.parse::<syn::Token![@]>()?;
         let kw: Ident = input.parse()?;
         if kw != "model" {
-            return Err(syn::Error::new(kw.span(), "expected `@model`"));
+            return Err(syn::Error::new(
+                kw.span(),
+                messages::expected_marker("model"),
+            ));
         }
         let model: LitStr = input.parse()?;
         let model_sites = sites::parse_list(input)?;
         input.parse::<syn::Token![@]>()?;
         let kw: Ident = input.parse()?;
         if kw != "guide" {
-            return Err(syn::Error::new(kw.span(), "expected `@guide`"));
+            return Err(syn::Error::new(
+                kw.span(),
+                messages::expected_marker("guide"),
+            ));
         }
         let guide: Ident = input.parse()?;
         let mode: Ident = input.parse()?;
@@ -286,13 +243,7 @@ pub fn guide_with_model(input: TokenStream) -> TokenStream {
                 );
             }
         }
-        Err(e) => errors.at(
-            e.span(),
-            format!(
-                "the site list of a #[model] could not be read ({e}); `#[guide(model = ..)]` \
-                 must name a function annotated with #[model] from the same version of pyro"
-            ),
-        ),
+        Err(e) => errors.at(e.span(), messages::unreadable_site_list(&e.to_string())),
     }
     errors.to_compile_errors()
 }
@@ -324,17 +275,14 @@ struct Method {
 pub fn models(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     if let Some(first) = args.clone().into_iter().next() {
-        errors.at(first.span(), "#[models] takes no arguments");
+        errors.at(first.span(), messages::MODELS_TAKES_NO_ARGUMENTS);
     }
     let mut imp = match syn::parse2::<ItemImpl>(item.clone()) {
         Ok(i) => i,
         Err(e) => {
             errors.at(
                 Span::call_site(),
-                format!(
-                    "#[models] goes on an impl block whose methods are #[model]s and \
-                     #[guide]s; this item could not be read as one: {e}"
-                ),
+                messages::models_not_an_impl(&e.to_string()),
             );
             let errs = errors.to_compile_errors();
             return quote!(#item #errs);
@@ -365,10 +313,7 @@ pub fn models(args: TokenStream, item: TokenStream) -> TokenStream {
             continue;
         };
         if let Some((_, extra)) = roles.get(1) {
-            errors.at(
-                extra.span(),
-                "a method is either a #[model] or a #[guide], not both",
-            );
+            errors.at(extra.span(), messages::MODEL_AND_GUIDE);
         }
         let guide = match (role, &attr.meta) {
             (Role::Guide, syn::Meta::List(l)) => Some(guide_args(
@@ -379,7 +324,7 @@ pub fn models(args: TokenStream, item: TokenStream) -> TokenStream {
             (Role::Guide, m) => Some(guide_args(TokenStream::new(), m.span(), &mut errors)),
             (Role::Model, syn::Meta::Path(_)) => None,
             (Role::Model, m) => {
-                errors.at(m.span(), "#[model] takes no arguments");
+                errors.at(m.span(), messages::MODEL_METHOD_TAKES_NO_ARGUMENTS);
                 None
             }
         };
@@ -449,21 +394,10 @@ fn not_a_model_method(path: &Path, methods: &[Method], errors: &mut Errors) {
         .filter(|m| m.role == Role::Model)
         .map(|m| format!("`{}`", m.ident))
         .collect();
-    let list = if models.is_empty() {
-        "this impl block has no #[model] method".to_string()
-    } else {
-        format!("its #[model] methods: {}", models.join(", "))
-    };
     let name = path
         .segments
         .last()
         .map(|s| s.ident.to_string())
         .unwrap_or_default();
-    errors.at(
-        path.span(),
-        format!(
-            "`{name}` is not a #[model] method of this impl block ({list}); mark `{name}` \
-             with #[model], or point `model =` at a #[model]"
-        ),
-    );
+    errors.at(path.span(), messages::not_a_model_method(&name, &models));
 }

@@ -2,7 +2,8 @@
 
 use proc_macro2::{Span, TokenStream};
 
-/// The errors found so far, each with the span it points at.
+/// The errors found so far, each with the span it points at, in the order they are
+/// reported.
 #[derive(Default)]
 pub struct Errors {
     list: Vec<syn::Error>,
@@ -12,6 +13,28 @@ impl Errors {
     /// Records an error at `span`.
     pub fn at(&mut self, span: Span, msg: impl std::fmt::Display) {
         self.list.push(syn::Error::new(span, msg));
+    }
+
+    /// How many errors are recorded: a place in the list, for [`Errors::insert`].
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Records errors found later at earlier places of the list: each `(place, error)` goes
+    /// after the first `place` errors (a [`Errors::len`] taken before), keeping the order of
+    /// `placed` among equal places. A check of a call then reads next to the call's other
+    /// errors, in source order.
+    pub fn insert(&mut self, mut placed: Vec<(usize, syn::Error)>) {
+        placed.sort_by_key(|(place, _)| *place);
+        let mut placed = placed.into_iter().peekable();
+        let old = std::mem::take(&mut self.list);
+        for (i, e) in old.into_iter().enumerate() {
+            while let Some((_, p)) = placed.next_if(|(place, _)| *place <= i) {
+                self.list.push(p);
+            }
+            self.list.push(e);
+        }
+        self.list.extend(placed.map(|(_, p)| p));
     }
 
     /// Whether nothing was recorded.
@@ -26,9 +49,13 @@ impl Errors {
         self.list.iter().map(|e| e.to_string()).collect()
     }
 
-    /// One `compile_error!` per error, each at its span.
+    /// One `compile_error!` per error, each at its span, in order.
     pub fn to_compile_errors(&self) -> TokenStream {
-        self.list.iter().map(syn::Error::to_compile_error).collect()
+        let combined = self.list.iter().cloned().reduce(|mut all, e| {
+            all.combine(e);
+            all
+        });
+        combined.map(|e| e.to_compile_error()).unwrap_or_default()
     }
 }
 
@@ -86,5 +113,20 @@ mod tests {
             Some("constraint")
         );
         assert_eq!(closest("zzz", ["obs", "infer"]), None);
+    }
+
+    #[test]
+    fn later_errors_are_inserted_at_their_places() {
+        let mut e = Errors::default();
+        e.at(Span::call_site(), "a");
+        e.at(Span::call_site(), "c");
+        let err = |m: &str| syn::Error::new(Span::call_site(), m);
+        e.insert(vec![
+            (2, err("d")),
+            (1, err("b1")),
+            (1, err("b2")),
+            (0, err("0")),
+        ]);
+        assert_eq!(e.messages(), ["0", "a", "b1", "b2", "c", "d"]);
     }
 }

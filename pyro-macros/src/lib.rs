@@ -2,11 +2,14 @@
 //! macros `sample!`, `param!`, `plate!`, `subsample!`, `factor!`, `deterministic!`.
 //!
 //! Use them through the runtime crate (`use pyro::prelude::*;`), whose `dsl` module documents
-//! the syntax and the value types. Layout: thin entry points here; `args` and `names`
-//! parse, `walk` finds and rewrites the site macros in a body, `check` collects every
-//! error, `expand` writes the runtime calls, `entry` drives it all on `proc_macro2`
-//! tokens. The macros never panic: errors become `compile_error!`s at the offending tokens,
-//! and the function is still emitted so the rest of the crate type-checks.
+//! the syntax and the value types. Layout, in the order a body goes through it: `entry`
+//! drives it all on `proc_macro2` tokens; `walk` finds the site macro calls in a body and has
+//! `ir` read each one (with `args` and `names`) into an owned intermediate form with its
+//! context; `check` validates the whole function's IR and collects every error (and checks a
+//! guide against its model's `sites`); `expand` consumes the IR and writes the runtime calls.
+//! All wording is in `messages`. The macros never panic: errors become `compile_error!`s at
+//! the offending tokens, and the function is still emitted so the rest of the crate
+//! type-checks.
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;
@@ -18,6 +21,7 @@ mod errors;
 mod expand;
 #[cfg(test)]
 mod fuzz;
+mod ir;
 #[allow(dead_code)] // the run-time wording is used by the runtime, which includes this file
 mod messages;
 mod names;
@@ -54,12 +58,7 @@ pub fn __guide_with_model(input: TokenStream) -> TokenStream {
 }
 
 fn outside(name: &str) -> TokenStream {
-    let msg = format!(
-        "`{name}!` can only be used inside a function annotated with #[model] or #[guide] (or \
-         a method of an impl block annotated with #[models]), which rewrites it; in other \
-         code call the function `pyro::{name}(..)` instead"
-    );
-    syn::Error::new(Span::call_site(), msg)
+    syn::Error::new(Span::call_site(), messages::outside_model(name))
         .to_compile_error()
         .into()
 }

@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Lit, LitStr};
 
 use crate::errors::Errors;
+use crate::messages;
 
 /// One piece of a run-time name pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,13 +170,7 @@ pub fn classify(expr: &Expr, what: &str, errors: &mut Errors) -> NameArg {
             Lit::Str(s) => {
                 let v = s.value();
                 if v.is_empty() {
-                    errors.at(
-                        s.span(),
-                        format!(
-                            "empty {what} name: every {what} needs a unique, non-empty name, \
-                             such as \"z\""
-                        ),
-                    );
+                    errors.at(s.span(), messages::empty_name(what));
                 }
                 return NameArg {
                     name: Name::Lit(v),
@@ -186,11 +181,7 @@ pub fn classify(expr: &Expr, what: &str, errors: &mut Errors) -> NameArg {
             other => {
                 errors.at(
                     other.span(),
-                    format!(
-                        "a {what} name must be a string, found {}; write it as a string \
-                         literal, such as \"z\"",
-                        describe_lit(other)
-                    ),
+                    messages::name_not_a_string(what, describe_lit(other)),
                 );
             }
         },
@@ -214,15 +205,7 @@ pub fn classify(expr: &Expr, what: &str, errors: &mut Errors) -> NameArg {
                 }
                 _ => format!("format!(\"{{}}\", {shown})"),
             };
-            errors.at(
-                span,
-                format!(
-                    "a {what} name must be a string literal (checked when compiling) or a \
-                     name built at run time with `format!` (checked when running); found \
-                     `{shown}`: write \"name\", or `{suggestion}` for a name computed at run \
-                     time"
-                ),
-            );
+            errors.at(span, messages::name_not_literal(what, &shown, &suggestion));
         }
     }
     // Keep the expression (no "unused" warnings, and it is still type-checked).

@@ -1,10 +1,12 @@
-//! What the walk of a function body records about each site, and how a site list travels
-//! from a `#[model]` to a `#[guide]` as tokens (through the model's hidden `macro_rules!`).
+//! The sites of a function as a guide is checked against them (kind, name, plates), and how a
+//! site list travels from a `#[model]` to a `#[guide]` as tokens (through the model's hidden
+//! `macro_rules!`).
 
 use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{quote, TokenStreamExt};
 use syn::parse::ParseStream;
 
+use crate::messages;
 use crate::names::{Name, Pattern, Seg};
 
 /// What a site is.
@@ -51,28 +53,6 @@ impl Kind {
     }
 }
 
-/// The kind of loop a site sits in.
-#[derive(Clone, Debug)]
-pub enum LoopKind {
-    /// `for` over anything but a plate.
-    For,
-    /// `while` / `while let`.
-    While,
-    /// `loop`.
-    Loop,
-    /// `for i in plate!(..)`, with the plate's name as written.
-    SeqPlate(String),
-}
-
-/// The innermost loop around a site.
-#[derive(Clone, Debug)]
-pub struct LoopInfo {
-    /// What loop.
-    pub kind: LoopKind,
-    /// The loop variable of a sequential plate, when it is a plain name.
-    pub var: Option<String>,
-}
-
 /// An enclosing plate.
 #[derive(Clone, Debug)]
 pub struct PlateRef {
@@ -96,12 +76,6 @@ pub struct Site {
     pub masked: bool,
     /// Enclosing plates, outermost first.
     pub plates: Vec<PlateRef>,
-    /// The innermost enclosing loop, if any.
-    pub in_loop: Option<LoopInfo>,
-    /// `(branch point, arm)` pairs of the enclosing `if`/`match` arms.
-    pub branches: Vec<(usize, usize)>,
-    /// Where `obs` is written, if it is.
-    pub obs_span: Option<Span>,
 }
 
 impl Site {
@@ -114,9 +88,6 @@ impl Site {
             lenient: false,
             masked: false,
             plates: Vec::new(),
-            in_loop: None,
-            branches: Vec::new(),
-            obs_span: None,
         }
     }
 
@@ -146,13 +117,6 @@ impl Site {
             suffixed("_unobserved", Kind::Latent),
         ]
     }
-}
-
-/// Whether two sites can never both run: they sit in different arms of one `if`/`match`.
-pub fn exclusive(a: &Site, b: &Site) -> bool {
-    a.branches
-        .iter()
-        .any(|(p, arm)| b.branches.iter().any(|(q, arm2)| p == q && arm != arm2))
 }
 
 // ----- the token form --------------------------------------------------------------------------
@@ -218,7 +182,7 @@ fn parse_site(input: ParseStream) -> syn::Result<Site> {
     syn::parenthesized!(content in input);
     let kind_word: Ident = content.parse()?;
     let kind = Kind::from_word(&kind_word.to_string())
-        .ok_or_else(|| syn::Error::new(kind_word.span(), "unknown site kind"))?;
+        .ok_or_else(|| syn::Error::new(kind_word.span(), messages::UNKNOWN_SITE_KIND))?;
     let (name, _) = parse_name(&content)?;
     let lenient: syn::LitBool = content.parse()?;
     let plates_content;
@@ -229,7 +193,7 @@ fn parse_site(input: ParseStream) -> syn::Result<Site> {
         plates.push(PlateRef { name });
     }
     if !content.is_empty() {
-        return Err(content.error("unexpected tokens in a site"));
+        return Err(content.error(messages::UNEXPECTED_SITE_TOKENS));
     }
     let mut site = Site::new(kind, name, kind_word.span());
     site.lenient = lenient.value;

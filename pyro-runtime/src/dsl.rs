@@ -669,9 +669,9 @@ pub fn param<V: ParamValue>(
     if let Some(dims) = init.dims() {
         let stored =
             crate::params::with_param_store_on::<V::Device, _>(|s| s.other_shape(name, &dims))
-                .map_err(|e| PyroError::Param {
+                .map_err(|e| PyroError::ParamStoreAt {
                     site: name.to_string(),
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 })?;
         if let Some(stored) = stored {
             return Err(PyroError::ParamShape {
@@ -706,9 +706,9 @@ pub fn param_lazy<V: ParamValue, F: FnOnce() -> V>(
     // lacks the parameter (the store then provides the value, so no init is needed).
     let exists =
         crate::params::with_param_store_on::<V::Device, _>(|s| s.contains(name)).map_err(|e| {
-            PyroError::Param {
+            PyroError::ParamStoreAt {
                 site: name.to_string(),
-                reason: e.to_string(),
+                source: Box::new(e),
             }
         })?;
     let init = if exists {

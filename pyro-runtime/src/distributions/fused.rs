@@ -1,11 +1,10 @@
 //! Host kernels for the hottest distribution computations (see
-//! [`crate::tensor::host_op`]): each replaces a chain of tensor operations by one node with
+//! [`crate::tensor::op`]): each replaces a chain of tensor operations by one node with
 //! the same `f32` arithmetic, so values are unchanged. Off the CPU, callers use their
 //! tensor-op formulas.
 
 use super::HALF_LN_2PI;
-use crate::tensor::host_node::Vals;
-use crate::tensor::host_op::{accumulate, host_custom, host_kernel, Arg};
+use crate::tensor::op::{accumulate, host_custom, host_kernel, Arg, Vals};
 use crate::tensor::TensorResult;
 use crate::tensor::{Backend, DynTensor};
 

@@ -1,12 +1,12 @@
 //! Host kernels for the multivariate normal with one scale matrix (see
-//! [`crate::tensor::host_op`]): the density and the reparameterized draw as one node each,
+//! [`crate::tensor::op`]): the density and the reparameterized draw as one node each,
 //! in place of the triangular-solve and matrix-product chains. The density follows
 //! `MultivariateNormal::log_prob`'s formula step by step (the same `f64` forward
 //! substitution, the same `f32` sums), so its values are unchanged.
 
 use super::HALF_LN_2PI;
 use crate::linalg::{forward_subst, LinalgError};
-use crate::tensor::host_op::host_custom;
+use crate::tensor::op::host_custom;
 use crate::tensor::{Backend, DynTensor};
 
 const OP: &str = "solve_triangular_lower";

@@ -79,9 +79,7 @@ pub(crate) fn linearize<D: Backend>(
                 .collect()
         })
         .collect();
-    Ok(crate::tensor::host_op::host_linearized(
-        inputs, shape, c, d,
-    )?)
+    Ok(crate::tensor::op::host_linearized(inputs, shape, c, d)?)
 }
 
 /// `x * ln(y)` with the convention `0 * ln(y) = 0` (also for `y = 0`).

@@ -483,7 +483,7 @@ pub(crate) fn std_normal_vec(n: usize, rng: &mut dyn RngCore) -> Vec<f32> {
 }
 
 /// [`std_normal_vec`] as host values (a single draw stays off the heap).
-pub(crate) fn std_normal_vals(n: usize, rng: &mut dyn RngCore) -> crate::tensor::host_node::Vals {
+pub(crate) fn std_normal_vals(n: usize, rng: &mut dyn RngCore) -> crate::tensor::op::Vals {
     std_normal_draws(n, rng)
 }
 

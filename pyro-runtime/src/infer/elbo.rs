@@ -5,7 +5,7 @@ use std::rc::Rc;
 use super::check::check_model_guide;
 use crate::error::{PyroError, PyroResult};
 use crate::poutine::{push_rc, Name, Program, ReplayMessenger, SiteKind, Trace, TraceMessenger};
-use crate::tensor::cpu_ops::weighted_sum;
+use crate::tensor::op::weighted_sum;
 use crate::tensor::{Backend, DynTensor};
 
 /// What one ELBO evaluation produces.

@@ -97,16 +97,7 @@ impl<M, G, O, L, D: Backend> Svi<M, G, O, L, D> {
             step_store_owned(optim, s, &grads, &est.params)
         })
         .map_err(store_busy)?
-        .map_err(|e| match e.param_name() {
-            Some(name) => PyroError::Param {
-                site: name.to_string(),
-                reason: e.to_string(),
-            },
-            None => PyroError::Config {
-                algorithm: "SVI optimizer",
-                reason: e.to_string(),
-            },
-        })?;
+        .map_err(PyroError::Optim)?;
         self.optim.end_step();
         Ok(est.loss)
     }
@@ -126,10 +117,7 @@ impl<M, G, O, L, D: Backend> Svi<M, G, O, L, D> {
 }
 
 /// The thread's parameter store was already borrowed (a model or guide running SVI inside
-/// itself); no parameter is at fault, so the error names the algorithm.
+/// itself): the store's own error, which says so.
 fn store_busy(e: crate::params::ParamStoreError) -> PyroError {
-    PyroError::Config {
-        algorithm: "SVI",
-        reason: e.to_string(),
-    }
+    PyroError::ParamStore(e)
 }

@@ -8,10 +8,11 @@ use crate::tensor::{Backend, DynTensor};
 /// The default behaviour of a param message: read the thread's parameter store, creating
 /// the entry from the initializer the first time.
 pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynTensor<D>> {
-    let stored = crate::params::get_param_named::<D>(&msg.name).map_err(|e| PyroError::Param {
-        site: msg.name.to_string(),
-        reason: e.to_string(),
-    })?;
+    let stored =
+        crate::params::get_param_named::<D>(&msg.name).map_err(|e| PyroError::ParamStoreAt {
+            site: msg.name.to_string(),
+            source: Box::new(e),
+        })?;
     if let Some(v) = stored {
         // A value init of another shape than the stored value: a parameter left over from
         // another model (Pyro would silently reuse it). A lazy init is never built here.
@@ -31,9 +32,9 @@ pub(crate) fn param_default<D: Backend>(msg: &mut Message<D>) -> PyroResult<DynT
         return Ok(v);
     }
     let name = msg.name.clone();
-    let err = |e: crate::params::ParamStoreError| PyroError::Param {
+    let err = |e: crate::params::ParamStoreError| PyroError::ParamStoreAt {
         site: name.to_string(),
-        reason: e.to_string(),
+        source: Box::new(e),
     };
     let spec = msg.param.as_mut().ok_or_else(|| PyroError::Param {
         site: name.to_string(),

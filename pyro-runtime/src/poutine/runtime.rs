@@ -1,5 +1,5 @@
 //! The handler stack: a thread-local list of messengers that every primitive call passes
-//! through (DESIGN.md §5, after Pyro's minipyro and NumPyro's handlers).
+//! through (after Pyro's minipyro and NumPyro's handlers).
 
 use std::any::Any;
 use std::cell::RefCell;

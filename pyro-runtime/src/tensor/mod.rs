@@ -7,7 +7,7 @@
 //! dfdx operation (or a typed view) needs it, and its gradient then flows back through a bridge.
 
 mod backend;
-pub(crate) mod cpu_ops;
+mod cpu_ops;
 mod dims;
 mod dyn_extra;
 mod dyn_tensor;
@@ -16,10 +16,11 @@ mod error;
 mod grad_tests;
 mod grads;
 mod host_matmul;
-pub(crate) mod host_node;
-pub(crate) mod host_op;
+mod host_node;
+mod host_op;
 #[cfg(test)]
 mod host_op_tests;
+pub(crate) mod op;
 pub mod special;
 mod tape;
 pub mod typed;

@@ -98,7 +98,7 @@ fn forward_kernel<D: Backend>(
             Diag::One => (1.0, 0.0),
         }
     };
-    crate::tensor::host_op::host_custom(
+    crate::tensor::op::host_custom(
         [x],
         x.shape(),
         |[xs]| {

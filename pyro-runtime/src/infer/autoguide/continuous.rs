@@ -64,10 +64,10 @@ struct Continuous<M, D: Backend> {
     proto: RefCell<Option<Rc<Prototype<D>>>>,
 }
 
-fn param_err(name: &str, e: impl std::fmt::Display) -> PyroError {
-    PyroError::Param {
+fn param_err(name: &str, e: crate::params::ParamStoreError) -> PyroError {
+    PyroError::ParamStoreAt {
         site: name.into(),
-        reason: e.to_string(),
+        source: Box::new(e),
     }
 }
 

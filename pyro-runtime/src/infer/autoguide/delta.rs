@@ -142,9 +142,9 @@ impl<M, D: Backend> AutoGuide<D> for AutoDelta<M, D> {
         for site in &proto.sites {
             let name = self.name(site);
             let v = crate::params::get_param::<D>(&name)
-                .map_err(|e| PyroError::Param {
+                .map_err(|e| PyroError::ParamStoreAt {
                     site: name.clone(),
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 })?
                 .ok_or_else(|| not_set_up("AutoDelta"))?;
             out.insert(site.name.to_string(), v.detach());

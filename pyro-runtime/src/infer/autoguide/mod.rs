@@ -56,9 +56,9 @@ pub(crate) fn stored_as<D: Backend>(
     use crate::params::store::StoredMatch;
     let stored =
         crate::params::with_param_store_on::<D, _>(|s| s.check_named(name, shape, constraint))
-            .map_err(|e| PyroError::Param {
+            .map_err(|e| PyroError::ParamStoreAt {
                 site: name.to_string(),
-                reason: e.to_string(),
+                source: Box::new(e),
             })?;
     match stored {
         None => Ok(false),

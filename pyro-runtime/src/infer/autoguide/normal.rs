@@ -198,9 +198,9 @@ impl<M, D: Backend> AutoNormal<M, D> {
 
     fn stored(&self, name: &str) -> PyroResult<DynTensor<D>> {
         crate::params::get_param::<D>(name)
-            .map_err(|e| PyroError::Param {
+            .map_err(|e| PyroError::ParamStoreAt {
                 site: name.into(),
-                reason: e.to_string(),
+                source: Box::new(e),
             })?
             .ok_or_else(|| not_set_up("AutoNormal"))
     }

@@ -2,7 +2,10 @@
 
 use thiserror::Error;
 
+mod summary;
+
 pub use crate::tensor::{TensorError, TensorResult};
+pub use summary::SummaryError;
 
 /// The error type of models, handlers and inference. Every variant names the site at fault
 /// where there is one.
@@ -148,13 +151,21 @@ pub enum PyroError {
         /// What is wrong.
         reason: String,
     },
-    /// The parameter store reported an error.
+    /// A param site could not get a value (no initial value and none stored, ...).
     #[error("param `{site}`: {reason}")]
     Param {
         /// The parameter.
         site: String,
         /// What is wrong.
         reason: String,
+    },
+    /// The parameter store reported an error for a parameter (a lookup or a check of it).
+    #[error("param `{site}`: {source}")]
+    ParamStoreAt {
+        /// The parameter.
+        site: String,
+        /// The store's error.
+        source: Box<crate::params::ParamStoreError>,
     },
     /// A transform failed at a site (autoguides, constrained parameters).
     #[error("site `{site}`: {source}")]
@@ -191,7 +202,7 @@ pub enum PyroError {
     ParamStore(#[from] crate::params::ParamStoreError),
     /// A posterior summary could not be built (`?` on [`crate::infer::Summary::new`]).
     #[error(transparent)]
-    Summary(#[from] crate::infer::SummaryError),
+    Summary(#[from] SummaryError),
     /// Text that does not parse as a constraint (`?` on `str::parse::<Constraint>()`).
     #[error(transparent)]
     ParseConstraint(#[from] crate::constraints::ParseConstraintError),
@@ -293,7 +304,6 @@ mod tests {
     fn question_mark_converts_into_the_typed_variant_and_the_chain_does_not_repeat() {
         use crate::constraints::Constraint;
         use crate::distributions::DistError;
-        use crate::infer::SummaryError;
         use crate::linalg::LinalgError;
         use crate::transforms::TransformError;
 
