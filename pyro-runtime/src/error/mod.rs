@@ -2,9 +2,11 @@
 
 use thiserror::Error;
 
+mod mcmc;
 mod summary;
 
 pub use crate::tensor::{TensorError, TensorResult};
+pub use mcmc::McmcError;
 pub use summary::SummaryError;
 
 /// The error type of models, handlers and inference. Every variant names the site at fault
@@ -208,7 +210,7 @@ pub enum PyroError {
     ParseConstraint(#[from] crate::constraints::ParseConstraintError),
     /// An MCMC error (`?` on a [`crate::infer::mcmc`] result).
     #[error(transparent)]
-    Mcmc(#[from] crate::infer::mcmc::McmcError),
+    Mcmc(#[from] McmcError),
     /// Raised by the `escape` handler to leave the program at a site; caught by the
     /// handler's caller.
     #[error("escaped at site `{site}`")]

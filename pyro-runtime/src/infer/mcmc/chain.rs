@@ -5,12 +5,12 @@ use rand::Rng;
 
 use super::adaptation::{DualAveraging, Windows};
 use super::config::{InitStrategy, MassAdaptation, McmcConfig};
-use super::error::McmcError;
 use super::hmc::{self, HmcSteps};
 use super::integrator::{leapfrog, PhasePoint};
 use super::mass_matrix::{InverseMassMatrix, MassEstimator, MassStructure};
 use super::nuts::{self, TransitionStats};
 use super::potential::{ChainPotential, Potential};
+use crate::error::McmcError;
 use crate::error::PyroResult;
 
 /// The transition kernel of a run.

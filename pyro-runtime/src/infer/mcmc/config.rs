@@ -1,6 +1,6 @@
 //! The options of an MCMC run (NumPyro's `MCMC` and `NUTS` arguments).
 
-use super::error::McmcError;
+use crate::error::McmcError;
 
 /// How the chains of a run are spread over threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -11,12 +11,12 @@ use rand::SeedableRng;
 use super::chain::{run_chain, Algorithm, ChainOutput};
 use super::config::{ChainMethod, McmcConfig};
 use super::diagnostics::{summarize, summary_table, SiteDraws, SiteSummary};
-use super::error::McmcError;
 use super::hmc::HmcSteps;
 use super::kernel::Kernel;
 use super::mass_matrix::MassStructure;
 use super::nuts::TransitionStats;
 use super::potential::{Layout, ParamSnapshot, Target};
+use crate::error::McmcError;
 use crate::error::{PyroError, PyroResult};
 use crate::tensor::DynTensor;
 use dfdx::prelude::Cpu;
@@ -400,8 +400,11 @@ impl<K: Kernel> Mcmc<K> {
                     .map(|s| s.shape.clone())
                     .unwrap_or_default();
                 let values = per_chain.into_iter().flatten().map(f64::from).collect();
-                SiteDraws::new(name, shape, chains, values)
-                    .map_err(|e| PyroError::from(McmcError::Diagnostics(e)))
+                SiteDraws::new(name, shape, chains, values).map_err(|e| {
+                    PyroError::from(McmcError::Diagnostics {
+                        reason: e.to_string(),
+                    })
+                })
             })
             .collect()
     }
@@ -409,7 +412,12 @@ impl<K: Kernel> Mcmc<K> {
     /// Per-site statistics of the draws (mean, std, median, 90% HPDI, bulk and tail ESS,
     /// rank-normalized split R-hat, MCSE of the mean; see [`SiteSummary`]), sorted by name.
     pub fn diagnostics(&self) -> PyroResult<Vec<SiteSummary>> {
-        summarize(&self.site_draws()?, 0.9).map_err(|e| McmcError::Diagnostics(e).into())
+        summarize(&self.site_draws()?, 0.9).map_err(|e| {
+            McmcError::Diagnostics {
+                reason: e.to_string(),
+            }
+            .into()
+        })
     }
 
     /// NumPyro's `print_summary` table: mean, std, median, the 90% HPDI (5% and 95%),

@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::error::McmcError;
 use super::log_joint::LogJointMessenger;
+use crate::error::McmcError;
 use crate::error::{PyroError, PyroResult};
 use crate::infer::autoguide::Prototype;
 use crate::poutine::{push_rc, BlockMessenger, Program, SubstituteMessenger, TraceMessenger};

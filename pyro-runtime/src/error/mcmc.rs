@@ -1,4 +1,5 @@
-//! Typed errors of the MCMC samplers.
+//! [`McmcError`]: the errors of the MCMC samplers (`pyro::infer::mcmc`), defined here, below
+//! the inference layer, so that [`PyroError`](super::PyroError) can wrap them.
 
 use thiserror::Error;
 
@@ -13,7 +14,8 @@ use thiserror::Error;
 /// ```
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum McmcError {
-    /// An option of [`McmcConfig`](super::McmcConfig) or of a kernel is out of range.
+    /// An option of [`McmcConfig`](crate::infer::mcmc::McmcConfig) or of a kernel is out of
+    /// range.
     #[error("MCMC option `{option}`: {reason}")]
     InvalidConfig {
         /// The option.
@@ -92,10 +94,13 @@ pub enum McmcError {
         /// Its length.
         found: usize,
     },
-    /// The draws could not be summarized.
-    #[error(transparent)]
-    Diagnostics(#[from] super::diagnostics::DiagnosticsError),
-    /// Samples were asked for before [`Mcmc::run`](super::Mcmc::run).
+    /// The draws could not be summarized (what the diagnostics module reported).
+    #[error("summary of the draws: {reason}")]
+    Diagnostics {
+        /// The diagnostics' error message.
+        reason: String,
+    },
+    /// Samples were asked for before [`Mcmc::run`](crate::infer::mcmc::Mcmc::run).
     #[error("no samples yet: call `run` first")]
     NotRun,
 }
