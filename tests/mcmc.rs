@@ -569,3 +569,57 @@ fn dense_blocks_of_chosen_sites() {
         "{err}"
     );
 }
+
+#[test]
+fn svi_init_strategies_per_site() {
+    use pyro::infer::autoguide::InitLoc;
+    use pyro::infer::mcmc::InitStrategy;
+    // p ~ Beta(2, 2) and 9 heads in 12 flips: Beta(11, 5); rate ~ Exponential(1).
+    let model = || -> PyroResult<()> {
+        let p = pyro::sample("p", Beta::new(2.0, 2.0))?;
+        let flips = DynTensor::<Cpu>::from_vec(
+            vec![1., 1., 0., 1., 1., 1., 0., 1., 1., 0., 1., 1.],
+            &[12],
+        )?;
+        pyro::plate("flips", 12).run(|_| pyro::observe("f", Bernoulli::new(&p), flips))?;
+        pyro::sample("rate", Exponential::new(1.0))?;
+        Ok(())
+    };
+    let mut values = std::collections::HashMap::new();
+    values.insert("p".to_string(), DynTensor::<Cpu>::scalar(0.9));
+    for init in [
+        InitLoc::Feasible,
+        InitLoc::Median { num_samples: 15 },
+        InitLoc::Mean,
+        InitLoc::Sample,
+        InitLoc::Value(values),
+    ] {
+        let cfg = McmcConfig {
+            init: InitStrategy::Sites(init),
+            ..config(300, 1000, 2)
+        };
+        let mut mcmc = Mcmc::new(Nuts::new(model), cfg);
+        mcmc.run(()).unwrap();
+        let p = &mcmc.get_samples_by_chain().unwrap()["p"];
+        let (a, b) = (11.0, 5.0);
+        check_moments("p", &coordinate(p, 0), a / (a + b), a * b / (256.0 * 17.0));
+    }
+    let pot = FnPotential::new(1, |q: &[f64], g: &mut [f64]| {
+        g[0] = q[0];
+        0.5 * q[0] * q[0]
+    });
+    let cfg = McmcConfig {
+        init: InitStrategy::Sites(InitLoc::Feasible),
+        ..config(10, 10, 1)
+    };
+    let err = Mcmc::new(Nuts::from_potential(pot), cfg)
+        .run(())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PyroError::Mcmc(McmcError::InvalidConfig { option: "init", .. })
+        ),
+        "{err}"
+    );
+}

@@ -12,6 +12,7 @@ use super::nuts::{self, TransitionStats};
 use super::potential::{ChainPotential, Potential};
 use crate::error::McmcError;
 use crate::error::PyroResult;
+use crate::infer::autoguide::InitLoc;
 
 /// The transition kernel of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,7 +43,7 @@ pub struct ChainOutput {
 const INIT_TRIES: usize = 100;
 
 /// A finite starting point: uniform draws in `(-radius, radius)`, retried.
-fn initialize<P: Potential + ?Sized>(
+fn initialize<P: ChainPotential + ?Sized>(
     pot: &mut P,
     init: &InitStrategy,
     chain: usize,
@@ -53,6 +54,10 @@ fn initialize<P: Potential + ?Sized>(
     let tries = match init {
         InitStrategy::Values(_) => 1,
         InitStrategy::Uniform { .. } => INIT_TRIES,
+        InitStrategy::Sites(loc) => match loc {
+            InitLoc::Median { .. } | InitLoc::Sample | InitLoc::Uniform { .. } => INIT_TRIES,
+            _ => 1,
+        },
     };
     for _ in 0..tries {
         let q: Vec<f64> = match init {
@@ -76,6 +81,14 @@ fn initialize<P: Potential + ?Sized>(
                     }
                 })
                 .collect(),
+            InitStrategy::Sites(loc) => {
+                pot.initial_point(loc)?
+                    .ok_or_else(|| McmcError::InvalidConfig {
+                        option: "init",
+                        reason: "InitStrategy::Sites needs a model; a potential has no sites"
+                            .into(),
+                    })?
+            }
         };
         let z = PhasePoint::at(pot, q)?;
         if !z.potential.is_finite() {

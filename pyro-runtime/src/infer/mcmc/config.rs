@@ -26,7 +26,7 @@ pub enum MassAdaptation {
 }
 
 /// How each chain's initial point is chosen, in unconstrained space.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum InitStrategy {
     /// Every coordinate uniform in `(-radius, radius)` (NumPyro's `init_to_uniform`, radius 2),
     /// retried up to 100 times while the potential or its gradient is not finite.
@@ -36,6 +36,11 @@ pub enum InitStrategy {
     },
     /// This unconstrained point for every chain.
     Values(Vec<f64>),
+    /// Each latent site of a model initialized as an autoguide would be (SVI's strategies:
+    /// `init_to_feasible`, `init_to_median`, `init_to_mean`, `init_to_sample`,
+    /// `init_to_value`), then mapped to unconstrained space; strategies that draw are
+    /// retried up to 100 times. Models only (a `Potential` has no sites).
+    Sites(crate::infer::autoguide::InitLoc<dfdx::prelude::Cpu>),
 }
 
 impl Default for InitStrategy {
@@ -52,7 +57,7 @@ impl Default for InitStrategy {
 /// assert_eq!(c.max_tree_depth, 10);
 /// assert_eq!(c.target_accept_prob, 0.8);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct McmcConfig {
     /// Warmup (adaptation) iterations per chain, discarded.
     pub num_warmup: usize,

@@ -126,6 +126,16 @@ pub struct Layout {
 pub trait ChainPotential: Potential {
     /// Appends the recorded values of the draw at `q` (every site of the layout, flat).
     fn record(&mut self, q: &[f64], out: &mut Vec<f32>) -> PyroResult<()>;
+
+    /// The unconstrained point of a per-site initialization strategy, or `None` for a
+    /// target without sites.
+    fn initial_point(
+        &mut self,
+        init: &crate::infer::autoguide::InitLoc<Cpu>,
+    ) -> PyroResult<Option<Vec<f64>>> {
+        let _ = init;
+        Ok(None)
+    }
 }
 
 /// What a sampler runs on: a model with its arguments or a user potential. Implemented by
@@ -531,6 +541,20 @@ impl<M: Program<A>, A: Clone> Potential for ModelPotential<'_, M, A> {
 }
 
 impl<M: Program<A>, A: Clone> ChainPotential for ModelPotential<'_, M, A> {
+    fn initial_point(
+        &mut self,
+        init: &crate::infer::autoguide::InitLoc<Cpu>,
+    ) -> PyroResult<Option<Vec<f64>>> {
+        let values = self
+            .proto
+            .sites
+            .iter()
+            .map(|s| init.init(s))
+            .collect::<PyroResult<Vec<_>>>()?;
+        let packed = self.proto.pack_constrained(&values)?;
+        Ok(Some(packed.to_vec().into_iter().map(f64::from).collect()))
+    }
+
     fn record(&mut self, q: &[f64], out: &mut Vec<f32>) -> PyroResult<()> {
         let (_, values, _) = self.constrain_named(q)?;
         for (_, v) in &values {
