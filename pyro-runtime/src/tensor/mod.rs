@@ -21,6 +21,7 @@ mod host_op;
 #[cfg(test)]
 mod host_op_tests;
 pub(crate) mod op;
+mod shape;
 pub mod special;
 mod tape;
 pub mod typed;
