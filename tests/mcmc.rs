@@ -623,3 +623,21 @@ fn svi_init_strategies_per_site() {
         "{err}"
     );
 }
+
+#[test]
+fn latent_sites_in_a_sequential_plate() {
+    // x_i ~ N(i, 1) for i in a sequential plate, each its own site.
+    let model = || -> PyroResult<()> {
+        for i in pyro::plate("seq", 3).iter()? {
+            pyro::sample(&format!("x_{i}"), Normal::new(i as f32, 1.0))?;
+        }
+        Ok(())
+    };
+    let mut mcmc = Mcmc::new(Nuts::new(model), config(300, 1000, 2));
+    mcmc.run(()).unwrap();
+    let s = mcmc.get_samples_by_chain().unwrap();
+    for i in 0..3 {
+        let x = &s[&format!("x_{i}")];
+        check_moments(&format!("x_{i}"), &coordinate(x, 0), i as f64, 1.0);
+    }
+}

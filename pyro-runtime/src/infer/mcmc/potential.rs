@@ -322,7 +322,7 @@ fn check_sites<A, M: Program<A>>(model: &M, args: A) -> PyroResult<Vec<RecordedS
 impl<A: Clone + Send, M: Program<A> + Sync> Target<A> for ModelTarget<M> {
     fn layout(&self, args: &A) -> PyroResult<Layout> {
         let det = check_sites(&self.0, args.clone())?;
-        let proto = Prototype::<Cpu>::from_model(&self.0, args.clone(), WHO)?;
+        let proto = Prototype::<Cpu>::from_model_allowing_sequential(&self.0, args.clone(), WHO)?;
         if proto.latent_dim == 0 {
             return Err(McmcError::NoLatentSites.into());
         }
@@ -357,7 +357,7 @@ impl<A: Clone + Send, M: Program<A> + Sync> Target<A> for ModelTarget<M> {
         f: &mut dyn FnMut(&mut dyn ChainPotential) -> PyroResult<R>,
     ) -> PyroResult<R> {
         params.install()?;
-        let proto = Prototype::<Cpu>::from_model(&self.0, args.clone(), WHO)?;
+        let proto = Prototype::<Cpu>::from_model_allowing_sequential(&self.0, args.clone(), WHO)?;
         // The same sites, in the same order, with the same shapes as on the caller's thread.
         let latent: Vec<&RecordedSite> = layout
             .sites
