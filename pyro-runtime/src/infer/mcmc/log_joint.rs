@@ -4,8 +4,8 @@
 
 use std::cell::RefCell;
 
-use crate::error::PyroResult;
-use crate::poutine::{Message, Messenger, Name, Site, SiteKind};
+use crate::error::{PyroError, PyroResult};
+use crate::poutine::{Mask, Message, Messenger, Name, Site, SiteKind};
 use crate::tensor::DynTensor;
 use dfdx::prelude::Cpu;
 
@@ -48,9 +48,18 @@ impl Messenger<Cpu> for LogJointMessenger {
         let (Some(dist), Some(value)) = (&msg.dist, &msg.value) else {
             return Ok(());
         };
-        let mut site = Site::sample(msg.name.clone(), dist.clone(), value.clone());
-        site.mask = msg.mask.clone();
-        let lp = site.masked_log_prob()?.sum();
+        let lp = match &msg.mask {
+            // No mask: the distribution's log-density directly.
+            None | Some(Mask::All(true)) => dist
+                .log_prob(value)
+                .map_err(|e| PyroError::at_site(&msg.name, e))?
+                .sum(),
+            Some(mask) => {
+                let mut site = Site::sample(msg.name.clone(), dist.clone(), value.clone());
+                site.mask = Some(mask.clone());
+                site.masked_log_prob()?.sum()
+            }
+        };
         let lp = if msg.scale == 1.0 {
             lp
         } else {
