@@ -641,3 +641,23 @@ fn latent_sites_in_a_sequential_plate() {
         check_moments(&format!("x_{i}"), &coordinate(x, 0), i as f64, 1.0);
     }
 }
+
+#[test]
+fn masked_observations_do_not_count() {
+    use pyro::poutine::{self, MaskMessenger, Program};
+    // mu ~ N(0, 10); y_i ~ N(mu, 1) with only y_0, y_1 kept: mu | y ~ N(Σ/(2 + 0.01), 1/2.01).
+    let y = DynTensor::<Cpu>::from_vec(vec![1.0, 2.0, 50.0, -50.0], &[4]).unwrap();
+    let model = |y: &DynTensor<Cpu>| -> PyroResult<()> {
+        let mu = pyro::sample("mu", Normal::new(0.0, 10.0))?;
+        let observe = || -> PyroResult<()> {
+            pyro::plate("data", 4).run(|_| pyro::observe("y", Normal::new(&mu, 1.0), y.clone()))?;
+            Ok(())
+        };
+        let keep = MaskMessenger::elements(vec![true, true, false, false], &[4])?;
+        poutine::mask(observe, keep).call(())
+    };
+    let mut mcmc = Mcmc::new(Nuts::new(model), config(300, 1000, 2));
+    mcmc.run((&y,)).unwrap();
+    let mu = &mcmc.get_samples_by_chain().unwrap()["mu"];
+    check_moments("mu", &coordinate(mu, 0), 3.0 / 2.01, 1.0 / 2.01);
+}
