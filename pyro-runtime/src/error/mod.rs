@@ -2,9 +2,11 @@
 
 use thiserror::Error;
 
+mod mcmc;
 mod summary;
 
 pub use crate::tensor::{TensorError, TensorResult};
+pub use mcmc::McmcError;
 pub use summary::SummaryError;
 
 /// The error type of models, handlers and inference. Every variant names the site at fault
@@ -206,6 +208,9 @@ pub enum PyroError {
     /// Text that does not parse as a constraint (`?` on `str::parse::<Constraint>()`).
     #[error(transparent)]
     ParseConstraint(#[from] crate::constraints::ParseConstraintError),
+    /// An MCMC error (`?` on a [`crate::infer::mcmc`] result).
+    #[error(transparent)]
+    Mcmc(#[from] McmcError),
     /// Raised by the `escape` handler to leave the program at a site; caught by the
     /// handler's caller.
     #[error("escaped at site `{site}`")]

@@ -11,6 +11,7 @@ mod svi;
 /// The run-time model/guide agreement check (same wording as the `#[guide]` macro's).
 pub use check::check_model_guide;
 pub use elbo::{importance_traces, Elbo, ElboEstimate, TraceElbo, TraceMeanFieldElbo};
+pub use mcmc::{Hmc, Mcmc, McmcConfig, Nuts};
 pub use predictive::{NoGuide, Predictive};
 pub use summary::{SiteSummary, Summary, SummaryError};
 pub use svi::Svi;

@@ -124,6 +124,26 @@ impl<D: Backend> Prototype<D> {
         who: &'static str,
         allow_subsampling: bool,
     ) -> PyroResult<Self> {
+        Self::collect(model, args, who, allow_subsampling, false)
+    }
+
+    /// [`Prototype::from_model`] that also takes latent sites in sequential plates (each
+    /// iteration's site has its own name): MCMC samples them like any other site.
+    pub(crate) fn from_model_allowing_sequential<A, M: Program<A>>(
+        model: &M,
+        args: A,
+        who: &'static str,
+    ) -> PyroResult<Self> {
+        Self::collect(model, args, who, false, true)
+    }
+
+    fn collect<A, M: Program<A>>(
+        model: &M,
+        args: A,
+        who: &'static str,
+        allow_subsampling: bool,
+        allow_sequential: bool,
+    ) -> PyroResult<Self> {
         let tm = Rc::new(TraceMessenger::<D>::new());
         {
             let _block = push_rc::<D>(Rc::new(BlockMessenger::<D>::hide_all()));
@@ -150,7 +170,11 @@ impl<D: Backend> Prototype<D> {
                     ),
                 });
             }
-            if let Some(f) = s.cond_indep_stack.iter().find(|f| !f.vectorized()) {
+            if let Some(f) = s
+                .cond_indep_stack
+                .iter()
+                .find(|f| !allow_sequential && !f.vectorized())
+            {
                 return Err(PyroError::Plate {
                     plate: f.name.to_string(),
                     reason: format!(
