@@ -285,7 +285,9 @@ pub fn is_recording() -> bool {
 pub struct GradScope<D: Backend> {
     depth: usize,
     serial: u64,
-    _d: PhantomData<(fn() -> D, *const ())>,
+    _d: PhantomData<fn() -> D>,
+    /// Not `Send`: the recording lives in the opening thread's locals.
+    _thread: PhantomData<*const ()>,
 }
 
 impl<D: Backend> GradScope<D> {
@@ -302,6 +304,7 @@ impl<D: Backend> GradScope<D> {
             depth,
             serial,
             _d: PhantomData,
+            _thread: PhantomData,
         }
     }
 
