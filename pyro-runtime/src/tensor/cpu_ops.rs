@@ -344,10 +344,18 @@ pub(crate) fn logsumexp_groups<D: Backend>(
         }
         m + c.iter().map(|&v| (v - m).exp()).sum::<f32>().ln()
     };
+    let n_out = super::dyn_tensor::numel(shape);
     host_reduce(
         x,
         shape,
-        move |v| v.chunks(last).map(lse).collect(),
+        move |v| {
+            if v.is_empty() {
+                // An empty last dim: log Σ over nothing is -inf (as torch.logsumexp).
+                Vals::splat(f32::NEG_INFINITY, n_out)
+            } else {
+                v.chunks(last).map(lse).collect()
+            }
+        },
         move |v, g_out, g_in| {
             // d/dx_i lse(x) = softmax(x)_i, from the shifted exponentials (exact where
             // `exp(x_i - lse)` would lose the digits of a large lse).

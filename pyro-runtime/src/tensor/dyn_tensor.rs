@@ -254,11 +254,13 @@ impl<D: Backend> DynTensor<D> {
     /// ```
     pub fn same_node(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.node, &other.node)
-            || (self.node.key().is_some() && self.node.key() == other.node.key())
+            || (self.node.origin() != 0 && self.node.origin() == other.node.origin())
     }
 
-    /// Writes new values into this tensor's storage, keeping its node identity and shape.
-    /// Copy-on-write: clones of the tensor held elsewhere keep the old values.
+    /// Writes new values into this tensor's storage, keeping its identity (`same_node`) and
+    /// shape. Copy-on-write: clones of the tensor held elsewhere keep the old values; while a
+    /// scope records, the new values are a new gradient identity (in a pass that uses both,
+    /// each gets its own gradient).
     pub(crate) fn overwrite_values(&mut self, values: &[f32]) -> TensorResult<()> {
         if values.len() != self.numel() {
             return Err(TensorError::Shape {
@@ -267,7 +269,7 @@ impl<D: Backend> DynTensor<D> {
                 found: vec![values.len()],
             });
         }
-        self.node = HostNode::with_key(values.to_vec().into(), self.node.key());
+        self.node = HostNode::rewritten(values.to_vec().into(), &self.node);
         Ok(())
     }
 

@@ -525,3 +525,37 @@ fn no_grad_records_nothing_and_the_store_uses_it() {
     let g = scope.backward(&y.sum()).unwrap();
     assert!((g.get(&x).unwrap().to_vec()[0] - 1f32.exp()).abs() < 1e-6);
 }
+
+#[test]
+fn empty_dims_reduce_and_multiply_to_defined_values() {
+    let e = DynTensor::<Cpu>::zeros(&[3, 0]);
+    let l = e.logsumexp_last().unwrap();
+    assert_eq!(l.shape(), &[3]);
+    assert!(l.to_vec().iter().all(|v| *v == f32::NEG_INFINITY));
+    let a = DynTensor::<Cpu>::zeros(&[2, 0]);
+    let b = DynTensor::<Cpu>::zeros(&[0, 3]);
+    let c = a.matmul(&b).unwrap();
+    assert_eq!(c.shape(), &[2, 3]);
+    assert_eq!(c.to_vec(), vec![0.0; 6]);
+    // Backward through them is defined too.
+    let x = DynTensor::<Cpu>::zeros(&[1, 0]);
+    let scope = GradScope::<Cpu>::open();
+    let s = x.logsumexp_last().unwrap().sum();
+    assert!(scope.backward(&s).is_ok());
+}
+
+#[test]
+fn a_write_during_a_recorded_pass_gives_old_and_new_values_their_own_gradients() {
+    // A clone holding the old values and the rewritten tensor are the same parameter
+    // (same_node) but two values of the graph.
+    let mut p = DynTensor::<Cpu>::scalar(1.0);
+    let old = p.clone();
+    let scope = GradScope::<Cpu>::open();
+    let a = old.mul_scalar(2.0);
+    p.overwrite_values(&[5.0]).unwrap();
+    let b = p.mul_scalar(3.0);
+    let g = scope.backward(&a.add(&b).unwrap()).unwrap();
+    assert_eq!(g.get(&old).unwrap().to_vec(), vec![2.0]);
+    assert_eq!(g.get(&p).unwrap().to_vec(), vec![3.0]);
+    assert!(p.same_node(&old));
+}

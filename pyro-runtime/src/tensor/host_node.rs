@@ -39,6 +39,11 @@ pub(crate) fn cached_scalar(v: f32) -> Arc<HostNode> {
 pub(crate) struct HostNode {
     vals: Vals,
     key: Option<Key>,
+    /// The leaf this node holds new values of (nonzero for leaves and for what
+    /// `DynTensor::overwrite_values` makes of them): the identity `same_node` compares, which
+    /// survives writes, while `key` is new for a write during a recorded pass, so that a
+    /// clone holding the old values and the new node never share a gradient.
+    origin: u64,
 }
 
 impl std::fmt::Debug for HostNode {
@@ -60,13 +65,47 @@ impl HostNode {
     /// A leaf holding `vals`: a value made outside any operation that gradients may be
     /// asked for (a parameter, a tensor made from a vector).
     pub(crate) fn leaf(vals: Vals) -> Arc<Self> {
-        Self::with_key(vals, Some(Key::new_leaf()))
+        let key = Key::new_leaf();
+        let origin = match key {
+            Key::Leaf(id) => id,
+            Key::Slot(_) => 0,
+        };
+        Arc::new(HostNode {
+            vals,
+            key: Some(key),
+            origin,
+        })
     }
 
-    /// A node holding `vals` with the identity `key` (new values for an existing node keep
-    /// its key, so gradients keep finding it).
+    /// New values for the node `of` (a parameter's next values), with the same `origin`.
+    /// While a scope records, the old values may already be on the graph, so the new ones get
+    /// a gradient identity of their own; otherwise they keep `of`'s (a held clone of a
+    /// parameter keeps finding the parameter's gradient in later passes).
+    pub(crate) fn rewritten(vals: Vals, of: &HostNode) -> Arc<Self> {
+        let key = if super::tape::is_recording() {
+            Some(Key::new_leaf())
+        } else {
+            of.key
+        };
+        Arc::new(HostNode {
+            vals,
+            key,
+            origin: of.origin,
+        })
+    }
+
+    /// The leaf this node holds values of (0 for nodes made by operations and constants).
+    pub(crate) fn origin(&self) -> u64 {
+        self.origin
+    }
+
+    /// A node holding `vals` with the identity `key`.
     pub(crate) fn with_key(vals: Vals, key: Option<Key>) -> Arc<Self> {
-        Arc::new(HostNode { vals, key })
+        Arc::new(HostNode {
+            vals,
+            key,
+            origin: 0,
+        })
     }
 
     /// The values, row-major.

@@ -245,7 +245,9 @@ pub(crate) fn host_reduce<D: Backend>(
 ) -> DynTensor<D> {
     let (held, dsts, constant) = gather([input]);
     let out = forward(held[0].as_slice());
-    debug_assert_eq!(out.len(), numel(shape), "host_reduce: wrong output length");
+    // Every caller computes `shape`'s number of values; a kernel that did not would make a
+    // node whose values and shape disagree.
+    assert_eq!(out.len(), numel(shape), "host_reduce: wrong output length");
     finish(out, shape, constant, dsts, move |g_out, grad_of| {
         grad_of(0, &mut |g_in| backward(held[0].as_slice(), g_out, g_in));
     })

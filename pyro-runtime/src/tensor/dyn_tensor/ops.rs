@@ -342,10 +342,14 @@ impl<D: Backend> DynTensor<D> {
         if k != k2 {
             return Err(err());
         }
-        let m = self.numel() / k.max(1);
         let mut shape = self.shape.to_vec();
         let last = shape.len() - 1;
         shape[last] = n;
+        let m: usize = self.shape[..last].iter().product();
+        if k == 0 || m * n == 0 {
+            // An empty inner dim: every entry is an empty sum.
+            return Ok(Self::zeros(&shape));
+        }
         let sizes = super::super::host_matmul::MatMul {
             b: 1,
             m,
