@@ -9,7 +9,7 @@ use crate::tensor::TensorResult;
 use crate::tensor::{Backend, DynTensor};
 
 /// `log N(x | loc, scale)` elementwise: `-((x - loc) / scale)² / 2 - ln scale - ln √(2π)`,
-/// evaluated in the order of `Normal::log_prob`'s tensor formula. `None` off the CPU.
+/// evaluated in the order of `Normal::log_prob`'s tensor formula. `None` for other layouts.
 pub(crate) fn normal_log_prob<D: Backend>(
     x: &DynTensor<D>,
     loc: &DynTensor<D>,
@@ -119,7 +119,7 @@ fn normal_log_prob_rows(x: &[f32], l: &[f32], s: &Arg<'_>, keep: bool) -> (Vals,
 }
 
 /// `-ln(high - low)` elementwise (the uniform log-density inside the support), evaluated as
-/// `Uniform::log_prob`'s tensor formula `neg(ln(high - low))`. `None` off the CPU.
+/// `Uniform::log_prob`'s tensor formula `neg(ln(high - low))`. `None` for other layouts.
 pub(crate) fn uniform_log_density<D: Backend>(
     low: &DynTensor<D>,
     high: &DynTensor<D>,
@@ -138,7 +138,7 @@ pub(crate) fn uniform_log_density<D: Backend>(
 }
 
 /// `eps * scale + loc` for host noise `eps` of the parameters' (common) shape: the
-/// reparameterized draw of location-scale families. `None` off the CPU.
+/// reparameterized draw of location-scale families. `None` for other layouts.
 pub(crate) fn loc_scale_draw<D: Backend>(
     eps: Vals,
     loc: &DynTensor<D>,

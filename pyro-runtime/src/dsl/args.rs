@@ -9,7 +9,7 @@ use crate::error::{PyroResult, TensorResult};
 use crate::tensor::{Backend, DynTensor, Tensor};
 
 /// A tensor argument of a site (`obs = ..`, `factor!`, `deterministic!`, `subsample!`): a
-/// typed dfdx tensor of any tape, a [`DynTensor`], a reference to either, or an `f32`.
+/// typed [`Tensor`], a [`DynTensor`], a reference to either, or an `f32`.
 ///
 /// ```
 /// use pyro::prelude::*;
@@ -20,7 +20,7 @@ use crate::tensor::{Backend, DynTensor, Tensor};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a tensor",
     label = "expected a tensor here",
-    note = "pass a `Tensor<S>` (a dfdx tensor), a `DynTensor`, a reference to one, or an `f32`"
+    note = "pass a `Tensor<S>`, a `DynTensor`, a reference to one, or an `f32` (a dfdx tensor crosses over with `Tensor::from_dfdx`)"
 )]
 pub trait TensorArg<D: Backend> {
     /// The typed value handed back (same shape type; `Tensor<Rank0>` for an `f32`).

@@ -13,7 +13,7 @@ use crate::tensor::Backend;
 
 /// What `sample!` accepts as its distribution, with the shape type of one value: a typed
 /// distribution (its [`TypedDistribution::Shape`](crate::distributions::TypedDistribution::Shape)), one with run-time shaped parameters or a
-/// boxed one ([`DynShape`]: the value is a [`DynTensor`]), or the `Result` of a validating
+/// boxed one ([`DynShape`]: the value is a [`DynTensor`](crate::tensor::DynTensor)), or the `Result` of a validating
 /// constructor (its error is reported with the site's name).
 ///
 /// ```

@@ -85,7 +85,7 @@
 //!
 //! The expansions call the functions of this module with typed values; the functions talk
 //! to the shape-erased runtime ([`crate::primitives`]) and convert back, so a model sees
-//! typed dfdx tensors whose shape type follows from the distribution and the plates:
+//! typed tensors whose shape type (a dfdx shape) follows from the distribution and the plates:
 //!
 //! | distribution's value shape | enclosing vectorized plates | value type of `sample!` |
 //! |---|---|---|

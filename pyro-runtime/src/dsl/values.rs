@@ -49,7 +49,7 @@ impl<S: Shape, D: Backend> FromSite<D> for Tensor<S, D> {
 
 /// Maps the value shape type of a distribution to the type of a site's value inside `K`
 /// vectorized plates: leading dims the plates add are `usize` (see the table in the
-/// [module docs](self)). Defined for ranks and `K` up to 4.
+/// [module docs](crate::dsl)). Defined for ranks and `K` up to 4.
 ///
 /// ```
 /// use pyro::prelude::*;

@@ -9,7 +9,7 @@ use crate::tensor::{Backend, Grads};
 /// Updates the named parameters of `store` with `opt`: for each name, reads the
 /// unconstrained leaf (`store.get_unconstrained(name)`) and its gradient of the loss
 /// (`grads.get(leaf)`), calls [`Optimizer::update`] on the host values and writes the result
-/// back with [`ParamStore::replace_unconstrained`], which keeps the leaf's dfdx id (so the
+/// back with [`ParamStore::replace_unconstrained`], which keeps the leaf's identity (so the
 /// next step's gradients are found under it). Updates happen in unconstrained space, as in
 /// Pyro. A name listed twice is updated once. This does not call
 /// [`Optimizer::end_step`]; the caller does, once per SVI step.

@@ -237,7 +237,7 @@ fn check_event_dim(name: &str, event_dim: Option<usize>, shape: &[usize]) -> Par
     }
 }
 
-/// A fresh leaf (a new dfdx tensor id) of the given values and shape.
+/// A fresh leaf (a new node identity) of the given values and shape.
 fn new_leaf<D: Backend>(
     name: &str,
     values: Vec<f32>,
@@ -249,7 +249,7 @@ fn new_leaf<D: Backend>(
     })
 }
 
-/// Copies `values` into `leaf` in place: same dfdx tensor id, new data (copy-on-write, so
+/// Copies `values` into `leaf` in place: same node identity, new data (copy-on-write, so
 /// clones of the old leaf held elsewhere keep their values).
 pub(crate) fn overwrite_leaf<D: Backend>(leaf: &mut DynTensor<D>, values: &[f32]) {
     debug_assert_eq!(leaf.numel(), values.len());
@@ -464,7 +464,7 @@ impl<D: Backend> ParamStore<D> {
     }
 
     /// Writes new unconstrained values into a parameter's leaf, keeping its name, constraint,
-    /// `event_dim` and dfdx tensor id (so gradients of the next step are found under the same
+    /// `event_dim` and node identity (so gradients of the next step are found under the same
     /// leaf). This is what optimizers call. The shape must match and the values be finite.
     ///
     /// ```
@@ -503,7 +503,7 @@ impl<D: Backend> ParamStore<D> {
 
     /// Writes new unconstrained values (as many as the leaf holds, all finite) into the leaf
     /// of the parameter at `position` (see [`position`](Self::position)), keeping its shape
-    /// and dfdx id.
+    /// and node identity.
     pub(crate) fn overwrite_unconstrained_at(
         &mut self,
         position: usize,
@@ -691,7 +691,7 @@ impl<D: Backend> ParamStore<D> {
         self.entry(name).map(|e| e.event_dim)
     }
 
-    /// The name of the parameter whose unconstrained leaf is `t` (the same dfdx node), as
+    /// The name of the parameter whose unconstrained leaf is `t` (the same node), as
     /// Pyro's `param_name(p)`.
     ///
     /// ```

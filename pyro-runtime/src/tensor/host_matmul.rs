@@ -77,7 +77,7 @@ unsafe fn gemm_acc(dst: &mut [f32], m: usize, n: usize, k: usize, lhs: View, rhs
     );
 }
 
-/// `a · b` for the sizes `s`, with output shape `shape`, as a host kernel; `None` off the CPU.
+/// `a · b` for the sizes `s`, with output shape `shape`, as a host kernel.
 pub(crate) fn matmul<D: Backend>(
     a: &DynTensor<D>,
     b: &DynTensor<D>,

@@ -1,10 +1,10 @@
-//! Tensors: the shared gradient tape, the run-time-shaped [`DynTensor`], special functions.
+//! Tensors: the typed [`Tensor`] users write models with, the run-time-shaped [`DynTensor`]
+//! the runtime works on, the gradient tape ([`GradScope`], [`Grads`]), special functions.
 //!
-//! A [`DynTensor`] holds either a dfdx tensor (parameters, user tensors, any value on another
-//! device) or, on the CPU, a *host node*: the result of one of the runtime's host kernels, kept
-//! as a plain vector whose gradient lives in a numbered slot of the recording [`GradScope`].
-//! Both kinds record onto the same tape; a host node is turned into a dfdx tensor only when a
-//! dfdx operation (or a typed view) needs it, and its gradient then flows back through a bridge.
+//! One engine: a [`DynTensor`]'s values are a host node (a plain vector with the runtime's
+//! identity of it for gradients), and every operation is a kernel over host slices with one
+//! backward step (`host_op.rs`; `op.rs` is how other layers write one). dfdx supplies the shape
+//! types, the devices, and interop by copy ([`DynTensor::from_dfdx`], [`DynTensor::to_dfdx`]).
 
 mod backend;
 mod cpu_ops;

@@ -1,10 +1,8 @@
 //! Special functions with gradients: softplus, log1p, expm1, log_sigmoid, lgamma, digamma,
 //! trigamma, erf, erfc, the normal cdf `ndtr` and its log.
 //!
-//! dfdx lacks these. Each is evaluated in `f64` on the host and put back on the graph by
-//! linearisation at the evaluation point: `out = (x - x0) * f'(x0) + f(x0)` where `x0` is a
-//! constant copy of `x`. The value is exactly `f(x0)` (because `x - x0 == 0` exactly) and the
-//! gradient is exactly `f'(x0)`, on any device, with only dfdx's public ops.
+//! Each is evaluated in `f64` on the host as one kernel ([`host_unary`]): the value `f(x)`
+//! and, for the backward step, the derivative `f'(x)` at the same point.
 
 use dfdx::prelude::*;
 

@@ -709,7 +709,7 @@ mod tests {
     }
 
     /// `c` is a constant: operations on it alone record nothing, and in a backward pass
-    /// through it neither a host slot nor a dfdx gradient buffer is made for it.
+    /// through it no gradient is recorded for it.
     fn assert_gets_no_gradient<S: Shape>(name: &str, c: &T<S>) {
         let cd = c.as_dyn().unwrap();
         assert!(cd.is_constant(), "{name}: not a constant");

@@ -11,7 +11,7 @@
 //! - the header's `__metadata__` string map holds
 //!   - `format` = `pyro-rs/param-store/1`,
 //!   - `constraint:<name>` = the constraint's `Display` form (`positive`, `interval(0, 1)`;
-//!     parsed back with [`Constraint`]'s `FromStr`),
+//!     parsed back with [`Constraint`](crate::constraints::Constraint)'s `FromStr`),
 //!   - `event_dim:<name>` = a decimal number, or `none`,
 //!   - `index:<name>` = the parameter's position in insertion order (safetensors itself
 //!     sorts tensors by name).
