@@ -58,8 +58,9 @@ pub(crate) fn host_map<D: Backend, const N: usize>(
 }
 
 /// `values + Σ_i (inputs_i - inputs_i.detached) * partials_i`, all of shape `shape` (the
-/// inputs must already have it). With `partials == None` (or no open gradient scope) the
-/// result is a constant.
+/// inputs must already have it). With `partials == None` the result is a constant; with no
+/// open gradient scope it is what any operation makes there (a leaf, or a constant when
+/// every input is one).
 pub(crate) fn linearize<D: Backend>(
     inputs: &[&DynTensor<D>],
     shape: &[usize],
@@ -69,7 +70,11 @@ pub(crate) fn linearize<D: Backend>(
     let c: Vec<f32> = values.iter().map(|&v| v as f32).collect();
     let partials = match partials {
         Some(p) if is_recording() => p,
-        _ => return Ok(DynTensor::from_vec(c, shape)?.with_constant(true)),
+        Some(_) => {
+            let constant = inputs.iter().all(|x| x.is_constant());
+            return Ok(DynTensor::from_vec(c, shape)?.with_constant(constant));
+        }
+        None => return Ok(DynTensor::from_vec(c, shape)?.with_constant(true)),
     };
     let d: Vec<Vec<f32>> = partials
         .iter()

@@ -559,3 +559,21 @@ fn a_write_during_a_recorded_pass_gives_old_and_new_values_their_own_gradients()
     assert_eq!(g.get(&p).unwrap().to_vec(), vec![3.0]);
     assert!(p.same_node(&old));
 }
+
+#[test]
+fn many_leaves_each_get_their_gradient() {
+    // Past the linear-scan size the leaves are found through an index; every one still gets
+    // exactly its own gradient.
+    let xs: Vec<DynTensor<Cpu>> = (0..40)
+        .map(|i| DynTensor::from_vec(vec![i as f32], &[1]).unwrap())
+        .collect();
+    let scope = GradScope::<Cpu>::open();
+    let mut acc = DynTensor::<Cpu>::scalar(0.0);
+    for (i, x) in xs.iter().enumerate() {
+        acc = acc.add(&x.mul_scalar(i as f32 + 1.0).sum()).unwrap();
+    }
+    let g = scope.backward(&acc).unwrap();
+    for (i, x) in xs.iter().enumerate() {
+        assert_eq!(g.get(x).unwrap().to_vec(), vec![i as f32 + 1.0]);
+    }
+}

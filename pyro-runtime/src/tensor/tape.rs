@@ -110,7 +110,7 @@ static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(
 
 /// Where a host node's gradient lives during a backward pass: slot `index` of the scope
 /// `scope` (the scope that was innermost when the node was made).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Slot {
     scope: u64,
     index: u32,
@@ -120,7 +120,7 @@ pub(crate) struct Slot {
 /// has the [`Slot`] its gradient fills in that scope's backward pass; a value made outside
 /// any operation that may need a gradient (a parameter, `DynTensor::from_vec`) is a leaf
 /// with an id of its own. In a later scope a slot node is a leaf too, found by its old slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Key {
     /// Made by an operation recorded in some scope.
     Slot(Slot),
@@ -148,7 +148,12 @@ pub(crate) struct HostGrads {
     grads: Vec<Option<Vals>>,
     /// Gradients of leaves, in first-reached order (a model has a handful).
     leaves: Vec<(Key, Vals)>,
+    /// Where each leaf is in `leaves`, once there are more than a handful.
+    leaf_index: Option<std::collections::HashMap<Key, usize>>,
 }
+
+/// Leaves looked up by a linear scan below this many; by a hash map above.
+const LINEAR_LEAVES: usize = 16;
 
 impl HostGrads {
     fn of(scopes: Vec<(u64, usize)>, lens: Vec<usize>) -> Self {
@@ -158,6 +163,7 @@ impl HostGrads {
             lens,
             grads,
             leaves: Vec::new(),
+            leaf_index: None,
         }
     }
 
@@ -195,14 +201,33 @@ impl HostGrads {
                     .as_mut_slice(),
             );
         }
-        let at = match self.leaves.iter().position(|(k, _)| *k == key) {
+        let at = match self.leaf_position(key) {
             Some(at) => at,
             None => {
                 self.leaves.push((key, Vals::zeros(len)));
-                self.leaves.len() - 1
+                let at = self.leaves.len() - 1;
+                match &mut self.leaf_index {
+                    Some(index) => {
+                        index.insert(key, at);
+                    }
+                    None if self.leaves.len() > LINEAR_LEAVES => {
+                        let index = self.leaves.iter().enumerate().map(|(i, (k, _))| (*k, i));
+                        self.leaf_index = Some(index.collect());
+                    }
+                    None => {}
+                }
+                at
             }
         };
         Some(self.leaves[at].1.as_mut_slice())
+    }
+
+    /// Where a leaf's gradient is in `leaves`.
+    fn leaf_position(&self, key: Key) -> Option<usize> {
+        match &self.leaf_index {
+            Some(index) => index.get(&key).copied(),
+            None => self.leaves.iter().position(|(k, _)| *k == key),
+        }
     }
 
     /// The gradient a leaf (any key but a slot of this pass) received, if any.
@@ -210,10 +235,8 @@ impl HostGrads {
         if self.own_slot(key).is_some() {
             return None;
         }
-        self.leaves
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, g)| g.as_slice())
+        self.leaf_position(key)
+            .map(|at| self.leaves[at].1.as_slice())
     }
 }
 
