@@ -102,6 +102,7 @@ impl Drop for NoGrad {
     }
 }
 
+#[inline]
 fn paused() -> bool {
     PAUSED.with(|p| p.get() > 0)
 }
@@ -141,8 +142,10 @@ impl Key {
 /// per slot of the pass's scope (and of the nested scopes that closed into it), and one per
 /// leaf (any other key) an operation sent a gradient to.
 pub(crate) struct HostGrads {
-    /// The scopes whose slots this pass holds, with the offset of their first slot.
-    scopes: Vec<(u64, usize)>,
+    /// The scope of this pass (its slots start at 0).
+    scope: u64,
+    /// The nested scopes that closed into it, with the offset of their first slot.
+    merged: Vec<(u64, usize)>,
     lens: Vec<usize>,
     /// One entry per slot; a single value stays off the heap.
     grads: Vec<Option<Vals>>,
@@ -156,10 +159,11 @@ pub(crate) struct HostGrads {
 const LINEAR_LEAVES: usize = 16;
 
 impl HostGrads {
-    fn of(scopes: Vec<(u64, usize)>, lens: Vec<usize>) -> Self {
+    fn of(scope: u64, merged: Vec<(u64, usize)>, lens: Vec<usize>) -> Self {
         let grads = std::iter::repeat_with(|| None).take(lens.len()).collect();
         HostGrads {
-            scopes,
+            scope,
+            merged,
             lens,
             grads,
             leaves: Vec::new(),
@@ -168,11 +172,15 @@ impl HostGrads {
     }
 
     /// The slot index of `key` when it is a slot of this pass.
+    #[inline]
     fn own_slot(&self, key: Key) -> Option<usize> {
         let Key::Slot(s) = key else {
             return None;
         };
-        let &(_, offset) = self.scopes.iter().find(|(serial, _)| *serial == s.scope)?;
+        if s.scope == self.scope {
+            return Some(s.index as usize);
+        }
+        let &(_, offset) = self.merged.iter().find(|(serial, _)| *serial == s.scope)?;
         Some(offset + s.index as usize)
     }
 
@@ -185,6 +193,7 @@ impl HostGrads {
 
     /// Takes out the gradient of a node made in this pass's scope (its producer runs once,
     /// after every consumer); `None` when no gradient reached it.
+    #[inline]
     pub(crate) fn take(&mut self, slot: Slot) -> Option<Vals> {
         let i = self.own_slot(Key::Slot(slot))?;
         self.grads.get_mut(i)?.take()
@@ -192,6 +201,7 @@ impl HostGrads {
 
     /// The gradient of the node `key` (of `len` values) to accumulate into, zeros on first
     /// use: its slot when it was made in this pass's scope, its leaf entry otherwise.
+    #[inline]
     pub(crate) fn get_mut(&mut self, key: Key, len: usize) -> Option<&mut [f32]> {
         if let Some(i) = self.own_slot(key) {
             let len = *self.lens.get(i)?;
@@ -223,6 +233,7 @@ impl HostGrads {
     }
 
     /// Where a leaf's gradient is in `leaves`.
+    #[inline]
     fn leaf_position(&self, key: Key) -> Option<usize> {
         match &self.leaf_index {
             Some(index) => index.get(&key).copied(),
@@ -242,6 +253,7 @@ impl HostGrads {
 
 /// A gradient slot of `len` values in the innermost scope and, in the same visit, the backward
 /// step `make(slot)` recorded there; `None` (and nothing recorded) when no scope is open.
+#[inline]
 pub(crate) fn record_with_slot(len: usize, make: impl FnOnce(Slot) -> HostOp) -> Option<Slot> {
     if paused() {
         return None;
@@ -261,6 +273,7 @@ pub(crate) fn record_with_slot(len: usize, make: impl FnOnce(Slot) -> HostOp) ->
 }
 
 /// The serial of the innermost open scope.
+#[inline]
 pub(crate) fn current_scope() -> Option<u64> {
     if paused() {
         return None;
@@ -405,14 +418,12 @@ impl<D: Backend> GradScope<D> {
         };
         SIZE_HINT.with(|h| h.set((rec.ops.len(), rec.slot_lens.len())));
         // This pass consumes the graph: an enclosing scope may not go through it again.
-        let serials: Vec<u64> = rec.serials().collect();
         SCOPES.with(|s| {
             if let Some(parent) = s.borrow_mut().last_mut() {
-                parent.consumed.extend(serials.iter().copied());
+                parent.consumed.extend(rec.serials());
             }
         });
-        let scopes = std::iter::once((rec.serial, 0)).chain(rec.merged).collect();
-        let mut host = HostGrads::of(scopes, rec.slot_lens);
+        let mut host = HostGrads::of(rec.serial, rec.merged, rec.slot_lens);
         if let (Some(key), false) = (loss.host_key(), loss.is_constant()) {
             if let Some(g) = host.get_mut(key, 1) {
                 g[0] = 1.0;
