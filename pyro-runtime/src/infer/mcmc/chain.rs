@@ -10,6 +10,7 @@ use super::integrator::{leapfrog, PhasePoint};
 use super::mass_matrix::{InverseMassMatrix, MassEstimator, MassStructure};
 use super::nuts::{self, TransitionStats};
 use super::potential::{ChainPotential, Potential};
+use super::progress::ChainBar;
 use crate::error::McmcError;
 use crate::error::PyroResult;
 use crate::infer::autoguide::InitLoc;
@@ -150,42 +151,6 @@ fn find_reasonable_step_size<P: Potential + ?Sized>(
     }
 }
 
-/// Progress lines on stderr, about every tenth of the run.
-struct Progress {
-    on: bool,
-    chain: usize,
-    total: usize,
-    every: usize,
-}
-
-impl Progress {
-    fn new(cfg: &McmcConfig, chain: usize) -> Self {
-        use std::io::IsTerminal;
-        let total = cfg.num_warmup + cfg.num_samples;
-        Progress {
-            on: cfg.progress_bar && std::io::stderr().is_terminal(),
-            chain,
-            total,
-            every: (total / 10).max(1),
-        }
-    }
-
-    fn tick(&self, i: usize, warmup: bool, s: &TransitionStats, divergences: usize) {
-        if self.on && ((i + 1).is_multiple_of(self.every) || i + 1 == self.total) {
-            eprintln!(
-                "chain {} {:>6} {:>6}/{} step size {:.3e} tree depth {} divergences {}",
-                self.chain,
-                if warmup { "warmup" } else { "sample" },
-                i + 1,
-                self.total,
-                s.step_size,
-                s.tree_depth,
-                divergences
-            );
-        }
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn step<P: Potential + ?Sized>(
     alg: Algorithm,
@@ -205,7 +170,8 @@ fn step<P: Potential + ?Sized>(
     }
 }
 
-/// Runs one chain of `cfg` on `pot` with its own generator.
+/// Runs one chain of `cfg` on `pot` with its own generator, showing its progress on `bar`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_chain(
     pot: &mut dyn ChainPotential,
     cfg: &McmcConfig,
@@ -214,6 +180,7 @@ pub(crate) fn run_chain(
     chain: usize,
     rng: &mut StdRng,
     record_len: usize,
+    progress: &ChainBar,
 ) -> PyroResult<ChainOutput> {
     let n = pot.dim();
     if structure.dim() != n {
@@ -234,7 +201,6 @@ pub(crate) fn run_chain(
     let mut windows = Windows::new(cfg.num_warmup);
     let with_grads = cfg.mass_adaptation == MassAdaptation::DrawsAndGradients;
     let mut estimator = MassEstimator::new(structure.clone(), with_grads);
-    let progress = Progress::new(cfg, chain);
     let (mut warmup_divergences, mut warmup_steps) = (0, 0);
     for i in 0..cfg.num_warmup {
         let s = step(
@@ -307,6 +273,7 @@ pub(crate) fn run_chain(
         }
         .into());
     }
+    progress.finish();
     Ok(ChainOutput {
         draws,
         stats,

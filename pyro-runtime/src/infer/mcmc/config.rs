@@ -95,7 +95,8 @@ pub struct McmcConfig {
     pub threads: usize,
     /// Initial points.
     pub init: InitStrategy,
-    /// Print progress on stderr (only when stderr is a terminal).
+    /// Show a progress bar per chain on stderr (only when stderr is a terminal): phase, draws,
+    /// step size, tree depth, divergences.
     pub progress_bar: bool,
 }
 

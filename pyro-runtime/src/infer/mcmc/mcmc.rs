@@ -178,12 +178,14 @@ impl<K: Kernel> Mcmc<K> {
         let structure = mass_structure(&self.config, &layout)?;
         let cfg = &self.config;
         let alg = self.kernel.algorithm();
+        let bars = super::progress::Bars::new(cfg);
         let one = |c: usize, params: &ParamSnapshot| -> PyroResult<ChainOutput> {
+            let bar = bars.chain(c);
             let seed = chain_seed(cfg.seed, c);
             let _state = ThreadState::enter(seed ^ 0x5DEE_CE66_D1CE_4E5B);
             let mut rng = StdRng::seed_from_u64(seed);
             target.with_potential(args.clone(), &layout, params, &mut |pot| {
-                run_chain(pot, cfg, &structure, alg, c, &mut rng, record_len)
+                run_chain(pot, cfg, &structure, alg, c, &mut rng, record_len, &bar)
             })
         };
         let chains: Vec<PyroResult<ChainOutput>> = match cfg.chain_method {

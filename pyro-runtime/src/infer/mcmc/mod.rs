@@ -39,6 +39,7 @@ mod mass_matrix;
 mod mcmc;
 mod nuts;
 mod potential;
+mod progress;
 
 pub use crate::error::McmcError;
 pub use adaptation::{DualAveraging, Welford, Windows};
