@@ -271,6 +271,25 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
+    fn a_dense_estimate_that_is_not_positive_definite_is_refused() {
+        // Draws whose covariance overflows f64: the regularized estimate is not finite, its
+        // Cholesky factorization fails, and the estimator says so (the chain then reports
+        // McmcError::NotPositiveDefinite) instead of handing on a broken metric.
+        let mut est = MassEstimator::new(MassStructure::uniform(2, true), false);
+        for k in 0..10 {
+            let x = if k % 2 == 0 { 1e200 } else { -1e200 };
+            est.add(&[x, -x], &[0.0, 0.0]);
+        }
+        assert!(est.estimate_and_restart().is_none());
+        // After the restart, ordinary draws give a usable metric again.
+        for k in 0..10 {
+            let x = k as f64 * 0.1;
+            est.add(&[x, (x * 3.0).sin()], &[0.0, 0.0]);
+        }
+        assert!(est.estimate_and_restart().is_some());
+    }
+
+    #[test]
     fn dense_momentum_has_covariance_m() {
         // M⁻¹ = [[4, 1.8], [1.8, 1]]; M = inverse.
         let inv = vec![4.0, 1.8, 1.8, 1.0];
