@@ -205,7 +205,7 @@ impl_distribution!(Delta[event_field, reparameterized] {
     }
     fn log_prob(&self, value: &DynTensor<D>) -> DistResult<DynTensor<D>> {
         validate_value("Delta", &Constraint::Real, value)?;
-        if value.shape() == self.v.shape() && value.known_same_node(&self.v) {
+        if value.is_clone_of(&self.v) {
             // The value is `v` itself (a draw of this Delta): every event is on `v`, unless
             // it holds a NaN (which equals nothing, itself included).
             let nan = match self.v.numel() {

@@ -279,11 +279,6 @@ impl<D: Backend> DynTensor<D> {
         Arc::get_mut(&mut self.node).map(HostNode::vals_mut)
     }
 
-    /// Whether `self` and `other` are the same node (both made from one operation).
-    pub(crate) fn known_same_node(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.node, &other.node)
-    }
-
     /// Values in row-major order.
     pub fn to_vec(&self) -> Vec<f32> {
         self.node.vals().to_vec()

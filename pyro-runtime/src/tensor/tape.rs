@@ -301,7 +301,8 @@ pub fn is_recording() -> bool {
 /// nested scope's backward pass its graph is gone, and a later pass of an enclosing scope
 /// that needs a gradient through one of its values is an error. A scope belongs to the
 /// thread that opened it (not `Send`). To run operations without recording, use
-/// [`no_grad`].
+/// [`no_grad`]. (The device parameter names the backend the gradients belong to; every
+/// operation on the thread records in the innermost scope, whatever its backend.)
 ///
 /// ```
 /// use pyro::prelude::*;
