@@ -448,22 +448,29 @@ fn element_stats(x: &mut [f64], prob: f64) -> [f64; 5] {
     let std = (ss / (n as f64 - 1.0)).sqrt();
     x.sort_by(f64::total_cmp);
     let median = x[(n - 1) / 2];
-    // pyro.ops.stats.hpdi: `int(prob * mass)` samples apart, the first narrowest interval.
-    let len = ((prob * n as f64) as usize).min(n - 1);
+    let (lo, hi) = hpdi_sorted(x, prob);
+    [mean, std, median, lo, hi]
+}
+
+/// The `prob` highest posterior density interval of sorted, non-empty draws, as
+/// `pyro.ops.stats.hpdi` (and NumPyro's): `int(prob * n)` draws apart, the first narrowest.
+pub(crate) fn hpdi_sorted(sorted: &[f64], prob: f64) -> (f64, f64) {
+    let n = sorted.len();
+    let len = ((prob * n as f64) as usize).min(n.saturating_sub(1));
     let mut start = 0;
     let mut width = f64::INFINITY;
     for k in 0..n - len {
-        let w = x[k + len] - x[k];
+        let w = sorted[k + len] - sorted[k];
         if w < width {
             width = w;
             start = k;
         }
     }
-    [mean, std, median, x[start], x[start + len]]
+    (sorted[start], sorted[start + len])
 }
 
-/// A number as Python's `"{:>9.2f}"` prints it (`nan`, `inf` and `-inf` included).
-fn number(v: f64) -> String {
+/// A number as Python's `"{:.2f}"` prints it (`nan`, `inf` and `-inf` included).
+pub(crate) fn number(v: f64) -> String {
     if v.is_nan() {
         "nan".into()
     } else if v.is_infinite() {

@@ -870,24 +870,14 @@ pub struct SiteSummary {
 
 /// Mean, std, median, HPDI bounds of pooled draws, as NumPyro.
 fn pooled_stats(x: &mut [f64], prob: f64) -> [f64; 5] {
-    let n = x.len();
     if x.iter().any(|v| v.is_nan()) {
         return [f64::NAN; 5];
     }
     let m = mean(x);
     let std = var1(x).sqrt();
     let med = median(x); // sorts x
-    let len = ((prob * n as f64) as usize).min(n - 1);
-    let mut start = 0;
-    let mut width = f64::INFINITY;
-    for k in 0..n - len {
-        let w = x[k + len] - x[k];
-        if w < width {
-            width = w;
-            start = k;
-        }
-    }
-    [m, std, med, x[start], x[start + len]]
+    let (lo, hi) = crate::infer::summary::hpdi_sorted(x, prob);
+    [m, std, med, lo, hi]
 }
 
 /// The per-element statistics of each site (in the order given), with a `prob` highest
@@ -942,14 +932,7 @@ pub fn summarize(sites: &[SiteDraws], prob: f64) -> Result<Vec<SiteSummary>, Dia
 
 /// A number as Python's `"{:>9.2f}"` prints it (`nan`, `inf`, `-inf`).
 fn cell(v: f64) -> String {
-    let s = if v.is_nan() {
-        "nan".to_string()
-    } else if v.is_infinite() {
-        if v > 0.0 { "inf" } else { "-inf" }.to_string()
-    } else {
-        format!("{v:.2}")
-    };
-    format!(" {s:>9}")
+    format!(" {:>9}", crate::infer::summary::number(v))
 }
 
 /// [`summary_table`] with a `prob` interval (`Err` unless `0 < prob < 1`).
